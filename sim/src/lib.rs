@@ -1,0 +1,1 @@
+//! azure-sim: a local Azure Resource Manager simulator.

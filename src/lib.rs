@@ -1,0 +1,13 @@
+//! bosh-azure-cpi: the BOSH Azure CPI as a library; `src/main.rs` is the thin binary.
+
+pub mod actions;
+pub mod azure;
+pub mod cid;
+pub mod config;
+pub mod error;
+pub mod logging;
+pub mod props;
+pub mod rpc;
+pub mod stemcell;
+
+pub use error::{CpiError, CpiResult};
