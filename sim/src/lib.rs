@@ -1,1 +1,3 @@
-//! azure-sim: a local Azure Resource Manager simulator.
+//! azure-sim: a local Azure Resource Manager simulator, plus test support (Azurite harness).
+
+pub mod azurite;

@@ -1,1 +1,3 @@
-//! placeholder
+//! Azure access: credentials, the ARM client, and storage (accounts and blobs).
+
+pub mod storage;

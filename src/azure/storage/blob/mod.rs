@@ -1,0 +1,1 @@
+//! Blob data plane (placeholder).

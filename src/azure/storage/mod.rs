@@ -1,0 +1,3 @@
+//! Storage: accounts through ARM, and the blob data plane.
+
+pub mod blob;
