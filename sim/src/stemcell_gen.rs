@@ -1,0 +1,1 @@
+//! Test stemcell generator (placeholder).
