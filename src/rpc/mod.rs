@@ -1,1 +1,58 @@
-//! placeholder
+//! The wire protocol: request parsing, the dispatch table, the response, and `serve`, which
+//! turns stdin bytes into exactly one response whatever happens.
+
+mod call;
+mod request;
+mod response;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+pub use call::{Call, Hash};
+pub use request::{ApiVersion, Request, json_kind};
+pub use response::{Response, WireError};
+
+use crate::actions::Cpi;
+use crate::config::Config;
+use crate::error::{CpiError, CpiResult};
+use crate::logging;
+
+/// Serves one request. Never panics: a panic anywhere below is answered as a CloudError.
+pub fn serve(config_path: Option<&Path>, input: &[u8]) -> Response {
+    match catch_unwind(AssertUnwindSafe(|| handle(config_path, input))) {
+        Ok(Ok(result)) => Response::success(result),
+        Ok(Err(error)) => {
+            tracing::error!("{}", error);
+            Response::failure(&error)
+        }
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            Response::failure(&CpiError::cloud(format!(
+                "Internal error in bosh-azure-cpi (please report this bug): {detail}"
+            )))
+        }
+    }
+}
+
+fn handle(config_path: Option<&Path>, input: &[u8]) -> CpiResult<serde_json::Value> {
+    let request = Request::parse(input)?;
+    let call = Call::decode(&request)?;
+    let config_path = config_path.ok_or_else(|| {
+        CpiError::cloud(
+            "Usage: azure_cpi <path to cpi.json>: the configuration path argument is missing",
+        )
+    })?;
+    let config = Config::load(config_path, &request.context)?;
+    logging::init(config.azure.debug_mode, request.request_id());
+    tracing::info!(
+        method = call.method_name(),
+        api_version = request.api_version.number(),
+        "handling request"
+    );
+    let cpi = Cpi::new(config, request.api_version);
+    cpi.run(call)
+}

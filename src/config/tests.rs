@@ -1,0 +1,240 @@
+use serde_json::{Value, json};
+
+use super::*;
+
+fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/config")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn context() -> Map<String, Value> {
+    json!({"director_uuid": "d", "request_id": "cpi-123456"})
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+fn with_azure(edit: impl FnOnce(&mut Map<String, Value>)) -> CpiResult<Config> {
+    let mut root = fixture("static-secret.json");
+    edit(
+        root["cloud"]["properties"]["azure"]
+            .as_object_mut()
+            .unwrap(),
+    );
+    Config::from_json(root, &context())
+}
+
+#[test]
+fn parses_the_static_secret_fixture() {
+    let config = Config::from_json(fixture("static-secret.json"), &context()).unwrap();
+    let azure = &config.azure;
+    assert_eq!(azure.environment, Environment::AzureCloud);
+    assert_eq!(
+        azure.subscription_id,
+        "00000000-0000-0000-0000-000000000000"
+    );
+    assert_eq!(azure.resource_group_name, "rg");
+    assert_eq!(azure.location.as_deref(), Some("eastus"));
+    assert_eq!(
+        azure.endpoints.resource_manager,
+        "https://management.azure.com/"
+    );
+    assert!(azure.use_managed_disks);
+    assert_eq!(azure.compute_gallery_name.as_deref(), Some("boshgallery"));
+    assert_eq!(azure.compute_gallery_replicas, 1);
+    assert_eq!(azure.isv_tracking_guid, DEFAULT_ISV_TRACKING_GUID);
+    assert_eq!(azure.stemcell_api_version, 2);
+    assert_eq!(
+        azure.default_security_group,
+        Some(SecurityGroupRef {
+            name: "nsg-bosh".into(),
+            resource_group_name: None
+        })
+    );
+    let Credentials::ServicePrincipal {
+        secret,
+        certificate_path,
+        ..
+    } = &azure.credentials
+    else {
+        panic!("expected a service principal");
+    };
+    assert_eq!(
+        secret.as_ref().unwrap().expose(),
+        "fixture-client-secret-value-7f3a"
+    );
+    assert!(certificate_path.ends_with("azure_cpi/config/service_principal_certificate.pem"));
+    assert_eq!(config.agent["ntp"][0], "0.pool.ntp.org");
+}
+
+#[test]
+fn parses_the_managed_identity_fixture() {
+    let config = Config::from_json(fixture("managed-identity.json"), &context()).unwrap();
+    assert!(matches!(
+        config.azure.credentials,
+        Credentials::ManagedIdentity { resource_id: Some(ref id) } if id.ends_with("/bosh")
+    ));
+    assert_eq!(
+        config.azure.default_managed_identity,
+        Some(ManagedIdentityType::UserAssigned {
+            name: "bosh-vms".into()
+        })
+    );
+    assert_eq!(
+        config.azure.default_security_group,
+        Some(SecurityGroupRef {
+            name: "nsg-bosh".into(),
+            resource_group_name: Some("rg-net".into())
+        })
+    );
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let config = Config::from_json(fixture("static-secret.json"), &context()).unwrap();
+    let debug = format!("{config:?}");
+    assert!(
+        !debug.contains("fixture-client-secret-value-7f3a"),
+        "{debug}"
+    );
+    assert!(debug.contains("<redacted>"));
+}
+
+#[test]
+fn context_overrides_cpi_json_shallowly() {
+    let mut context = context();
+    context.insert(
+        "subscription_id".into(),
+        json!("99999999-9999-9999-9999-999999999999"),
+    );
+    context.insert("resource_group_name".into(), json!("other-rg"));
+    context.insert("vm".into(), json!({"stemcell": {"api_version": 3}}));
+    let config = Config::from_json(fixture("static-secret.json"), &context).unwrap();
+    assert_eq!(
+        config.azure.subscription_id,
+        "99999999-9999-9999-9999-999999999999"
+    );
+    assert_eq!(config.azure.resource_group_name, "other-rg");
+    assert_eq!(config.azure.stemcell_api_version, 3);
+}
+
+#[test]
+fn missing_and_invalid_keys_are_named() {
+    type Edit = Box<dyn FnOnce(&mut Map<String, Value>)>;
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|a| drop(a.remove("subscription_id"))),
+            "'azure.subscription_id'",
+        ),
+        (
+            Box::new(|a| drop(a.remove("resource_group_name"))),
+            "'azure.resource_group_name'",
+        ),
+        (
+            Box::new(|a| drop(a.remove("tenant_id"))),
+            "'azure.tenant_id'",
+        ),
+        (
+            Box::new(|a| drop(a.insert("environment".into(), json!("Mars")))),
+            "'azure.environment'",
+        ),
+        (
+            Box::new(|a| drop(a.insert("use_managed_disks".into(), json!(3)))),
+            "'azure.use_managed_disks'",
+        ),
+        (
+            Box::new(|a| drop(a.insert("credentials_source".into(), json!("magic")))),
+            "'azure.credentials_source'",
+        ),
+        (
+            Box::new(|a| drop(a.insert("isv_tracking_guid".into(), json!("short")))),
+            "'azure.isv_tracking_guid'",
+        ),
+        (
+            Box::new(|a| drop(a.insert("parallel_upload_thread_num".into(), json!(0)))),
+            "'azure.parallel_upload_thread_num'",
+        ),
+        (
+            Box::new(|a| drop(a.insert("default_security_group".into(), json!(5)))),
+            "'azure.default_security_group'",
+        ),
+        (
+            Box::new(|a| {
+                drop(a.insert(
+                    "default_managed_identity".into(),
+                    json!({"type": "UserAssigned"}),
+                ))
+            }),
+            "'azure.default_managed_identity.user_assigned_identity_name'",
+        ),
+        (
+            Box::new(|a| drop(a.insert("endpoints".into(), json!({"resource_manager": 1})))),
+            "'azure.endpoints.resource_manager'",
+        ),
+        (
+            Box::new(|a| drop(a.insert("environment".into(), json!("AzureStack")))),
+            "azure_stack should be there",
+        ),
+    ];
+    for (edit, expected) in cases {
+        let err = with_azure(edit).unwrap_err();
+        assert_eq!(err.wire_type(), "Bosh::Clouds::CloudError");
+        assert!(
+            err.message().contains(expected),
+            "{expected}: {}",
+            err.message()
+        );
+        assert!(
+            !err.message().contains("fixture-client-secret"),
+            "{}",
+            err.message()
+        );
+    }
+}
+
+#[test]
+fn missing_cloud_properties_is_the_ruby_message() {
+    for root in [
+        json!({}),
+        json!({"cloud": {}}),
+        json!([1]),
+        json!({"cloud": {"properties": 1}}),
+    ] {
+        let err = Config::from_json(root, &context()).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "Could not find cloud properties in the configuration"
+        );
+    }
+}
+
+#[test]
+fn azure_stack_reads_its_section() {
+    let config = with_azure(|a| {
+        a.insert("environment".into(), json!("AzureStack"));
+        a.insert(
+            "azure_stack".into(),
+            json!({"domain": "stack.example", "authentication": "ADFS", "resource": "https://management.adfs.stack.example/x"}),
+        );
+    })
+    .unwrap();
+    assert!(config.azure.is_azure_stack());
+    assert_eq!(
+        config.azure.endpoints.resource_manager,
+        "https://management.stack.example/"
+    );
+    assert_eq!(
+        config.azure.endpoints.authority,
+        Authority::Adfs {
+            url: "https://adfs.stack.example/adfs".into()
+        }
+    );
+}
+
+#[test]
+fn unknown_keys_are_tolerated() {
+    let config = with_azure(|a| drop(a.insert("some_future_key".into(), json!({"x": 1})))).unwrap();
+    assert_eq!(config.azure.resource_group_name, "rg");
+}

@@ -1,0 +1,462 @@
+//! The dispatch table: every method the Director or bosh-cli may send, with its arguments
+//! decoded into typed values before any action runs (cpi-protocol §4).
+
+use serde_json::{Map, Value};
+
+use super::request::{ApiVersion, Request, json_kind};
+use crate::error::{CpiError, CpiResult};
+
+pub type Hash = Map<String, Value>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    Info,
+    CreateStemcell {
+        image_path: String,
+        cloud_properties: Hash,
+        /// v3 only: `{"tags": {...}}`.
+        env: Option<Hash>,
+    },
+    DeleteStemcell {
+        stemcell_cid: String,
+    },
+    CreateVm {
+        agent_id: String,
+        stemcell_cid: String,
+        cloud_properties: Hash,
+        networks: Hash,
+        disk_cids: Vec<String>,
+        env: Hash,
+    },
+    DeleteVm {
+        vm_cid: String,
+    },
+    HasVm {
+        vm_cid: String,
+    },
+    RebootVm {
+        vm_cid: String,
+    },
+    SetVmMetadata {
+        vm_cid: String,
+        metadata: Hash,
+    },
+    SetDiskMetadata {
+        disk_cid: String,
+        metadata: Hash,
+    },
+    CreateDisk {
+        size_mib: u64,
+        cloud_properties: Hash,
+        /// The Director sends null when the instance has no VM yet.
+        vm_cid: Option<String>,
+    },
+    DeleteDisk {
+        disk_cid: String,
+    },
+    HasDisk {
+        disk_cid: String,
+    },
+    AttachDisk {
+        vm_cid: String,
+        disk_cid: String,
+    },
+    DetachDisk {
+        vm_cid: String,
+        disk_cid: String,
+    },
+    GetDisks {
+        vm_cid: String,
+    },
+    ResizeDisk {
+        disk_cid: String,
+        new_size_mib: u64,
+    },
+    UpdateDisk {
+        disk_cid: String,
+        new_size_mib: u64,
+        cloud_properties: Hash,
+    },
+    SnapshotDisk {
+        disk_cid: String,
+        metadata: Hash,
+    },
+    DeleteSnapshot {
+        snapshot_cid: String,
+    },
+    CalculateVmCloudProperties {
+        desired: Hash,
+    },
+    /// Methods the Azure CPI answers with NotImplemented (vSphere-only or no caller).
+    Ping,
+    CreateNetwork,
+    DeleteNetwork,
+    /// v1 leftovers the Azure CPI answers with NotSupported.
+    ConfigureNetworks,
+    CurrentVmId,
+}
+
+impl Call {
+    /// Decodes the request's method and positional arguments.
+    pub fn decode(request: &Request) -> CpiResult<Self> {
+        let args = Args::new(&request.method, &request.arguments);
+        let call = match request.method.as_str() {
+            "info" => {
+                args.count(0, 0)?;
+                Self::Info
+            }
+            "create_stemcell" => {
+                // The third argument exists only from api_version 3; the Director cuts it
+                // otherwise, so accept it whenever present.
+                args.count(2, 3)?;
+                Self::CreateStemcell {
+                    image_path: args.string(0, "image_path")?,
+                    cloud_properties: args.hash(1, "cloud_properties")?,
+                    env: if request.api_version >= ApiVersion::V3 || args.len() == 3 {
+                        args.optional_hash(2, "env")?
+                    } else {
+                        None
+                    },
+                }
+            }
+            "delete_stemcell" => {
+                args.count(1, 1)?;
+                Self::DeleteStemcell {
+                    stemcell_cid: args.string(0, "stemcell_cid")?,
+                }
+            }
+            "create_vm" => {
+                args.count(6, 6)?;
+                Self::CreateVm {
+                    agent_id: args.string(0, "agent_id")?,
+                    stemcell_cid: args.string(1, "stemcell_cid")?,
+                    cloud_properties: args.hash(2, "cloud_properties")?,
+                    networks: args.hash(3, "networks")?,
+                    disk_cids: args.optional_strings(4, "disk_cids")?,
+                    env: args.optional_hash(5, "env")?.unwrap_or_default(),
+                }
+            }
+            "delete_vm" => Self::DeleteVm {
+                vm_cid: args.single_string("vm_cid")?,
+            },
+            "has_vm" => Self::HasVm {
+                vm_cid: args.single_string("vm_cid")?,
+            },
+            "reboot_vm" => Self::RebootVm {
+                vm_cid: args.single_string("vm_cid")?,
+            },
+            "set_vm_metadata" => {
+                args.count(2, 2)?;
+                Self::SetVmMetadata {
+                    vm_cid: args.string(0, "vm_cid")?,
+                    metadata: args.hash(1, "metadata")?,
+                }
+            }
+            "set_disk_metadata" => {
+                args.count(2, 2)?;
+                Self::SetDiskMetadata {
+                    disk_cid: args.string(0, "disk_cid")?,
+                    metadata: args.hash(1, "metadata")?,
+                }
+            }
+            "create_disk" => {
+                args.count(2, 3)?;
+                Self::CreateDisk {
+                    size_mib: args.size(0, "size")?,
+                    cloud_properties: args
+                        .optional_hash(1, "cloud_properties")?
+                        .unwrap_or_default(),
+                    vm_cid: args.optional_string(2, "vm_cid")?,
+                }
+            }
+            "delete_disk" => Self::DeleteDisk {
+                disk_cid: args.single_string("disk_cid")?,
+            },
+            "has_disk" => Self::HasDisk {
+                disk_cid: args.single_string("disk_cid")?,
+            },
+            "attach_disk" => {
+                args.count(2, 2)?;
+                Self::AttachDisk {
+                    vm_cid: args.string(0, "vm_cid")?,
+                    disk_cid: args.string(1, "disk_cid")?,
+                }
+            }
+            "detach_disk" => {
+                args.count(2, 2)?;
+                Self::DetachDisk {
+                    vm_cid: args.string(0, "vm_cid")?,
+                    disk_cid: args.string(1, "disk_cid")?,
+                }
+            }
+            "get_disks" => Self::GetDisks {
+                vm_cid: args.single_string("vm_cid")?,
+            },
+            "resize_disk" => {
+                args.count(2, 2)?;
+                Self::ResizeDisk {
+                    disk_cid: args.string(0, "disk_cid")?,
+                    new_size_mib: args.size(1, "new_size")?,
+                }
+            }
+            "update_disk" => {
+                args.count(3, 3)?;
+                Self::UpdateDisk {
+                    disk_cid: args.string(0, "disk_cid")?,
+                    new_size_mib: args.size(1, "new_size")?,
+                    cloud_properties: args
+                        .optional_hash(2, "cloud_properties")?
+                        .unwrap_or_default(),
+                }
+            }
+            "snapshot_disk" => {
+                args.count(2, 2)?;
+                Self::SnapshotDisk {
+                    disk_cid: args.string(0, "disk_cid")?,
+                    metadata: args.optional_hash(1, "metadata")?.unwrap_or_default(),
+                }
+            }
+            "delete_snapshot" => Self::DeleteSnapshot {
+                snapshot_cid: args.single_string("snapshot_cid")?,
+            },
+            "calculate_vm_cloud_properties" => {
+                args.count(1, 1)?;
+                Self::CalculateVmCloudProperties {
+                    desired: args.hash(0, "desired_instance_size")?,
+                }
+            }
+            "ping" => Self::Ping,
+            "create_network" => Self::CreateNetwork,
+            "delete_network" => Self::DeleteNetwork,
+            "configure_networks" => Self::ConfigureNetworks,
+            "current_vm_id" => Self::CurrentVmId,
+            unknown => {
+                return Err(CpiError::not_implemented(format!(
+                    "Method is not known, got: '{unknown}'"
+                )));
+            }
+        };
+        Ok(call)
+    }
+
+    /// The wire name, for logs.
+    pub fn method_name(&self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::CreateStemcell { .. } => "create_stemcell",
+            Self::DeleteStemcell { .. } => "delete_stemcell",
+            Self::CreateVm { .. } => "create_vm",
+            Self::DeleteVm { .. } => "delete_vm",
+            Self::HasVm { .. } => "has_vm",
+            Self::RebootVm { .. } => "reboot_vm",
+            Self::SetVmMetadata { .. } => "set_vm_metadata",
+            Self::SetDiskMetadata { .. } => "set_disk_metadata",
+            Self::CreateDisk { .. } => "create_disk",
+            Self::DeleteDisk { .. } => "delete_disk",
+            Self::HasDisk { .. } => "has_disk",
+            Self::AttachDisk { .. } => "attach_disk",
+            Self::DetachDisk { .. } => "detach_disk",
+            Self::GetDisks { .. } => "get_disks",
+            Self::ResizeDisk { .. } => "resize_disk",
+            Self::UpdateDisk { .. } => "update_disk",
+            Self::SnapshotDisk { .. } => "snapshot_disk",
+            Self::DeleteSnapshot { .. } => "delete_snapshot",
+            Self::CalculateVmCloudProperties { .. } => "calculate_vm_cloud_properties",
+            Self::Ping => "ping",
+            Self::CreateNetwork => "create_network",
+            Self::DeleteNetwork => "delete_network",
+            Self::ConfigureNetworks => "configure_networks",
+            Self::CurrentVmId => "current_vm_id",
+        }
+    }
+}
+
+/// Positional argument access with errors that name the method, the position and the
+/// expectation, and never echo the value (it may be secret).
+struct Args<'a> {
+    method: &'a str,
+    values: &'a [Value],
+}
+
+impl<'a> Args<'a> {
+    fn new(method: &'a str, values: &'a [Value]) -> Self {
+        Self { method, values }
+    }
+
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    fn count(&self, min: usize, max: usize) -> CpiResult<()> {
+        let n = self.values.len();
+        if (min..=max).contains(&n) {
+            return Ok(());
+        }
+        let expected = if min == max {
+            format!("{min}")
+        } else {
+            format!("{min} to {max}")
+        };
+        Err(CpiError::invalid_request(format!(
+            "Invalid arguments for '{}': expected {expected} argument(s), got {n}",
+            self.method
+        )))
+    }
+
+    fn wrong(&self, index: usize, name: &str, expected: &str, got: &Value) -> CpiError {
+        CpiError::invalid_request(format!(
+            "Invalid argument {} ('{name}') for '{}': expected {expected}, got {}",
+            index + 1,
+            self.method,
+            json_kind(got)
+        ))
+    }
+
+    fn single_string(&self, name: &str) -> CpiResult<String> {
+        self.count(1, 1)?;
+        self.string(0, name)
+    }
+
+    fn string(&self, index: usize, name: &str) -> CpiResult<String> {
+        match &self.values[index] {
+            Value::String(s) if !s.is_empty() => Ok(s.clone()),
+            other => Err(self.wrong(index, name, "a non-empty string", other)),
+        }
+    }
+
+    fn optional_string(&self, index: usize, name: &str) -> CpiResult<Option<String>> {
+        match self.values.get(index) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(self.wrong(index, name, "a string or null", other)),
+        }
+    }
+
+    fn hash(&self, index: usize, name: &str) -> CpiResult<Hash> {
+        match &self.values[index] {
+            Value::Object(o) => Ok(o.clone()),
+            other => Err(self.wrong(index, name, "an object", other)),
+        }
+    }
+
+    fn optional_hash(&self, index: usize, name: &str) -> CpiResult<Option<Hash>> {
+        match self.values.get(index) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(o)) => Ok(Some(o.clone())),
+            Some(other) => Err(self.wrong(index, name, "an object or null", other)),
+        }
+    }
+
+    fn optional_strings(&self, index: usize, name: &str) -> CpiResult<Vec<String>> {
+        match &self.values[index] {
+            Value::Null => Ok(Vec::new()),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(s) => Ok(s.clone()),
+                    other => Err(self.wrong(index, name, "an array of strings", other)),
+                })
+                .collect(),
+            other => Err(self.wrong(index, name, "an array of strings", other)),
+        }
+    }
+
+    /// Sizes are MiB as a JSON integer (the Ruby CPI raises ArgumentError on anything else).
+    fn size(&self, index: usize, name: &str) -> CpiResult<u64> {
+        match &self.values[index] {
+            Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or_default()),
+            other => Err(self.wrong(index, name, "a non-negative integer (MiB)", other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(method: &str, arguments: Value, api_version: u64) -> Request {
+        let raw = json!({"method": method, "arguments": arguments,
+            "context": {"director_uuid": "d"}, "api_version": api_version});
+        Request::parse(raw.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn decodes_create_vm() {
+        let call = Call::decode(&request(
+            "create_vm",
+            json!(["agent", "bosh-stemcell-x", {"instance_type": "Standard_F2"}, {"default": {}}, null, {"bosh": {}}]),
+            2,
+        ))
+        .unwrap();
+        let Call::CreateVm {
+            agent_id,
+            disk_cids,
+            env,
+            ..
+        } = call
+        else {
+            panic!("{call:?}")
+        };
+        assert_eq!(agent_id, "agent");
+        assert!(disk_cids.is_empty());
+        assert!(env.contains_key("bosh"));
+    }
+
+    #[test]
+    fn create_disk_accepts_a_null_vm_cid() {
+        let call = Call::decode(&request("create_disk", json!([10240, {}, null]), 2)).unwrap();
+        assert_eq!(
+            call,
+            Call::CreateDisk {
+                size_mib: 10240,
+                cloud_properties: Hash::new(),
+                vm_cid: None
+            }
+        );
+    }
+
+    #[test]
+    fn create_stemcell_takes_the_v3_env() {
+        let call = Call::decode(&request(
+            "create_stemcell",
+            json!(["/img", {}, {"tags": {"a": "b"}}]),
+            3,
+        ))
+        .unwrap();
+        let Call::CreateStemcell { env, .. } = call else {
+            panic!()
+        };
+        assert_eq!(env.unwrap()["tags"]["a"], "b");
+        let call = Call::decode(&request("create_stemcell", json!(["/img", {}]), 2)).unwrap();
+        let Call::CreateStemcell { env, .. } = call else {
+            panic!()
+        };
+        assert!(env.is_none());
+    }
+
+    #[test]
+    fn wrong_arguments_name_method_position_and_expectation() {
+        let err = Call::decode(&request("has_vm", json!([5]), 2)).unwrap_err();
+        assert_eq!(err.wire_type(), "Bosh::Clouds::CpiError");
+        assert_eq!(
+            err.message(),
+            "Invalid argument 1 ('vm_cid') for 'has_vm': expected a non-empty string, got an integer"
+        );
+        let err = Call::decode(&request("attach_disk", json!(["vm"]), 2)).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "Invalid arguments for 'attach_disk': expected 2 argument(s), got 1"
+        );
+        let err = Call::decode(&request("create_disk", json!([1.5, {}, null]), 2)).unwrap_err();
+        assert!(err.message().contains("'size'"), "{}", err.message());
+    }
+
+    #[test]
+    fn unknown_method_is_not_implemented() {
+        let err = Call::decode(&request("frobnicate", json!([]), 2)).unwrap_err();
+        assert_eq!(err.wire_type(), "Bosh::Clouds::NotImplemented");
+        assert_eq!(err.message(), "Method is not known, got: 'frobnicate'");
+    }
+}
