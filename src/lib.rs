@@ -1,10 +1,12 @@
 //! bosh-azure-cpi: the BOSH Azure CPI as a library; `src/main.rs` is the thin binary.
 
 pub mod actions;
+pub mod agent_settings;
 pub mod azure;
 pub mod cid;
 pub mod config;
 pub mod error;
+pub mod locks;
 pub mod logging;
 pub mod props;
 pub mod rpc;
