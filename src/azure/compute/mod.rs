@@ -1,0 +1,1 @@
+//! Microsoft.Compute resources (placeholder).
