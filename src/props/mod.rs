@@ -47,3 +47,6 @@ pub struct PropsContext {
     /// `azure.default_managed_identity`, used when a VM sets none.
     pub default_managed_identity: Option<ManagedIdentity>,
 }
+
+#[cfg(test)]
+mod tests;
