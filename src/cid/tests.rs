@@ -547,7 +547,10 @@ fn disk_cids_parse_and_format_like_the_ruby_cpi() {
 
 fn uuid_after<'a>(name: &'a str, prefix: &str) -> &'a str {
     let uuid = name.strip_prefix(prefix).unwrap();
-    assert!(uuid::Uuid::parse_str(uuid).is_ok(), "{name}");
+    let parsed = uuid::Uuid::parse_str(uuid).unwrap();
+    assert_eq!(parsed.get_version_num(), 4, "{name}");
+    // Lower-case hyphenated, as Ruby's SecureRandom.uuid writes it.
+    assert_eq!(parsed.hyphenated().to_string(), uuid);
     uuid
 }
 

@@ -11,8 +11,9 @@
 //!   `candidate_instance_types()`.
 //! - [`DiskCloudProps::from_value(&Value)`](DiskCloudProps::from_value); `caching()` applies the
 //!   default `None`.
-//! - [`Networks::from_value(&Value, &PropsContext)`](Networks::from_value): `networks` (index 0
-//!   is primary), `vip`, `primary()`, `default_dns()`, `agent_settings_networks()`.
+//! - [`Networks::from_value(&Value, &PropsContext)`](Networks::from_value): `networks()` (never
+//!   empty; the first is primary), `primary()`, `vip()`, `default_dns()`,
+//!   `agent_settings_networks()`.
 //! - [`VmResources::from_value(&Value)`](VmResources::from_value): calculate_vm_cloud_properties'
 //!   argument; `ephemeral_disk_size_rounded_mib()`.
 //! - [`SecurityGroup::from_value`] and [`effective_security_group`] (vm > network > global);

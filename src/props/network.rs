@@ -10,9 +10,9 @@ use crate::error::{CpiError, CpiResult};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Networks {
-    /// Manual and dynamic networks, one NIC each; index 0 is the primary NIC.
-    pub networks: Vec<SubnetNetwork>,
-    pub vip: Option<VipNetwork>,
+    /// Never empty (private so that stays true); index 0 is the primary NIC.
+    networks: Vec<SubnetNetwork>,
+    vip: Option<VipNetwork>,
     /// The argument as received, for the agent settings.
     raw: Map<String, Value>,
 }
@@ -130,9 +130,18 @@ impl Networks {
         })
     }
 
+    /// Manual and dynamic networks, one NIC each; the first is the primary NIC.
+    pub fn networks(&self) -> &[SubnetNetwork] {
+        &self.networks
+    }
+
     pub fn primary(&self) -> &SubnetNetwork {
-        // from_value guarantees at least one network.
+        // from_value guarantees at least one network and nothing can remove it.
         &self.networks[0]
+    }
+
+    pub fn vip(&self) -> Option<&VipNetwork> {
+        self.vip.as_ref()
     }
 
     /// The DNS servers for the agent: those of the network whose `default` has `dns`, else the
@@ -303,7 +312,7 @@ mod tests {
         }}))
         .unwrap();
         assert_eq!(
-            networks.networks,
+            networks.networks(),
             vec![SubnetNetwork {
                 name: "default".into(),
                 network_type: SubnetNetworkType::Manual,
@@ -330,7 +339,7 @@ mod tests {
         );
         assert!(networks.primary().has_default_dns());
         assert!(networks.primary().has_default_gateway());
-        assert_eq!(networks.vip, None);
+        assert_eq!(networks.vip(), None);
     }
 
     #[test]
@@ -359,7 +368,7 @@ mod tests {
     #[test]
     fn network_types() {
         let networks = parse(json!({"network1": manual()})).unwrap();
-        assert_eq!(networks.networks.len(), 1);
+        assert_eq!(networks.networks().len(), 1);
         assert_eq!(networks.primary().network_type, SubnetNetworkType::Manual);
 
         let networks = parse(json!({"network1": dynamic()})).unwrap();
@@ -367,10 +376,10 @@ mod tests {
         assert_eq!(networks.primary().ip, None);
 
         let networks = parse(json!({"network1": manual(), "network2": {"type": "vip"}})).unwrap();
-        assert_eq!(networks.networks.len(), 1);
+        assert_eq!(networks.networks().len(), 1);
         assert_eq!(
-            networks.vip,
-            Some(VipNetwork {
+            networks.vip(),
+            Some(&VipNetwork {
                 name: "network2".into(),
                 ip: None,
                 resource_group_name: "default-rg".into()
@@ -378,7 +387,7 @@ mod tests {
         );
 
         let networks = parse(json!({"network1": dynamic(), "network2": manual()})).unwrap();
-        assert_eq!(networks.networks.len(), 2);
+        assert_eq!(networks.networks().len(), 2);
     }
 
     #[test]
@@ -388,7 +397,7 @@ mod tests {
             "vip": {"type": "vip", "ip": "fake-vip", "cloud_properties": {"resource_group_name": "foo"}}
         }))
         .unwrap();
-        let vip = networks.vip.unwrap();
+        let vip = networks.vip().unwrap();
         assert_eq!(vip.ip.as_deref(), Some("fake-vip"));
         assert_eq!(vip.resource_group_name, "foo");
         let networks = parse(json!({
@@ -396,7 +405,7 @@ mod tests {
             "vip": {"type": "vip", "ip": "fake-vip", "cloud_properties": {}}
         }))
         .unwrap();
-        assert_eq!(networks.vip.unwrap().resource_group_name, "default-rg");
+        assert_eq!(networks.vip().unwrap().resource_group_name, "default-rg");
     }
 
     #[test]
@@ -512,13 +521,21 @@ mod tests {
         let mut first = manual();
         first["ip"] = json!("10.0.0.4");
         let networks = parse(json!({"a": first, "b": dynamic(), "c": manual()})).unwrap();
-        let names: Vec<&str> = networks.networks.iter().map(|n| n.name.as_str()).collect();
+        let names: Vec<&str> = networks
+            .networks()
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect();
         assert_eq!(names, ["b", "a", "c"]);
         assert_eq!(networks.primary().name, "b");
 
         // With two gateway networks, the later one is inserted at index 0 last.
         let networks = parse(json!({"a": dynamic(), "b": manual(), "c": dynamic()})).unwrap();
-        let names: Vec<&str> = networks.networks.iter().map(|n| n.name.as_str()).collect();
+        let names: Vec<&str> = networks
+            .networks()
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect();
         assert_eq!(names, ["c", "a", "b"]);
     }
 

@@ -171,7 +171,7 @@ proptest! {
         let networks = Networks::from_value(&value, &ctx);
         prop_assert!(fails_cleanly(&networks));
         if let Ok(networks) = networks {
-            let gateway = networks.networks.iter().any(SubnetNetwork::has_default_gateway);
+            let gateway = networks.networks().iter().any(SubnetNetwork::has_default_gateway);
             prop_assert_eq!(networks.primary().has_default_gateway(), gateway);
             let _ = networks.default_dns();
             let echoed = networks.agent_settings_networks();
