@@ -4,7 +4,9 @@
 //! Public API:
 //! - [`VmCid`]: `parse(cid, default_rg)`, `new_managed(agent_id, rg)`,
 //!   `new_unmanaged(agent_id, rg, storage_account)`; `vm_name()`, `resource_group_name()`,
-//!   `storage_account_name() -> Option<&str>`, `is_managed()`; `Display` gives the wire form.
+//!   `storage_account_name() -> Option<&str>`, `is_managed()`, and the names derived from the VM
+//!   (§5.1) `os_disk_name()`, `ephemeral_disk_name()`, `nic_name(index)`; `Display` gives the
+//!   wire form.
 //! - [`DiskCid`]: `parse(cid, default_rg)`, `new_managed(caching, rg)`,
 //!   `new_unmanaged(caching, storage_account, rg)`; `disk_name()`, `resource_group_name()`,
 //!   `has_managed_name()`, `caching() -> CpiResult<Caching>`,

@@ -287,6 +287,30 @@ fn new_vm_cids_reject_what_could_not_be_parsed_back() {
     }
 }
 
+#[test]
+fn vm_resource_names_derive_from_the_vm_name() {
+    let managed = VmCid::new_managed("agent-0101", "rg").unwrap();
+    assert_eq!(managed.os_disk_name(), "bosh-disk-os-agent-0101");
+    assert_eq!(
+        managed.ephemeral_disk_name(),
+        "bosh-disk-os-agent-0101-ephemeral-disk"
+    );
+    assert_eq!(managed.nic_name(0), "agent-0101-0");
+    assert_eq!(managed.nic_name(2), "agent-0101-2");
+
+    let unmanaged = VmCid::new_unmanaged("agent-0101", "rg", "sa").unwrap();
+    assert_eq!(unmanaged.os_disk_name(), "bosh-os-agent-0101");
+    assert_eq!(
+        unmanaged.ephemeral_disk_name(),
+        "bosh-os-agent-0101-ephemeral-disk"
+    );
+
+    // A V1 unmanaged VM is named after its whole plain id.
+    let plain = VmCid::parse(&format!("sa-{UUID}"), DEFAULT_RG).unwrap();
+    assert_eq!(plain.os_disk_name(), format!("bosh-os-sa-{UUID}"));
+    assert_eq!(plain.nic_name(1), format!("sa-{UUID}-1"));
+}
+
 struct Disk {
     disk_name: String,
     resource_group_name: &'static str,

@@ -4,7 +4,8 @@
 //! - V2 unmanaged: `agent_id:<agent_id>;resource_group_name:<rg>;storage_account_name:<sa>`
 //! - V1 managed: `<agent_id>` (36 characters); V1 unmanaged: `<sa>-<agent_id>`.
 //!
-//! The VM name is the agent id for V2 ids and the whole plain id for V1 ids.
+//! The VM name is the agent id for V2 ids and the whole plain id for V1 ids; the names of the
+//! VM's own disks and NICs derive from it (ruby-cpi-behavior §5.1).
 
 use std::fmt;
 
@@ -81,6 +82,30 @@ impl VmCid {
         match self.0.plain() {
             Some(plain) => plain_is_managed(plain),
             None => self.0.field(STORAGE_ACCOUNT_NAME_KEY).is_none(),
+        }
+    }
+
+    /// The OS disk: managed disk `bosh-disk-os-<vm>`, or blob `bosh-os-<vm>` (+ `.vhd`).
+    pub fn os_disk_name(&self) -> String {
+        format!("{}-{}", self.os_disk_prefix(), self.vm_name())
+    }
+
+    /// The ephemeral data disk: managed disk `bosh-disk-os-<vm>-ephemeral-disk`, or blob
+    /// `bosh-os-<vm>-ephemeral-disk` (+ `.vhd`; its name inside the VM is `ephemeral-disk`).
+    pub fn ephemeral_disk_name(&self) -> String {
+        format!("{}-ephemeral-disk", self.os_disk_name())
+    }
+
+    /// NIC `index` of the VM (0 is the primary one): `<vm>-<index>`.
+    pub fn nic_name(&self, index: usize) -> String {
+        format!("{}-{index}", self.vm_name())
+    }
+
+    fn os_disk_prefix(&self) -> &'static str {
+        if self.is_managed() {
+            "bosh-disk-os"
+        } else {
+            "bosh-os"
         }
     }
 
