@@ -6,6 +6,7 @@ pub mod azure;
 pub mod cid;
 pub mod config;
 pub mod error;
+pub(crate) mod fields;
 pub mod locks;
 pub mod logging;
 pub mod props;

@@ -5,6 +5,7 @@
 //! `BOSH_AZURE_CPI_LOG_LEVEL` (error, warn, info, debug, trace) overrides both.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::OffsetDateTime;
 use time::format_description::FormatItem;
@@ -20,8 +21,19 @@ pub const LEVEL_ENV: &str = "BOSH_AZURE_CPI_LOG_LEVEL";
 const TIMESTAMP: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]");
 
+static SILENCED: AtomicBool = AtomicBool::new(false);
+
+/// Makes later `init` calls no-ops: for programs that embed `rpc::serve` and own stderr (the
+/// in-process tests).
+pub fn silence() {
+    SILENCED.store(true, Ordering::Relaxed);
+}
+
 /// Installs the stderr subscriber once per process; later calls are no-ops.
 pub fn init(debug_mode: bool, request_id: Option<&str>) {
+    if SILENCED.load(Ordering::Relaxed) {
+        return;
+    }
     let level = std::env::var(LEVEL_ENV)
         .ok()
         .filter(|l| ["error", "warn", "info", "debug", "trace"].contains(&l.as_str()))

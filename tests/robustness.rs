@@ -38,6 +38,7 @@ const METHODS: [&str; 25] = [
 ];
 
 fn answer(input: &[u8]) -> Value {
+    bosh_azure_cpi::logging::silence();
     let response = serve(Some(&fixture("config/static-secret.json")), input);
     let value = assert_single_response(&response.to_json());
     assert!(

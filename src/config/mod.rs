@@ -2,7 +2,6 @@
 //! context on every call, validated with messages that name the key.
 
 mod environment;
-mod fields;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,9 +9,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 pub use environment::{Authority, AzureStackConfig, EndpointOverrides, Endpoints, Environment};
-use fields::Fields;
 
 use crate::error::{CpiError, CpiResult};
+use crate::fields::Fields;
+use crate::props::{ManagedIdentity, SecurityGroup};
 
 pub const DEFAULT_ISV_TRACKING_GUID: &str = "563bbbca-7944-4791-b9c6-8af0928114ac";
 
@@ -50,18 +50,6 @@ pub enum Credentials {
     ManagedIdentity { resource_id: Option<String> },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ManagedIdentityType {
-    SystemAssigned,
-    UserAssigned { name: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecurityGroupRef {
-    pub name: String,
-    pub resource_group_name: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct AzureConfig {
     pub environment: Environment,
@@ -70,10 +58,10 @@ pub struct AzureConfig {
     pub resource_group_name: String,
     pub location: Option<String>,
     pub credentials: Credentials,
-    pub default_managed_identity: Option<ManagedIdentityType>,
+    pub default_managed_identity: Option<ManagedIdentity>,
     pub use_managed_disks: bool,
     pub storage_account_name: Option<String>,
-    pub default_security_group: Option<SecurityGroupRef>,
+    pub default_security_group: Option<SecurityGroup>,
     pub enable_vm_boot_diagnostics: bool,
     pub debug_mode: bool,
     pub keep_failed_vms: bool,
@@ -158,7 +146,7 @@ impl Config {
             }
         };
         Ok(Self {
-            azure: AzureConfig::parse(&Fields::new("azure", &azure))?,
+            azure: AzureConfig::parse(&Fields::at(&Value::Object(azure), OWNER, "azure")?)?,
             agent,
         })
     }
@@ -166,7 +154,7 @@ impl Config {
 
 impl AzureConfig {
     fn parse(f: &Fields) -> CpiResult<Self> {
-        let environment = match f.optional_string("environment")? {
+        let environment = match optional(f, "environment")? {
             Some(name) => Environment::parse(&name)?,
             None => Environment::AzureCloud,
         };
@@ -175,15 +163,12 @@ impl AzureConfig {
                 CpiError::cloud("azure_stack should be there if environment is AzureStack.")
             })?;
             Some(AzureStackConfig {
-                domain: stack
-                    .optional_string("domain")?
+                domain: optional(&stack, "domain")?
                     .unwrap_or_else(|| "local.azurestack.external".to_owned()),
-                authentication: stack
-                    .optional_string("authentication")?
+                authentication: optional(&stack, "authentication")?
                     .unwrap_or_else(|| "AzureAD".to_owned()),
-                resource: stack.required_string("resource")?,
-                endpoint_prefix: stack
-                    .optional_string("endpoint_prefix")?
+                resource: required(&stack, "resource")?,
+                endpoint_prefix: optional(&stack, "endpoint_prefix")?
                     .unwrap_or_else(|| "management".to_owned()),
             })
         } else {
@@ -191,11 +176,11 @@ impl AzureConfig {
         };
         let overrides = match f.object("endpoints")? {
             Some(e) => EndpointOverrides {
-                resource_manager: e.optional_string("resource_manager")?,
-                active_directory: e.optional_string("active_directory")?,
-                token_audience: e.optional_string("token_audience")?,
-                managed_identity: e.optional_string("managed_identity")?,
-                ca_cert: e.optional_string("ca_cert")?,
+                resource_manager: optional(&e, "resource_manager")?,
+                active_directory: optional(&e, "active_directory")?,
+                token_audience: optional(&e, "token_audience")?,
+                managed_identity: optional(&e, "managed_identity")?,
+                ca_cert: optional(&e, "ca_cert")?,
             },
             None => EndpointOverrides::default(),
         };
@@ -209,15 +194,15 @@ impl AzureConfig {
         let endpoints =
             Endpoints::resolve(environment, azure_stack.as_ref(), &overrides, stack_ca)?;
 
-        let credentials = match f.optional_string("credentials_source")?.as_deref() {
+        let credentials = match optional(f, "credentials_source")?.as_deref() {
             None | Some("static") => Credentials::ServicePrincipal {
-                tenant_id: f.required_string("tenant_id")?,
-                client_id: f.required_string("client_id")?,
-                secret: f.optional_string("client_secret")?.map(Secret::new),
+                tenant_id: required(f, "tenant_id")?,
+                client_id: required(f, "client_id")?,
+                secret: optional(f, "client_secret")?.map(Secret::new),
                 certificate_path: job_config_dir().join("service_principal_certificate.pem"),
             },
             Some("managed_identity") => Credentials::ManagedIdentity {
-                resource_id: f.optional_string("managed_identity_resource_id")?,
+                resource_id: optional(f, "managed_identity_resource_id")?,
             },
             Some(other) => {
                 return Err(CpiError::cloud(format!(
@@ -226,99 +211,64 @@ impl AzureConfig {
             }
         };
 
-        let default_managed_identity = match f.object("default_managed_identity")? {
-            None => None,
-            Some(identity) => Some(match identity.required_string("type")?.as_str() {
-                "SystemAssigned" => ManagedIdentityType::SystemAssigned,
-                "UserAssigned" => ManagedIdentityType::UserAssigned {
-                    name: identity.required_string("user_assigned_identity_name")?,
-                },
-                other => {
-                    return Err(CpiError::cloud(format!(
-                        "Invalid value for 'azure.default_managed_identity.type': '{other}'. Valid values are SystemAssigned, UserAssigned"
-                    )));
-                }
-            }),
-        };
-
+        let default_managed_identity = f
+            .get("default_managed_identity")
+            .map(|value| {
+                ManagedIdentity::from_value(value, OWNER, &f.path("default_managed_identity"))
+            })
+            .transpose()?;
         let default_security_group = match f.get("default_security_group") {
-            None | Some(Value::Null) => None,
             Some(Value::String(name)) if name.is_empty() => None,
-            Some(Value::String(name)) => Some(SecurityGroupRef {
-                name: name.clone(),
-                resource_group_name: None,
-            }),
-            Some(Value::Object(_)) => {
-                let group = f
-                    .object("default_security_group")?
-                    .unwrap_or_else(|| f.clone());
-                Some(SecurityGroupRef {
-                    name: group.required_string("name")?,
-                    resource_group_name: group.optional_string("resource_group_name")?,
-                })
+            Some(value) => {
+                SecurityGroup::from_value(value, OWNER, &f.path("default_security_group"))?
             }
-            Some(_) => {
-                return Err(CpiError::cloud(
-                    "Invalid value for 'azure.default_security_group': expected a string or an object with 'name'",
-                ));
-            }
+            None => None,
         };
 
-        let isv_tracking_guid = f
-            .optional_string("isv_tracking_guid")?
+        let isv_tracking_guid = optional(f, "isv_tracking_guid")?
             .unwrap_or_else(|| DEFAULT_ISV_TRACKING_GUID.to_owned());
         if isv_tracking_guid.len() != 36 {
             return Err(CpiError::cloud(
                 "Invalid value for 'azure.isv_tracking_guid': the length must be 36",
             ));
         }
-        let parallel_upload_thread_num = f.integer("parallel_upload_thread_num")?.unwrap_or(16);
-        if parallel_upload_thread_num == 0 {
-            return Err(CpiError::cloud(
-                "Invalid value for 'azure.parallel_upload_thread_num': must be at least 1",
-            ));
-        }
-        let compute_gallery_replicas = f.integer("compute_gallery_replicas")?.unwrap_or(3);
-        if compute_gallery_replicas == 0 {
-            return Err(CpiError::cloud(
-                "Invalid value for 'azure.compute_gallery_replicas': must be at least 1",
-            ));
-        }
-        let stemcell_api_version = match f.object("vm")? {
-            Some(vm) => match vm.object("stemcell")? {
-                Some(stemcell) => stemcell.integer("api_version")?.unwrap_or(2),
-                None => 2,
-            },
-            None => 2,
-        };
+        let parallel_upload_thread_num = count(f, "parallel_upload_thread_num")?.unwrap_or(16);
+        let compute_gallery_replicas = count(f, "compute_gallery_replicas")?.unwrap_or(3);
+        let stemcell_api_version = f
+            .object("vm")?
+            .map(|vm| vm.object("stemcell"))
+            .transpose()?
+            .flatten()
+            .map(|stemcell| stemcell.u64("api_version"))
+            .transpose()?
+            .flatten()
+            .unwrap_or(2);
 
         Ok(Self {
             environment,
             endpoints,
-            subscription_id: f.required_string("subscription_id")?,
-            resource_group_name: f.required_string("resource_group_name")?,
-            location: f.optional_string("location")?,
+            subscription_id: required(f, "subscription_id")?,
+            resource_group_name: required(f, "resource_group_name")?,
+            location: optional(f, "location")?,
             credentials,
             default_managed_identity,
             use_managed_disks: f.bool("use_managed_disks")?.unwrap_or(false),
-            storage_account_name: f.optional_string("storage_account_name")?,
+            storage_account_name: optional(f, "storage_account_name")?,
             default_security_group,
             enable_vm_boot_diagnostics: f.bool("enable_vm_boot_diagnostics")?.unwrap_or(false),
             debug_mode: f.bool("debug_mode")?.unwrap_or(false),
             keep_failed_vms: f.bool("keep_failed_vms")?.unwrap_or(false),
             enable_telemetry: f.bool("enable_telemetry")?.unwrap_or(false),
             isv_tracking_guid,
-            pip_idle_timeout_in_minutes: f.integer("pip_idle_timeout_in_minutes")?.unwrap_or(4),
+            pip_idle_timeout_in_minutes: f.u64("pip_idle_timeout_in_minutes")?.unwrap_or(4),
             parallel_upload_thread_num: usize::try_from(parallel_upload_thread_num)
                 .unwrap_or(usize::MAX),
-            ssh_user: f
-                .optional_string("ssh_user")?
-                .unwrap_or_else(|| "vcap".to_owned()),
-            ssh_public_key: f.optional_string("ssh_public_key")?,
+            ssh_user: optional(f, "ssh_user")?.unwrap_or_else(|| "vcap".to_owned()),
+            ssh_public_key: optional(f, "ssh_public_key")?,
             use_default_account_for_cleaning: f
                 .bool("use_default_account_for_cleaning")?
                 .unwrap_or(false),
-            compute_gallery_name: f.optional_string("compute_gallery_name")?,
+            compute_gallery_name: optional(f, "compute_gallery_name")?,
             compute_gallery_replicas,
             stemcell_api_version,
             azure_stack,
@@ -327,6 +277,38 @@ impl AzureConfig {
 
     pub fn is_azure_stack(&self) -> bool {
         self.environment == Environment::AzureStack
+    }
+}
+
+const OWNER: &str = "CPI configuration";
+
+/// A string setting; empty counts as unset, as the template omits unset properties.
+fn optional(f: &Fields, key: &str) -> CpiResult<Option<String>> {
+    Ok(f.string(key)?.filter(|s| !s.is_empty()))
+}
+
+fn required(f: &Fields, key: &str) -> CpiResult<String> {
+    optional(f, key)?.ok_or_else(|| {
+        CpiError::cloud(format!(
+            "Missing required property '{}' in the CPI configuration",
+            f.path(key)
+        ))
+    })
+}
+
+/// A count of at least 1; a numeric string is accepted as the Ruby CPI's `to_i` does.
+fn count(f: &Fields, key: &str) -> CpiResult<Option<u64>> {
+    let value = match f.get(key) {
+        Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+        Some(_) => f.u64(key)?,
+        None => return Ok(None),
+    };
+    match value {
+        Some(n) if n >= 1 => Ok(Some(n)),
+        _ => Err(CpiError::cloud(format!(
+            "Invalid value for '{}': must be an integer of at least 1",
+            f.path(key)
+        ))),
     }
 }
 

@@ -48,7 +48,7 @@ fn parses_the_static_secret_fixture() {
     assert_eq!(azure.stemcell_api_version, 2);
     assert_eq!(
         azure.default_security_group,
-        Some(SecurityGroupRef {
+        Some(SecurityGroup {
             name: "nsg-bosh".into(),
             resource_group_name: None
         })
@@ -78,13 +78,13 @@ fn parses_the_managed_identity_fixture() {
     ));
     assert_eq!(
         config.azure.default_managed_identity,
-        Some(ManagedIdentityType::UserAssigned {
+        Some(ManagedIdentity::UserAssigned {
             name: "bosh-vms".into()
         })
     );
     assert_eq!(
         config.azure.default_security_group,
-        Some(SecurityGroupRef {
+        Some(SecurityGroup {
             name: "nsg-bosh".into(),
             resource_group_name: Some("rg-net".into())
         })
@@ -167,7 +167,7 @@ fn missing_and_invalid_keys_are_named() {
                     json!({"type": "UserAssigned"}),
                 ))
             }),
-            "'azure.default_managed_identity.user_assigned_identity_name'",
+            "'user_assign_identity_name' is required",
         ),
         (
             Box::new(|a| drop(a.insert("endpoints".into(), json!({"resource_manager": 1})))),

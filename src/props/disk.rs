@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use super::fields::Fields;
 use crate::cid::Caching;
 use crate::error::CpiResult;
+use crate::fields::Fields;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DiskCloudProps {

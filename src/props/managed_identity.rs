@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::fields::Fields;
 use crate::error::{CpiError, CpiResult};
+use crate::fields::Fields;
 
 const USER_ASSIGNED: &str = "UserAssigned";
 

@@ -13,14 +13,13 @@
 //!   default `None`.
 //! - [`Networks::from_value(&Value, &PropsContext)`](Networks::from_value): `networks()` (never
 //!   empty; the first is primary), `primary()`, `vip()`, `default_dns()`,
-//!   `agent_settings_networks()`.
+//!   `raw()` (echoed into the agent settings).
 //! - [`VmResources::from_value(&Value)`](VmResources::from_value): calculate_vm_cloud_properties'
 //!   argument; `ephemeral_disk_size_rounded_mib()`.
 //! - [`SecurityGroup::from_value`] and [`effective_security_group`] (vm > network > global);
 //!   [`ManagedIdentity::from_value`] (also for the global `default_managed_identity`).
 
 mod disk;
-mod fields;
 mod managed_identity;
 mod network;
 mod security_group;

@@ -4,9 +4,9 @@
 use serde_json::{Map, Value};
 
 use super::PropsContext;
-use super::fields::{Fields, type_error};
 use super::security_group::SecurityGroup;
 use crate::error::{CpiError, CpiResult};
+use crate::fields::{Fields, type_error};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Networks {
@@ -155,16 +155,10 @@ impl Networks {
             .as_deref()
     }
 
-    /// The `networks` section of the agent settings: every network as the Director sent it
-    /// (vip included, keys and order kept), with `use_dhcp: true` added.
-    pub fn agent_settings_networks(&self) -> Map<String, Value> {
-        let mut networks = self.raw.clone();
-        for settings in networks.values_mut() {
-            if let Value::Object(settings) = settings {
-                settings.insert("use_dhcp".to_string(), Value::Bool(true));
-            }
-        }
-        networks
+    /// Every network as the Director sent it (vip included, keys and order kept), for the
+    /// agent settings (`crate::agent_settings::agent_networks`).
+    pub fn raw(&self) -> &Map<String, Value> {
+        &self.raw
     }
 }
 
@@ -561,7 +555,10 @@ mod tests {
             "public": {"type": "vip", "ip": "52.1.2.3"}
         });
         let networks = parse(input).unwrap();
-        let settings = Value::Object(networks.agent_settings_networks());
+        let settings = Value::Object(crate::agent_settings::agent_networks(
+            networks.raw(),
+            &Default::default(),
+        ));
         assert_eq!(
             serde_json::to_string(&settings).unwrap(),
             concat!(

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use super::fields::{Fields, type_error};
 use crate::error::{CpiError, CpiResult};
+use crate::fields::{Fields, type_error};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityGroup {

@@ -174,7 +174,7 @@ proptest! {
             let gateway = networks.networks().iter().any(SubnetNetwork::has_default_gateway);
             prop_assert_eq!(networks.primary().has_default_gateway(), gateway);
             let _ = networks.default_dns();
-            let echoed = networks.agent_settings_networks();
+            let echoed = crate::agent_settings::agent_networks(networks.raw(), &Default::default());
             prop_assert_eq!(
                 echoed.keys().collect::<Vec<_>>(),
                 value.as_object().unwrap().keys().collect::<Vec<_>>()

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::PropsContext;
-use super::fields::{Fields, type_error};
 use super::managed_identity::ManagedIdentity;
 use super::security_group::SecurityGroup;
 use crate::cid::Caching;
 use crate::error::{CpiError, CpiResult};
+use crate::fields::{Fields, type_error};
 
 const OWNER: &str = "vm cloud_properties";
 const AVAILABILITY_ZONES: [&str; 3] = ["1", "2", "3"];

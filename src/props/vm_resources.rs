@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use super::fields::Fields;
 use crate::error::{CpiError, CpiResult};
+use crate::fields::Fields;
 
 const REQUIRED_KEYS: [&str; 3] = ["cpu", "ram", "ephemeral_disk_size"];
 

@@ -3,8 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::request::{ApiVersion, Request, json_kind};
+use super::request::{ApiVersion, Request};
 use crate::error::{CpiError, CpiResult};
+use crate::fields::json_type as json_kind;
 
 pub type Hash = Map<String, Value>;
 

@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 pub use call::{Call, Hash};
-pub use request::{ApiVersion, Request, json_kind};
+pub use request::{ApiVersion, Request};
 pub use response::{Response, WireError};
 
 use crate::actions::Cpi;

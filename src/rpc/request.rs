@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{CpiError, CpiResult};
+use crate::fields::json_type as json_kind;
 
 /// Which result shapes the caller expects (cpi-protocol §2.1). The request's version, not the
 /// stemcell's, chooses the v1 or v2 shapes of `create_vm` and `attach_disk`.
@@ -128,20 +129,6 @@ fn parse_api_version(value: Option<&Value>) -> CpiResult<ApiVersion> {
             "Request 'api_version' must be an integer, got {}",
             json_kind(other)
         ))),
-    }
-}
-
-/// A short name of a JSON value's type, for error messages that never echo the value itself
-/// (arguments may carry secrets).
-pub fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
