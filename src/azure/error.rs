@@ -131,8 +131,14 @@ mod tests {
         };
         let cpi: CpiError = err.into();
         assert_eq!(cpi.wire_type(), "Bosh::Clouds::CloudError");
-        assert!(cpi.message().contains("OperationNotAllowed: Operation could not"));
-        assert!(cpi.message().contains("details: QuotaExceeded: Total Regional Cores"));
+        assert!(
+            cpi.message()
+                .contains("OperationNotAllowed: Operation could not")
+        );
+        assert!(
+            cpi.message()
+                .contains("details: QuotaExceeded: Total Regional Cores")
+        );
         assert!(cpi.message().contains("virtualMachines/vm"));
     }
 

@@ -13,8 +13,9 @@ pub fn build_client(settings: &AzureSettings) -> Result<reqwest::Client> {
         .timeout(settings.timings.request_timeout)
         .pool_idle_timeout(std::time::Duration::from_secs(60));
     if let Some(pem) = &settings.extra_ca_pem {
-        let certs = Certificate::from_pem_bundle(pem.as_bytes())
-            .map_err(|e| Error::Invalid(format!("the extra CA certificate is not valid PEM: {e}")))?;
+        let certs = Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+            Error::Invalid(format!("the extra CA certificate is not valid PEM: {e}"))
+        })?;
         if certs.is_empty() {
             return Err(Error::Invalid(
                 "the extra CA certificate PEM holds no certificate".into(),

@@ -41,6 +41,9 @@ pub mod http;
 pub mod settings;
 pub mod storage;
 
+#[cfg(test)]
+mod tests;
+
 pub use arm::{ApiKind, ArmClient, Deleted, PostSafety, ResourcePath};
 pub use deadline::Deadline;
 pub use error::{Error, ErrorDetail, Result};

@@ -34,7 +34,10 @@ pub enum CredentialSettings {
     ClientSecret { client_id: String, secret: Secret },
     /// A service principal with a certificate: one PEM file holding the private key and the
     /// certificate (the job writes it to `$BOSH_JOBS_DIR/azure_cpi/config/service_principal_certificate.pem`).
-    Certificate { client_id: String, pem_path: PathBuf },
+    Certificate {
+        client_id: String,
+        pem_path: PathBuf,
+    },
     /// The VM's managed identity through IMDS: system-assigned, or the user-assigned one named
     /// by its ARM resource id. `endpoint` overrides the IMDS token URL (tests only).
     ManagedIdentity {

@@ -70,14 +70,38 @@ mod tests {
 
     #[test]
     fn public_column_matches_the_design() {
-        assert_eq!(ApiKind::Compute.api_version(CloudKind::Public).ok(), Some("2024-07-01"));
-        assert_eq!(ApiKind::Disks.api_version(CloudKind::Public).ok(), Some("2024-03-02"));
-        assert_eq!(ApiKind::Snapshots.api_version(CloudKind::Public).ok(), Some("2024-03-02"));
-        assert_eq!(ApiKind::Galleries.api_version(CloudKind::Public).ok(), Some("2024-03-03"));
-        assert_eq!(ApiKind::ResourceSkus.api_version(CloudKind::Public).ok(), Some("2021-07-01"));
-        assert_eq!(ApiKind::Network.api_version(CloudKind::Public).ok(), Some("2024-05-01"));
-        assert_eq!(ApiKind::Storage.api_version(CloudKind::Public).ok(), Some("2023-05-01"));
-        assert_eq!(ApiKind::Resources.api_version(CloudKind::Public).ok(), Some("2021-04-01"));
+        assert_eq!(
+            ApiKind::Compute.api_version(CloudKind::Public).ok(),
+            Some("2024-07-01")
+        );
+        assert_eq!(
+            ApiKind::Disks.api_version(CloudKind::Public).ok(),
+            Some("2024-03-02")
+        );
+        assert_eq!(
+            ApiKind::Snapshots.api_version(CloudKind::Public).ok(),
+            Some("2024-03-02")
+        );
+        assert_eq!(
+            ApiKind::Galleries.api_version(CloudKind::Public).ok(),
+            Some("2024-03-03")
+        );
+        assert_eq!(
+            ApiKind::ResourceSkus.api_version(CloudKind::Public).ok(),
+            Some("2021-07-01")
+        );
+        assert_eq!(
+            ApiKind::Network.api_version(CloudKind::Public).ok(),
+            Some("2024-05-01")
+        );
+        assert_eq!(
+            ApiKind::Storage.api_version(CloudKind::Public).ok(),
+            Some("2023-05-01")
+        );
+        assert_eq!(
+            ApiKind::Resources.api_version(CloudKind::Public).ok(),
+            Some("2021-04-01")
+        );
     }
 
     #[test]

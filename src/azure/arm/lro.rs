@@ -155,9 +155,10 @@ impl ArmClient {
         waiting_for: impl FnOnce() -> String,
     ) -> Result<()> {
         let timings = &self.inner.timings;
-        let interval = hint
-            .unwrap_or(timings.poll_default)
-            .clamp(timings.poll_floor, timings.poll_ceiling.max(timings.poll_floor));
+        let interval = hint.unwrap_or(timings.poll_default).clamp(
+            timings.poll_floor,
+            timings.poll_ceiling.max(timings.poll_floor),
+        );
         if interval >= deadline.remaining() {
             return Err(Error::Deadline {
                 waiting_for: waiting_for(),
@@ -186,7 +187,14 @@ impl ArmClient {
             })
             .await?;
             let answer = self
-                .send(Method::GET, status_url.clone(), None, Replay::Always, op, deadline)
+                .send(
+                    Method::GET,
+                    status_url.clone(),
+                    None,
+                    Replay::Always,
+                    op,
+                    deadline,
+                )
                 .await?;
             polls += 1;
             let status: OperationStatus = serde_json::from_slice(&answer.body).map_err(|_| {
@@ -196,7 +204,11 @@ impl ArmClient {
                 Progress::Succeeded => return Ok(()),
                 Progress::Failed(state) => return Err(operation_failed(op, &state, status.error)),
                 Progress::Running(state) => {
-                    last = if state.is_empty() { "unknown".into() } else { state };
+                    last = if state.is_empty() {
+                        "unknown".into()
+                    } else {
+                        state
+                    };
                     hint = retry_after(&answer.headers);
                 }
             }
@@ -221,7 +233,14 @@ impl ArmClient {
             })
             .await?;
             let answer = self
-                .send(Method::GET, location.clone(), None, Replay::Always, op, deadline)
+                .send(
+                    Method::GET,
+                    location.clone(),
+                    None,
+                    Replay::Always,
+                    op,
+                    deadline,
+                )
                 .await?;
             polls += 1;
             match answer.status {
@@ -288,7 +307,11 @@ impl ArmClient {
 fn operation_failed(op: &str, state: &str, error: Option<ErrorBody>) -> Error {
     let (code, message, details) = match error {
         Some(e) => (
-            if e.code.is_empty() { format!("Operation{state}") } else { e.code },
+            if e.code.is_empty() {
+                format!("Operation{state}")
+            } else {
+                e.code
+            },
             if e.message.is_empty() {
                 format!("the operation ended {state}")
             } else {

@@ -168,7 +168,10 @@ impl ArmClient {
     ) -> Result<Option<T>> {
         let url = self.url(path, api)?;
         let op = operation(&Method::GET, path);
-        match self.send(Method::GET, url, None, Replay::Always, &op, deadline).await {
+        match self
+            .send(Method::GET, url, None, Replay::Always, &op, deadline)
+            .await
+        {
             Ok(answer) if answer.status == 204 => Ok(None),
             Ok(answer) => decode(&op, &answer.body).map(Some),
             Err(e) if e.is_not_found() => Ok(None),
@@ -208,7 +211,14 @@ impl ArmClient {
         let url = self.url(path, api)?;
         let op = operation(&Method::DELETE, path);
         let answer = match self
-            .send(Method::DELETE, url.clone(), None, Replay::Always, &op, deadline)
+            .send(
+                Method::DELETE,
+                url.clone(),
+                None,
+                Replay::Always,
+                &op,
+                deadline,
+            )
             .await
         {
             Ok(answer) => answer,
@@ -246,9 +256,19 @@ impl ArmClient {
             PostSafety::NotIdempotent => Replay::OnlyIfUnprocessed,
         };
         let answer = self
-            .send(Method::POST, url.clone(), bytes.as_ref(), replay, &op, deadline)
+            .send(
+                Method::POST,
+                url.clone(),
+                bytes.as_ref(),
+                replay,
+                &op,
+                deadline,
+            )
             .await?;
-        match self.complete(Method::POST, &url, answer, &op, deadline).await? {
+        match self
+            .complete(Method::POST, &url, answer, &op, deadline)
+            .await?
+        {
             Some(body) if !body.is_empty() => decode(&op, &body).map(Some),
             _ => Ok(None),
         }
@@ -275,7 +295,14 @@ impl ArmClient {
         let mut seen = std::collections::HashSet::new();
         loop {
             let answer = self
-                .send(Method::GET, url.clone(), None, Replay::Always, &op, deadline)
+                .send(
+                    Method::GET,
+                    url.clone(),
+                    None,
+                    Replay::Always,
+                    &op,
+                    deadline,
+                )
                 .await?;
             let page: Page<T> = decode(&op, &answer.body)?;
             items.extend(page.value);
@@ -304,11 +331,19 @@ impl ArmClient {
     ) -> Result<T> {
         let url = self.url(path, api)?;
         let op = operation(&method, path);
-        let bytes = Bytes::from(serde_json::to_vec(body).map_err(|e| {
-            Error::Invalid(format!("{op}: cannot encode the request body: {e}"))
-        })?);
+        let bytes =
+            Bytes::from(serde_json::to_vec(body).map_err(|e| {
+                Error::Invalid(format!("{op}: cannot encode the request body: {e}"))
+            })?);
         let answer = self
-            .send(method.clone(), url.clone(), Some(&bytes), Replay::Always, &op, deadline)
+            .send(
+                method.clone(),
+                url.clone(),
+                Some(&bytes),
+                Replay::Always,
+                &op,
+                deadline,
+            )
             .await?;
         match self.complete(method, &url, answer, &op, deadline).await? {
             Some(body) if !body.is_empty() => decode(&op, &body),
@@ -448,7 +483,9 @@ impl ArmClient {
                 self.pause_before_retry(delay, op, deadline).await?;
                 continue;
             }
-            return Err(classify(op, status, code, message, details, attempt, retryable));
+            return Err(classify(
+                op, status, code, message, details, attempt, retryable,
+            ));
         }
     }
 
@@ -612,25 +649,80 @@ mod tests {
 
     #[test]
     fn http_only_for_loopback() {
-        for ok in ["https://management.azure.com/", "http://127.0.0.1:8080/", "http://localhost:1/", "http://[::1]:9/"] {
-            assert!(check_transport_security(&Url::parse(ok).unwrap()).is_ok(), "{ok}");
+        for ok in [
+            "https://management.azure.com/",
+            "http://127.0.0.1:8080/",
+            "http://localhost:1/",
+            "http://[::1]:9/",
+        ] {
+            assert!(
+                check_transport_security(&Url::parse(ok).unwrap()).is_ok(),
+                "{ok}"
+            );
         }
-        for bad in ["http://management.azure.com/", "http://10.0.0.1/", "ftp://127.0.0.1/"] {
-            assert!(check_transport_security(&Url::parse(bad).unwrap()).is_err(), "{bad}");
+        for bad in [
+            "http://management.azure.com/",
+            "http://10.0.0.1/",
+            "ftp://127.0.0.1/",
+        ] {
+            assert!(
+                check_transport_security(&Url::parse(bad).unwrap()).is_err(),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn classification() {
-        let e = classify("op", 409, "AnotherOperationInProgress".into(), "m".into(), vec![], 10, true);
+        let e = classify(
+            "op",
+            409,
+            "AnotherOperationInProgress".into(),
+            "m".into(),
+            vec![],
+            10,
+            true,
+        );
         assert!(matches!(e, Error::Transient { .. }));
-        let e = classify("op", 409, "OperationNotAllowed".into(), "quota".into(), vec![], 1, false);
+        let e = classify(
+            "op",
+            409,
+            "OperationNotAllowed".into(),
+            "quota".into(),
+            vec![],
+            1,
+            false,
+        );
         assert!(matches!(e, Error::Conflict { .. }));
-        let e = classify("op", 400, "InvalidParameter".into(), "m".into(), vec![], 1, false);
+        let e = classify(
+            "op",
+            400,
+            "InvalidParameter".into(),
+            "m".into(),
+            vec![],
+            1,
+            false,
+        );
         assert!(matches!(e, Error::Terminal { status: 400, .. }));
-        let e = classify("op", 403, "AuthorizationFailed".into(), "no".into(), vec![], 1, false);
+        let e = classify(
+            "op",
+            403,
+            "AuthorizationFailed".into(),
+            "no".into(),
+            vec![],
+            1,
+            false,
+        );
         assert!(e.to_string().contains("grant the service principal"));
-        let e = classify("op", 429, "TooManyRequests".into(), "m".into(), vec![], 10, true);
+        let e = classify(
+            "op",
+            429,
+            "TooManyRequests".into(),
+            "m".into(),
+            vec![],
+            10,
+            true,
+        );
         assert!(matches!(e, Error::Throttled { attempts: 10, .. }));
     }
 }

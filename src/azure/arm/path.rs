@@ -113,10 +113,17 @@ mod tests {
 
     #[test]
     fn parses_ids_and_rejects_junk() {
-        let id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/nic";
+        let id =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/nic";
         let path = ResourcePath::parse_id(id).ok().unwrap();
         assert_eq!(path.to_string(), id);
-        for bad in ["", "/", "resourceGroups/rg", "/subscriptions//x", "/foo/bar"] {
+        for bad in [
+            "",
+            "/",
+            "resourceGroups/rg",
+            "/subscriptions//x",
+            "/foo/bar",
+        ] {
             assert!(ResourcePath::parse_id(bad).is_err(), "{bad}");
         }
     }

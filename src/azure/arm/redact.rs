@@ -25,26 +25,100 @@ const SAFE_QUERY_PARAMS: [&str; 11] = [
 /// JSON keys whose scalar values are printed. Everything else shows `<redacted>` (numbers and
 /// booleans included: an unknown key could be anything).
 const SAFE_KEYS: &[&str] = &[
-    "id", "name", "type", "kind", "location", "zones", "zone", "sku", "tier", "family",
-    "capacity", "size", "provisioningState", "status", "startTime", "endTime",
-    "percentComplete", "code", "message", "target", "vmSize", "createOption", "caching",
-    "diskSizeGB", "diskIOPSReadWrite", "diskMBpsReadWrite", "storageAccountType", "publisher",
-    "offer", "version", "osType", "osState", "hyperVGeneration", "architecture",
-    "privateIPAddress", "privateIPAllocationMethod", "publicIPAllocationMethod",
-    "publicIPAddressVersion", "idleTimeoutInMinutes", "ipAddress", "primary", "lun",
-    "computerName", "adminUsername", "enableAcceleratedNetworking", "enableIPForwarding",
-    "platformUpdateDomainCount", "platformFaultDomainCount", "replicaCount", "vmId",
-    "timeCreated", "nextLink", "blob", "table", "queue", "file", "web", "dfs",
-    "primaryLocation", "statusOfPrimary", "accessTier", "supportsHttpsTrafficOnly",
-    "deleteOption", "securityType", "disablePasswordAuthentication", "resourceType",
-    "locations", "mac", "macAddress", "keyName", "permissions", "creationTime",
+    "id",
+    "name",
+    "type",
+    "kind",
+    "location",
+    "zones",
+    "zone",
+    "sku",
+    "tier",
+    "family",
+    "capacity",
+    "size",
+    "provisioningState",
+    "status",
+    "startTime",
+    "endTime",
+    "percentComplete",
+    "code",
+    "message",
+    "target",
+    "vmSize",
+    "createOption",
+    "caching",
+    "diskSizeGB",
+    "diskIOPSReadWrite",
+    "diskMBpsReadWrite",
+    "storageAccountType",
+    "publisher",
+    "offer",
+    "version",
+    "osType",
+    "osState",
+    "hyperVGeneration",
+    "architecture",
+    "privateIPAddress",
+    "privateIPAllocationMethod",
+    "publicIPAllocationMethod",
+    "publicIPAddressVersion",
+    "idleTimeoutInMinutes",
+    "ipAddress",
+    "primary",
+    "lun",
+    "computerName",
+    "adminUsername",
+    "enableAcceleratedNetworking",
+    "enableIPForwarding",
+    "platformUpdateDomainCount",
+    "platformFaultDomainCount",
+    "replicaCount",
+    "vmId",
+    "timeCreated",
+    "nextLink",
+    "blob",
+    "table",
+    "queue",
+    "file",
+    "web",
+    "dfs",
+    "primaryLocation",
+    "statusOfPrimary",
+    "accessTier",
+    "supportsHttpsTrafficOnly",
+    "deleteOption",
+    "securityType",
+    "disablePasswordAuthentication",
+    "resourceType",
+    "locations",
+    "mac",
+    "macAddress",
+    "keyName",
+    "permissions",
+    "creationTime",
 ];
 
 /// Keys whose whole value is dropped, whatever it contains.
 const SECRET_KEYS: &[&str] = &[
-    "customData", "userData", "adminPassword", "env", "keys", "key1", "key2",
-    "access_token", "refresh_token", "client_secret", "client_assertion", "password",
-    "secret", "connectionString", "sasToken", "protectedSettings", "keyData", "publicKeys",
+    "customData",
+    "userData",
+    "adminPassword",
+    "env",
+    "keys",
+    "key1",
+    "key2",
+    "access_token",
+    "refresh_token",
+    "client_secret",
+    "client_assertion",
+    "password",
+    "secret",
+    "connectionString",
+    "sasToken",
+    "protectedSettings",
+    "keyData",
+    "publicKeys",
 ];
 
 /// The URL with every query value not on the allow-list replaced; `nextLink`s and poll URLs go
@@ -57,7 +131,14 @@ pub fn url(url: &Url) -> String {
         .query_pairs()
         .map(|(k, v)| {
             let keep = SAFE_QUERY_PARAMS.iter().any(|safe| *safe == k);
-            (k.into_owned(), if keep { v.into_owned() } else { REDACTED.to_owned() })
+            (
+                k.into_owned(),
+                if keep {
+                    v.into_owned()
+                } else {
+                    REDACTED.to_owned()
+                },
+            )
         })
         .collect();
     let mut out = url.clone();
@@ -145,7 +226,14 @@ mod tests {
         })
         .to_string();
         let printed = super::body(body.as_bytes());
-        for secret in ["c2VjcmV0", "P@ss", "maybe-secret", "ACCOUNTKEY", "SAS", "\"x\""] {
+        for secret in [
+            "c2VjcmV0",
+            "P@ss",
+            "maybe-secret",
+            "ACCOUNTKEY",
+            "SAS",
+            "\"x\"",
+        ] {
             assert!(!printed.contains(secret), "{secret} leaked: {printed}");
         }
         for kept in ["vm-1", "westeurope", "cf"] {

@@ -30,7 +30,12 @@ pub fn is_retryable_code(code: &str) -> bool {
 /// Azure's wait hint: `x-ms-retry-after-ms`, `retry-after-ms`, then `Retry-After` (seconds or
 /// an HTTP date).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
         if let Some(ms) = text(name).and_then(|v| v.parse::<u64>().ok()) {
             return Some(Duration::from_millis(ms));
@@ -41,7 +46,10 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Exponential backoff with jitter for attempt `n` (1-based): half the nominal delay plus a
@@ -89,9 +97,11 @@ pub fn parse_error(status: u16, body: &[u8]) -> (String, String, Vec<ErrorDetail
         Some(ErrorEnvelope {
             error: Some(error), ..
         }) => (error.code, error.message, error.details),
-        Some(ErrorEnvelope { code, message, .. }) => {
-            (code.unwrap_or_default(), message.unwrap_or_default(), Vec::new())
-        }
+        Some(ErrorEnvelope { code, message, .. }) => (
+            code.unwrap_or_default(),
+            message.unwrap_or_default(),
+            Vec::new(),
+        ),
         None => (String::new(), String::new(), Vec::new()),
     };
     let code = if code.is_empty() {
@@ -135,18 +145,27 @@ mod tests {
     #[test]
     fn retry_after_forms_in_priority_order() {
         assert_eq!(
-            retry_after(&headers(&[("x-ms-retry-after-ms", "250"), ("retry-after", "9")])),
+            retry_after(&headers(&[
+                ("x-ms-retry-after-ms", "250"),
+                ("retry-after", "9")
+            ])),
             Some(Duration::from_millis(250))
         );
         assert_eq!(
             retry_after(&headers(&[("retry-after-ms", "1500")])),
             Some(Duration::from_millis(1500))
         );
-        assert_eq!(retry_after(&headers(&[("retry-after", "7")])), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "7")])),
+            Some(Duration::from_secs(7))
+        );
         let later = SystemTime::now() + Duration::from_secs(30);
         let date = httpdate::fmt_http_date(later);
         let parsed = retry_after(&headers(&[("retry-after", &date)])).unwrap();
-        assert!(parsed > Duration::from_secs(28) && parsed <= Duration::from_secs(30), "{parsed:?}");
+        assert!(
+            parsed > Duration::from_secs(28) && parsed <= Duration::from_secs(30),
+            "{parsed:?}"
+        );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
     }
@@ -176,7 +195,10 @@ mod tests {
             409,
             br#"{"error":{"code":"OperationNotAllowed","message":"quota","details":[{"code":"QuotaExceeded","message":"cores","details":[{"code":"Inner","message":"x"}]}]}}"#,
         );
-        assert_eq!((code.as_str(), message.as_str()), ("OperationNotAllowed", "quota"));
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("OperationNotAllowed", "quota")
+        );
         assert_eq!(details.len(), 2);
         assert_eq!(details[1].code, "Inner");
         let (code, message, _) = parse_error(400, br#"{"code":"BadRequest","message":"m"}"#);

@@ -28,7 +28,11 @@ pub(super) struct AdfsSource {
 }
 
 impl AdfsSource {
-    pub(super) fn new(settings: &AzureSettings, endpoint: Url, http: reqwest::Client) -> Result<Self> {
+    pub(super) fn new(
+        settings: &AzureSettings,
+        endpoint: Url,
+        http: reqwest::Client,
+    ) -> Result<Self> {
         if endpoint.scheme() != "https" {
             return Err(Error::Invalid(format!(
                 "the ADFS token endpoint must use https: {endpoint}"

@@ -68,8 +68,11 @@ impl CertificateAssertion {
     /// Reads the PEM file: an RSA private key (PKCS#1 or PKCS#8) and the certificate.
     pub(super) fn load(&self) -> Result<LoadedCertificate> {
         let path = self.pem_path.display();
-        let bytes = std::fs::read(&self.pem_path)
-            .map_err(|e| Error::Io(format!("cannot read the service principal certificate {path}: {e}")))?;
+        let bytes = std::fs::read(&self.pem_path).map_err(|e| {
+            Error::Io(format!(
+                "cannot read the service principal certificate {path}: {e}"
+            ))
+        })?;
         let blocks = pem::parse_many(&bytes)
             .map_err(|e| Error::Invalid(format!("{path} is not valid PEM: {e}")))?;
         let cert = blocks
@@ -84,8 +87,11 @@ impl CertificateAssertion {
                     "{path} holds no unencrypted RSA private key (PRIVATE KEY or RSA PRIVATE KEY block)"
                 ))
             })?;
-        let key = EncodingKey::from_rsa_pem(pem::encode(key_block).as_bytes())
-            .map_err(|e| Error::Invalid(format!("{path}: the private key is not a usable RSA key: {e}")))?;
+        let key = EncodingKey::from_rsa_pem(pem::encode(key_block).as_bytes()).map_err(|e| {
+            Error::Invalid(format!(
+                "{path}: the private key is not a usable RSA key: {e}"
+            ))
+        })?;
         Ok(LoadedCertificate {
             key,
             x5t: URL_SAFE_NO_PAD.encode(Sha1::digest(cert.contents())),
@@ -117,7 +123,10 @@ impl CertificateAssertion {
 
 #[async_trait::async_trait]
 impl azure_identity::ClientAssertion for CertificateAssertion {
-    async fn secret(&self, _options: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
+    async fn secret(
+        &self,
+        _options: Option<ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
         self.sign().map_err(|e| {
             azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string())
         })

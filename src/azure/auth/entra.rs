@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientOptions, Transport};
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
 use azure_identity::{
     ClientAssertionCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
     ClientSecretCredentialOptions,
@@ -13,7 +13,7 @@ use url::Url;
 
 use super::super::deadline::Deadline;
 use super::super::error::{Error, Result};
-use super::super::settings::{AzureSettings, CredentialSettings};
+use super::super::settings::{AzureSettings, CredentialSettings, Timings};
 use super::certificate::CertificateAssertion;
 use super::{Token, auth_hint};
 
@@ -27,6 +27,7 @@ pub(super) struct EntraSource {
     tenant_id: String,
     scope: String,
     http: reqwest::Client,
+    timings: Timings,
     kind: Kind,
 }
 
@@ -61,6 +62,7 @@ impl EntraSource {
             tenant_id: settings.tenant_id.clone(),
             host,
             http,
+            timings: settings.timings.clone(),
             kind,
         })
     }
@@ -69,9 +71,17 @@ impl EntraSource {
         let mut custom = CustomConfiguration::default();
         custom.authority_host = self.host.as_str().trim_end_matches('/').to_owned();
         let cloud = CloudConfiguration::from(custom);
+        // A few quick retries of the token request; the caller's deadline bounds the rest.
+        let retry = ExponentialRetryOptions {
+            initial_delay: to_time(self.timings.initial_backoff),
+            max_delay: to_time(self.timings.max_backoff),
+            max_retries: 4,
+            ..Default::default()
+        };
         ClientOptions {
             cloud: Some(Arc::new(cloud)),
             transport: Some(Transport::new(Arc::new(self.http.clone()))),
+            retry: RetryOptions::exponential(retry),
             ..Default::default()
         }
     }
@@ -129,18 +139,34 @@ fn token_endpoint(host: &Url, tenant_id: &str) -> Result<Url> {
     Ok(url)
 }
 
-fn entra_error(err: azure_core::Error) -> Error {
-    let status = match err.kind() {
-        azure_core::error::ErrorKind::HttpResponse { status, .. } => u16::from(*status),
-        _ => {
-            return Error::Auth {
-                operation: "Entra ID token request".into(),
-                hint: format!("the token endpoint could not be reached: {err}"),
-            };
+fn to_time(duration: std::time::Duration) -> azure_core::time::Duration {
+    azure_core::time::Duration::try_from(duration).unwrap_or(azure_core::time::Duration::MAX)
+}
+
+/// The HTTP status of a token endpoint refusal, looking through `azure_identity`'s wrapping.
+fn http_status(err: &azure_core::Error) -> Option<u16> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(azure) = e.downcast_ref::<azure_core::Error>()
+            && let azure_core::error::ErrorKind::HttpResponse { status, .. } = azure.kind()
+        {
+            return Some(u16::from(*status));
         }
+        current = e.source();
+    }
+    None
+}
+
+fn entra_error(err: azure_core::Error) -> Error {
+    let hint = match http_status(&err) {
+        Some(status) => auth_hint(status, &err.to_string()),
+        None => format!(
+            "the token endpoint could not be reached: {}",
+            err.to_string().lines().next().unwrap_or("")
+        ),
     };
     Error::Auth {
         operation: "Entra ID token request".into(),
-        hint: auth_hint(status, &err.to_string()),
+        hint,
     }
 }

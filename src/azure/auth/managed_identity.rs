@@ -49,12 +49,11 @@ impl ImdsSource {
 
     pub(super) async fn fetch(&self, deadline: Deadline) -> Result<Token> {
         // IMDS answers 404/410 while an identity is still being attached to a new VM.
-        let (status, body) = send_with_retries("IMDS", &self.timings, deadline, &[404, 410], || {
-            self.http
-                .get(self.url.clone())
-                .header("Metadata", "true")
-        })
-        .await?;
+        let (status, body) =
+            send_with_retries("IMDS", &self.timings, deadline, &[404, 410], || {
+                self.http.get(self.url.clone()).header("Metadata", "true")
+            })
+            .await?;
         if status == 400 || status == 404 {
             return Err(Error::Auth {
                 operation: "IMDS token request".into(),

@@ -56,9 +56,9 @@ impl TokenProvider {
     /// Builds the provider; no file is read and no request is sent until the first token.
     pub fn new(settings: &AzureSettings, http: reqwest::Client) -> Result<Self> {
         let source = match (&settings.credential, &settings.authority) {
-            (CredentialSettings::ManagedIdentity { .. }, _) => Source::ManagedIdentity(
-                managed_identity::ImdsSource::new(settings, http)?,
-            ),
+            (CredentialSettings::ManagedIdentity { .. }, _) => {
+                Source::ManagedIdentity(managed_identity::ImdsSource::new(settings, http)?)
+            }
             (_, Authority::EntraId { host }) => {
                 Source::Entra(entra::EntraSource::new(settings, host.clone(), http)?)
             }

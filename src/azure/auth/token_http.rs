@@ -25,7 +25,8 @@ pub(super) async fn send_with_retries(
             Ok(response) => {
                 let status = response.status().as_u16();
                 let body = response.bytes().await.unwrap_or_default();
-                let retryable = matches!(status, 408 | 429 | 500..=599) || also_retry.contains(&status);
+                let retryable =
+                    matches!(status, 408 | 429 | 500..=599) || also_retry.contains(&status);
                 tracing::debug!(target: "azure::auth", endpoint = what, status, attempt, "token request");
                 if !retryable || last {
                     return Ok((status, body));
@@ -47,7 +48,9 @@ pub(super) async fn send_with_retries(
             break;
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(timings.max_backoff).max(Duration::from_millis(1));
+        delay = (delay * 2)
+            .min(timings.max_backoff)
+            .max(Duration::from_millis(1));
     }
     Err(Error::Deadline {
         waiting_for: format!("a token from {what}"),

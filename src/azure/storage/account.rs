@@ -98,7 +98,9 @@ impl StorageAccounts {
 
     /// The account, or `None` when it does not exist.
     pub async fn get(&self, name: &str, deadline: Deadline) -> Result<Option<StorageAccount>> {
-        self.arm.get(&self.path(name), ApiKind::Storage, deadline).await
+        self.arm
+            .get(&self.path(name), ApiKind::Storage, deadline)
+            .await
     }
 
     /// Every account in the resource group (all pages).
@@ -116,7 +118,13 @@ impl StorageAccounts {
         let path = self.path(name).segment("listKeys");
         let keys: Option<KeyList> = self
             .arm
-            .post(&path, ApiKind::Storage, None, PostSafety::Idempotent, deadline)
+            .post(
+                &path,
+                ApiKind::Storage,
+                None,
+                PostSafety::Idempotent,
+                deadline,
+            )
             .await?;
         keys.and_then(|k| k.keys.into_iter().next())
             .map(|k| k.value)
@@ -125,22 +133,29 @@ impl StorageAccounts {
 
     /// Endpoint and key of one account.
     pub async fn access(&self, name: &str, deadline: Deadline) -> Result<StorageAccess> {
-        let account = self.get(name, deadline).await?.ok_or_else(|| Error::NotFound {
-            operation: format!("GET {}", self.path(name)),
-            code: "StorageAccountNotFound".into(),
-            message: format!(
-                "storage account {name} does not exist in resource group {}",
-                self.resource_group
-            ),
-        })?;
+        let account = self
+            .get(name, deadline)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                operation: format!("GET {}", self.path(name)),
+                code: "StorageAccountNotFound".into(),
+                message: format!(
+                    "storage account {name} does not exist in resource group {}",
+                    self.resource_group
+                ),
+            })?;
         let blob = account
             .properties
             .primary_endpoints
             .blob
             .as_deref()
-            .ok_or_else(|| Error::Invalid(format!("storage account {name} has no blob endpoint")))?;
+            .ok_or_else(|| {
+                Error::Invalid(format!("storage account {name} has no blob endpoint"))
+            })?;
         let blob_endpoint = Url::parse(blob).map_err(|_| {
-            Error::Invalid(format!("storage account {name} has an invalid blob endpoint"))
+            Error::Invalid(format!(
+                "storage account {name} has an invalid blob endpoint"
+            ))
         })?;
         let account_key = self.primary_key(name, deadline).await?;
         Ok(StorageAccess {
@@ -153,9 +168,10 @@ impl StorageAccounts {
     /// The configured default account, resolved on first use only (actions that need no blob
     /// never pay for it) and then reused.
     pub async fn default_access(&self, deadline: Deadline) -> Result<&StorageAccess> {
-        let name = self.default_account.as_deref().ok_or_else(|| {
-            Error::Invalid("azure.storage_account_name is not set".into())
-        })?;
+        let name = self
+            .default_account
+            .as_deref()
+            .ok_or_else(|| Error::Invalid("azure.storage_account_name is not set".into()))?;
         self.default_access
             .get_or_try_init(|| self.access(name, deadline))
             .await
