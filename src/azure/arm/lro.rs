@@ -195,7 +195,14 @@ impl ArmClient {
                     op,
                     deadline,
                 )
-                .await?;
+                .await
+                .map_err(|e| {
+                    in_lro(e, || {
+                        format!(
+                            "{op} to finish (operation status still {last} after {polls} polls)"
+                        )
+                    })
+                })?;
             polls += 1;
             let status: OperationStatus = serde_json::from_slice(&answer.body).map_err(|_| {
                 Error::Invalid(format!("{op}: the operation status answer is not JSON"))
@@ -241,7 +248,12 @@ impl ArmClient {
                     op,
                     deadline,
                 )
-                .await?;
+                .await
+                .map_err(|e| {
+                    in_lro(e, || {
+                        format!("{op} to finish (Location still answering 202 after {polls} polls)")
+                    })
+                })?;
             polls += 1;
             match answer.status {
                 202 => hint = retry_after(&answer.headers),
@@ -285,22 +297,34 @@ impl ArmClient {
                     });
                 }
                 Progress::Running(state) => {
-                    self.pause_between_polls(hint, deadline, || {
+                    let waiting_for = || {
                         format!(
                             "{op} to finish (provisioningState still {state} after {polls} polls in {:.0}s)",
                             started.elapsed().as_secs_f64()
                         )
-                    })
-                    .await?;
+                    };
+                    self.pause_between_polls(hint, deadline, waiting_for)
+                        .await?;
+                    let answer = self
+                        .send(Method::GET, url.clone(), None, Replay::Always, op, deadline)
+                        .await
+                        .map_err(|e| in_lro(e, waiting_for))?;
+                    polls += 1;
+                    hint = retry_after(&answer.headers);
+                    body = answer.body;
                 }
             }
-            let answer = self
-                .send(Method::GET, url.clone(), None, Replay::Always, op, deadline)
-                .await?;
-            polls += 1;
-            hint = retry_after(&answer.headers);
-            body = answer.body;
         }
+    }
+}
+
+/// A deadline that hits during a poll request reports the LRO's progress, not just the URL.
+fn in_lro(err: Error, waiting_for: impl FnOnce() -> String) -> Error {
+    match err {
+        Error::Deadline { .. } => Error::Deadline {
+            waiting_for: waiting_for(),
+        },
+        other => other,
     }
 }
 

@@ -406,6 +406,11 @@ impl ArmClient {
                         duration_ms = started.elapsed().as_millis() as u64, error = %e,
                         "ARM request failed"
                     );
+                    if deadline.passed() {
+                        return Err(Error::Deadline {
+                            waiting_for: format!("{op} (the request was cut off at the deadline)"),
+                        });
+                    }
                     let may_replay = replay == Replay::Always || e.is_connect();
                     if !may_replay || attempt >= timings.max_attempts {
                         return Err(Error::Transient {
@@ -590,7 +595,8 @@ fn classify(
             code,
             message,
         },
-        409 if !retryable => Error::Conflict {
+        // An in-progress conflict that outlived every retry is still a conflict.
+        409 => Error::Conflict {
             operation,
             code,
             message,
@@ -683,7 +689,9 @@ mod tests {
             10,
             true,
         );
-        assert!(matches!(e, Error::Transient { .. }));
+        assert!(matches!(e, Error::Conflict { .. }));
+        let e = classify("op", 503, "Busy".into(), "m".into(), vec![], 10, true);
+        assert!(matches!(e, Error::Transient { attempts: 10, .. }));
         let e = classify(
             "op",
             409,

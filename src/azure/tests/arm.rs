@@ -128,24 +128,24 @@ async fn throttling_honours_every_retry_after_form() {
     // Without the hint the backoff would be ~5 ms (fast_timings).
     let gap = gap_after_429("x-ms-retry-after-ms", "400".into()).await;
     assert!(
-        gap >= Duration::from_millis(400) && gap < Duration::from_millis(1500),
+        gap >= Duration::from_millis(400) && gap < Duration::from_secs(3),
         "{gap:?}"
     );
     let gap = gap_after_429("retry-after-ms", "300".into()).await;
     assert!(
-        gap >= Duration::from_millis(300) && gap < Duration::from_millis(1500),
+        gap >= Duration::from_millis(300) && gap < Duration::from_secs(3),
         "{gap:?}"
     );
     let gap = gap_after_429("retry-after", "1".into()).await;
     assert!(
-        gap >= Duration::from_secs(1) && gap < Duration::from_secs(2),
+        gap >= Duration::from_secs(1) && gap < Duration::from_secs(3),
         "{gap:?}"
     );
-    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3));
     let gap = gap_after_429("retry-after", date).await;
-    // An HTTP date has whole-second precision: somewhere in (1 s, 2 s].
+    // An HTTP date has whole-second precision, and the setup took some of the time.
     assert!(
-        gap >= Duration::from_millis(900) && gap <= Duration::from_millis(2500),
+        gap >= Duration::from_secs(1) && gap <= Duration::from_millis(3500),
         "{gap:?}"
     );
 }
@@ -531,7 +531,7 @@ async fn the_deadline_stops_an_endless_in_progress_lro() {
             &vm_path(),
             ApiKind::Compute,
             &json!({}),
-            Deadline::after(Duration::from_millis(600)),
+            Deadline::after(Duration::from_millis(1500)),
         )
         .await
         .unwrap_err();
@@ -544,7 +544,7 @@ async fn the_deadline_stops_an_endless_in_progress_lro() {
             && text.contains("InProgress"),
         "{text}"
     );
-    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
     assert!(
         arm_requests(&server).len() > 3,
         "it kept polling until the deadline"

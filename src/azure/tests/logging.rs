@@ -1,7 +1,7 @@
 //! With debug_mode on, every kind of call is logged, and no secret value reaches the log.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use azure_core::credentials::Secret;
@@ -15,6 +15,28 @@ use crate::azure::{ApiKind, ArmClient, Deadline, PostSafety, ResourcePath};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
+
+/// A process-wide subscriber: a thread-scoped one can miss events when another test thread
+/// caches a callsite's interest first. The secrets below are unique to this test, so other
+/// tests' lines in the buffer cannot mask a leak.
+fn global_capture() -> Captured {
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish();
+            // Another test binary module may have installed one first; then nothing is captured
+            // and the assertions on the log's content fail loudly.
+            let _ = tracing::subscriber::set_global_default(subscriber);
+            captured
+        })
+        .clone()
+}
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -63,14 +85,7 @@ async fn debug_mode_logs_every_call_and_no_secret() {
     })
     .await;
 
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = global_capture();
 
     let mut settings = imds_settings(&server.base, &server.base);
     settings.debug_mode = true;
@@ -137,7 +152,11 @@ async fn debug_mode_logs_every_call_and_no_secret() {
         );
     }
     // The log is not empty: each call is there with its status and request id, bodies too.
-    assert!(log.matches("ARM request").count() >= 5, "{log}");
+    let ours = log
+        .lines()
+        .filter(|l| l.contains("ARM request") && l.contains(&server.addr.to_string()))
+        .count();
+    assert!(ours >= 5, "{log}");
     assert!(log.contains("req-123"), "{log}");
     assert!(log.contains("listKeys"), "{log}");
     assert!(
