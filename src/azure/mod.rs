@@ -1,5 +1,52 @@
-//! Azure access: credentials, the ARM client, and storage (accounts and blobs).
+//! Azure access: credentials, the one ARM client, and storage (accounts and blobs).
+//!
+//! # Using it from an action
+//!
+//! ```ignore
+//! use bosh_azure_cpi::azure::{ArmClient, ApiKind, AzureSettings, Deadline, Deleted, PostSafety, ResourcePath};
+//!
+//! let arm = ArmClient::new(&settings)?;                       // no network until the first call
+//! let deadline = Deadline::after(Duration::from_secs(900));  // the action decides
+//! let vm = arm.resource_group_path("rg").provider("Microsoft.Compute").child("virtualMachines", "vm-1");
+//!
+//! let found: Option<Vm> = arm.get(&vm, ApiKind::Compute, deadline).await?;   // None on 404
+//! let created: Vm = arm.put(&vm, ApiKind::Compute, &body, deadline).await?;   // waits for the LRO
+//! let patched: Disk = arm.patch(&disk, ApiKind::Disks, &changes, deadline).await?;
+//! let gone: Deleted = arm.delete(&vm, ApiKind::Compute, deadline).await?;     // NotFound is Ok
+//! let keys: Option<Keys> = arm.post(&vm.clone().segment("restart"), ApiKind::Compute, None,
+//!                                   PostSafety::Idempotent, deadline).await?;
+//! let nics: Vec<Nic> = arm.list(&nics_path, ApiKind::Network, deadline).await?;  // every page
+//! ```
+//!
+//! - [`ArmClient`]: builds every URL (escaped segments + the api-version of [`ApiKind`] for the
+//!   cloud kind), sends `Authorization`, `User-Agent: BOSH-AZURE-CPI/<v> pid-<guid>`,
+//!   `x-ms-client-request-id`, `x-ms-return-client-request-id`; retries 408/429/5xx, connection
+//!   errors and the "another operation in progress" conflicts with jittered exponential
+//!   backoff, honouring `x-ms-retry-after-ms`, `retry-after-ms` and `Retry-After`; refreshes the
+//!   token once on 401; follows `Azure-AsyncOperation`, `Location` and `provisioningState`;
+//!   follows `nextLink`. Every wait stops at the caller's [`Deadline`].
+//! - [`Error`]: NotFound / Conflict / Throttled / Transient / Terminal / Auth / Deadline / Io /
+//!   Invalid, converted into the Director's CloudError by `From<Error> for CpiError`.
+//! - [`storage::StorageAccounts`]: storage accounts, keys and the lazily resolved default
+//!   account as a [`storage::StorageAccess`] for the blob layer.
+//! - Logs: every ARM exchange at debug level (target `azure::arm`): method, URL with
+//!   non-allow-listed query values redacted, status, duration, `x-ms-request-id`. Bodies only
+//!   with `debug_mode`, through the allow-list redactor.
 
+pub mod arm;
+pub mod auth;
 pub mod compute;
+pub mod deadline;
+pub mod error;
+pub mod http;
 pub mod network;
+pub mod settings;
 pub mod storage;
+
+#[cfg(test)]
+mod tests;
+
+pub use arm::{ApiKind, ArmClient, Deleted, PostSafety, ResourcePath};
+pub use deadline::Deadline;
+pub use error::{Error, ErrorDetail, Result};
+pub use settings::{Authority, AzureSettings, CloudKind, CredentialSettings, Timings};

@@ -1,3 +1,6 @@
 //! Storage: accounts through ARM, and the blob data plane.
 
+pub mod account;
 pub mod blob;
+
+pub use account::{StorageAccess, StorageAccount, StorageAccounts};

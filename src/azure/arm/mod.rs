@@ -1,0 +1,736 @@
+//! The one ARM client: URL and api-version, headers, token, retries and throttling, LROs,
+//! paging, error classification and redacted logging all happen here and nowhere else.
+
+mod api_version;
+mod lro;
+mod path;
+pub(crate) mod redact;
+mod retry;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::auth::TokenProvider;
+use super::deadline::Deadline;
+use super::error::{Error, Result};
+use super::settings::{AzureSettings, CloudKind, Timings};
+
+pub use api_version::ApiKind;
+pub use path::ResourcePath;
+pub use retry::RETRYABLE_CODES;
+
+/// Whether a POST may be sent again when its outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostSafety {
+    /// Repeating it changes nothing (listKeys, restart, a name check).
+    Idempotent,
+    /// Re-sent only when Azure cannot have acted on it: a refused connection, 429, or a
+    /// retryable "another operation in progress" conflict.
+    NotIdempotent,
+}
+
+/// What a DELETE found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    Deleted,
+    /// 404 or 204: there was nothing to delete.
+    NotFound,
+}
+
+/// When a request may be replayed after an unknown outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    Always,
+    OnlyIfUnprocessed,
+}
+
+/// A 2xx answer.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    cloud: CloudKind,
+    subscription_id: String,
+    tokens: TokenProvider,
+    user_agent: HeaderValue,
+    debug_mode: bool,
+    timings: Timings,
+}
+
+/// Cheap to clone; every clone shares the connection pool and the token.
+#[derive(Clone)]
+pub struct ArmClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ArmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArmClient")
+            .field("base", &self.inner.base.as_str())
+            .field("cloud", &self.inner.cloud)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ArmClient {
+    /// Builds the client. Sends nothing: the first call fetches the token.
+    pub fn new(settings: &AzureSettings) -> Result<Self> {
+        let http = super::http::build_client(settings)?;
+        Self::with_http_client(settings, http)
+    }
+
+    /// Builds the client on an existing HTTP client (shared with the blob layer).
+    pub fn with_http_client(settings: &AzureSettings, http: reqwest::Client) -> Result<Self> {
+        let base = settings.resource_manager_url.clone();
+        check_transport_security(&base)?;
+        if base.cannot_be_a_base() {
+            return Err(Error::Invalid(format!("bad resource manager URL {base}")));
+        }
+        if settings.subscription_id.trim().is_empty() {
+            return Err(Error::Invalid("azure.subscription_id is empty".into()));
+        }
+        let user_agent = HeaderValue::from_str(&format!(
+            "BOSH-AZURE-CPI/{} pid-{}",
+            env!("CARGO_PKG_VERSION"),
+            settings.isv_tracking_guid
+        ))
+        .map_err(|_| Error::Invalid("azure.isv_tracking_guid holds invalid characters".into()))?;
+        let tokens = TokenProvider::new(settings, http.clone())?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                cloud: settings.cloud,
+                subscription_id: settings.subscription_id.clone(),
+                tokens,
+                user_agent,
+                debug_mode: settings.debug_mode,
+                timings: settings.timings.clone(),
+            }),
+        })
+    }
+
+    pub fn subscription_id(&self) -> &str {
+        &self.inner.subscription_id
+    }
+
+    pub fn cloud(&self) -> CloudKind {
+        self.inner.cloud
+    }
+
+    /// `/subscriptions/{configured subscription}/resourceGroups/{resource_group}`.
+    pub fn resource_group_path(&self, resource_group: &str) -> ResourcePath {
+        ResourcePath::resource_group(&self.inner.subscription_id, resource_group)
+    }
+
+    /// The full request URL: ARM endpoint, escaped segments, query, api-version.
+    pub fn url(&self, path: &ResourcePath, api: ApiKind) -> Result<Url> {
+        let version = api.api_version(self.inner.cloud)?;
+        let mut url = self.inner.base.clone();
+        url.set_query(None);
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .map_err(|_| Error::Invalid("bad resource manager URL".into()))?;
+            segments.pop_if_empty();
+            for segment in path.segments() {
+                segments.push(segment);
+            }
+        }
+        {
+            let mut query = url.query_pairs_mut();
+            for (key, value) in path.query_pairs() {
+                query.append_pair(key, value);
+            }
+            query.append_pair("api-version", version);
+        }
+        Ok(url)
+    }
+
+    /// GET a resource; `None` when it does not exist (404).
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &ResourcePath,
+        api: ApiKind,
+        deadline: Deadline,
+    ) -> Result<Option<T>> {
+        let url = self.url(path, api)?;
+        let op = operation(&Method::GET, path);
+        match self
+            .send(Method::GET, url, None, Replay::Always, &op, deadline)
+            .await
+        {
+            Ok(answer) if answer.status == 204 => Ok(None),
+            Ok(answer) => decode(&op, &answer.body).map(Some),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// PUT (create or update), wait for the operation, and return the final resource.
+    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &ResourcePath,
+        api: ApiKind,
+        body: &B,
+        deadline: Deadline,
+    ) -> Result<T> {
+        self.write(Method::PUT, path, api, body, deadline).await
+    }
+
+    /// PATCH (partial update), wait for the operation, and return the final resource.
+    pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &ResourcePath,
+        api: ApiKind,
+        body: &B,
+        deadline: Deadline,
+    ) -> Result<T> {
+        self.write(Method::PATCH, path, api, body, deadline).await
+    }
+
+    /// DELETE and wait until the resource is gone. A missing resource is not an error.
+    pub async fn delete(
+        &self,
+        path: &ResourcePath,
+        api: ApiKind,
+        deadline: Deadline,
+    ) -> Result<Deleted> {
+        let url = self.url(path, api)?;
+        let op = operation(&Method::DELETE, path);
+        let answer = match self
+            .send(
+                Method::DELETE,
+                url.clone(),
+                None,
+                Replay::Always,
+                &op,
+                deadline,
+            )
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) if e.is_not_found() => return Ok(Deleted::NotFound),
+            Err(e) => return Err(e),
+        };
+        if answer.status == 204 {
+            return Ok(Deleted::NotFound);
+        }
+        self.complete(Method::DELETE, &url, answer, &op, deadline)
+            .await?;
+        Ok(Deleted::Deleted)
+    }
+
+    /// POST an action (`listKeys`, `restart`, `checkNameAvailability`...), wait for it, and
+    /// return its result when it has one.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &ResourcePath,
+        api: ApiKind,
+        body: Option<&serde_json::Value>,
+        safety: PostSafety,
+        deadline: Deadline,
+    ) -> Result<Option<T>> {
+        let url = self.url(path, api)?;
+        let op = operation(&Method::POST, path);
+        let bytes = match body {
+            Some(value) => Some(Bytes::from(serde_json::to_vec(value).map_err(|e| {
+                Error::Invalid(format!("{op}: cannot encode the request body: {e}"))
+            })?)),
+            None => None,
+        };
+        let replay = match safety {
+            PostSafety::Idempotent => Replay::Always,
+            PostSafety::NotIdempotent => Replay::OnlyIfUnprocessed,
+        };
+        let answer = self
+            .send(
+                Method::POST,
+                url.clone(),
+                bytes.as_ref(),
+                replay,
+                &op,
+                deadline,
+            )
+            .await?;
+        match self
+            .complete(Method::POST, &url, answer, &op, deadline)
+            .await?
+        {
+            Some(body) if !body.is_empty() => decode(&op, &body).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// GET a collection and follow every `nextLink`.
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        path: &ResourcePath,
+        api: ApiKind,
+        deadline: Deadline,
+    ) -> Result<Vec<T>> {
+        #[derive(serde::Deserialize)]
+        #[serde(bound(deserialize = "T: DeserializeOwned"))]
+        struct Page<T> {
+            #[serde(default = "Vec::new")]
+            value: Vec<T>,
+            #[serde(rename = "nextLink")]
+            next_link: Option<String>,
+        }
+        let op = operation(&Method::GET, path);
+        let mut url = self.url(path, api)?;
+        let mut items = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let answer = self
+                .send(
+                    Method::GET,
+                    url.clone(),
+                    None,
+                    Replay::Always,
+                    &op,
+                    deadline,
+                )
+                .await?;
+            let page: Page<T> = decode(&op, &answer.body)?;
+            items.extend(page.value);
+            let Some(next) = page.next_link.filter(|l| !l.is_empty()) else {
+                return Ok(items);
+            };
+            let next = Url::parse(&next)
+                .map_err(|_| Error::Invalid(format!("{op}: Azure sent an invalid nextLink")))?;
+            self.check_same_origin(&next, "nextLink")?;
+            if !seen.insert(next.clone()) {
+                return Err(Error::Invalid(format!(
+                    "{op}: Azure sent the same nextLink twice; stopping to avoid an endless list"
+                )));
+            }
+            url = next;
+        }
+    }
+
+    async fn write<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &ResourcePath,
+        api: ApiKind,
+        body: &B,
+        deadline: Deadline,
+    ) -> Result<T> {
+        let url = self.url(path, api)?;
+        let op = operation(&method, path);
+        let bytes =
+            Bytes::from(serde_json::to_vec(body).map_err(|e| {
+                Error::Invalid(format!("{op}: cannot encode the request body: {e}"))
+            })?);
+        let answer = self
+            .send(
+                method.clone(),
+                url.clone(),
+                Some(&bytes),
+                Replay::Always,
+                &op,
+                deadline,
+            )
+            .await?;
+        match self.complete(method, &url, answer, &op, deadline).await? {
+            Some(body) if !body.is_empty() => decode(&op, &body),
+            _ => Err(Error::Invalid(format!(
+                "{op}: Azure returned no resource after the operation finished"
+            ))),
+        }
+    }
+
+    /// Sends one logical request: token, headers, retries with backoff and retry-after hints,
+    /// one token refresh on 401. Returns the 2xx answer or a classified error.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Bytes>,
+        replay: Replay,
+        op: &str,
+        deadline: Deadline,
+    ) -> Result<Answer> {
+        let inner = &*self.inner;
+        let timings = &inner.timings;
+        let mut token = inner.tokens.token(deadline).await?;
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if deadline.passed() {
+                return Err(Error::Deadline {
+                    waiting_for: op.to_owned(),
+                });
+            }
+            let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.secret()))
+                .map_err(|_| Error::Invalid("the access token holds invalid characters".into()))?;
+            bearer.set_sensitive(true);
+            let mut request = inner
+                .http
+                .request(method.clone(), url.clone())
+                .header(reqwest::header::AUTHORIZATION, bearer)
+                .header(reqwest::header::USER_AGENT, inner.user_agent.clone())
+                .header("x-ms-client-request-id", uuid::Uuid::new_v4().to_string())
+                .header("x-ms-return-client-request-id", "true")
+                .timeout(timings.request_timeout.min(deadline.remaining()));
+            if let Some(body) = body {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+                if inner.debug_mode {
+                    tracing::debug!(target: "azure::arm", %method, body = %redact::body(body), "request body");
+                }
+            }
+            let started = Instant::now();
+            let result = request.send().await;
+            let response = match result {
+                Ok(response) => response,
+                Err(e) => {
+                    let e = e.without_url();
+                    tracing::debug!(
+                        target: "azure::arm", %method, url = %redact::url(&url), attempt,
+                        duration_ms = started.elapsed().as_millis() as u64, error = %e,
+                        "ARM request failed"
+                    );
+                    if deadline.passed() {
+                        return Err(Error::Deadline {
+                            waiting_for: format!("{op} (the request was cut off at the deadline)"),
+                        });
+                    }
+                    let may_replay = replay == Replay::Always || e.is_connect();
+                    if !may_replay || attempt >= timings.max_attempts {
+                        return Err(Error::Transient {
+                            operation: op.to_owned(),
+                            attempts: attempt,
+                            message: error_chain(&e),
+                        });
+                    }
+                    self.pause_before_retry(retry::backoff(timings, attempt), op, deadline)
+                        .await?;
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body_result = response.bytes().await;
+            let request_id = headers
+                .get("x-ms-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            tracing::debug!(
+                target: "azure::arm", %method, url = %redact::url(&url), status, attempt,
+                duration_ms = started.elapsed().as_millis() as u64, request_id = %request_id,
+                "ARM request"
+            );
+            let body = match body_result {
+                Ok(body) => body,
+                Err(e) => {
+                    // The answer was cut off: as unknown an outcome as a reset connection.
+                    if replay != Replay::Always || attempt >= timings.max_attempts {
+                        return Err(Error::Transient {
+                            operation: op.to_owned(),
+                            attempts: attempt,
+                            message: error_chain(&e.without_url()),
+                        });
+                    }
+                    self.pause_before_retry(retry::backoff(timings, attempt), op, deadline)
+                        .await?;
+                    continue;
+                }
+            };
+            if inner.debug_mode && !body.is_empty() {
+                tracing::debug!(target: "azure::arm", status, body = %redact::body(&body), "response body");
+            }
+            if StatusCode::from_u16(status).is_ok_and(|s| s.is_success()) {
+                return Ok(Answer {
+                    status,
+                    headers,
+                    body,
+                });
+            }
+            if status == 401 {
+                if refreshed {
+                    return Err(Error::Auth {
+                        operation: op.to_owned(),
+                        hint: "ARM rejected a freshly issued token: check that azure.tenant_id is the subscription's tenant and that the environment's token audience matches its ARM endpoint".into(),
+                    });
+                }
+                refreshed = true;
+                attempt -= 1;
+                token = inner.tokens.refresh_rejected(&token, deadline).await?;
+                continue;
+            }
+            let (code, message, details) = retry::parse_error(status, &body);
+            let retryable_code = retry::is_retryable_code(&code);
+            let retryable = match replay {
+                Replay::Always => retry::is_retryable_status(status) || retryable_code,
+                // 429 and the in-progress conflicts mean ARM refused before acting.
+                Replay::OnlyIfUnprocessed => status == 429 || retryable_code,
+            };
+            if retryable && attempt < timings.max_attempts {
+                let hint = retry::retry_after(&headers);
+                let delay = retry::delay_before_retry(timings, attempt, hint);
+                self.pause_before_retry(delay, op, deadline).await?;
+                continue;
+            }
+            return Err(classify(
+                op, status, code, message, details, attempt, retryable,
+            ));
+        }
+    }
+
+    async fn pause_before_retry(
+        &self,
+        delay: std::time::Duration,
+        op: &str,
+        deadline: Deadline,
+    ) -> Result<()> {
+        if delay >= deadline.remaining() {
+            return Err(Error::Deadline {
+                waiting_for: format!(
+                    "{op} (the next retry would come after {:.1}s, past the deadline)",
+                    delay.as_secs_f64()
+                ),
+            });
+        }
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+
+    /// Poll and redirect URLs come from Azure: the token goes only to the ARM endpoint itself.
+    fn check_same_origin(&self, url: &Url, what: &str) -> Result<()> {
+        let base = &self.inner.base;
+        if url.scheme() == base.scheme()
+            && url.host_str() == base.host_str()
+            && url.port_or_known_default() == base.port_or_known_default()
+        {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!(
+                "refusing to follow the {what} URL on {}: it is not the ARM endpoint {}",
+                url.host_str().unwrap_or("?"),
+                base.host_str().unwrap_or("?")
+            )))
+        }
+    }
+}
+
+/// Plain http is only for a loopback simulator: a bearer token must not cross a network in clear.
+fn check_transport_security(base: &Url) -> Result<()> {
+    match base.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(base) => Ok(()),
+        _ => Err(Error::Invalid(format!(
+            "the resource manager URL must use https: {base}"
+        ))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    }
+}
+
+fn operation(method: &Method, path: &ResourcePath) -> String {
+    format!("{method} {path}")
+}
+
+/// The error's sources, for a message that says "connection reset" rather than just "error
+/// sending request".
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn classify(
+    op: &str,
+    status: u16,
+    code: String,
+    message: String,
+    details: Vec<super::error::ErrorDetail>,
+    attempts: u32,
+    retryable: bool,
+) -> Error {
+    let operation = op.to_owned();
+    match status {
+        404 => Error::NotFound {
+            operation,
+            code,
+            message,
+        },
+        403 => Error::Auth {
+            operation,
+            hint: format!(
+                "{code}: {message} — grant the service principal or managed identity a role that allows this action (e.g. Contributor) on the subscription or resource group"
+            ),
+        },
+        429 => Error::Throttled {
+            operation,
+            attempts,
+            code,
+            message,
+        },
+        // An in-progress conflict that outlived every retry is still a conflict.
+        409 => Error::Conflict {
+            operation,
+            code,
+            message,
+        },
+        _ if retryable => Error::Transient {
+            operation,
+            attempts,
+            message: format!("{code}: {message}"),
+        },
+        _ => Error::Terminal {
+            operation,
+            status,
+            code,
+            message,
+            details,
+        },
+    }
+}
+
+/// Decodes an ARM answer without ever echoing its content (it may hold keys or customData).
+fn decode<T: DeserializeOwned>(op: &str, body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        let what = e.to_string();
+        let reason = if what.starts_with("missing field") {
+            what.split(" at line").next().unwrap_or("").to_owned()
+        } else {
+            format!("{:?} error", e.classify())
+        };
+        Error::Invalid(format!(
+            "{op}: Azure's answer does not have the expected shape ({reason} at line {} column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_errors_never_echo_values() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Keys {
+            #[allow(dead_code)]
+            value: u32,
+        }
+        let err = decode::<Keys>("POST listKeys", br#"{"value":"SECRETKEY=="}"#)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!err.contains("SECRETKEY"), "{err}");
+        let err = decode::<Keys>("GET x", b"{}").err().unwrap().to_string();
+        assert!(err.contains("missing field `value`"), "{err}");
+    }
+
+    #[test]
+    fn http_only_for_loopback() {
+        for ok in [
+            "https://management.azure.com/",
+            "http://127.0.0.1:8080/",
+            "http://localhost:1/",
+            "http://[::1]:9/",
+        ] {
+            assert!(
+                check_transport_security(&Url::parse(ok).unwrap()).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://management.azure.com/",
+            "http://10.0.0.1/",
+            "ftp://127.0.0.1/",
+        ] {
+            assert!(
+                check_transport_security(&Url::parse(bad).unwrap()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn classification() {
+        let e = classify(
+            "op",
+            409,
+            "AnotherOperationInProgress".into(),
+            "m".into(),
+            vec![],
+            10,
+            true,
+        );
+        assert!(matches!(e, Error::Conflict { .. }));
+        let e = classify("op", 503, "Busy".into(), "m".into(), vec![], 10, true);
+        assert!(matches!(e, Error::Transient { attempts: 10, .. }));
+        let e = classify(
+            "op",
+            409,
+            "OperationNotAllowed".into(),
+            "quota".into(),
+            vec![],
+            1,
+            false,
+        );
+        assert!(matches!(e, Error::Conflict { .. }));
+        let e = classify(
+            "op",
+            400,
+            "InvalidParameter".into(),
+            "m".into(),
+            vec![],
+            1,
+            false,
+        );
+        assert!(matches!(e, Error::Terminal { status: 400, .. }));
+        let e = classify(
+            "op",
+            403,
+            "AuthorizationFailed".into(),
+            "no".into(),
+            vec![],
+            1,
+            false,
+        );
+        assert!(e.to_string().contains("grant the service principal"));
+        let e = classify(
+            "op",
+            429,
+            "TooManyRequests".into(),
+            "m".into(),
+            vec![],
+            10,
+            true,
+        );
+        assert!(matches!(e, Error::Throttled { attempts: 10, .. }));
+    }
+}

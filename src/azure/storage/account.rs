@@ -1,0 +1,179 @@
+//! Storage accounts through ARM: GET (endpoints), list by resource group, listKeys; and the
+//! lazily resolved default account the blob layer writes stemcells to.
+
+use std::collections::BTreeMap;
+
+use azure_core::credentials::Secret;
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::azure::arm::{ApiKind, ArmClient, PostSafety, ResourcePath};
+use crate::azure::deadline::Deadline;
+use crate::azure::error::{Error, Result};
+
+/// The fields of a storage account the CPI reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StorageAccount {
+    #[serde(default)]
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub location: String,
+    pub sku: Option<Sku>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub properties: AccountProperties,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Sku {
+    pub name: String,
+    pub tier: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountProperties {
+    pub provisioning_state: Option<String>,
+    #[serde(default)]
+    pub primary_endpoints: Endpoints,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Endpoints {
+    pub blob: Option<String>,
+    pub table: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct KeyList {
+    #[serde(default)]
+    keys: Vec<Key>,
+}
+
+#[derive(Deserialize)]
+struct Key {
+    value: Secret,
+}
+
+/// What the blob layer needs to reach one account with Shared Key auth.
+#[derive(Debug, Clone)]
+pub struct StorageAccess {
+    pub account_name: String,
+    /// `primaryEndpoints.blob`, e.g. `https://<account>.blob.core.windows.net/`.
+    pub blob_endpoint: Url,
+    /// The first account key (base64, as Azure returns it). Never logged.
+    pub account_key: Secret,
+}
+
+/// Storage account operations in one resource group, plus the default account resolved once.
+#[derive(Debug)]
+pub struct StorageAccounts {
+    arm: ArmClient,
+    resource_group: String,
+    default_account: Option<String>,
+    default_access: OnceCell<StorageAccess>,
+}
+
+impl StorageAccounts {
+    /// `resource_group` is the CPI's default resource group; `default_account` the configured
+    /// `storage_account_name`, if any.
+    pub fn new(arm: ArmClient, resource_group: String, default_account: Option<String>) -> Self {
+        Self {
+            arm,
+            resource_group,
+            default_account,
+            default_access: OnceCell::new(),
+        }
+    }
+
+    fn path(&self, name: &str) -> ResourcePath {
+        self.arm
+            .resource_group_path(&self.resource_group)
+            .provider("Microsoft.Storage")
+            .child("storageAccounts", name)
+    }
+
+    /// The account, or `None` when it does not exist.
+    pub async fn get(&self, name: &str, deadline: Deadline) -> Result<Option<StorageAccount>> {
+        self.arm
+            .get(&self.path(name), ApiKind::Storage, deadline)
+            .await
+    }
+
+    /// Every account in the resource group (all pages).
+    pub async fn list(&self, deadline: Deadline) -> Result<Vec<StorageAccount>> {
+        let path = self
+            .arm
+            .resource_group_path(&self.resource_group)
+            .provider("Microsoft.Storage")
+            .segment("storageAccounts");
+        self.arm.list(&path, ApiKind::Storage, deadline).await
+    }
+
+    /// The account's first key.
+    pub async fn primary_key(&self, name: &str, deadline: Deadline) -> Result<Secret> {
+        let path = self.path(name).segment("listKeys");
+        let keys: Option<KeyList> = self
+            .arm
+            .post(
+                &path,
+                ApiKind::Storage,
+                None,
+                PostSafety::Idempotent,
+                deadline,
+            )
+            .await?;
+        keys.and_then(|k| k.keys.into_iter().next())
+            .map(|k| k.value)
+            .ok_or_else(|| Error::Invalid(format!("storage account {name} returned no keys")))
+    }
+
+    /// Endpoint and key of one account.
+    pub async fn access(&self, name: &str, deadline: Deadline) -> Result<StorageAccess> {
+        let account = self
+            .get(name, deadline)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                operation: format!("GET {}", self.path(name)),
+                code: "StorageAccountNotFound".into(),
+                message: format!(
+                    "storage account {name} does not exist in resource group {}",
+                    self.resource_group
+                ),
+            })?;
+        let blob = account
+            .properties
+            .primary_endpoints
+            .blob
+            .as_deref()
+            .ok_or_else(|| {
+                Error::Invalid(format!("storage account {name} has no blob endpoint"))
+            })?;
+        let blob_endpoint = Url::parse(blob).map_err(|_| {
+            Error::Invalid(format!(
+                "storage account {name} has an invalid blob endpoint"
+            ))
+        })?;
+        let account_key = self.primary_key(name, deadline).await?;
+        Ok(StorageAccess {
+            account_name: account.name,
+            blob_endpoint,
+            account_key,
+        })
+    }
+
+    /// The configured default account, resolved on first use only (actions that need no blob
+    /// never pay for it) and then reused.
+    pub async fn default_access(&self, deadline: Deadline) -> Result<&StorageAccess> {
+        let name = self
+            .default_account
+            .as_deref()
+            .ok_or_else(|| Error::Invalid("azure.storage_account_name is not set".into()))?;
+        self.default_access
+            .get_or_try_init(|| self.access(name, deadline))
+            .await
+    }
+}

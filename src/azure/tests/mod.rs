@@ -1,0 +1,7 @@
+//! Tests of the Azure layer against loopback servers, through its public API.
+
+mod arm;
+mod logging;
+mod storage;
+mod support;
+mod tokens;
