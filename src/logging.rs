@@ -38,9 +38,12 @@ pub fn init(debug_mode: bool, request_id: Option<&str>) {
         .ok()
         .filter(|l| ["error", "warn", "info", "debug", "trace"].contains(&l.as_str()))
         .unwrap_or_else(|| if debug_mode { "debug" } else { "info" }.to_owned());
-    // Our crate at the chosen level; dependencies (HTTP, TLS) only warn, so their debug
-    // output can never carry a header or body past our redaction.
-    let filter = EnvFilter::new(format!("warn,bosh_azure_cpi={level}"));
+    // Our crate (and the access layer's `azure::*` targets) at the chosen level; dependencies
+    // (HTTP, TLS, the SDK) only warn, so their debug output can never carry a header or body
+    // past our redaction.
+    let filter = EnvFilter::new(format!(
+        "warn,bosh_azure_cpi={level},azure::arm={level},azure::auth={level}"
+    ));
     let format = BoshFormat {
         flag: request_id
             .map(|id| format!(" [req_id {id}]"))

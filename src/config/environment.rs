@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use url::Url;
+
+use crate::azure::settings::Authority;
 use crate::error::{CpiError, CpiResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,15 +80,6 @@ impl fmt::Display for Environment {
 const PUBLIC_AAD: &str = "https://login.microsoftonline.com/";
 const CHINA_AAD: &str = "https://login.chinacloudapi.cn/";
 
-/// How tokens are requested.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Authority {
-    /// Entra ID (AAD): `<host>/<tenant>/oauth2/v2.0/token` with `scope=<audience>/.default`.
-    EntraId { host: String },
-    /// Azure Stack ADFS: the v1 endpoint `<url>/oauth2/token` with `resource=<audience>`.
-    Adfs { url: String },
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AzureStackConfig {
     pub domain: String,
@@ -106,13 +100,13 @@ pub struct EndpointOverrides {
 }
 
 /// The endpoints a CPI process talks to, resolved once from the environment and overrides.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Endpoints {
-    pub resource_manager: String,
+    pub resource_manager: Url,
     pub authority: Authority,
     pub token_audience: String,
     /// The IMDS token URL for managed identities; None means Azure's well-known address.
-    pub managed_identity: Option<String>,
+    pub managed_identity: Option<Url>,
     /// Extra CA certificates (PEM) to trust beyond the system roots.
     pub extra_ca_certs: Vec<String>,
 }
@@ -124,21 +118,16 @@ impl Endpoints {
         overrides: &EndpointOverrides,
         azure_stack_ca_cert: Option<String>,
     ) -> CpiResult<Self> {
+        // (ARM URL, authority: Entra ID host or ADFS base URL, audience)
         let (resource_manager, authority, audience) = match environment {
             Environment::AzureStack => {
                 let stack = azure_stack.ok_or_else(|| {
                     CpiError::cloud("azure_stack should be there if environment is AzureStack.")
                 })?;
                 let authority = match stack.authentication.as_str() {
-                    "AzureAD" => Authority::EntraId {
-                        host: PUBLIC_AAD.to_owned(),
-                    },
-                    "AzureChinaCloudAD" => Authority::EntraId {
-                        host: CHINA_AAD.to_owned(),
-                    },
-                    "ADFS" => Authority::Adfs {
-                        url: format!("https://adfs.{}/adfs", stack.domain),
-                    },
+                    "AzureAD" => AuthorityBase::EntraId(PUBLIC_AAD.to_owned()),
+                    "AzureChinaCloudAD" => AuthorityBase::EntraId(CHINA_AAD.to_owned()),
+                    "ADFS" => AuthorityBase::Adfs(format!("https://adfs.{}/adfs", stack.domain)),
                     other => {
                         return Err(CpiError::cloud(format!(
                             "No support for the AzureStack authentication: '{other}'. Valid values are AzureAD, AzureChinaCloudAD, ADFS"
@@ -154,19 +143,39 @@ impl Endpoints {
             public => {
                 let arm = public.resource_manager().unwrap_or_default().to_owned();
                 let host = public.active_directory().unwrap_or_default().to_owned();
-                (arm.clone(), Authority::EntraId { host }, arm)
+                (arm.clone(), AuthorityBase::EntraId(host), arm)
             }
         };
 
-        let resource_manager = overrides
-            .resource_manager
-            .clone()
-            .unwrap_or(resource_manager);
-        let authority = match (&overrides.active_directory, authority) {
-            (Some(url), Authority::Adfs { .. }) => Authority::Adfs { url: url.clone() },
-            (Some(host), Authority::EntraId { .. }) => Authority::EntraId { host: host.clone() },
-            (None, authority) => authority,
+        let resource_manager = url(
+            "azure.endpoints.resource_manager",
+            overrides
+                .resource_manager
+                .as_deref()
+                .unwrap_or(&resource_manager),
+        )?;
+        let authority = match (authority, overrides.active_directory.as_deref()) {
+            (AuthorityBase::EntraId(default), chosen) => Authority::EntraId {
+                host: url(
+                    "azure.endpoints.active_directory",
+                    chosen.unwrap_or(&default),
+                )?,
+            },
+            (AuthorityBase::Adfs(default), chosen) => {
+                let base = chosen.unwrap_or(&default).trim_end_matches('/');
+                Authority::Adfs {
+                    token_endpoint: url(
+                        "azure.endpoints.active_directory",
+                        &format!("{base}/oauth2/token"),
+                    )?,
+                }
+            }
         };
+        let managed_identity = overrides
+            .managed_identity
+            .as_deref()
+            .map(|u| url("azure.endpoints.managed_identity", u))
+            .transpose()?;
         let token_audience = overrides.token_audience.clone().unwrap_or(audience);
         let extra_ca_certs = overrides
             .ca_cert
@@ -178,15 +187,39 @@ impl Endpoints {
             resource_manager,
             authority,
             token_audience,
-            managed_identity: overrides.managed_identity.clone(),
+            managed_identity,
             extra_ca_certs,
         })
     }
 }
 
+/// The authority before overrides: an Entra ID host or an ADFS base URL.
+enum AuthorityBase {
+    EntraId(String),
+    Adfs(String),
+}
+
+fn url(key: &str, value: &str) -> CpiResult<Url> {
+    let parsed = Url::parse(value).map_err(|e| {
+        CpiError::cloud(format!(
+            "Invalid value for '{key}': '{value}' is not a URL ({e})"
+        ))
+    })?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(CpiError::cloud(format!(
+            "Invalid value for '{key}': '{value}' must be an http(s) URL"
+        )));
+    }
+    Ok(parsed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
 
     #[test]
     fn public_clouds_have_fixed_endpoints() {
@@ -197,12 +230,15 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(e.resource_manager, "https://management.chinacloudapi.cn/");
+        assert_eq!(
+            e.resource_manager,
+            u("https://management.chinacloudapi.cn/")
+        );
         assert_eq!(e.token_audience, "https://management.chinacloudapi.cn/");
         assert_eq!(
             e.authority,
             Authority::EntraId {
-                host: "https://login.chinacloudapi.cn/".into()
+                host: u("https://login.chinacloudapi.cn/")
             }
         );
     }
@@ -224,12 +260,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             e.resource_manager,
-            "https://management.local.azurestack.external/"
+            u("https://management.local.azurestack.external/")
         );
         assert_eq!(
             e.authority,
             Authority::Adfs {
-                url: "https://adfs.local.azurestack.external/adfs".into()
+                token_endpoint: u("https://adfs.local.azurestack.external/adfs/oauth2/token")
             }
         );
         assert_eq!(e.token_audience, stack.resource);
@@ -253,7 +289,7 @@ mod tests {
     }
 
     #[test]
-    fn overrides_win() {
+    fn overrides_win_and_must_be_urls() {
         let overrides = EndpointOverrides {
             resource_manager: Some("https://127.0.0.1:8443/".into()),
             active_directory: Some("https://127.0.0.1:8443/".into()),
@@ -262,14 +298,29 @@ mod tests {
             ca_cert: Some("PEM".into()),
         };
         let e = Endpoints::resolve(Environment::AzureCloud, None, &overrides, None).unwrap();
-        assert_eq!(e.resource_manager, "https://127.0.0.1:8443/");
+        assert_eq!(e.resource_manager, u("https://127.0.0.1:8443/"));
         assert_eq!(
             e.authority,
             Authority::EntraId {
-                host: "https://127.0.0.1:8443/".into()
+                host: u("https://127.0.0.1:8443/")
             }
         );
+        assert_eq!(
+            e.managed_identity,
+            Some(u("http://127.0.0.1:8444/metadata/identity/oauth2/token"))
+        );
         assert_eq!(e.extra_ca_certs, vec!["PEM".to_owned()]);
+
+        let bad = EndpointOverrides {
+            resource_manager: Some("not a url".into()),
+            ..Default::default()
+        };
+        let err = Endpoints::resolve(Environment::AzureCloud, None, &bad, None).unwrap_err();
+        assert!(
+            err.message().contains("azure.endpoints.resource_manager"),
+            "{}",
+            err.message()
+        );
     }
 
     #[test]

@@ -3,40 +3,23 @@
 
 mod environment;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
+
+use azure_core::credentials::Secret;
 
 use serde_json::{Map, Value};
 
-pub use environment::{Authority, AzureStackConfig, EndpointOverrides, Endpoints, Environment};
+pub use environment::{AzureStackConfig, EndpointOverrides, Endpoints, Environment};
 
+use crate::azure::settings::{
+    AzureSettings, CloudKind, CredentialSettings, DEFAULT_ISV_TRACKING_GUID, Timings,
+    azure_stack_ca_cert_path, service_principal_certificate_path,
+};
 use crate::error::{CpiError, CpiResult};
 use crate::fields::Fields;
 use crate::props::{ManagedIdentity, SecurityGroup};
 
-pub const DEFAULT_ISV_TRACKING_GUID: &str = "563bbbca-7944-4791-b9c6-8af0928114ac";
-
-/// A value that must never reach a log: Debug and Display print a placeholder.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Credentials {
     /// A service principal: with a client secret, or else with the certificate file the job
     /// writes from `azure.certificate`.
@@ -84,12 +67,6 @@ pub struct Config {
     pub azure: AzureConfig,
     /// The `agent` section, merged verbatim into the agent settings (`mbus`, `ntp`, ...).
     pub agent: Map<String, Value>,
-}
-
-/// Where the job template writes certificate files (`$BOSH_JOBS_DIR/azure_cpi/config`).
-pub fn job_config_dir() -> PathBuf {
-    let jobs = std::env::var_os("BOSH_JOBS_DIR").unwrap_or_else(|| "/var/vcap/jobs".into());
-    Path::new(&jobs).join("azure_cpi").join("config")
 }
 
 impl Config {
@@ -185,7 +162,7 @@ impl AzureConfig {
             None => EndpointOverrides::default(),
         };
         let stack_ca = if environment == Environment::AzureStack {
-            std::fs::read_to_string(job_config_dir().join("azure_stack_ca_cert.pem"))
+            std::fs::read_to_string(azure_stack_ca_cert_path())
                 .ok()
                 .filter(|pem| !pem.trim().is_empty())
         } else {
@@ -199,7 +176,7 @@ impl AzureConfig {
                 tenant_id: required(f, "tenant_id")?,
                 client_id: required(f, "client_id")?,
                 secret: optional(f, "client_secret")?.map(Secret::new),
-                certificate_path: job_config_dir().join("service_principal_certificate.pem"),
+                certificate_path: service_principal_certificate_path(),
             },
             Some("managed_identity") => Credentials::ManagedIdentity {
                 resource_id: optional(f, "managed_identity_resource_id")?,
@@ -273,6 +250,61 @@ impl AzureConfig {
             stemcell_api_version,
             azure_stack,
         })
+    }
+
+    /// What the Azure access layer needs to authenticate and reach ARM.
+    pub fn azure_settings(&self) -> AzureSettings {
+        let (tenant_id, credential) = match &self.credentials {
+            Credentials::ServicePrincipal {
+                tenant_id,
+                client_id,
+                secret: Some(secret),
+                ..
+            } => (
+                tenant_id.clone(),
+                CredentialSettings::ClientSecret {
+                    client_id: client_id.clone(),
+                    secret: secret.clone(),
+                },
+            ),
+            Credentials::ServicePrincipal {
+                tenant_id,
+                client_id,
+                secret: None,
+                certificate_path,
+            } => (
+                tenant_id.clone(),
+                CredentialSettings::Certificate {
+                    client_id: client_id.clone(),
+                    pem_path: certificate_path.clone(),
+                },
+            ),
+            Credentials::ManagedIdentity { resource_id } => (
+                String::new(),
+                CredentialSettings::ManagedIdentity {
+                    resource_id: resource_id.clone(),
+                    endpoint: self.endpoints.managed_identity.clone(),
+                },
+            ),
+        };
+        let extra_ca_certs = &self.endpoints.extra_ca_certs;
+        AzureSettings {
+            cloud: if self.is_azure_stack() {
+                CloudKind::Stack
+            } else {
+                CloudKind::Public
+            },
+            resource_manager_url: self.endpoints.resource_manager.clone(),
+            authority: self.endpoints.authority.clone(),
+            token_audience: self.endpoints.token_audience.clone(),
+            tenant_id,
+            subscription_id: self.subscription_id.clone(),
+            credential,
+            extra_ca_pem: (!extra_ca_certs.is_empty()).then(|| extra_ca_certs.join("\n")),
+            isv_tracking_guid: self.isv_tracking_guid.clone(),
+            debug_mode: self.debug_mode,
+            timings: Timings::default(),
+        }
     }
 
     pub fn is_azure_stack(&self) -> bool {
