@@ -112,7 +112,7 @@ impl ResourceId {
             && segments[4].eq_ignore_ascii_case("providers");
         // After the namespace come (type, name) pairs.
         let pairs = &segments[6..];
-        if !keyword_ok || pairs.len() % 2 != 0 {
+        if !keyword_ok || !pairs.len().is_multiple_of(2) {
             return Err(invalid());
         }
         Ok(Self {

@@ -6,6 +6,7 @@ pub mod backend_pool;
 pub mod ids;
 pub mod interface;
 pub mod load_balancer;
+pub mod plan;
 pub mod public_ip;
 pub mod security_group;
 pub mod virtual_network;
