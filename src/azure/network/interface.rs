@@ -47,6 +47,27 @@ pub fn is_nic_of_vm(name: &str, vm_name: &str) -> bool {
         .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The ARM error code when a NIC cannot be deleted yet because a failed VM still holds it;
+/// Ruby's create_vm cleanup retries the DELETE on it up to [`NIC_RESERVED_MAX_ATTEMPTS`] times,
+/// [`NIC_RESERVED_RETRY_DELAY`] apart.
+pub const NIC_RESERVED_ERROR_CODE: &str = "NicReservedForAnotherVm";
+pub const NIC_RESERVED_MAX_ATTEMPTS: u32 = 20;
+pub const NIC_RESERVED_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The NICs of `vm_name` among a listing of its resource group (delete_vm, and cleanup after a
+/// create_vm that failed part-way through the NIC PUTs).
+pub fn nics_of_vm<'a>(nics: &'a [NetworkInterface], vm_name: &str) -> Vec<&'a NetworkInterface> {
+    nics.iter()
+        .filter(|nic| is_nic_of_vm(&nic.name, vm_name))
+        .collect()
+}
+
+/// The availability set recorded on a VM's NICs, for delete_vm when the VM is already gone
+/// (only the primary NIC carries the tag).
+pub fn availability_set_from_nics<'a>(nics: &[&'a NetworkInterface]) -> Option<&'a str> {
+    nics.iter().rev().find_map(|nic| nic.availability_set_tag())
+}
+
 /// The tags of a NIC: `user-agent: bosh`, plus `availability_set` on the primary NIC when the
 /// VM is in one.
 pub fn nic_tags(availability_set: Option<&str>) -> BTreeMap<String, String> {
@@ -590,6 +611,25 @@ mod tests {
         );
         assert!(nic.properties.network_security_group.is_some());
         assert_eq!(nic.properties.dns_settings.unwrap().dns_servers.len(), 0);
+    }
+
+    #[test]
+    fn finds_a_vms_nics_and_its_availability_set_in_a_listing() {
+        let listing: Vec<NetworkInterface> = serde_json::from_value(json!([
+            {"name": "vm-abc-0", "id": "a", "tags": {"user-agent": "bosh", "availability_set": "as-1"}},
+            {"name": "vm-abc-1", "id": "b", "tags": {"user-agent": "bosh"}},
+            {"name": "vm-abcd-0", "id": "c", "tags": {"availability_set": "as-other"}},
+            {"name": "unrelated", "id": "d"}
+        ]))
+        .unwrap();
+        let mine = nics_of_vm(&listing, "vm-abc");
+        assert_eq!(
+            mine.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+            ["vm-abc-0", "vm-abc-1"]
+        );
+        assert_eq!(availability_set_from_nics(&mine), Some("as-1"));
+        assert_eq!(availability_set_from_nics(&mine[1..]), None);
+        assert!(nics_of_vm(&listing, "vm-x").is_empty());
     }
 
     #[test]
