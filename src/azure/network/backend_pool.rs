@@ -330,4 +330,52 @@ mod tests {
         );
         assert!(named.select(&[]).is_err());
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Arbitrary JSON, biased towards the keys the parser reads.
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                "[a-z, ]{0,10}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::vec(
+                        (
+                            prop_oneof![
+                                Just("name".to_owned()),
+                                Just("resource_group_name".to_owned()),
+                                Just("backend_pool_name".to_owned()),
+                                "[a-z]{1,4}",
+                            ],
+                            inner
+                        ),
+                        0..4
+                    )
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn parse_never_panics_and_never_yields_empty_names(value in json()) {
+                for kind in [PoolOwnerKind::LoadBalancer, PoolOwnerKind::ApplicationGateway] {
+                    if let Ok(refs) = BackendPoolRef::parse_property(kind, Some(&value), "rg") {
+                        for r in refs {
+                            prop_assert!(!r.name.is_empty());
+                            prop_assert_eq!(r.name.trim(), r.name.as_str());
+                            prop_assert!(!r.name.contains(','));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

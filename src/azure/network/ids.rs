@@ -315,4 +315,38 @@ mod tests {
         .unwrap();
         assert_eq!(compute.network_kind(), None);
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// An ARM name segment: anything but `/`, never empty.
+        fn segment() -> impl Strategy<Value = String> {
+            "[^/]{1,12}"
+        }
+
+        proptest! {
+            #[test]
+            fn parse_never_panics(id in ".{0,120}") {
+                let _ = ResourceId::parse(&id);
+                let _ = same_resource_id(&id, "/subscriptions/s");
+            }
+
+            #[test]
+            fn built_ids_round_trip(
+                sub in segment(), rg in segment(), name in segment(), child in segment()
+            ) {
+                let id = ResourceId::network(&sub, &rg, NetworkKind::LoadBalancer, &name)
+                    .child("backendAddressPools", &child);
+                let parsed = ResourceId::parse(&id.to_string()).unwrap();
+                prop_assert_eq!(parsed.subscription_id(), sub.as_str());
+                prop_assert_eq!(parsed.resource_group(), rg.as_str());
+                prop_assert_eq!(parsed.name(), child.as_str());
+                let owner = parsed.top_level();
+                prop_assert_eq!(owner.name(), name.as_str());
+                prop_assert_eq!(&parsed, &id);
+                prop_assert!(same_resource_id(&id.to_string(), &id.to_string().to_ascii_uppercase()));
+            }
+        }
+    }
 }

@@ -865,4 +865,107 @@ mod tests {
             }
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::option;
+        use proptest::prelude::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![1 => Just(String::new()), 9 => "[a-z0-9.]{1,6}"]
+        }
+
+        fn network() -> impl Strategy<Value = NetworkInput> {
+            let network_type = option::weighted(
+                0.9,
+                prop_oneof![
+                    4 => Just("manual".to_owned()),
+                    4 => Just("dynamic".to_owned()),
+                    2 => Just("vip".to_owned()),
+                    1 => "[a-z]{1,4}",
+                ],
+            );
+            let default = prop::sample::subsequence(vec!["dns", "gateway", "addressable"], 0..=3)
+                .prop_map(|d| d.into_iter().map(str::to_owned).collect::<Vec<_>>());
+            let properties = option::weighted(
+                0.95,
+                (
+                    option::weighted(0.95, text()),
+                    option::weighted(0.95, text()),
+                    option::of(text()),
+                    option::of(text()),
+                    any::<bool>(),
+                )
+                    .prop_map(|(vnet, subnet, rg, nsg, forwarding)| {
+                        NetworkCloudProperties {
+                            virtual_network_name: vnet,
+                            subnet_name: subnet,
+                            resource_group_name: rg,
+                            security_group: SecurityGroupSetting {
+                                name: nsg,
+                                resource_group: None,
+                            },
+                            application_security_groups: vec![],
+                            ip_forwarding: forwarding,
+                            accelerated_networking: false,
+                        }
+                    }),
+            );
+            (
+                text(),
+                network_type,
+                option::of(text()),
+                default,
+                properties,
+            )
+                .prop_map(|(name, network_type, ip, default, cloud_properties)| {
+                    NetworkInput {
+                        name,
+                        network_type,
+                        ip,
+                        default,
+                        dns: Some(vec!["8.8.8.8".into()]),
+                        cloud_properties,
+                    }
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn plan_never_panics_and_keeps_its_invariants(
+                networks in prop::collection::vec(network(), 0..5),
+                dynamic_ip in any::<bool>(),
+            ) {
+                let vm = VmNetworkSettings {
+                    assign_dynamic_public_ip: dynamic_ip,
+                    ..VmNetworkSettings::default()
+                };
+                let default_nsg = SecurityGroupSetting::default();
+                let Ok(plan) = plan_networks(&networks, &vm, &context(&default_nsg)) else {
+                    return Ok(());
+                };
+                prop_assert!(!plan.nics.is_empty());
+                for (index, nic) in plan.nics.iter().enumerate() {
+                    prop_assert_eq!(nic.index, index);
+                    prop_assert_eq!(&nic.name, &format!("vm-1-{index}"));
+                    prop_assert_eq!(nic.subnet.candidates.len(), 1);
+                }
+                let has_gateway = |name: &str| {
+                    networks.iter().any(|n| {
+                        n.name == name
+                            && n.network_type.as_deref() != Some("vip")
+                            && n.default.iter().any(|d| d == "gateway")
+                    })
+                };
+                let any_gateway = plan.nics.iter().any(|n| has_gateway(&n.network_name));
+                prop_assert!(!any_gateway || has_gateway(&plan.nics[0].network_name));
+                let has_vip = networks.iter().any(|n| n.network_type.as_deref() == Some("vip"));
+                match &plan.public_ip {
+                    PublicIpPlan::Vip { .. } => prop_assert!(has_vip),
+                    PublicIpPlan::Dynamic(_) => prop_assert!(dynamic_ip && !has_vip),
+                    PublicIpPlan::None => prop_assert!(!dynamic_ip && !has_vip),
+                }
+            }
+        }
+    }
 }
