@@ -9,13 +9,13 @@ use crate::error::CpiResult;
 /// The fields the CPI reads from `GET .../applicationGateways/{name}`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct ApplicationGateway {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
     #[serde(default)]
     pub location: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub properties: ApplicationGatewayProperties,
 }
 
@@ -23,7 +23,11 @@ pub struct ApplicationGateway {
 pub struct ApplicationGatewayProperties {
     #[serde(rename = "provisioningState", default)]
     pub provisioning_state: Option<String>,
-    #[serde(rename = "backendAddressPools", default)]
+    #[serde(
+        rename = "backendAddressPools",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub backend_address_pools: Vec<BackendAddressPool>,
 }
 

@@ -156,9 +156,9 @@ impl BackendPoolRef {
 /// A backend address pool as listed in an LB or AGW GET.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct BackendAddressPool {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
 }
 

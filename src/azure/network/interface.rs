@@ -235,15 +235,15 @@ pub struct NicIpConfigurationCreateProperties {
 /// The fields the CPI reads from a NIC GET or list entry.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct NetworkInterface {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
     #[serde(default)]
     pub location: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub tags: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub properties: NetworkInterfaceProperties,
 }
 
@@ -251,7 +251,11 @@ pub struct NetworkInterface {
 pub struct NetworkInterfaceProperties {
     #[serde(rename = "provisioningState", default)]
     pub provisioning_state: Option<String>,
-    #[serde(rename = "ipConfigurations", default)]
+    #[serde(
+        rename = "ipConfigurations",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub ip_configurations: Vec<NicIpConfiguration>,
     /// The VM using the NIC; absent while it is free.
     #[serde(rename = "virtualMachine", default)]
@@ -273,17 +277,21 @@ pub struct NetworkInterfaceProperties {
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct DnsSettings {
-    #[serde(rename = "dnsServers", default)]
+    #[serde(
+        rename = "dnsServers",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub dns_servers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct NicIpConfiguration {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub properties: NicIpConfigurationProperties,
 }
 
@@ -301,13 +309,29 @@ pub struct NicIpConfigurationProperties {
     pub subnet: Option<SubResource>,
     #[serde(rename = "publicIPAddress", default)]
     pub public_ip_address: Option<SubResource>,
-    #[serde(rename = "loadBalancerBackendAddressPools", default)]
+    #[serde(
+        rename = "loadBalancerBackendAddressPools",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub load_balancer_backend_address_pools: Vec<SubResource>,
-    #[serde(rename = "loadBalancerInboundNatRules", default)]
+    #[serde(
+        rename = "loadBalancerInboundNatRules",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub load_balancer_inbound_nat_rules: Vec<SubResource>,
-    #[serde(rename = "applicationGatewayBackendAddressPools", default)]
+    #[serde(
+        rename = "applicationGatewayBackendAddressPools",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub application_gateway_backend_address_pools: Vec<SubResource>,
-    #[serde(rename = "applicationSecurityGroups", default)]
+    #[serde(
+        rename = "applicationSecurityGroups",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub application_security_groups: Vec<SubResource>,
 }
 
@@ -630,6 +654,38 @@ mod tests {
         assert_eq!(availability_set_from_nics(&mine), Some("as-1"));
         assert_eq!(availability_set_from_nics(&mine[1..]), None);
         assert!(nics_of_vm(&listing, "vm-x").is_empty());
+    }
+
+    #[test]
+    fn nulls_in_a_response_read_as_empty() {
+        let nic: NetworkInterface = serde_json::from_value(json!({
+            "id": "nic-id",
+            "name": null,
+            "tags": null,
+            "properties": {
+                "ipConfigurations": [{"id": null, "properties": {
+                    "loadBalancerBackendAddressPools": null,
+                    "applicationSecurityGroups": null
+                }}],
+                "dnsSettings": {"dnsServers": null}
+            }
+        }))
+        .unwrap();
+        assert_eq!(nic.name, "");
+        assert!(nic.tags.is_empty());
+        let config = nic.primary_ip_configuration().unwrap();
+        assert!(
+            config
+                .properties
+                .load_balancer_backend_address_pools
+                .is_empty()
+        );
+        assert!(nic.properties.dns_settings.unwrap().dns_servers.is_empty());
+        let lb: crate::azure::network::load_balancer::LoadBalancer = serde_json::from_value(
+            json!({"id": "lb", "properties": {"backendAddressPools": null, "frontendIPConfigurations": null}}),
+        )
+        .unwrap();
+        assert!(lb.properties.backend_address_pools.is_empty());
     }
 
     #[test]

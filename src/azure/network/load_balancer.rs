@@ -9,13 +9,13 @@ use crate::error::CpiResult;
 /// The fields the CPI reads from `GET .../loadBalancers/{name}`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct LoadBalancer {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
     #[serde(default)]
     pub location: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub properties: LoadBalancerProperties,
 }
 
@@ -23,19 +23,27 @@ pub struct LoadBalancer {
 pub struct LoadBalancerProperties {
     #[serde(rename = "provisioningState", default)]
     pub provisioning_state: Option<String>,
-    #[serde(rename = "frontendIPConfigurations", default)]
+    #[serde(
+        rename = "frontendIPConfigurations",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub frontend_ip_configurations: Vec<FrontendIpConfiguration>,
-    #[serde(rename = "backendAddressPools", default)]
+    #[serde(
+        rename = "backendAddressPools",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub backend_address_pools: Vec<BackendAddressPool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct FrontendIpConfiguration {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub properties: FrontendIpConfigurationProperties,
 }
 
@@ -47,7 +55,11 @@ pub struct FrontendIpConfigurationProperties {
     pub private_ip_allocation_method: Option<String>,
     #[serde(rename = "publicIPAddress", default)]
     pub public_ip_address: Option<SubResource>,
-    #[serde(rename = "inboundNatRules", default)]
+    #[serde(
+        rename = "inboundNatRules",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub inbound_nat_rules: Vec<SubResource>,
 }
 

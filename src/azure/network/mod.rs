@@ -56,7 +56,7 @@ use serde::{Deserialize, Serialize};
 /// `{"id": ...}`: how ARM bodies reference another resource.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SubResource {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
 }
 
@@ -64,4 +64,13 @@ impl SubResource {
     pub fn new(id: &str) -> Self {
         Self { id: id.to_owned() }
     }
+}
+
+/// ARM sometimes sends `null` where a list, map or string is expected; read it as empty.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }

@@ -98,7 +98,7 @@ pub struct PublicIpCreate {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PublicIpSku {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
 }
 
@@ -113,17 +113,17 @@ pub struct PublicIpCreateProperties {
 /// The fields the CPI reads from a public IP GET or list entry.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct PublicIpAddress {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
     #[serde(default)]
     pub location: Option<String>,
     #[serde(default)]
     pub sku: Option<PublicIpSku>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub zones: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub properties: PublicIpProperties,
 }
 

@@ -133,9 +133,9 @@ fn search_order<'a>(network_rg: &'a str, default_rg: &'a str) -> impl Iterator<I
 /// The fields the CPI reads from an NSG or ASG GET.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct SecurityGroup {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
     #[serde(default)]
     pub location: Option<String>,

@@ -9,13 +9,13 @@ use crate::error::{CpiError, CpiResult};
 /// The fields the CPI reads from `GET .../virtualNetworks/{name}`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct VirtualNetwork {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub location: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub properties: VirtualNetworkProperties,
 }
 
@@ -23,26 +23,34 @@ pub struct VirtualNetwork {
 pub struct VirtualNetworkProperties {
     #[serde(rename = "provisioningState", default)]
     pub provisioning_state: Option<String>,
-    #[serde(rename = "addressSpace", default)]
+    #[serde(
+        rename = "addressSpace",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub address_space: AddressSpace,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub subnets: Vec<Subnet>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct AddressSpace {
-    #[serde(rename = "addressPrefixes", default)]
+    #[serde(
+        rename = "addressPrefixes",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub address_prefixes: Vec<String>,
 }
 
 /// The fields the CPI reads from `GET .../virtualNetworks/{vnet}/subnets/{name}`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct Subnet {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub properties: SubnetProperties,
 }
 
@@ -52,7 +60,11 @@ pub struct SubnetProperties {
     pub provisioning_state: Option<String>,
     #[serde(rename = "addressPrefix", default)]
     pub address_prefix: Option<String>,
-    #[serde(rename = "addressPrefixes", default)]
+    #[serde(
+        rename = "addressPrefixes",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
     pub address_prefixes: Vec<String>,
 }
 
