@@ -866,6 +866,108 @@ mod tests {
         );
     }
 
+    /// End to end for the Ruby `create_network_interface` vectors "multiple load balancers /
+    /// multiple application gateways, backend_pool_name specified": property → GET → NIC body.
+    #[test]
+    fn configured_pools_flow_from_the_property_to_the_nic_body() {
+        use crate::azure::network::application_gateway::ApplicationGateway;
+        use crate::azure::network::load_balancer::LoadBalancer;
+
+        let lb_refs = BackendPoolRef::parse_property(
+            PoolOwnerKind::LoadBalancer,
+            Some(&json!([
+                {"name": "lb1", "backend_pool_name": "lb1-pool2"},
+                {"name": "lb2", "resource_group_name": "lb-rg", "backend_pool_name": "lb2-pool2"}
+            ])),
+            "default-rg",
+        )
+        .unwrap();
+        let agw_refs = BackendPoolRef::parse_property(
+            PoolOwnerKind::ApplicationGateway,
+            Some(&json!("agw1,agw2")),
+            "default-rg",
+        )
+        .unwrap();
+        let vm = VmNetworkSettings {
+            load_balancers: lb_refs,
+            application_gateways: agw_refs,
+            ..VmNetworkSettings::default()
+        };
+        let plan = plan_for(&[manual("a", "10.0.0.100", &[])], &vm).unwrap();
+        let lb_get = |name: &str| -> LoadBalancer {
+            serde_json::from_value(json!({
+                "id": name, "name": name,
+                "properties": {
+                    "frontendIPConfigurations": [
+                        {"properties": {"inboundNatRules": [{"id": format!("{name}-nat")}]}},
+                        {"properties": {"inboundNatRules": [{"id": format!("{name}-other-nat")}]}}
+                    ],
+                    "backendAddressPools": [
+                        {"name": format!("{name}-pool1"), "id": format!("{name}-pool1-id")},
+                        {"name": format!("{name}-pool2"), "id": format!("{name}-pool2-id")}
+                    ]
+                }
+            }))
+            .unwrap()
+        };
+        let agw_get = |name: &str| -> ApplicationGateway {
+            serde_json::from_value(json!({
+                "id": name, "name": name,
+                "properties": {"backendAddressPools": [
+                    {"name": "first", "id": format!("{name}-first-id")},
+                    {"name": "second", "id": format!("{name}-second-id")}
+                ]}
+            }))
+            .unwrap()
+        };
+        assert_eq!(
+            plan.load_balancers
+                .iter()
+                .map(|r| r.lookup(SUB).candidates[0].to_string())
+                .collect::<Vec<_>>(),
+            [
+                "/subscriptions/sub/resourceGroups/default-rg/providers/Microsoft.Network/loadBalancers/lb1",
+                "/subscriptions/sub/resourceGroups/lb-rg/providers/Microsoft.Network/loadBalancers/lb2"
+            ]
+        );
+        let attachments = PrimaryNicAttachments {
+            public_ip_id: None,
+            load_balancers: plan
+                .load_balancers
+                .iter()
+                .map(|r| lb_get(&r.name).attachment(r).unwrap())
+                .collect(),
+            application_gateway_pool_ids: plan
+                .application_gateways
+                .iter()
+                .filter_map(|r| agw_get(&r.name).backend_pool_id(r).unwrap())
+                .collect(),
+            availability_set: None,
+        };
+        let spec = plan.nics[0].spec(
+            "eastus",
+            ResolvedNicIds {
+                subnet_id: "fake-subnet-id".into(),
+                ..ResolvedNicIds::default()
+            },
+            &attachments,
+        );
+        let body = serde_json::to_value(spec.body()).unwrap();
+        assert_eq!(
+            body["properties"]["ipConfigurations"][0]["properties"],
+            json!({
+                "privateIPAllocationMethod": "Static",
+                "privateIPAddressVersion": "IPv4",
+                "subnet": {"id": "fake-subnet-id"},
+                "primary": true,
+                "privateIPAddress": "10.0.0.100",
+                "loadBalancerBackendAddressPools": [{"id": "lb1-pool2-id"}, {"id": "lb2-pool2-id"}],
+                "loadBalancerInboundNatRules": [{"id": "lb1-nat"}, {"id": "lb2-nat"}],
+                "applicationGatewayBackendAddressPools": [{"id": "agw1-first-id"}, {"id": "agw2-first-id"}]
+            })
+        );
+    }
+
     mod properties {
         use super::*;
         use proptest::option;
