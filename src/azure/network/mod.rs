@@ -1,1 +1,76 @@
-//! Microsoft.Network resources (placeholder).
+//! Microsoft.Network resources (api-version 2024-05-01): ids, GET models, PUT bodies and the
+//! pure decisions of create_vm's network phase. No HTTP here: the actions drive the ARM client
+//! with these values. Every error is the Ruby CPI's `CloudError` message.
+//!
+//! Public API, in the order create_vm uses it:
+//!
+//! - [`plan::plan_networks`]`(&[NetworkInput], &VmNetworkSettings, &PlanContext) ->
+//!   CpiResult<NetworkPlan>`: validates the networks (NetworkConfigurator rules) and decides
+//!   everything that needs no Azure answer. [`plan::NetworkPlan`] holds
+//!   - `virtual_network`: a [`ids::ResourceLookup`] for the primary VNet (its `location` is the
+//!     VM's; check it with [`virtual_network::check_location`]);
+//!   - `public_ip`: [`plan::PublicIpPlan`] `None` | `Vip{address, resource_group}` (list PIPs,
+//!     [`public_ip::find_by_address`], else [`public_ip::vip_not_found_error`]) |
+//!     `Dynamic(`[`public_ip::DynamicPublicIp`]`)` (PUT `.body(location)` at `.id(sub)`, then GET);
+//!   - `load_balancers` / `application_gateways`: [`backend_pool::BackendPoolRef`]s. GET
+//!     `.lookup(sub)`, then [`load_balancer::LoadBalancer::attachment`] /
+//!     [`application_gateway::ApplicationGateway::backend_pool_id`];
+//!   - `nics`: [`plan::PlannedNic`]s, primary first, each with `name`, `id` (for the VM's
+//!     networkProfile), and lookups for its subnet, NSG and ASGs;
+//!   - `dns`: the agent's name servers.
+//! - A [`ids::ResourceLookup`] is `{name, candidates, not_found}`: GET the candidate ids in
+//!   order, first found wins; none found → `lookup.not_found_error()`.
+//! - [`plan::PlannedNic::spec`]`(location, ResolvedNicIds, &PrimaryNicAttachments) -> NicSpec`,
+//!   then [`interface::NicSpec::body`] is the NIC PUT body (at `nic.id`).
+//! - GET models (serde, tolerant of missing fields): [`interface::NetworkInterface`],
+//!   [`public_ip::PublicIpAddress`], [`load_balancer::LoadBalancer`],
+//!   [`application_gateway::ApplicationGateway`], [`security_group::SecurityGroup`],
+//!   [`virtual_network::VirtualNetwork`], [`virtual_network::Subnet`].
+//! - delete_vm and failure cleanup: [`interface::nic_names`] (the NICs a plan created),
+//!   [`interface::nics_of_vm`] (filter a NIC listing of the VM's RG),
+//!   [`interface::availability_set_from_nics`], [`public_ip::dynamic_public_ip_name`], and the
+//!   `NicReservedForAnotherVm` retry constants in [`interface`].
+//! - Parsers of raw cloud_properties values: [`backend_pool::BackendPoolRef::parse_property`]
+//!   (`load_balancer` / `application_gateway` shapes) and
+//!   [`security_group::SecurityGroupSetting::from_cloud_property`].
+//! - [`ids::ResourceId`]: build (`network`, `subnet`, `child`), parse, compare ARM ids
+//!   case-insensitively; `Display` is the raw id (the ARM client escapes segments).
+//!
+//! Bodies differ from the Ruby CPI's where the 2024-05-01 spec demands it: no read-only `name`,
+//! and no `networkSecurityGroup: null` (omitted instead, same effect on a PUT).
+
+pub mod application_gateway;
+pub mod backend_pool;
+pub mod ids;
+pub mod interface;
+pub mod load_balancer;
+pub mod plan;
+pub mod public_ip;
+pub mod security_group;
+#[cfg(test)]
+mod spec_conformance;
+pub mod virtual_network;
+
+use serde::{Deserialize, Serialize};
+
+/// `{"id": ...}`: how ARM bodies reference another resource.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SubResource {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub id: String,
+}
+
+impl SubResource {
+    pub fn new(id: &str) -> Self {
+        Self { id: id.to_owned() }
+    }
+}
+
+/// ARM sometimes sends `null` where a list, map or string is expected; read it as empty.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}

@@ -1,0 +1,115 @@
+//! Application gateways: the GET model and the backend pool a configured reference means.
+//! Only IPv4 ipconfigs get AGW pools (AGW has no IPv6 backends); create_vm only builds IPv4.
+
+use serde::Deserialize;
+
+use super::backend_pool::{BackendAddressPool, BackendPoolRef};
+use crate::error::CpiResult;
+
+/// The fields the CPI reads from `GET .../applicationGateways/{name}`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct ApplicationGateway {
+    #[serde(default, deserialize_with = "super::null_as_default")]
+    pub id: String,
+    #[serde(default, deserialize_with = "super::null_as_default")]
+    pub name: String,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default, deserialize_with = "super::null_as_default")]
+    pub properties: ApplicationGatewayProperties,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct ApplicationGatewayProperties {
+    #[serde(rename = "provisioningState", default)]
+    pub provisioning_state: Option<String>,
+    #[serde(
+        rename = "backendAddressPools",
+        default,
+        deserialize_with = "super::null_as_default"
+    )]
+    pub backend_address_pools: Vec<BackendAddressPool>,
+}
+
+impl ApplicationGateway {
+    /// The pool id the reference puts on the primary NIC (named, or the first); `None` when the
+    /// gateway has no pool and none was named.
+    pub fn backend_pool_id(&self, reference: &BackendPoolRef) -> CpiResult<Option<String>> {
+        Ok(reference
+            .select(&self.properties.backend_address_pools)?
+            .map(|pool| pool.id.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::azure::network::backend_pool::PoolOwnerKind;
+    use serde_json::json;
+
+    const AGW: &str = "/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Network/applicationGateways/appgw";
+
+    /// Shaped like Azure's ApplicationGatewayGet example (2024-05-01), trimmed.
+    fn fixture() -> serde_json::Value {
+        json!({
+            "name": "appgw",
+            "id": AGW,
+            "type": "Microsoft.Network/applicationGateways",
+            "location": "southcentralus",
+            "properties": {
+                "provisioningState": "Succeeded",
+                "sku": {"name": "Standard_Medium", "tier": "Standard", "capacity": 3},
+                "operationalState": "Running",
+                "frontendIPConfigurations": [{"name": "appgwfip", "id": format!("{AGW}/frontendIPConfigurations/appgwfip")}],
+                "backendAddressPools": [
+                    {"name": "appgwpool", "id": format!("{AGW}/backendAddressPools/appgwpool"),
+                     "properties": {"provisioningState": "Succeeded", "backendAddresses": []}},
+                    {"name": "appgwpool1", "id": format!("{AGW}/backendAddressPools/appgwpool1"),
+                     "properties": {"backendAddresses": ["10.0.0.1", "10.0.0.2"]}}
+                ]
+            }
+        })
+    }
+
+    fn reference(value: serde_json::Value) -> BackendPoolRef {
+        BackendPoolRef::parse_property(PoolOwnerKind::ApplicationGateway, Some(&value), "rg1")
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn parses_and_picks_first_or_named_pool() {
+        let agw: ApplicationGateway = serde_json::from_value(fixture()).unwrap();
+        assert_eq!(agw.location.as_deref(), Some("southcentralus"));
+        assert_eq!(
+            agw.backend_pool_id(&reference(json!("appgw"))).unwrap(),
+            Some(format!("{AGW}/backendAddressPools/appgwpool"))
+        );
+        assert_eq!(
+            agw.backend_pool_id(&reference(
+                json!({"name": "appgw", "backend_pool_name": "appgwpool1"})
+            ))
+            .unwrap(),
+            Some(format!("{AGW}/backendAddressPools/appgwpool1"))
+        );
+        let err = agw
+            .backend_pool_id(&reference(
+                json!({"name": "appgw", "backend_pool_name": "x"}),
+            ))
+            .unwrap_err();
+        assert!(
+            err.message()
+                .starts_with("'appgw' does not have a backend_pool named 'x'")
+        );
+    }
+
+    #[test]
+    fn gateway_without_pools_adds_nothing() {
+        let agw: ApplicationGateway =
+            serde_json::from_value(json!({"id": AGW, "name": "appgw", "properties": {}})).unwrap();
+        assert_eq!(
+            agw.backend_pool_id(&reference(json!("appgw"))).unwrap(),
+            None
+        );
+    }
+}
