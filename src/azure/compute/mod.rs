@@ -53,6 +53,9 @@ pub mod sku;
 pub mod snapshot;
 pub mod vm;
 
+#[cfg(test)]
+mod conformance;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
