@@ -25,6 +25,21 @@ const CUSTOMER_KEY_ENCRYPTION: &str = "EncryptionAtRestWithCustomerKey";
 /// Azure's largest `diskSizeGB` (int32 in the spec).
 const MAX_DISK_SIZE_GIB: u64 = i32::MAX as u64;
 
+/// ARM id of a disk encryption set; like Ruby, `disk_encryption_set_name` is looked up in the
+/// default resource group.
+pub fn disk_encryption_set_id(
+    subscription_id: &str,
+    default_resource_group: &str,
+    name: &str,
+) -> String {
+    super::compute_id(
+        subscription_id,
+        default_resource_group,
+        "diskEncryptionSets",
+        name,
+    )
+}
+
 /// `bosh-disk-data-<uuid>`: the name of a new managed data disk or snapshot.
 pub fn data_disk_name(uuid: &uuid::Uuid) -> String {
     format!("{DATA_DISK_PREFIX}-{uuid}")
@@ -313,17 +328,24 @@ pub struct DiskUpdateRequest {
     pub mbps: Option<u64>,
 }
 
-/// `update_disk`: `Ok(None)` when nothing changes, else the PATCH to send.
+/// `update_disk` on the disk GET's result: `Ok(None)` when nothing changes, else the PATCH to
+/// send. A missing disk is NotSupported, as in Ruby (the Director then recreates it).
 ///
 /// The disk's caching is read from its `caching` tag, falling back to the caching in its CID
 /// (`cid_caching`). The Ruby CPI compared against a field it never filled, so any `caching`
 /// raised NotSupported; here only a real change does. Values equal to the disk's current ones
 /// are left out of the PATCH, so a repeated call is a no-op.
 pub fn plan_update(
-    disk: &ManagedDisk,
+    disk: Option<&ManagedDisk>,
+    disk_name: &str,
     cid_caching: Caching,
     request: &DiskUpdateRequest,
 ) -> CpiResult<Option<DiskPatch>> {
+    let Some(disk) = disk else {
+        return Err(CpiError::not_supported(format!(
+            "Disk '{disk_name}' not found"
+        )));
+    };
     let current_caching = disk.caching().unwrap_or(cid_caching);
     if request.caching.is_some_and(|c| c != current_caching) {
         return Err(CpiError::not_supported("Disk caching cannot be modified"));
@@ -599,12 +621,16 @@ mod tests {
             ..request(10 * 1024)
         };
         // The Ruby bug raised here; the disk really has ReadOnly caching, so nothing to do.
-        assert_eq!(plan_update(&d, Caching::None, &same).unwrap(), None);
+        assert_eq!(
+            plan_update(Some(&d), "bosh-disk-data-1", Caching::None, &same).unwrap(),
+            None
+        );
         let changed = DiskUpdateRequest {
             caching: Some(Caching::ReadWrite),
             ..request(10 * 1024)
         };
-        let err = plan_update(&d, Caching::ReadWrite, &changed).unwrap_err();
+        let err =
+            plan_update(Some(&d), "bosh-disk-data-1", Caching::ReadWrite, &changed).unwrap_err();
         assert_eq!(err.wire_type(), "Bosh::Clouds::NotSupported");
         assert_eq!(err.message(), "Disk caching cannot be modified");
     }
@@ -617,14 +643,30 @@ mod tests {
             caching: Some(Caching::ReadWrite),
             ..request(10 * 1024)
         };
-        assert_eq!(plan_update(&d, Caching::ReadWrite, &req).unwrap(), None);
-        assert!(plan_update(&d, Caching::None, &req).is_err());
+        assert_eq!(
+            plan_update(Some(&d), "bosh-disk-data-1", Caching::ReadWrite, &req).unwrap(),
+            None
+        );
+        assert!(plan_update(Some(&d), "bosh-disk-data-1", Caching::None, &req).is_err());
+    }
+
+    #[test]
+    fn update_of_a_missing_disk_is_not_supported() {
+        let err = plan_update(None, "bosh-disk-data-9", Caching::None, &request(1024)).unwrap_err();
+        assert_eq!(err.wire_type(), "Bosh::Clouds::NotSupported");
+        assert_eq!(err.message(), "Disk 'bosh-disk-data-9' not found");
     }
 
     #[test]
     fn update_refuses_shrink_and_sends_only_changes() {
         let d = disk();
-        let err = plan_update(&d, Caching::None, &request(9 * 1024)).unwrap_err();
+        let err = plan_update(
+            Some(&d),
+            "bosh-disk-data-1",
+            Caching::None,
+            &request(9 * 1024),
+        )
+        .unwrap_err();
         assert_eq!(err.message(), "Disk size cannot be decreased");
 
         let req = DiskUpdateRequest {
@@ -633,7 +675,9 @@ mod tests {
             mbps: Some(25), // unchanged
             ..request(20 * 1024)
         };
-        let patch = plan_update(&d, Caching::None, &req).unwrap().unwrap();
+        let patch = plan_update(Some(&d), "bosh-disk-data-1", Caching::None, &req)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             patch,
             DiskPatch {
@@ -648,7 +692,7 @@ mod tests {
             ..request(10 * 1024)
         };
         assert_eq!(
-            plan_update(&d, Caching::None, &convert)
+            plan_update(Some(&d), "bosh-disk-data-1", Caching::None, &convert)
                 .unwrap()
                 .unwrap()
                 .body(),
@@ -664,6 +708,14 @@ mod tests {
         assert_eq!(err.message(), "Disk conversion is not supported");
         assert!(map_update_error("Changing a disk's size is not supported.").is_none());
         assert!(map_update_error("some other failure").is_none());
+    }
+
+    #[test]
+    fn encryption_set_id() {
+        assert_eq!(
+            disk_encryption_set_id("sub", "rg", "des1"),
+            "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Compute/diskEncryptionSets/des1"
+        );
     }
 
     #[test]

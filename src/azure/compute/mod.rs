@@ -15,7 +15,8 @@
 //!   [`disk::disk_from_blob_body`], [`disk::disk_from_snapshot_body`], [`disk::resize_disk_body`],
 //!   [`disk::DiskPatch`] (update / iops / mbps PATCH), [`disk::tags_patch_body`];
 //!   [`disk::create_size_gib`] (floor), [`disk::resize_size_gib`] (ceil); [`disk::plan_resize`],
-//!   [`disk::plan_update`], [`disk::map_update_error`]; [`disk::data_disk_name`].
+//!   [`disk::plan_update`], [`disk::map_update_error`]; [`disk::data_disk_name`],
+//!   [`disk::disk_encryption_set_id`].
 //! - [`snapshot`] — [`snapshot::ManagedSnapshot`] (GET), [`snapshot::snapshot_tags`],
 //!   [`snapshot::snapshot_body`].
 //! - [`vm`] — [`vm::VirtualMachine`] (GET) with [`vm::VirtualMachine::bosh_disk_ids`]
@@ -24,7 +25,8 @@
 //!   [`vm::ephemeral_os_disk_size_gib`], [`vm::ephemeral_data_disk_size_gib`];
 //!   [`vm::attach_disk_patch`] → [`vm::AttachPlan`] + [`vm::DiskHints`],
 //!   [`vm::detach_disk_patch`], [`vm::metadata_patch`]; [`vm::os_disk_name`],
-//!   [`vm::ephemeral_disk_name`], [`vm::windows_computer_name`], [`vm::windows_admin_username`].
+//!   [`vm::ephemeral_disk_name`], [`vm::windows_computer_name`], [`vm::windows_admin_username`],
+//!   [`vm::user_assigned_identity_id`], [`vm::capacity_reservation_group_id`].
 //! - [`availability_set`] — [`availability_set::availability_set_name`],
 //!   [`availability_set::AvailabilitySetSpec`] → [`availability_set::availability_set_body`],
 //!   [`availability_set::AvailabilitySet`] (GET), [`availability_set::plan_availability_set`].

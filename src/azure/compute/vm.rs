@@ -53,6 +53,36 @@ pub fn disk_id_tag(disk_name: &str) -> String {
     format!("{DISK_ID_TAG_PREFIX}-{disk_name}")
 }
 
+/// ARM id of a user-assigned identity; Ruby requires it in the VM's resource group.
+pub fn user_assigned_identity_id(
+    subscription_id: &str,
+    vm_resource_group: &str,
+    name: &str,
+) -> String {
+    super::resource_id(
+        subscription_id,
+        vm_resource_group,
+        "Microsoft.ManagedIdentity",
+        "userAssignedIdentities",
+        name,
+    )
+}
+
+/// ARM id of a capacity reservation group named in `capacity_reservation_group` (in the VM's
+/// resource group); `capacity_reservation_group_id` is used as given instead.
+pub fn capacity_reservation_group_id(
+    subscription_id: &str,
+    vm_resource_group: &str,
+    name: &str,
+) -> String {
+    super::compute_id(
+        subscription_id,
+        vm_resource_group,
+        "capacityReservationGroups",
+        name,
+    )
+}
+
 /// `vm`'s tags at creation: `{"user-agent":"bosh"}` ∪ `env.bosh.tags` ∪ the vm_type's `tags`,
 /// later ones winning.
 pub fn vm_tags(env_bosh_tags: &Tags, vm_type_tags: &Tags) -> Tags {

@@ -528,3 +528,15 @@ fn names() {
     );
     assert_eq!(disk_id_tag("d"), "disk-id-d");
 }
+
+#[test]
+fn related_ids() {
+    assert_eq!(
+        user_assigned_identity_id("sub", "rg", "id1"),
+        "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
+    );
+    assert_eq!(
+        capacity_reservation_group_id("sub", "rg", "crg"),
+        "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Compute/capacityReservationGroups/crg"
+    );
+}
