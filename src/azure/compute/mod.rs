@@ -26,6 +26,7 @@
 //!   [`vm::attach_disk_patch`] → [`vm::AttachPlan`] + [`vm::DiskHints`],
 //!   [`vm::detach_disk_patch`], [`vm::metadata_patch`]; [`vm::os_disk_name`],
 //!   [`vm::ephemeral_disk_name`], [`vm::windows_computer_name`], [`vm::windows_admin_username`],
+//!   [`vm::windows_admin_password`],
 //!   [`vm::user_assigned_identity_id`], [`vm::capacity_reservation_group_id`].
 //! - [`availability_set`] — [`availability_set::availability_set_name`],
 //!   [`availability_set::AvailabilitySetSpec`] → [`availability_set::availability_set_body`],

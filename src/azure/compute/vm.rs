@@ -575,6 +575,25 @@ fn to_base32(mut value: u128) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// Windows admin password as Ruby builds it: the characters of a lower-case and an upper-case
+/// random uuid, shuffled (72 characters with lower, upper, digits and `-`, which meets Azure's
+/// complexity rule). A secret: it goes into the VM body only, never into a log.
+pub fn windows_admin_password<R: rand::Rng + ?Sized>(rng: &mut R) -> String {
+    use rand::seq::SliceRandom;
+    let lower = uuid::Builder::from_random_bytes(rng.random())
+        .into_uuid()
+        .hyphenated()
+        .to_string();
+    let upper = uuid::Builder::from_random_bytes(rng.random())
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+        .to_ascii_uppercase();
+    let mut chars: Vec<char> = format!("{lower}{upper}").chars().collect();
+    chars.shuffle(rng);
+    chars.into_iter().collect()
+}
+
 /// Windows admin user name: the first 20 characters of a uuid without dashes.
 pub fn windows_admin_username(uuid: &uuid::Uuid) -> String {
     uuid.simple().to_string()[..20].to_string()

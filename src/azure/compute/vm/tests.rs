@@ -316,6 +316,15 @@ fn ephemeral_data_disk_sizes() {
 
 #[test]
 fn windows_names() {
+    // Ruby helpers_spec vectors: time 1482829740.3734238 with pid 6 and pid 6553600.
+    assert_eq!(
+        windows_computer_name(14_828_297_403_734_238, 6),
+        "d5e883lv66u0006"
+    );
+    assert_eq!(
+        windows_computer_name(14_828_297_403_734_238, 6_553_600),
+        "5e883lv66u68000"
+    );
     let name = windows_computer_name(14_828_297_403_734_238, 65_536);
     assert_eq!(name.len(), 15);
     assert!(name.starts_with("d5e883lv66u"), "{name}");
@@ -328,6 +337,15 @@ fn windows_names() {
     assert!(long.ends_with('1'));
     let uuid = uuid::Uuid::parse_str("67e55044-10b1-426f-9247-bb680e5fe0c8").unwrap();
     assert_eq!(windows_admin_username(&uuid), "67e5504410b1426f9247");
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let password = windows_admin_password(&mut rng);
+    assert_eq!(password.len(), 72);
+    assert!(password.chars().any(|c| c.is_ascii_lowercase()));
+    assert!(password.chars().any(|c| c.is_ascii_uppercase()));
+    assert!(password.chars().any(|c| c.is_ascii_digit()));
+    assert_eq!(password.chars().filter(|c| *c == '-').count(), 8);
+    assert_ne!(password, windows_admin_password(&mut rng));
 }
 
 fn linux_spec() -> VmSpec {
