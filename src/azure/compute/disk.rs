@@ -212,6 +212,49 @@ pub fn disk_from_snapshot_body(spec: &DiskFromSnapshotSpec) -> Value {
     body
 }
 
+/// attach_disk moves a regional disk into the zone of a zonal VM.
+pub fn needs_zone_migration(disk: &ManagedDisk, vm_zone: Option<&str>) -> bool {
+    disk.zone().is_none() && vm_zone.is_some()
+}
+
+/// The disk to recreate from the migration snapshot: same name (the URL), SKU, tags and
+/// location, now in `zone`.
+pub fn zone_migration_spec(
+    disk: &ManagedDisk,
+    snapshot_id: &str,
+    zone: &str,
+) -> CpiResult<DiskFromSnapshotSpec> {
+    let sku = disk
+        .sku_name()
+        .ok_or_else(|| CpiError::cloud(format!("Disk '{}' reports no SKU", disk.name)))?;
+    Ok(DiskFromSnapshotSpec {
+        location: disk.location.clone(),
+        sku: sku.to_string(),
+        zone: Some(zone.to_string()),
+        snapshot_id: snapshot_id.to_string(),
+        tags: disk.tags.clone(),
+    })
+}
+
+/// The CloudError text when a zone migration cannot finish after the disk was deleted: how to
+/// recreate it by hand from the snapshot (Ruby's wording; its `--sku` was always empty).
+pub fn zone_migration_recovery_message(
+    disk: &ManagedDisk,
+    disk_cid: &str,
+    resource_group: &str,
+    snapshot_name: &str,
+    zone: &str,
+) -> String {
+    format!(
+        "migrate_to_zone - Failed to create disk '{name}' from snapshot '{snapshot_name}' in resource group '{resource_group}'.\n\
+         You need to recover '{disk_cid}' manually from snapshot '{snapshot_name}' and put it in zone '{zone}'. Try:\n    \
+         'az disk create --resource-group {resource_group} --location {location} --sku {sku} --zone {zone} --name {name} --source {snapshot_name}'",
+        name = disk.name,
+        location = disk.location,
+        sku = disk.sku_name().unwrap_or("Standard_LRS"),
+    )
+}
+
 fn insert_zone(body: &mut Value, zone: Option<&str>) {
     if let (Some(zone), Some(object)) = (zone, body.as_object_mut()) {
         object.insert("zones".into(), json!([zone]));
@@ -708,6 +751,27 @@ mod tests {
         assert_eq!(err.message(), "Disk conversion is not supported");
         assert!(map_update_error("Changing a disk's size is not supported.").is_none());
         assert!(map_update_error("some other failure").is_none());
+    }
+
+    #[test]
+    fn zone_migration() {
+        let mut regional = disk();
+        regional.zones.clear();
+        assert!(needs_zone_migration(&regional, Some("2")));
+        assert!(!needs_zone_migration(&regional, None));
+        assert!(!needs_zone_migration(&disk(), Some("1")));
+        let spec = zone_migration_spec(&regional, "/snapshots/s1", "2").unwrap();
+        assert_eq!(spec.sku, "Premium_LRS");
+        assert_eq!(spec.zone.as_deref(), Some("2"));
+        assert_eq!(spec.tags, regional.tags);
+        assert_eq!(spec.location, "eastus");
+        let message =
+            zone_migration_recovery_message(&regional, "cid", "rg", "bosh-disk-data-s", "2");
+        assert!(message.contains(
+            "'az disk create --resource-group rg --location eastus --sku Premium_LRS --zone 2 --name bosh-disk-data-1 --source bosh-disk-data-s'"
+        ), "{message}");
+        regional.sku = None;
+        assert!(zone_migration_spec(&regional, "/s", "2").is_err());
     }
 
     #[test]

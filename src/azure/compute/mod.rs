@@ -16,7 +16,8 @@
 //!   [`disk::DiskPatch`] (update / iops / mbps PATCH), [`disk::tags_patch_body`];
 //!   [`disk::create_size_gib`] (floor), [`disk::resize_size_gib`] (ceil); [`disk::plan_resize`],
 //!   [`disk::plan_update`], [`disk::map_update_error`]; [`disk::data_disk_name`],
-//!   [`disk::disk_encryption_set_id`].
+//!   [`disk::disk_encryption_set_id`]; zone migration [`disk::needs_zone_migration`],
+//!   [`disk::zone_migration_spec`], [`disk::zone_migration_recovery_message`].
 //! - [`snapshot`] — [`snapshot::ManagedSnapshot`] (GET), [`snapshot::snapshot_tags`],
 //!   [`snapshot::snapshot_body`].
 //! - [`vm`] — [`vm::VirtualMachine`] (GET) with [`vm::VirtualMachine::bosh_disk_ids`]
