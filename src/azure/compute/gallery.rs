@@ -5,9 +5,12 @@
 //! can be found without ARM's tag-filtered resource list).
 //!
 //! Differences from the Ruby CPI, names and tags unchanged:
-//! - Definitions are sent at 2024-03-03 (Ruby: 2025-03-03, which defaults new definitions to
-//!   Trusted Launch) and non-gen1 definitions always carry an explicit `SecurityType` feature
-//!   (`Standard` unless the stemcell says otherwise).
+//! - Definitions are sent at 2024-03-03. Ruby used 2025-03-03, where a gen2 definition without
+//!   a `SecurityType` feature becomes `TrustedLaunchSupported` (and waits for Trusted Launch
+//!   validation); at 2024-03-03 it is a Standard image. The stemcell's `security_type` is sent
+//!   when it has one. Without one nothing is sent: `Standard` is not among the feature's
+//!   documented values, and the absence means Standard at this api-version. Moving the gallery
+//!   api-version to 2025-03-03 or later must revisit this.
 //! - Tag-only and replication updates are PATCHes. A version PUT requires `storageProfile`,
 //!   which Ruby's `{location, tags}` PUT left out; the replication PATCH resends the source.
 //! - Existing target regions keep their per-region settings when a region is added.
@@ -232,7 +235,7 @@ fn normalize_architecture(architecture: &str) -> CpiResult<&'static str> {
     }
 }
 
-/// Ruby's features, plus `SecurityType` always (default `Standard`).
+/// Ruby's features: each only when the stemcell declares it.
 fn features(properties: &Map<String, Value>) -> Vec<(String, String)> {
     let mut features = Vec::new();
     if let Some(controllers) = disk_controller_types(properties.get("disk_controller_types")) {
@@ -247,11 +250,11 @@ fn features(properties: &Map<String, Value>) -> Vec<(String, String)> {
     if let Some(value) = properties.get("hibernation") {
         features.push(("IsHibernateSupported".to_string(), true_false(value).into()));
     }
-    let security_type = match properties.get("security_type") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        _ => "Standard".to_string(),
-    };
-    features.push(("SecurityType".to_string(), security_type));
+    if let Some(Value::String(security_type)) = properties.get("security_type")
+        && !security_type.is_empty()
+    {
+        features.push(("SecurityType".to_string(), security_type.clone()));
+    }
     features
 }
 

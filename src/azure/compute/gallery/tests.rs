@@ -52,7 +52,7 @@ fn definition_names() {
 }
 
 #[test]
-fn gen2_definition_body_sends_features_and_security_type() {
+fn gen2_definition_body_sends_declared_features() {
     let spec = ImageDefinitionSpec::from_stemcell("eastus", &gen2_props()).unwrap();
     assert_eq!(
         image_definition_body(&spec),
@@ -68,11 +68,32 @@ fn gen2_definition_body_sends_features_and_security_type() {
                 "features": [
                     {"name": "DiskControllerTypes", "value": "SCSI,NVMe"},
                     {"name": "IsAcceleratedNetworkSupported", "value": "True"},
-                    {"name": "IsHibernateSupported", "value": "False"},
-                    {"name": "SecurityType", "value": "Standard"}
+                    {"name": "IsHibernateSupported", "value": "False"}
                 ]
             }
         })
+    );
+}
+
+#[test]
+fn declared_security_type_is_sent_and_nothing_else_is_invented() {
+    let mut p = gen2_props();
+    p.insert("security_type".into(), json!("TrustedLaunchSupported"));
+    let spec = ImageDefinitionSpec::from_stemcell("eastus", &p).unwrap();
+    assert_eq!(
+        spec.features.last(),
+        Some(&(
+            "SecurityType".to_string(),
+            "TrustedLaunchSupported".to_string()
+        ))
+    );
+    let bare = props(json!({"name": "n", "os_type": "linux", "generation": "gen2"}));
+    let spec = ImageDefinitionSpec::from_stemcell("eastus", &bare).unwrap();
+    assert!(spec.features.is_empty());
+    assert!(
+        image_definition_body(&spec)["properties"]
+            .get("features")
+            .is_none()
     );
 }
 
