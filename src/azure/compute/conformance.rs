@@ -1,0 +1,584 @@
+//! Checks the request bodies built in this module against Azure's published OpenAPI specs:
+//! every property must exist in the schema and be writable, booleans and integers must have
+//! JSON's types, enums their canonical case, and required properties must be present.
+//!
+//! The specs are reference material outside the repository (`shared/azure-specs` in an
+//! ancestor directory, or `$AZURE_SPECS_DIR`); without them these tests pass vacuously and
+//! say so on stderr, so a fresh clone still builds and tests green.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use super::availability_set::{AvailabilitySetSpec, availability_set_body};
+use super::disk::{self, DiskFromBlobSpec, DiskFromSnapshotSpec, DiskPatch, EmptyDiskSpec};
+use super::gallery::{self, ImageDefinitionSpec, ImageVersionSpec};
+use super::image::{OsType, PlatformImageReference, PurchasePlan, UserImageSpec, user_image_body};
+use super::snapshot::snapshot_body;
+use super::vm::{
+    self, AttachDisk, EphemeralDataDiskSpec, EphemeralPlacement, OsDiskSpec, OsProfileSpec,
+    VmIdentity, VmImage, VmSecurity, VmSpec,
+};
+use super::{Caching, Tags, bosh_tags};
+
+const COMPUTE: &str = "specification/compute/resource-manager/Microsoft.Compute";
+
+fn specs_root() -> Option<PathBuf> {
+    if let Ok(dir) = std::env::var("AZURE_SPECS_DIR") {
+        return Some(PathBuf::from(dir)).filter(|p| p.is_dir());
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|a| a.join("shared/azure-specs"))
+        .find(|p| p.join(COMPUTE).is_dir())
+}
+
+/// What an object schema allows, gathered through `allOf`.
+struct Shape {
+    properties: Map<String, Value>,
+    /// Schema of keys not listed (tags), with the file it was declared in.
+    additional: Option<(PathBuf, Value)>,
+    required: Vec<String>,
+}
+
+struct Validator {
+    files: HashMap<PathBuf, Value>,
+    errors: Vec<String>,
+}
+
+impl Validator {
+    fn load(&mut self, file: &Path) -> Value {
+        if let Some(doc) = self.files.get(file) {
+            return doc.clone();
+        }
+        let text =
+            std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        self.files.insert(file.to_path_buf(), doc.clone());
+        doc
+    }
+
+    /// Follows `$ref`s to the schema they name, returning it and the file it lives in.
+    fn resolve(&mut self, file: &Path, schema: &Value) -> (PathBuf, Value) {
+        let mut file = file.to_path_buf();
+        let mut schema = schema.clone();
+        while let Some(reference) = schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        {
+            let (target, pointer) = reference
+                .split_once('#')
+                .unwrap_or((reference.as_str(), ""));
+            if !target.is_empty() {
+                file = normalize(&file.parent().unwrap().join(target));
+            }
+            let doc = self.load(&file);
+            schema = doc
+                .pointer(pointer)
+                .cloned()
+                .unwrap_or_else(|| panic!("{reference} not found"));
+        }
+        (file, schema)
+    }
+
+    /// Properties (own and inherited through allOf), additionalProperties and required names.
+    fn shape(&mut self, file: &Path, schema: &Value) -> Shape {
+        let mut properties = Map::new();
+        let mut required = Vec::new();
+        let mut additional = None;
+        let mut stack = vec![(file.to_path_buf(), schema.clone())];
+        while let Some((file, schema)) = stack.pop() {
+            let (file, schema) = self.resolve(&file, &schema);
+            if let Some(own) = schema.get("properties").and_then(Value::as_object) {
+                for (name, property) in own {
+                    properties.insert(name.clone(), property.clone());
+                }
+            }
+            if let Some(names) = schema.get("required").and_then(Value::as_array) {
+                required.extend(names.iter().filter_map(Value::as_str).map(str::to_string));
+            }
+            if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+                additional = Some((file.clone(), extra.clone()));
+            }
+            for parent in schema
+                .get("allOf")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                stack.push((file.clone(), parent.clone()));
+            }
+        }
+        Shape {
+            properties,
+            additional,
+            required,
+        }
+    }
+
+    fn check(&mut self, file: &Path, schema: &Value, value: &Value, at: &str) {
+        let (file, schema) = self.resolve(file, schema);
+        if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+            let text = value.as_str().unwrap_or_default();
+            let exact = values.iter().any(|v| v.as_str() == Some(text));
+            let loose = values
+                .iter()
+                .any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(text)));
+            let open = schema.pointer("/x-ms-enum/modelAsString") == Some(&json!(true));
+            if !exact && (loose || !open) {
+                self.errors
+                    .push(format!("{at}: {value} is not one of {values:?}"));
+            }
+        }
+        let kind = schema.get("type").and_then(Value::as_str);
+        let type_ok = match kind {
+            Some("boolean") => value.is_boolean(),
+            Some("integer") => value.is_i64() || value.is_u64(),
+            Some("number") => value.is_number(),
+            Some("string") => value.is_string(),
+            Some("array") => value.is_array(),
+            Some("object") => value.is_object(),
+            _ => true,
+        };
+        if !type_ok {
+            self.errors.push(format!(
+                "{at}: {value} is not a {}",
+                kind.unwrap_or_default()
+            ));
+            return;
+        }
+        match value {
+            Value::Array(items) => {
+                if let Some(item_schema) = schema.get("items") {
+                    for (i, item) in items.iter().enumerate() {
+                        self.check(&file, item_schema, item, &format!("{at}[{i}]"));
+                    }
+                }
+            }
+            Value::Object(object) => {
+                let Shape {
+                    properties,
+                    additional,
+                    required,
+                } = self.shape(&file, &schema);
+                for name in &required {
+                    if !object.contains_key(name) {
+                        self.errors.push(format!("{at}: required '{name}' missing"));
+                    }
+                }
+                for (name, item) in object {
+                    let path = format!("{at}.{name}");
+                    match (properties.get(name), &additional) {
+                        (Some(property), _) => {
+                            if property.get("readOnly") == Some(&json!(true)) {
+                                self.errors.push(format!("{path}: read-only"));
+                            }
+                            let property = property.clone();
+                            let owner = self.owner_file(&file, &schema, name);
+                            self.check(&owner, &property, item, &path);
+                        }
+                        (None, Some((extra_file, extra))) => {
+                            let (extra_file, extra) = (extra_file.clone(), extra.clone());
+                            self.check(&extra_file, &extra, item, &path);
+                        }
+                        (None, None) => self.errors.push(format!("{path}: not in the spec")),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The file declaring `name` (so relative `$ref`s inside it resolve correctly).
+    fn owner_file(&mut self, file: &Path, schema: &Value, name: &str) -> PathBuf {
+        let mut stack = vec![(file.to_path_buf(), schema.clone())];
+        while let Some((file, schema)) = stack.pop() {
+            let (file, schema) = self.resolve(&file, &schema);
+            if schema.get("properties").and_then(|p| p.get(name)).is_some() {
+                return file;
+            }
+            for parent in schema
+                .get("allOf")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                stack.push((file.clone(), parent.clone()));
+            }
+        }
+        file.to_path_buf()
+    }
+}
+
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Validates `body` against `definition` in `spec` (relative to Microsoft.Compute).
+fn assert_conforms(spec: &str, definition: &str, body: &Value) {
+    let Some(root) = specs_root() else {
+        eprintln!("azure-specs not found: skipping the spec check of {definition}");
+        return;
+    };
+    let file = root.join(COMPUTE).join(spec);
+    let mut validator = Validator {
+        files: HashMap::new(),
+        errors: Vec::new(),
+    };
+    let schema = json!({ "$ref": format!("#/definitions/{definition}") });
+    validator.check(&file, &schema, body, definition);
+    assert!(
+        validator.errors.is_empty(),
+        "{definition} body does not match {spec}:\n{}\n{body:#}",
+        validator.errors.join("\n")
+    );
+}
+
+const DISK_SPEC: &str = "DiskRP/stable/2024-03-02/disk.json";
+const SNAPSHOT_SPEC: &str = "DiskRP/stable/2024-03-02/snapshot.json";
+const VM_SPEC: &str = "ComputeRP/stable/2024-07-01/virtualMachine.json";
+const AS_SPEC: &str = "ComputeRP/stable/2024-07-01/availabilitySet.json";
+const IMAGE_SPEC: &str = "ComputeRP/stable/2024-07-01/image.json";
+const GALLERY_SPEC: &str = "GalleryRP/stable/2024-03-03/gallery.json";
+
+#[test]
+fn the_validator_catches_deviations() {
+    if specs_root().is_none() {
+        return;
+    }
+    // Ruby's own deviations must be caught, or the checks below prove nothing.
+    let ruby_style = json!({
+        "name": "x", "type": "Microsoft.Compute/availabilitySets", "location": "l",
+        "properties": {"platformUpdateDomainCount": "5"}
+    });
+    let root = specs_root().unwrap();
+    let mut validator = Validator {
+        files: HashMap::new(),
+        errors: Vec::new(),
+    };
+    validator.check(
+        &root.join(COMPUTE).join(AS_SPEC),
+        &json!({"$ref": "#/definitions/AvailabilitySet"}),
+        &ruby_style,
+        "as",
+    );
+    let errors = validator.errors.join("\n");
+    assert!(errors.contains("as.name: read-only"), "{errors}");
+    assert!(
+        errors.contains("platformUpdateDomainCount: \"5\" is not a integer"),
+        "{errors}"
+    );
+
+    let mut validator = Validator {
+        files: HashMap::new(),
+        errors: Vec::new(),
+    };
+    let lower_case = json!({"location": "l", "properties": {"storageProfile": {"osDisk": {"osType": "linux", "osState": "generalized"}}, "bogus": 1}});
+    validator.check(
+        &root.join(COMPUTE).join(IMAGE_SPEC),
+        &json!({"$ref": "#/definitions/Image"}),
+        &lower_case,
+        "image",
+    );
+    let errors = validator.errors.join("\n");
+    assert!(
+        errors.contains("osType: \"linux\" is not one of"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("image.properties.bogus: not in the spec"),
+        "{errors}"
+    );
+
+    let mut validator = Validator {
+        files: HashMap::new(),
+        errors: Vec::new(),
+    };
+    let mut deep = vm::vm_body(&full_vm_spec(VmImage::Id("/img".into()), false));
+    deep["properties"]["osProfile"]["linuxConfiguration"]["disablePasswordAuthentication"] =
+        json!("true");
+    deep["properties"]["storageProfile"]["dataDisks"][0]["bogus"] = json!(1);
+    deep["identity"]["type"] = json!("systemassigned");
+    validator.check(
+        &root.join(COMPUTE).join(VM_SPEC),
+        &json!({"$ref": "#/definitions/VirtualMachine"}),
+        &deep,
+        "vm",
+    );
+    let errors = validator.errors.join("\n");
+    assert!(
+        errors.contains("disablePasswordAuthentication: \"true\" is not a boolean"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("dataDisks[0].bogus: not in the spec"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("identity.type: \"systemassigned\" is not one of"),
+        "{errors}"
+    );
+
+    let mut validator = Validator {
+        files: HashMap::new(),
+        errors: Vec::new(),
+    };
+    let no_storage_profile =
+        json!({"location": "l", "tags": {}, "properties": {"publishingProfile": {}}});
+    validator.check(
+        &root.join(COMPUTE).join(GALLERY_SPEC),
+        &json!({"$ref": "#/definitions/GalleryImageVersion"}),
+        &no_storage_profile,
+        "v",
+    );
+    assert!(
+        validator
+            .errors
+            .join("\n")
+            .contains("required 'storageProfile' missing")
+    );
+}
+
+#[test]
+fn disk_bodies_conform() {
+    let empty = EmptyDiskSpec {
+        location: "eastus".into(),
+        size_gib: 10,
+        sku: "PremiumV2_LRS".into(),
+        caching: Caching::ReadOnly,
+        zone: Some("1".into()),
+        iops: Some(3000),
+        mbps: Some(125),
+        disk_encryption_set_id: Some("/des".into()),
+    };
+    assert_conforms(DISK_SPEC, "Disk", &disk::empty_disk_body(&empty));
+    let blob = DiskFromBlobSpec {
+        location: "eastus".into(),
+        sku: "Standard_LRS".into(),
+        caching: Caching::None,
+        zone: Some("2".into()),
+        source_uri: "https://sa.blob.core.windows.net/bosh/d.vhd".into(),
+        storage_account_id: "/sa".into(),
+    };
+    assert_conforms(DISK_SPEC, "Disk", &disk::disk_from_blob_body(&blob));
+    let copy = DiskFromSnapshotSpec {
+        location: "eastus".into(),
+        sku: "Premium_LRS".into(),
+        zone: Some("3".into()),
+        snapshot_id: "/snap".into(),
+        tags: bosh_tags(),
+    };
+    assert_conforms(DISK_SPEC, "Disk", &disk::disk_from_snapshot_body(&copy));
+    let patch = DiskPatch {
+        size_gib: Some(20),
+        sku: Some("Premium_LRS".into()),
+        iops: Some(500),
+        mbps: Some(60),
+    };
+    assert_conforms(DISK_SPEC, "DiskUpdate", &patch.body());
+    assert_conforms(DISK_SPEC, "DiskUpdate", &disk::resize_disk_body(30));
+    assert_conforms(
+        DISK_SPEC,
+        "DiskUpdate",
+        &disk::tags_patch_body(&bosh_tags()),
+    );
+}
+
+#[test]
+fn snapshot_body_conforms() {
+    let tags = Tags::from([("original".into(), "d".into())]);
+    assert_conforms(
+        SNAPSHOT_SPEC,
+        "Snapshot",
+        &snapshot_body("eastus", "/disk", &tags),
+    );
+}
+
+fn full_vm_spec(image: VmImage, ephemeral_os: bool) -> VmSpec {
+    VmSpec {
+        name: "vm1".into(),
+        location: "eastus".into(),
+        vm_size: "Standard_D2s_v5".into(),
+        tags: bosh_tags(),
+        os_profile: OsProfileSpec::Linux {
+            admin_username: "vcap".into(),
+            ssh_public_key: "ssh-rsa AAAA".into(),
+        },
+        custom_data: "e30=".into(),
+        network_interface_ids: vec!["/nic0".into(), "/nic1".into()],
+        image,
+        os_disk: OsDiskSpec {
+            name: "bosh-disk-os-vm1".into(),
+            caching: Caching::ReadWrite,
+            size_gib: Some(64),
+            disk_encryption_set_id: Some("/des".into()),
+            ephemeral_placement: ephemeral_os.then_some(EphemeralPlacement::CacheDisk),
+        },
+        ephemeral_disk: Some(EphemeralDataDiskSpec {
+            name: "bosh-disk-os-vm1-ephemeral-disk".into(),
+            size_gib: 30,
+            caching: Caching::ReadWrite,
+            storage_account_type: Some("Premium_LRS".into()),
+            disk_encryption_set_id: Some("/des".into()),
+        }),
+        identity: Some(VmIdentity::UserAssigned("/uai".into())),
+        zone: Some("1".into()),
+        availability_set_id: Some("/as".into()),
+        capacity_reservation_group_id: Some("/crg".into()),
+        boot_diagnostics_storage_uri: Some("https://diag.blob.core.windows.net/".into()),
+        security: VmSecurity::TrustedLaunch {
+            secure_boot: true,
+            vtpm: true,
+        },
+    }
+}
+
+#[test]
+fn vm_bodies_conform() {
+    assert_conforms(
+        VM_SPEC,
+        "VirtualMachine",
+        &vm::vm_body(&full_vm_spec(VmImage::Id("/img".into()), false)),
+    );
+    let marketplace = VmImage::Marketplace {
+        reference: PlatformImageReference {
+            publisher: "p".into(),
+            offer: "o".into(),
+            sku: "s".into(),
+            version: "1.0.0".into(),
+        },
+        plan: Some(PurchasePlan {
+            publisher: "p".into(),
+            name: "s".into(),
+            product: "o".into(),
+        }),
+    };
+    let mut windows = full_vm_spec(marketplace, true);
+    windows.os_profile = OsProfileSpec::Windows {
+        computer_name: "c".into(),
+        admin_username: "u".into(),
+        admin_password: "p".into(),
+    };
+    windows.identity = Some(VmIdentity::SystemAssigned);
+    assert_conforms(VM_SPEC, "VirtualMachine", &vm::vm_body(&windows));
+}
+
+#[test]
+fn vm_patches_conform() {
+    let model: vm::VirtualMachine = serde_json::from_value(json!({
+        "id": "/vm", "name": "vm1", "location": "eastus",
+        "tags": {"user-agent": "bosh", "disk-id-d1": "cid1"},
+        "properties": {
+            "hardwareProfile": {"vmSize": "Standard_D2s_v5"},
+            "storageProfile": {"dataDisks": [
+                {"lun": 0, "name": "bosh-disk-os-vm1-ephemeral-disk", "createOption": "Empty", "caching": "ReadWrite",
+                 "diskSizeGB": 30, "toBeDetached": false, "diskIOPSReadWrite": 500, "deleteOption": "Detach",
+                 "managedDisk": {"id": "/e", "storageAccountType": "Premium_LRS"}, "writeAcceleratorEnabled": false},
+                {"lun": 1, "name": "d1", "createOption": "Attach", "caching": "None", "managedDisk": {"id": "/d1"}}
+            ]}
+        }
+    }))
+    .unwrap();
+    let attach = AttachDisk {
+        name: "d2".into(),
+        caching: Caching::ReadOnly,
+        disk_cid: "cid2".into(),
+        managed_disk_id: "/d2".into(),
+    };
+    let plan = vm::attach_disk_patch(&model, &attach, 8).unwrap();
+    assert_conforms(VM_SPEC, "VirtualMachineUpdate", &plan.body);
+    assert_conforms(
+        VM_SPEC,
+        "VirtualMachineUpdate",
+        &vm::detach_disk_patch(&model, "d1").unwrap(),
+    );
+    let metadata = json!({"deployment": "cf", "index": 1});
+    assert_conforms(
+        VM_SPEC,
+        "VirtualMachineUpdate",
+        &vm::metadata_patch(&model, metadata.as_object().unwrap()),
+    );
+}
+
+#[test]
+fn availability_set_body_conforms() {
+    for managed in [true, false] {
+        let spec = AvailabilitySetSpec {
+            location: "eastus".into(),
+            update_domains: 5,
+            fault_domains: 2,
+            managed,
+        };
+        assert_conforms(AS_SPEC, "AvailabilitySet", &availability_set_body(&spec));
+    }
+}
+
+#[test]
+fn user_image_body_conforms() {
+    let spec = UserImageSpec {
+        location: "eastus".into(),
+        tags: bosh_tags(),
+        os_type: OsType::Windows,
+        blob_uri: "https://sa.blob.core.windows.net/stemcell/x.vhd".into(),
+        storage_account_type: "StandardSSD_LRS".into(),
+        hyper_v_generation: "V2",
+    };
+    assert_conforms(IMAGE_SPEC, "Image", &user_image_body(&spec));
+}
+
+#[test]
+fn gallery_bodies_conform() {
+    let properties = json!({
+        "name": "bosh-azure-hyperv-ubuntu-noble-go_agent", "version": "1.5", "os_type": "linux",
+        "architecture": "arm64", "generation": "gen2", "disk_controller_types": ["SCSI", "NVMe"],
+        "accelerated_networking": true, "hibernation": true, "security_type": "TrustedLaunchSupported"
+    });
+    let definition =
+        ImageDefinitionSpec::from_stemcell("eastus", properties.as_object().unwrap()).unwrap();
+    assert_conforms(
+        GALLERY_SPEC,
+        "GalleryImage",
+        &gallery::image_definition_body(&definition),
+    );
+    let version = ImageVersionSpec {
+        location: "eastus".into(),
+        tags: Tags::from([("stemcell_references".into(), "bosh-stemcell-1".into())]),
+        storage_account_id: "/sa".into(),
+        blob_uri: "https://sa.blob.core.windows.net/stemcell/bosh-stemcell-1.vhd".into(),
+        replica_count: 3,
+        target_regions: vec!["eastus".into()],
+    };
+    assert_conforms(
+        GALLERY_SPEC,
+        "GalleryImageVersion",
+        &gallery::image_version_body(&version),
+    );
+    assert_conforms(
+        GALLERY_SPEC,
+        "GalleryImageVersionUpdate",
+        &gallery::version_tags_patch(&version.tags),
+    );
+    let existing: gallery::GalleryImageVersion = serde_json::from_value(json!({
+        "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d/versions/1.5.0",
+        "name": "1.5.0", "location": "eastus",
+        "properties": {
+            "publishingProfile": {"replicaCount": 1, "targetRegions": [{"name": "East US", "regionalReplicaCount": 1, "storageAccountType": "Standard_ZRS"}]},
+            "storageProfile": {"osDiskImage": {"sizeInGB": 5, "source": {"storageAccountId": "/sa", "uri": "https://x/y.vhd"}}}
+        }
+    }))
+    .unwrap();
+    let patch = gallery::replication_patch(&existing, "westus", 3).unwrap();
+    assert_conforms(GALLERY_SPEC, "GalleryImageVersionUpdate", &patch);
+}
