@@ -502,6 +502,10 @@ async fn put_resource(call: &mut Call<'_>, kind: &'static dyn Kind, rid: &Resour
         };
         let mut merged = existing.body.clone();
         merge(&mut merged, &body);
+        // ARM replaces tags as a whole on PATCH.
+        if let Some(tags) = body.get("tags") {
+            merged["tags"] = tags.clone();
+        }
         body = merged;
     }
     // Source blobs are checked before taking the lock (it is a network call).

@@ -346,7 +346,8 @@ pub(crate) fn reference_exists(store: &Store, id: &str) -> bool {
         return true;
     }
     let segs: Vec<&str> = id.trim_end_matches('/').split('/').collect();
-    for cut in (9..segs.len()).rev().step_by(2) {
+    // With the leading empty segment, resource ids have an odd number of segments.
+    for cut in (9..segs.len()).rev().filter(|c| c % 2 == 1) {
         let owner = segs[..cut].join("/");
         if let Some(item) = store.get(&owner) {
             return contains_id(&item.body, id);
