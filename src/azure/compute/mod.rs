@@ -250,6 +250,34 @@ mod tests {
         assert_eq!(parsed, ["SCSI", "NVMe"]);
     }
 
+    proptest::proptest! {
+        // Text from requests, stemcell metadata and ARM flows through these; none may panic,
+        // multi-byte characters included.
+        #[test]
+        fn string_helpers_never_panic(text in "\\PC{0,120}", n in 0u64..u64::MAX) {
+            let _ = gallery::semver_version(&text);
+            let name = availability_set::availability_set_name(None, Some(&text)).unwrap();
+            proptest::prop_assert!(name.chars().count() <= 80);
+            let _ = image::user_image_name(&text, &text, &text);
+            let _ = disk::map_update_error(&text);
+            let _ = disk::create_size_gib(n);
+            let _ = disk::resize_size_gib(n);
+            let _ = sku::DiskInfo::for_instance_type(&text);
+            let _ = text.parse::<Caching>();
+            let sku: sku::ResourceSku = serde_json::from_value(json!({
+                "resourceType": "virtualMachines",
+                "name": text,
+                "capabilities": [{"name": "vCPUs", "value": "2"}, {"name": "MemoryGB", "value": text}]
+            }))
+            .unwrap();
+            let _ = sku::map_instance_types(&[sku], sku::DesiredInstanceSize { cpu: 1, ram_mib: 1 }, None);
+            let mut tags = Tags::new();
+            tags.insert(gallery::STEMCELL_REFERENCES_TAG.into(), text.clone());
+            let _ = gallery::remove_stemcell_reference(&tags, &text);
+            let _ = vm::windows_computer_name(u128::from(n), n as u32);
+        }
+    }
+
     #[test]
     fn parse_resource_names_the_resource_on_error() {
         let err = parse_resource::<disk::ManagedDisk>("disk 'd1'", b"not json").unwrap_err();
