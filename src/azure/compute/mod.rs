@@ -12,7 +12,8 @@
 //!   [`stringify_metadata`] (Ruby `to_s` of metadata values), [`parse_resource`] (ARM JSON →
 //!   model, with an error naming the resource).
 //! - [`disk`] — [`disk::ManagedDisk`] (GET); [`disk::empty_disk_body`],
-//!   [`disk::disk_from_blob_body`] ([`disk::migration_disk_sku`]), [`disk::disk_from_snapshot_body`], [`disk::resize_disk_body`],
+//!   [`disk::disk_from_blob_body`] ([`disk::migration_disk_sku`]),
+//!   [`disk::disk_from_snapshot_body`], [`disk::resize_disk_body`],
 //!   [`disk::DiskPatch`] (update / iops / mbps PATCH), [`disk::tags_patch_body`];
 //!   [`disk::create_size_gib`] (floor), [`disk::resize_size_gib`] (ceil); [`disk::plan_resize`],
 //!   [`disk::plan_update`], [`disk::map_update_error`]; [`disk::data_disk_name`],
