@@ -120,6 +120,10 @@ impl Validator {
 
     fn check(&mut self, file: &Path, schema: &Value, value: &Value, at: &str) {
         let (file, schema) = self.resolve(file, schema);
+        // Some definitions are read-only as a whole (e.g. DiskState).
+        if schema.get("readOnly") == Some(&json!(true)) {
+            self.errors.push(format!("{at}: read-only"));
+        }
         if let Some(values) = schema.get("enum").and_then(Value::as_array) {
             let text = value.as_str().unwrap_or_default();
             let exact = values.iter().any(|v| v.as_str() == Some(text));
@@ -286,6 +290,13 @@ fn the_validator_catches_deviations() {
         errors: Vec::new(),
     };
     let lower_case = json!({"location": "l", "properties": {"storageProfile": {"osDisk": {"osType": "linux", "osState": "generalized"}}, "bogus": 1}});
+    let read_only_definition = json!({"location": "l", "properties": {"diskState": "Attached"}});
+    validator.check(
+        &root.join(COMPUTE).join(DISK_SPEC),
+        &json!({"$ref": "#/definitions/Disk"}),
+        &read_only_definition,
+        "disk",
+    );
     validator.check(
         &root.join(COMPUTE).join(IMAGE_SPEC),
         &json!({"$ref": "#/definitions/Image"}),
