@@ -116,7 +116,10 @@ pub struct SubResource {
 impl AvailabilitySet {
     /// Managed iff its SKU is `Aligned`.
     pub fn is_managed(&self) -> bool {
-        self.sku.as_ref().and_then(|s| s.name.as_deref()) == Some(ALIGNED_SKU)
+        self.sku
+            .as_ref()
+            .and_then(|s| s.name.as_deref())
+            .is_some_and(|name| name.eq_ignore_ascii_case(ALIGNED_SKU))
     }
 
     /// delete_vm and failed creates delete the set only when no VM is left in it.

@@ -120,6 +120,10 @@ impl Validator {
 
     fn check(&mut self, file: &Path, schema: &Value, value: &Value, at: &str) {
         let (file, schema) = self.resolve(file, schema);
+        // Some definitions are read-only as a whole (e.g. DiskState).
+        if schema.get("readOnly") == Some(&json!(true)) {
+            self.errors.push(format!("{at}: read-only"));
+        }
         if let Some(values) = schema.get("enum").and_then(Value::as_array) {
             let text = value.as_str().unwrap_or_default();
             let exact = values.iter().any(|v| v.as_str() == Some(text));
@@ -286,6 +290,13 @@ fn the_validator_catches_deviations() {
         errors: Vec::new(),
     };
     let lower_case = json!({"location": "l", "properties": {"storageProfile": {"osDisk": {"osType": "linux", "osState": "generalized"}}, "bogus": 1}});
+    let read_only_definition = json!({"location": "l", "properties": {"diskState": "Attached"}});
+    validator.check(
+        &root.join(COMPUTE).join(DISK_SPEC),
+        &json!({"$ref": "#/definitions/Disk"}),
+        &read_only_definition,
+        "disk",
+    );
     validator.check(
         &root.join(COMPUTE).join(IMAGE_SPEC),
         &json!({"$ref": "#/definitions/Image"}),
@@ -581,4 +592,106 @@ fn gallery_bodies_conform() {
     .unwrap();
     let patch = gallery::replication_patch(&existing, "westus", 3).unwrap();
     assert_conforms(GALLERY_SPEC, "GalleryImageVersionUpdate", &patch);
+}
+
+/// The `200` (else `201`) response body of an example in Azure's spec tree.
+fn example_response(path: &str) -> Option<Value> {
+    let root = specs_root()?;
+    let text = std::fs::read_to_string(root.join(COMPUTE).join(path))
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let example: Value = serde_json::from_str(&text).unwrap();
+    let responses = &example["responses"];
+    responses
+        .get("200")
+        .or_else(|| responses.get("201"))
+        .and_then(|r| r.get("body"))
+        .cloned()
+}
+
+fn parse_example<T: serde::de::DeserializeOwned>(path: &str) -> Option<T> {
+    let body = example_response(path)?;
+    Some(serde_json::from_value(body).unwrap_or_else(|e| panic!("{path}: {e}")))
+}
+
+// Azure's own example responses must read into the models with the fields the CPI needs;
+// a misspelled field name would leave them empty.
+#[test]
+fn models_read_azure_example_responses() {
+    let Some(vm) = parse_example::<vm::VirtualMachine>(
+        "ComputeRP/stable/2024-07-01/examples/virtualMachineExamples/VirtualMachine_Get.json",
+    ) else {
+        eprintln!("azure-specs not found: skipping the example responses");
+        return;
+    };
+    assert!(vm.vm_size().is_some());
+    assert!(!vm.data_disks().is_empty());
+    assert!(
+        vm.data_disks()
+            .iter()
+            .all(|d| d.name.is_some() && d.managed_disk.is_some())
+    );
+    assert!(
+        vm.properties
+            .storage_profile
+            .os_disk
+            .as_ref()
+            .is_some_and(|o| o.name.is_some())
+    );
+    assert!(vm.network_interface_ids().count() > 0);
+
+    let disk: super::disk::ManagedDisk =
+        parse_example("DiskRP/stable/2024-03-02/examples/diskExamples/Disk_Get.json").unwrap();
+    assert!(disk.sku_name().is_some());
+    assert!(disk.properties.disk_size_gb.is_some());
+    assert!(disk.properties.provisioning_state.is_some());
+
+    let snapshot: super::snapshot::ManagedSnapshot =
+        parse_example("DiskRP/stable/2024-03-02/examples/snapshotExamples/Snapshot_Get.json")
+            .unwrap();
+    assert!(snapshot.properties.disk_size_gb.is_some());
+
+    let set: super::availability_set::AvailabilitySet = parse_example(
+        "ComputeRP/stable/2024-07-01/examples/availabilitySetExamples/AvailabilitySet_Create.json",
+    )
+    .unwrap();
+    assert!(set.properties.platform_fault_domain_count.is_some());
+
+    let image: super::image::UserImage = parse_example(
+        "ComputeRP/stable/2024-07-01/examples/imageExamples/Image_CreateFromABlob.json",
+    )
+    .unwrap();
+    assert!(image.properties.provisioning_state.is_some());
+
+    let platform: super::image::VirtualMachineImage = parse_example("ComputeRP/stable/2024-07-01/examples/virtualMachineImageExamples/VirtualMachineImage_Get_MaximumSet_Gen.json").unwrap();
+    let plan = platform
+        .properties
+        .plan
+        .expect("the maximum-set example has a plan");
+    assert!(!plan.product.is_empty());
+    let versions: Vec<super::image::PlatformImageVersion> = parse_example("ComputeRP/stable/2024-07-01/examples/virtualMachineImageExamples/VirtualMachineImage_List_MaximumSet_Gen.json").unwrap();
+    assert!(!versions.is_empty());
+
+    let replicated: gallery::GalleryImageVersion = parse_example("GalleryRP/stable/2024-03-03/examples/galleryExamples/GalleryImageVersion_Get_WithReplicationStatus.json").unwrap();
+    assert!(
+        replicated
+            .properties
+            .replication_status
+            .as_ref()
+            .is_some_and(|r| r.aggregated_state.is_some() && !r.summary.is_empty())
+    );
+    assert!(replicated.target_region_names().count() > 0);
+    assert!(replicated.gallery_name().is_some() && replicated.image_definition().is_some());
+    let from_vhd: gallery::GalleryImageVersion = parse_example("GalleryRP/stable/2024-03-03/examples/galleryExamples/GalleryImageVersion_Create_WithVHD.json").unwrap();
+    let source = from_vhd
+        .properties
+        .storage_profile
+        .os_disk_image
+        .and_then(|d| d.source)
+        .expect("a VHD source");
+    assert!(source.uri.is_some() && source.storage_account_id.is_some());
+
+    let skus: super::sku::ResourceSkuPage =
+        parse_example("Skus/stable/2021-07-01/examples/skus/ListAvailableResourceSkus.json")
+            .unwrap();
+    assert!(skus.value.iter().any(|s| !s.capabilities.is_empty()));
 }

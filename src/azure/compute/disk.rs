@@ -165,6 +165,16 @@ pub struct DiskFromBlobSpec {
     pub storage_account_id: String,
 }
 
+/// SKU of a disk migrated from a blob: `Premium_LRS` when the blob's storage account is
+/// Premium, else `Standard_LRS`.
+pub fn migration_disk_sku(storage_account_tier: Option<&str>) -> &'static str {
+    if storage_account_tier.is_some_and(|tier| tier.eq_ignore_ascii_case("Premium")) {
+        "Premium_LRS"
+    } else {
+        "Standard_LRS"
+    }
+}
+
 /// PUT body importing a VHD blob; tags add `original_blob: <uri>`.
 pub fn disk_from_blob_body(spec: &DiskFromBlobSpec) -> Value {
     let mut tags = bosh_tags();
@@ -565,6 +575,13 @@ mod tests {
                 }}
             })
         );
+    }
+
+    #[test]
+    fn migration_sku_follows_the_storage_account_tier() {
+        assert_eq!(migration_disk_sku(Some("Premium")), "Premium_LRS");
+        assert_eq!(migration_disk_sku(Some("Standard")), "Standard_LRS");
+        assert_eq!(migration_disk_sku(None), "Standard_LRS");
     }
 
     #[test]

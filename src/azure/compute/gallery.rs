@@ -475,8 +475,11 @@ impl GalleryImageVersion {
     }
 }
 
+/// The segment after `marker` in an ARM id. Type segments are case-insensitive in ARM and do
+/// come back as `Galleries`/`Images` in some responses.
 fn id_segment_after<'a>(id: &'a str, marker: &str) -> Option<&'a str> {
-    let start = id.find(marker)? + marker.len();
+    // ASCII lower-casing keeps byte offsets, so the index applies to `id`.
+    let start = id.to_ascii_lowercase().find(marker)? + marker.len();
     id[start..].split('/').next().filter(|s| !s.is_empty())
 }
 

@@ -12,7 +12,8 @@
 //!   [`stringify_metadata`] (Ruby `to_s` of metadata values), [`parse_resource`] (ARM JSON →
 //!   model, with an error naming the resource).
 //! - [`disk`] — [`disk::ManagedDisk`] (GET); [`disk::empty_disk_body`],
-//!   [`disk::disk_from_blob_body`], [`disk::disk_from_snapshot_body`], [`disk::resize_disk_body`],
+//!   [`disk::disk_from_blob_body`] ([`disk::migration_disk_sku`]),
+//!   [`disk::disk_from_snapshot_body`], [`disk::resize_disk_body`],
 //!   [`disk::DiskPatch`] (update / iops / mbps PATCH), [`disk::tags_patch_body`];
 //!   [`disk::create_size_gib`] (floor), [`disk::resize_size_gib`] (ceil); [`disk::plan_resize`],
 //!   [`disk::plan_update`], [`disk::map_update_error`]; [`disk::data_disk_name`],
@@ -248,6 +249,34 @@ mod tests {
         // The array form stays parseable JSON, which the gallery recovery path relies on.
         let parsed: Vec<String> = serde_json::from_str(&tags["disk_controller_types"]).unwrap();
         assert_eq!(parsed, ["SCSI", "NVMe"]);
+    }
+
+    proptest::proptest! {
+        // Text from requests, stemcell metadata and ARM flows through these; none may panic,
+        // multi-byte characters included.
+        #[test]
+        fn string_helpers_never_panic(text in "\\PC{0,120}", n in 0u64..u64::MAX) {
+            let _ = gallery::semver_version(&text);
+            let name = availability_set::availability_set_name(None, Some(&text)).unwrap();
+            proptest::prop_assert!(name.chars().count() <= 80);
+            let _ = image::user_image_name(&text, &text, &text);
+            let _ = disk::map_update_error(&text);
+            let _ = disk::create_size_gib(n);
+            let _ = disk::resize_size_gib(n);
+            let _ = sku::DiskInfo::for_instance_type(&text);
+            let _ = text.parse::<Caching>();
+            let sku: sku::ResourceSku = serde_json::from_value(json!({
+                "resourceType": "virtualMachines",
+                "name": text,
+                "capabilities": [{"name": "vCPUs", "value": "2"}, {"name": "MemoryGB", "value": text}]
+            }))
+            .unwrap();
+            let _ = sku::map_instance_types(&[sku], sku::DesiredInstanceSize { cpu: 1, ram_mib: 1 }, None);
+            let mut tags = Tags::new();
+            tags.insert(gallery::STEMCELL_REFERENCES_TAG.into(), text.clone());
+            let _ = gallery::remove_stemcell_reference(&tags, &text);
+            let _ = vm::windows_computer_name(u128::from(n), n as u32);
+        }
     }
 
     #[test]

@@ -251,6 +251,10 @@ fn version_model() {
     );
     assert_eq!(v.gallery_name(), Some("g1"));
     assert_eq!(v.image_definition(), Some("def1"));
+    let mut shouting = v.clone();
+    shouting.id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/Galleries/G1/Images/Def1/Versions/1.2.0".into();
+    assert_eq!(shouting.gallery_name(), Some("G1"));
+    assert_eq!(shouting.image_definition(), Some("Def1"));
     assert_eq!(v.target_region_names().collect::<Vec<_>>(), ["East US"]);
     let status = v.properties.replication_status.as_ref().unwrap();
     assert_eq!(status.aggregated_state.as_deref(), Some("Completed"));
