@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use crate::error::CpiError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Caching {
     None,
     ReadOnly,

@@ -62,11 +62,9 @@ pub mod vm;
 mod conformance;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{CpiError, CpiResult};
@@ -84,42 +82,7 @@ pub fn bosh_tags() -> Tags {
 }
 
 /// Host caching of a disk, in Azure's canonical spelling (also the CID and `caching` tag value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Caching {
-    None,
-    ReadOnly,
-    ReadWrite,
-}
-
-impl Caching {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "None",
-            Self::ReadOnly => "ReadOnly",
-            Self::ReadWrite => "ReadWrite",
-        }
-    }
-}
-
-impl fmt::Display for Caching {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Caching {
-    type Err = CpiError;
-
-    /// Exact match only, as Ruby's `validate_disk_caching` (same message).
-    fn from_str(value: &str) -> CpiResult<Self> {
-        match value {
-            "None" => Ok(Self::None),
-            "ReadOnly" => Ok(Self::ReadOnly),
-            "ReadWrite" => Ok(Self::ReadWrite),
-            other => Err(CpiError::cloud(format!("Unknown disk caching {other}"))),
-        }
-    }
-}
+pub use crate::cid::Caching;
 
 /// `/subscriptions/<sub>/resourceGroups/<rg>/providers/<provider>/<kind>/<name>`.
 ///
