@@ -5,8 +5,10 @@ mod support;
 use serde_json::{Value, json};
 use support::{error_message, error_type, fixture, run, run_raw};
 
+/// A configuration whose Azure endpoints are a closed loopback port with 1 s method timeouts:
+/// these tests check the wire contract, never reach a network, and fail fast if they try.
 fn config() -> std::path::PathBuf {
-    fixture("config/static-secret.json")
+    fixture("config/offline.json")
 }
 
 fn request(method: &str, arguments: Value, api_version: Option<u64>) -> Vec<u8> {

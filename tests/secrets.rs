@@ -3,13 +3,15 @@
 
 mod support;
 
+use bosh_azure_sim::SimConfig;
 use serde_json::{Value, json};
-use support::{fixture, run};
+use support::run;
+use support::sim::SimEnv;
 
 const CLIENT_SECRET: &str = "fixture-client-secret-value-7f3a";
 const CERT_MARKER: &str = "MIIfixtureCertificateBodyMarker0b9e";
 const ENV_SECRET: &str = "env-password-marker-5d21";
-const NATS_PASSWORD: &str = "fixture-nats-password-9c1d";
+const NATS_PASSWORD: &str = "nats-password";
 
 fn calls() -> Vec<(&'static str, Value)> {
     let env = json!({"bosh": {"password": ENV_SECRET, "group": "g", "mbus": {"cert": {"private_key": ENV_SECRET}}}});
@@ -48,6 +50,10 @@ fn calls() -> Vec<(&'static str, Value)> {
 
 #[test]
 fn secrets_never_reach_stdout_or_stderr() {
+    let env = SimEnv::start_with(SimConfig {
+        client_secret: CLIENT_SECRET.into(),
+        ..SimConfig::default()
+    });
     let jobs = tempfile::tempdir().unwrap();
     let config_dir = jobs.path().join("azure_cpi/config");
     std::fs::create_dir_all(&config_dir).unwrap();
@@ -56,33 +62,25 @@ fn secrets_never_reach_stdout_or_stderr() {
         format!("-----BEGIN CERTIFICATE-----\n{CERT_MARKER}\n-----END CERTIFICATE-----\n"),
     )
     .unwrap();
-
-    let mut config: Value =
-        serde_json::from_slice(&std::fs::read(fixture("config/static-secret.json")).unwrap())
-            .unwrap();
-    config["cloud"]["properties"]["azure"]["debug_mode"] = json!(true);
-    let debug_config = jobs.path().join("cpi-debug.json");
-    std::fs::write(&debug_config, config.to_string()).unwrap();
-    // The certificate variant: no client_secret, so the certificate file is the credential.
-    config["cloud"]["properties"]["azure"]
-        .as_object_mut()
-        .unwrap()
-        .remove("client_secret");
-    let cert_config = jobs.path().join("cpi-cert.json");
-    std::fs::write(&cert_config, config.to_string()).unwrap();
-
     let jobs_dir = jobs.path().to_str().unwrap();
-    for config_path in [
-        fixture("config/static-secret.json"),
-        debug_config,
-        cert_config,
-    ] {
+
+    // The secret credential, then the same in debug mode, then the certificate credential.
+    let variants: [fn(&mut serde_json::Map<String, Value>); 3] = [
+        |_| {},
+        |azure| drop(azure.insert("debug_mode".into(), json!(true))),
+        |azure| {
+            azure.remove("client_secret");
+            azure.insert("debug_mode".into(), json!(true));
+        },
+    ];
+    for variant in variants {
+        env.write_config(variant);
         for level in ["info", "debug", "trace"] {
             for (method, arguments) in calls() {
                 let request = json!({"method": method, "arguments": arguments,
                     "context": {"director_uuid": "d", "request_id": "cpi-000001"}, "api_version": 2});
                 let run = run(
-                    &config_path,
+                    &env.config_path,
                     request.to_string().as_bytes(),
                     &[
                         ("BOSH_AZURE_CPI_LOG_LEVEL", level),

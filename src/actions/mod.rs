@@ -1,10 +1,21 @@
-//! One file per CPI method. `Cpi` holds what a request needs, decodes the call's IDs and
-//! cloud_properties into typed values, then runs the action.
+//! One file per CPI method. `Cpi` decodes the call's IDs and cloud_properties into typed values
+//! first, then runs the action; actions that talk to Azure run on a tokio runtime built only
+//! for them, under one deadline for the whole call.
 
+mod azure;
+mod create_disk;
+mod delete_disk;
+mod get_disks;
+mod has_disk;
+mod has_vm;
 mod info;
+mod reboot_vm;
+mod set_vm_metadata;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use self::azure::Azure;
+use crate::azure::Deadline;
 use crate::cid::{DiskCid, SnapshotCid, StemcellCid, VmCid};
 use crate::config::Config;
 use crate::error::{CpiError, CpiResult};
@@ -14,6 +25,27 @@ use crate::rpc::{ApiVersion, Call};
 pub struct Cpi {
     pub config: Config,
     pub api_version: ApiVersion,
+}
+
+/// A decoded call: answered on the spot, or an action that needs Azure.
+enum Decoded {
+    Answer(Value),
+    Azure(AzureCall),
+}
+
+/// A call whose arguments are decoded and that needs Azure.
+enum AzureCall {
+    HasVm(VmCid),
+    RebootVm(VmCid),
+    GetDisks(VmCid),
+    SetVmMetadata(VmCid, Map<String, Value>),
+    HasDisk(DiskCid),
+    DeleteDisk(DiskCid),
+    CreateDisk {
+        size_mib: u64,
+        props: DiskCloudProps,
+        vm: Option<VmCid>,
+    },
 }
 
 impl Cpi {
@@ -33,40 +65,87 @@ impl Cpi {
     }
 
     pub fn run(&self, call: Call) -> CpiResult<Value> {
+        let method = call.method_name();
+        let azure_call = match self.decode(call)? {
+            Decoded::Answer(value) => return Ok(value),
+            Decoded::Azure(azure_call) => azure_call,
+        };
+        let deadline = Deadline::after(self.config.azure.method_timeout(method));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| CpiError::cloud(format!("Cannot start the async runtime: {e}")))?;
+        runtime.block_on(async {
+            let azure = Azure::new(&self.config.azure, deadline)?;
+            match azure_call {
+                AzureCall::HasVm(vm) => has_vm::has_vm(&azure, &vm).await,
+                AzureCall::RebootVm(vm) => reboot_vm::reboot_vm(&azure, &vm).await,
+                AzureCall::GetDisks(vm) => get_disks::get_disks(&azure, &vm).await,
+                AzureCall::SetVmMetadata(vm, metadata) => {
+                    set_vm_metadata::set_vm_metadata(&azure, &vm, &metadata).await
+                }
+                AzureCall::HasDisk(disk) => has_disk::has_disk(&azure, &disk).await,
+                AzureCall::DeleteDisk(disk) => delete_disk::delete_disk(&azure, &disk).await,
+                AzureCall::CreateDisk {
+                    size_mib,
+                    props,
+                    vm,
+                } => create_disk::create_disk(&azure, size_mib, &props, vm.as_ref()).await,
+            }
+        })
+    }
+
+    fn decode(&self, call: Call) -> CpiResult<Decoded> {
         let name = call.method_name();
         match call {
-            Call::Info => Ok(info::info()),
+            Call::Info => Ok(Decoded::Answer(info::info())),
             Call::Ping | Call::CreateNetwork | Call::DeleteNetwork => Err(
                 CpiError::not_implemented(format!("'{name}' is not implemented by the Azure CPI")),
             ),
             Call::ConfigureNetworks | Call::CurrentVmId => Err(CpiError::not_supported(format!(
                 "'{name}' is not supported by the Azure CPI"
             ))),
-            // Every ID and cloud_properties value is decoded before anything else happens, so
-            // a malformed one is refused the same way whether or not the action exists yet.
-            Call::DeleteStemcell { stemcell_cid } => {
-                stemcell_cid.parse::<StemcellCid>()?;
-                not_yet(name)
+            Call::HasVm { vm_cid } => Ok(Decoded::Azure(AzureCall::HasVm(self.vm_cid(&vm_cid)?))),
+            Call::RebootVm { vm_cid } => {
+                Ok(Decoded::Azure(AzureCall::RebootVm(self.vm_cid(&vm_cid)?)))
             }
-            Call::CreateVm { stemcell_cid, .. } => {
-                stemcell_cid.parse::<StemcellCid>()?;
-                not_yet(name)
+            Call::GetDisks { vm_cid } => {
+                Ok(Decoded::Azure(AzureCall::GetDisks(self.vm_cid(&vm_cid)?)))
             }
-            Call::DeleteVm { vm_cid }
-            | Call::HasVm { vm_cid }
-            | Call::RebootVm { vm_cid }
-            | Call::GetDisks { vm_cid }
-            | Call::SetVmMetadata { vm_cid, .. } => {
+            Call::SetVmMetadata { vm_cid, metadata } => Ok(Decoded::Azure(
+                AzureCall::SetVmMetadata(self.vm_cid(&vm_cid)?, metadata),
+            )),
+            Call::HasDisk { disk_cid } => Ok(Decoded::Azure(AzureCall::HasDisk(
+                self.disk_cid(&disk_cid)?,
+            ))),
+            Call::DeleteDisk { disk_cid } => Ok(Decoded::Azure(AzureCall::DeleteDisk(
+                self.disk_cid(&disk_cid)?,
+            ))),
+            Call::CreateDisk {
+                size_mib,
+                cloud_properties,
+                vm_cid,
+            } => Ok(Decoded::Azure(AzureCall::CreateDisk {
+                size_mib,
+                props: DiskCloudProps::from_value(&Value::Object(cloud_properties))?,
+                vm: vm_cid.as_deref().map(|cid| self.vm_cid(cid)).transpose()?,
+            })),
+            // Not built yet: every ID and cloud_properties value is still decoded first, so a
+            // malformed one is refused the same way as it will be once the action exists.
+            Call::DeleteStemcell { stemcell_cid } | Call::CreateVm { stemcell_cid, .. } => {
+                stemcell_cid.parse::<StemcellCid>()?;
+                Err(not_yet(name))
+            }
+            Call::DeleteVm { vm_cid } => {
                 self.vm_cid(&vm_cid)?;
-                not_yet(name)
+                Err(not_yet(name))
             }
-            Call::DeleteDisk { disk_cid }
-            | Call::HasDisk { disk_cid }
-            | Call::ResizeDisk { disk_cid, .. }
+            Call::ResizeDisk { disk_cid, .. }
             | Call::SetDiskMetadata { disk_cid, .. }
             | Call::SnapshotDisk { disk_cid, .. } => {
                 self.disk_cid(&disk_cid)?;
-                not_yet(name)
+                Err(not_yet(name))
             }
             Call::UpdateDisk {
                 disk_cid,
@@ -75,38 +154,29 @@ impl Cpi {
             } => {
                 self.disk_cid(&disk_cid)?;
                 DiskCloudProps::from_value(&Value::Object(cloud_properties))?;
-                not_yet(name)
-            }
-            Call::CreateDisk {
-                cloud_properties,
-                vm_cid,
-                ..
-            } => {
-                DiskCloudProps::from_value(&Value::Object(cloud_properties))?;
-                vm_cid.as_deref().map(|cid| self.vm_cid(cid)).transpose()?;
-                not_yet(name)
+                Err(not_yet(name))
             }
             Call::AttachDisk { vm_cid, disk_cid } | Call::DetachDisk { vm_cid, disk_cid } => {
                 self.vm_cid(&vm_cid)?;
                 self.disk_cid(&disk_cid)?;
-                not_yet(name)
+                Err(not_yet(name))
             }
             Call::DeleteSnapshot { snapshot_cid } => {
                 SnapshotCid::parse(&snapshot_cid, &self.config.azure.resource_group_name)?;
-                not_yet(name)
+                Err(not_yet(name))
             }
             Call::CalculateVmCloudProperties { desired } => {
                 VmResources::from_value(&Value::Object(desired))?;
-                not_yet(name)
+                Err(not_yet(name))
             }
-            Call::CreateStemcell { .. } => not_yet(name),
+            Call::CreateStemcell { .. } => Err(not_yet(name)),
         }
     }
 }
 
-fn not_yet(method: &str) -> CpiResult<Value> {
-    Err(CpiError::not_implemented(format!(
+fn not_yet(method: &str) -> CpiError {
+    CpiError::not_implemented(format!(
         "'{method}' is not implemented yet in bosh-azure-cpi {}",
         env!("CARGO_PKG_VERSION")
-    )))
+    ))
 }

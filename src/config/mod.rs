@@ -3,7 +3,9 @@
 
 mod environment;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use azure_core::credentials::Secret;
 
@@ -57,6 +59,8 @@ pub struct AzureConfig {
     pub use_default_account_for_cleaning: bool,
     pub compute_gallery_name: Option<String>,
     pub compute_gallery_replicas: u64,
+    /// Per-method overrides of how long a CPI call may take (`azure.method_timeouts`).
+    pub method_timeouts: BTreeMap<String, Duration>,
     /// From the context (`vm.stemcell.api_version`); 2 when the caller does not say.
     pub stemcell_api_version: u64,
     pub azure_stack: Option<AzureStackConfig>,
@@ -221,9 +225,19 @@ impl AzureConfig {
             .flatten()
             .unwrap_or(2);
 
+        let mut method_timeouts = BTreeMap::new();
+        if let Some(timeouts) = f.object("method_timeouts")? {
+            for method in TIMEOUT_METHODS {
+                if let Some(seconds) = count(&timeouts, method)? {
+                    method_timeouts.insert((*method).to_owned(), Duration::from_secs(seconds));
+                }
+            }
+        }
+
         Ok(Self {
             environment,
             endpoints,
+            method_timeouts,
             subscription_id: required(f, "subscription_id")?,
             resource_group_name: required(f, "resource_group_name")?,
             location: optional(f, "location")?,
@@ -307,12 +321,53 @@ impl AzureConfig {
         }
     }
 
+    /// How long a CPI call may take before it stops waiting and reports what it waited for.
+    /// The Director puts no bound on a CPI call, so the CPI bounds itself.
+    pub fn method_timeout(&self, method: &str) -> Duration {
+        if let Some(timeout) = self.method_timeouts.get(method) {
+            return *timeout;
+        }
+        let minutes = match method {
+            // Upload plus gallery replication (about 10 minutes per version in Azure).
+            "create_stemcell" => 180,
+            "create_vm" => 60,
+            "delete_vm" | "delete_stemcell" | "attach_disk" | "detach_disk" | "create_disk"
+            | "delete_disk" | "resize_disk" | "update_disk" | "snapshot_disk"
+            | "delete_snapshot" => 30,
+            _ => 10,
+        };
+        Duration::from_secs(minutes * 60)
+    }
+
     pub fn is_azure_stack(&self) -> bool {
         self.environment == Environment::AzureStack
     }
 }
 
 const OWNER: &str = "CPI configuration";
+
+/// The methods whose timeout `azure.method_timeouts.<method>` (seconds) may set.
+const TIMEOUT_METHODS: &[&str] = &[
+    "create_stemcell",
+    "delete_stemcell",
+    "create_vm",
+    "delete_vm",
+    "has_vm",
+    "reboot_vm",
+    "set_vm_metadata",
+    "calculate_vm_cloud_properties",
+    "create_disk",
+    "delete_disk",
+    "has_disk",
+    "attach_disk",
+    "detach_disk",
+    "get_disks",
+    "resize_disk",
+    "update_disk",
+    "set_disk_metadata",
+    "snapshot_disk",
+    "delete_snapshot",
+];
 
 /// A string setting; empty counts as unset, as the template omits unset properties.
 fn optional(f: &Fields, key: &str) -> CpiResult<Option<String>> {

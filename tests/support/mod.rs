@@ -1,6 +1,8 @@
 //! Drives the real `azure_cpi` binary and enforces the Director's response contract.
 #![allow(dead_code)]
 
+pub mod sim;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

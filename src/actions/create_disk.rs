@@ -1,0 +1,107 @@
+//! `create_disk`: an empty managed disk `bosh-disk-data-<uuid>`. Next to a VM it takes the VM's
+//! resource group, location and zone, and defaults to Premium_LRS when the VM size supports
+//! Premium IO; without a VM it goes to the default resource group's location as Standard_LRS.
+//! Sizes are MiB rounded down to whole GiB, as the Ruby CPI does, and at least 1 GiB.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::azure::Azure;
+use crate::azure::compute::disk::{
+    EmptyDiskSpec, create_size_gib, disk_encryption_set_id, empty_disk_body,
+};
+use crate::azure::compute::sku::{ResourceSku, default_disk_sku};
+use crate::azure::{ApiKind, ResourcePath};
+use crate::cid::{DiskCid, VmCid};
+use crate::error::{CpiError, CpiResult};
+use crate::props::DiskCloudProps;
+
+#[derive(Deserialize)]
+struct Located {
+    location: String,
+}
+
+pub async fn create_disk(
+    azure: &Azure<'_>,
+    size_mib: u64,
+    props: &DiskCloudProps,
+    vm: Option<&VmCid>,
+) -> CpiResult<Value> {
+    let size_gib = create_size_gib(size_mib)?;
+    let caching = props.caching();
+    let (resource_group, location, zone, sku) = match vm {
+        Some(vm_cid) => {
+            let vm = azure.existing_vm(vm_cid).await?;
+            let sku = match &props.storage_account_type {
+                Some(sku) => sku.clone(),
+                None => {
+                    let vm_size = vm.vm_size().unwrap_or_default();
+                    default_disk_sku(&vm_skus(azure, &vm.location).await?, vm_size).to_owned()
+                }
+            };
+            (
+                vm_cid.resource_group_name().to_owned(),
+                vm.location.clone(),
+                vm.zone().map(str::to_owned),
+                sku,
+            )
+        }
+        None => {
+            let group = &azure.config.resource_group_name;
+            let path = azure.arm.resource_group_path(group);
+            let located: Located =
+                azure.get(&path, ApiKind::Resources).await?.ok_or_else(|| {
+                    CpiError::cloud(format!("Resource group '{group}' cannot be found"))
+                })?;
+            let sku = props
+                .storage_account_type
+                .clone()
+                .unwrap_or_else(|| "Standard_LRS".to_owned());
+            (group.clone(), located.location, None, sku)
+        }
+    };
+    let cid = DiskCid::new_managed(caching, &resource_group)?;
+    let spec = EmptyDiskSpec {
+        location,
+        size_gib,
+        sku,
+        caching,
+        zone,
+        iops: props.iops,
+        mbps: props.mbps,
+        disk_encryption_set_id: props.disk_encryption_set_name.as_deref().map(|name| {
+            disk_encryption_set_id(
+                azure.arm.subscription_id(),
+                &azure.config.resource_group_name,
+                name,
+            )
+        }),
+    };
+    let path = azure.disk_path(&resource_group, cid.disk_name());
+    azure
+        .arm
+        .put::<_, Value>(
+            &path,
+            ApiKind::Disks,
+            &empty_disk_body(&spec),
+            azure.deadline,
+        )
+        .await?;
+    Ok(Value::String(cid.to_string()))
+}
+
+/// The VM sizes offered in a location (every page), to read their capabilities.
+pub async fn vm_skus(azure: &Azure<'_>, location: &str) -> CpiResult<Vec<ResourceSku>> {
+    let path = ResourcePath::subscription(azure.arm.subscription_id())
+        .provider("Microsoft.Compute")
+        .segment("skus")
+        .query("$filter", &format!("location eq '{location}'"));
+    let skus: Vec<ResourceSku> = azure
+        .arm
+        .list(&path, ApiKind::ResourceSkus, azure.deadline)
+        .await?;
+    Ok(skus
+        .into_iter()
+        .filter(|sku| sku.resource_type.as_deref() == Some("virtualMachines"))
+        .collect())
+}
