@@ -130,6 +130,12 @@ impl ArmClient {
         self.inner.cloud
     }
 
+    /// The process's HTTP client (connection pool, proxy settings, extra CA), for the blob
+    /// layer to reuse.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
     /// `/subscriptions/{configured subscription}/resourceGroups/{resource_group}`.
     pub fn resource_group_path(&self, resource_group: &str) -> ResourcePath {
         ResourcePath::resource_group(&self.inner.subscription_id, resource_group)

@@ -12,7 +12,6 @@ mod entra;
 mod managed_identity;
 mod token_http;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use azure_core::credentials::Secret;
@@ -178,9 +177,6 @@ pub(crate) fn auth_hint(status: u16, description: &str) -> String {
         format!("{fix} (HTTP {status}: {first_line})")
     }
 }
-
-/// Shared handle used by the ARM client.
-pub type SharedTokenProvider = Arc<TokenProvider>;
 
 #[cfg(test)]
 mod tests {
