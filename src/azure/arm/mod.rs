@@ -425,7 +425,8 @@ impl ArmClient {
                             message: error_chain(&e),
                         });
                     }
-                    self.pause_before_retry(retry::backoff(timings, attempt), op, deadline)
+                    let reason = "a failed connection";
+                    self.pause_before_retry(retry::backoff(timings, attempt), op, reason, deadline)
                         .await?;
                     continue;
                 }
@@ -454,7 +455,8 @@ impl ArmClient {
                             message: error_chain(&e.without_url()),
                         });
                     }
-                    self.pause_before_retry(retry::backoff(timings, attempt), op, deadline)
+                    let reason = "a cut-off answer";
+                    self.pause_before_retry(retry::backoff(timings, attempt), op, reason, deadline)
                         .await?;
                     continue;
                 }
@@ -491,7 +493,9 @@ impl ArmClient {
             if retryable && attempt < timings.max_attempts {
                 let hint = retry::retry_after(&headers);
                 let delay = retry::delay_before_retry(timings, attempt, hint);
-                self.pause_before_retry(delay, op, deadline).await?;
+                let reason = format!("HTTP {status} {code}");
+                self.pause_before_retry(delay, op, &reason, deadline)
+                    .await?;
                 continue;
             }
             return Err(classify(
@@ -504,12 +508,13 @@ impl ArmClient {
         &self,
         delay: std::time::Duration,
         op: &str,
+        reason: &str,
         deadline: Deadline,
     ) -> Result<()> {
         if delay >= deadline.remaining() {
             return Err(Error::Deadline {
                 waiting_for: format!(
-                    "{op} (the next retry would come after {:.1}s, past the deadline)",
+                    "{op} (after {reason}, the next retry would come in {:.1}s, past the deadline)",
                     delay.as_secs_f64()
                 ),
             });

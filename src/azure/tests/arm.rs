@@ -197,7 +197,11 @@ async fn a_retry_after_beyond_the_deadline_fails_at_once() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Deadline { .. }), "{err:?}");
-    assert!(err.to_string().contains("virtualMachines/vm-1"), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("virtualMachines/vm-1") && text.contains("HTTP 429 TooManyRequests"),
+        "{text}"
+    );
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
