@@ -1,0 +1,84 @@
+//! Configuration of one simulator instance.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::faults::Scenario;
+
+/// Blob storage the simulated storage accounts point at (an Azurite instance).
+#[derive(Debug, Clone)]
+pub struct StorageBackend {
+    /// Blob service endpoint, e.g. `http://127.0.0.1:10000/devstoreaccount1`.
+    pub blob_endpoint: Url,
+    /// Account name Azurite serves, e.g. `devstoreaccount1`.
+    pub account_name: String,
+    /// Base64 account key; returned by `listKeys` and used to HEAD source blobs.
+    pub account_key: String,
+}
+
+/// Everything a simulator instance needs. `Default` gives values that suit tests.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub subscription_id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// PEM certificate whose private key signs client assertions (`x5t` must be its thumbprint).
+    pub client_certificate_pem: Option<String>,
+    /// User-assigned identity resource ids IMDS accepts as `msi_res_id` (system-assigned is always on).
+    pub managed_identity_resource_ids: Vec<String>,
+    /// Lifetime of issued access tokens.
+    pub token_lifetime: Duration,
+    /// How many times an operation status is reported `InProgress` before it ends.
+    pub lro_in_progress_polls: u32,
+    /// `Retry-After` seconds sent with LRO responses.
+    pub retry_after_secs: u64,
+    /// Items per page of every list (small so paging bugs show).
+    pub page_size: usize,
+    pub storage: Option<StorageBackend>,
+    /// Append one JSON line per request to this file.
+    pub request_log: Option<PathBuf>,
+    pub scenario: Option<Scenario>,
+    /// Seed for probabilistic faults.
+    pub seed: u64,
+    /// Fixed delay added to every ARM and token request.
+    pub latency: Option<Duration>,
+    /// HTTPS port for ARM and token endpoints (0 = pick a free one).
+    pub port: u16,
+    /// Plain-HTTP port for the IMDS endpoint (0 = pick a free one).
+    pub imds_port: u16,
+    /// Directory for the CA certificate file (a temporary directory when `None`).
+    pub state_dir: Option<PathBuf>,
+    /// Default location used by seeded fixtures and `skus`.
+    pub location: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            subscription_id: "00000000-0000-0000-0000-000000000001".into(),
+            tenant_id: "00000000-0000-0000-0000-0000000000aa".into(),
+            client_id: "00000000-0000-0000-0000-0000000000cc".into(),
+            client_secret: "sim-client-secret".into(),
+            client_certificate_pem: None,
+            managed_identity_resource_ids: vec![
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/bosh".into(),
+            ],
+            token_lifetime: Duration::from_secs(3600),
+            lro_in_progress_polls: 1,
+            retry_after_secs: 0,
+            page_size: 2,
+            storage: None,
+            request_log: None,
+            scenario: None,
+            seed: 1,
+            latency: None,
+            port: 0,
+            imds_port: 0,
+            state_dir: None,
+            location: "eastus".into(),
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Microsoft.Compute/disks: managed disks (Empty, Import from a blob, Copy from a snapshot or
+//! disk, FromImage). `diskState` and `managedBy` are derived from the VMs that use the disk.
+
+use serde_json::{Value, json};
+
+use super::{
+    DISK_VERSIONS, Family, Ids, Kind, Prepared, PutCtx, PutMode, compute_not_found, expect_enum,
+    expect_int, get, get_str, props_mut, virtual_machines,
+};
+use crate::arm::store::{Store, Stored};
+use crate::http::{ArmError, Req, now_rfc3339};
+
+pub(crate) struct Disks;
+
+pub(crate) const DISK_SKUS: &[&str] = &[
+    "Standard_LRS",
+    "Premium_LRS",
+    "StandardSSD_LRS",
+    "UltraSSD_LRS",
+    "Premium_ZRS",
+    "StandardSSD_ZRS",
+    "PremiumV2_LRS",
+];
+
+const CREATE_OPTIONS: &[&str] = &[
+    "Empty",
+    "Attach",
+    "FromImage",
+    "Import",
+    "Copy",
+    "Restore",
+    "Upload",
+    "CopyStart",
+    "ImportSecure",
+    "UploadPreparedSecure",
+    "CopyFromSanSnapshot",
+];
+
+/// Validates `creationData` shared by disks and snapshots; returns the size it implies.
+pub(crate) fn check_creation_data(
+    ctx: &PutCtx<'_>,
+    out: &Value,
+    options: &[&'static str],
+) -> Result<Option<i64>, ArmError> {
+    let option =
+        expect_enum(out, "properties.creationData.createOption", options)?.ok_or_else(|| {
+            ArmError::invalid_parameter(
+                "properties.creationData.createOption",
+                "Required parameter 'createOption' is missing (null).",
+            )
+        })?;
+    let mut implied = None;
+    match option {
+        "Import" => {
+            let uri = get_str(out, "properties.creationData.sourceUri").ok_or_else(|| {
+                ArmError::invalid_parameter(
+                    "properties.creationData.sourceUri",
+                    "Required parameter 'sourceUri' is missing (null).",
+                )
+            })?;
+            if let Some(account) = get_str(out, "properties.creationData.storageAccountId")
+                && !ctx.store.contains(account)
+            {
+                return Err(ArmError::invalid_parameter(
+                    "properties.creationData.storageAccountId",
+                    format!("Storage account '{account}' was not found."),
+                ));
+            }
+            if let Some(found) = ctx.blobs.get(&uri.to_ascii_lowercase()) {
+                match found {
+                    None => {
+                        return Err(ArmError::invalid_parameter(
+                            "properties.creationData.sourceUri",
+                            format!("The blob '{uri}' does not exist or cannot be accessed."),
+                        ));
+                    }
+                    Some(bytes) => implied = Some(bytes.div_ceil(1 << 30).max(1) as i64),
+                }
+            }
+        }
+        "Copy" => {
+            // The Ruby CPI sends a disk id in `sourceUri` for snapshots; ARM accepts either field.
+            let source = get_str(out, "properties.creationData.sourceResourceId")
+                .or_else(|| get_str(out, "properties.creationData.sourceUri"))
+                .ok_or_else(|| {
+                    ArmError::invalid_parameter(
+                        "properties.creationData.sourceResourceId",
+                        "Required parameter 'sourceResourceId' is missing (null).",
+                    )
+                })?;
+            if source.starts_with('/') {
+                let Some(src) = ctx.store.get(source) else {
+                    return Err(compute_not_found(source));
+                };
+                implied = get(&src.body, "properties.diskSizeGB").and_then(Value::as_i64);
+            }
+        }
+        "FromImage" => {
+            let image = get_str(out, "properties.creationData.imageReference.id")
+                .or_else(|| get_str(out, "properties.creationData.galleryImageReference.id"))
+                .ok_or_else(|| {
+                    ArmError::invalid_parameter(
+                        "properties.creationData.imageReference",
+                        "Required parameter 'imageReference' is missing (null).",
+                    )
+                })?;
+            if image.to_ascii_lowercase().starts_with("/subscriptions/")
+                && !ctx.store.contains(image)
+            {
+                return Err(compute_not_found(image));
+            }
+        }
+        _ => {}
+    }
+    Ok(implied)
+}
+
+impl Kind for Disks {
+    fn type_name(&self) -> &'static str {
+        "Microsoft.Compute/disks"
+    }
+    fn versions(&self) -> &'static [&'static str] {
+        DISK_VERSIONS
+    }
+    fn family(&self) -> Family {
+        Family::Disk
+    }
+    fn put_mode(&self) -> PutMode {
+        PutMode::Accepted202
+    }
+    fn top_level_keys(&self) -> &'static [&'static str] {
+        &["sku", "zones", "extendedLocation", "managedBy"]
+    }
+    fn blob_sources(&self, body: &Value) -> Vec<String> {
+        match get_str(body, "properties.creationData.createOption") {
+            Some(o) if o.eq_ignore_ascii_case("Import") => {
+                get_str(body, "properties.creationData.sourceUri")
+                    .map(|u| vec![u.to_string()])
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        }
+    }
+    fn prepare(
+        &self,
+        ctx: &PutCtx<'_>,
+        ids: &mut Ids<'_>,
+        out: &mut Value,
+    ) -> Result<Prepared, ArmError> {
+        let sku = expect_enum(out, "sku.name", DISK_SKUS)?.unwrap_or("Standard_LRS");
+        let implied = check_creation_data(ctx, out, CREATE_OPTIONS)?;
+        let size = expect_int(out, "properties.diskSizeGB")?;
+        let option = get_str(out, "properties.creationData.createOption")
+            .unwrap_or_default()
+            .to_string();
+        if option.eq_ignore_ascii_case("Empty") && size.is_none() {
+            return Err(ArmError::invalid_parameter(
+                "properties.diskSizeGB",
+                "Disk creation with createOption 'Empty' requires diskSizeGB.",
+            ));
+        }
+        if let Some(s) = size
+            && !(1..=65536).contains(&s)
+        {
+            return Err(ArmError::invalid_parameter(
+                "properties.diskSizeGB",
+                format!("The disk size {s} GB is not valid: it must be between 1 and 65536."),
+            ));
+        }
+        expect_int(out, "properties.diskIOPSReadWrite")?;
+        expect_int(out, "properties.diskMBpsReadWrite")?;
+        let old = ctx.existing;
+        if let (Some(old), Some(new)) = (old, size) {
+            let before = get(&old.body, "properties.diskSizeGB")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if new < before {
+                return Err(ArmError::bad_request(
+                    "BadRequest",
+                    format!(
+                        "Disk size reduction is not supported. Current size is {before} GB, requested size is {new} GB."
+                    ),
+                ));
+            }
+        }
+        let size = size.or(implied).unwrap_or(30);
+        let tier = if sku.starts_with("Premium") {
+            "Premium"
+        } else {
+            "Standard"
+        };
+        out["sku"] = json!({"name": sku, "tier": tier});
+        let unique = old
+            .and_then(|o| get_str(&o.body, "properties.uniqueId"))
+            .map(str::to_string)
+            .unwrap_or_else(|| ids.uuid());
+        let created = old
+            .and_then(|o| get_str(&o.body, "properties.timeCreated"))
+            .map(str::to_string)
+            .unwrap_or_else(now_rfc3339);
+        let p = props_mut(out);
+        p.insert("diskSizeGB".into(), json!(size));
+        p.insert("diskSizeBytes".into(), json!(size << 30));
+        p.insert("uniqueId".into(), json!(unique));
+        p.insert("timeCreated".into(), json!(created));
+        p.entry("encryption")
+            .or_insert(json!({"type": "EncryptionAtRestWithPlatformKey"}));
+        p.entry("networkAccessPolicy").or_insert(json!("AllowAll"));
+        p.entry("publicNetworkAccess").or_insert(json!("Enabled"));
+        if sku == "PremiumV2_LRS" || sku == "UltraSSD_LRS" {
+            p.entry("diskIOPSReadWrite").or_insert(json!(3000));
+            p.entry("diskMBpsReadWrite").or_insert(json!(125));
+        }
+        Ok(Prepared::default())
+    }
+    fn render(&self, store: &Store, item: &Stored, _req: &Req) -> Value {
+        let mut body = item.body.clone();
+        let user = virtual_machines::vm_using_disk(store, &item.id);
+        body["properties"]["diskState"] = json!(if user.is_some() {
+            "Attached"
+        } else {
+            "Unattached"
+        });
+        match user {
+            Some(vm) => body["managedBy"] = json!(vm),
+            None => {
+                if let Some(m) = body.as_object_mut() {
+                    m.remove("managedBy");
+                }
+            }
+        }
+        body
+    }
+    fn check_delete(&self, store: &Store, item: &Stored) -> Result<(), ArmError> {
+        match virtual_machines::vm_using_disk(store, &item.id) {
+            Some(vm) => Err(ArmError::conflict(
+                "OperationNotAllowed",
+                format!(
+                    "Disk {} is attached to VM {vm}.",
+                    item.body["name"].as_str().unwrap_or_default()
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Microsoft.Compute/galleries, galleries/images (definitions) and galleries/images/versions.
+
+use serde_json::{Value, json};
+
+use super::{
+    Family, GALLERY_VERSIONS, Ids, Kind, Prepared, PutCtx, compute_not_found, expect_array,
+    expect_enum, expect_int, get, get_str, props_mut, require_string,
+};
+use crate::arm::store::{Store, Stored};
+use crate::http::{ArmError, Req, now_rfc3339};
+
+pub(crate) struct Galleries;
+pub(crate) struct GalleryImages;
+pub(crate) struct GalleryImageVersions;
+
+fn nested_conflict(kind: &str, id: &str) -> ArmError {
+    ArmError::conflict(
+        "CannotDeleteResource",
+        format!(
+            "Can not delete resource before nested resources are deleted. The {kind} '{id}' still has nested resources."
+        ),
+    )
+}
+
+impl Kind for Galleries {
+    fn type_name(&self) -> &'static str {
+        "Microsoft.Compute/galleries"
+    }
+    fn versions(&self) -> &'static [&'static str] {
+        GALLERY_VERSIONS
+    }
+    fn family(&self) -> Family {
+        Family::Gallery
+    }
+    fn prepare(
+        &self,
+        ctx: &PutCtx<'_>,
+        _ids: &mut Ids<'_>,
+        out: &mut Value,
+    ) -> Result<Prepared, ArmError> {
+        let unique = format!(
+            "{}-{}",
+            ctx.sim.config.subscription_id,
+            ctx.id.name().to_ascii_uppercase()
+        );
+        props_mut(out).insert("identifier".into(), json!({"uniqueName": unique}));
+        Ok(Prepared::default())
+    }
+    fn check_delete(&self, store: &Store, item: &Stored) -> Result<(), ArmError> {
+        if store
+            .children(&item.id, "Microsoft.Compute/galleries/images")
+            .is_empty()
+        {
+            Ok(())
+        } else {
+            Err(nested_conflict("gallery", &item.id))
+        }
+    }
+}
+
+impl Kind for GalleryImages {
+    fn type_name(&self) -> &'static str {
+        "Microsoft.Compute/galleries/images"
+    }
+    fn versions(&self) -> &'static [&'static str] {
+        GALLERY_VERSIONS
+    }
+    fn family(&self) -> Family {
+        Family::Gallery
+    }
+    fn prepare(
+        &self,
+        ctx: &PutCtx<'_>,
+        _ids: &mut Ids<'_>,
+        out: &mut Value,
+    ) -> Result<Prepared, ArmError> {
+        let publisher = require_string(out, "properties.identifier.publisher")?;
+        let offer = require_string(out, "properties.identifier.offer")?;
+        let sku = require_string(out, "properties.identifier.sku")?;
+        expect_enum(out, "properties.osType", &["Linux", "Windows"])?.ok_or_else(|| {
+            ArmError::invalid_parameter(
+                "properties.osType",
+                "Required parameter 'osType' is missing (null).",
+            )
+        })?;
+        expect_enum(out, "properties.osState", &["Generalized", "Specialized"])?.ok_or_else(
+            || {
+                ArmError::invalid_parameter(
+                    "properties.osState",
+                    "Required parameter 'osState' is missing (null).",
+                )
+            },
+        )?;
+        let generation = expect_enum(out, "properties.hyperVGeneration", &["V1", "V2"])?;
+        let architecture = expect_enum(out, "properties.architecture", &["x64", "Arm64"])?;
+        expect_array(out, "properties.features")?;
+        let parent = ctx
+            .id
+            .parent()
+            .map(|p| p.render("Microsoft.Compute/galleries"))
+            .unwrap_or_default();
+        for sibling in ctx.store.children(&parent, self.type_name()) {
+            if sibling.id.eq_ignore_ascii_case(ctx.canonical_id) {
+                continue;
+            }
+            let same = |f: &str, v: &str| {
+                get_str(&sibling.body, &format!("properties.identifier.{f}"))
+                    .is_some_and(|x| x.eq_ignore_ascii_case(v))
+            };
+            if same("publisher", &publisher) && same("offer", &offer) && same("sku", &sku) {
+                return Err(ArmError::conflict(
+                    "Conflict",
+                    format!(
+                        "Gallery image definition '{}' already uses the identifier (publisher '{publisher}', offer '{offer}', sku '{sku}').",
+                        sibling.id
+                    ),
+                ));
+            }
+        }
+        if let Some(old) = ctx.existing {
+            for (field, new) in [
+                ("hyperVGeneration", generation),
+                ("architecture", architecture),
+            ] {
+                let before = get_str(&old.body, &format!("properties.{field}"));
+                if let (Some(b), Some(n)) = (before, new)
+                    && !b.eq_ignore_ascii_case(n)
+                {
+                    return Err(ArmError::conflict(
+                        "PropertyChangeNotAllowed",
+                        format!("Changing property '{field}' is not allowed."),
+                    ));
+                }
+            }
+        }
+        let p = props_mut(out);
+        p.insert("hyperVGeneration".into(), json!(generation.unwrap_or("V1")));
+        if let Some(a) = architecture {
+            p.insert("architecture".into(), json!(a));
+        }
+        Ok(Prepared::default())
+    }
+    fn check_delete(&self, store: &Store, item: &Stored) -> Result<(), ArmError> {
+        if store
+            .children(&item.id, "Microsoft.Compute/galleries/images/versions")
+            .is_empty()
+        {
+            Ok(())
+        } else {
+            Err(nested_conflict("gallery image", &item.id))
+        }
+    }
+}
+
+fn valid_version_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && p.parse::<i32>().is_ok()
+        })
+}
+
+impl Kind for GalleryImageVersions {
+    fn type_name(&self) -> &'static str {
+        "Microsoft.Compute/galleries/images/versions"
+    }
+    fn versions(&self) -> &'static [&'static str] {
+        GALLERY_VERSIONS
+    }
+    fn family(&self) -> Family {
+        Family::Gallery
+    }
+    fn blob_sources(&self, body: &Value) -> Vec<String> {
+        get_str(body, "properties.storageProfile.osDiskImage.source.uri")
+            .map(|u| vec![u.to_string()])
+            .unwrap_or_default()
+    }
+    fn prepare(
+        &self,
+        ctx: &PutCtx<'_>,
+        _ids: &mut Ids<'_>,
+        out: &mut Value,
+    ) -> Result<Prepared, ArmError> {
+        let name = ctx.id.name();
+        if !valid_version_name(name) {
+            return Err(ArmError::invalid_parameter(
+                "galleryImageVersionName",
+                format!(
+                    "The gallery image version name '{name}' is invalid. It must follow the format <MajorVersion>.<MinorVersion>.<Patch> where each part is a 32-bit integer."
+                ),
+            ));
+        }
+        let location = get_str(out, "location").unwrap_or_default().to_string();
+        let mut size_gb = 30;
+        let os_source = "properties.storageProfile.osDiskImage.source";
+        let uri = get_str(out, &format!("{os_source}.uri")).map(str::to_string);
+        let account = get_str(out, &format!("{os_source}.storageAccountId")).map(str::to_string);
+        let source_id = get_str(out, &format!("{os_source}.id"))
+            .or_else(|| get_str(out, "properties.storageProfile.source.id"))
+            .map(str::to_string);
+        match (uri, account, source_id) {
+            (Some(uri), account, _) => {
+                let Some(account) = account else {
+                    return Err(ArmError::invalid_parameter(
+                        &format!("{os_source}.storageAccountId"),
+                        "The storageAccountId must be specified when the source is a VHD uri.",
+                    ));
+                };
+                if !ctx.store.contains(&account) {
+                    return Err(ArmError::invalid_parameter(
+                        &format!("{os_source}.storageAccountId"),
+                        format!("Storage account '{account}' was not found."),
+                    ));
+                }
+                match ctx.blobs.get(&uri.to_ascii_lowercase()) {
+                    Some(None) => {
+                        return Err(ArmError::invalid_parameter(
+                            &format!("{os_source}.uri"),
+                            format!("The blob '{uri}' does not exist or cannot be accessed."),
+                        ));
+                    }
+                    Some(Some(bytes)) => size_gb = bytes.div_ceil(1 << 30).max(1),
+                    None => {}
+                }
+            }
+            (None, _, Some(id)) => {
+                if !ctx.store.contains(&id) {
+                    return Err(compute_not_found(&id));
+                }
+            }
+            (None, _, None) => {
+                return Err(ArmError::invalid_parameter(
+                    "properties.storageProfile",
+                    "A source (osDiskImage.source.uri with storageAccountId, osDiskImage.source.id, or storageProfile.source.id) is required.",
+                ));
+            }
+        }
+        let replicas = expect_int(out, "properties.publishingProfile.replicaCount")?.unwrap_or(1);
+        if !(1..=100).contains(&replicas) {
+            return Err(ArmError::invalid_parameter(
+                "properties.publishingProfile.replicaCount",
+                "The replica count must be between 1 and 100.",
+            ));
+        }
+        let regions = expect_array(out, "properties.publishingProfile.targetRegions")?.to_vec();
+        for (i, r) in regions.iter().enumerate() {
+            require_string(r, "name").map_err(|_| {
+                ArmError::invalid_parameter(
+                    &format!("properties.publishingProfile.targetRegions[{i}].name"),
+                    "Required parameter 'name' is missing (null).",
+                )
+            })?;
+            expect_int(r, "regionalReplicaCount")?;
+        }
+        let account_type = expect_enum(
+            out,
+            "properties.publishingProfile.storageAccountType",
+            &["Standard_LRS", "Standard_ZRS", "Premium_LRS"],
+        )?
+        .unwrap_or("Standard_LRS");
+        let regions: Vec<Value> = if regions.is_empty() {
+            vec![
+                json!({"name": location, "regionalReplicaCount": replicas, "storageAccountType": account_type}),
+            ]
+        } else {
+            regions
+                .into_iter()
+                .map(|mut r| {
+                    if r.get("regionalReplicaCount").is_none() {
+                        r["regionalReplicaCount"] = json!(replicas);
+                    }
+                    if r.get("storageAccountType").is_none() {
+                        r["storageAccountType"] = json!(account_type);
+                    }
+                    r
+                })
+                .collect()
+        };
+        let published = ctx
+            .existing
+            .and_then(|e| get_str(&e.body, "properties.publishingProfile.publishedDate"))
+            .map(str::to_string)
+            .unwrap_or_else(now_rfc3339);
+        let p = props_mut(out);
+        let pp = p.entry("publishingProfile").or_insert(json!({}));
+        pp["replicaCount"] = json!(replicas);
+        pp["targetRegions"] = json!(regions);
+        pp["storageAccountType"] = json!(account_type);
+        pp["publishedDate"] = json!(published);
+        pp["excludeFromLatest"] = pp.get("excludeFromLatest").cloned().unwrap_or(json!(false));
+        if let Some(osd) = p
+            .get_mut("storageProfile")
+            .and_then(|s| s.get_mut("osDiskImage"))
+            .and_then(Value::as_object_mut)
+        {
+            osd.insert("sizeInGB".into(), json!(size_gb));
+            osd.entry("hostCaching").or_insert(json!("ReadWrite"));
+        }
+        if let Some(sp) = p.get_mut("storageProfile").and_then(Value::as_object_mut) {
+            sp.entry("dataDiskImages").or_insert(json!([]));
+        }
+        p.entry("safetyProfile").or_insert(json!({"allowDeletionOfReplicatedLocations": false, "reportedForPolicyViolation": false}));
+        Ok(Prepared::default())
+    }
+    fn render(&self, _store: &Store, item: &Stored, req: &Req) -> Value {
+        let mut body = item.body.clone();
+        if req
+            .q("$expand")
+            .is_some_and(|e| e.eq_ignore_ascii_case("ReplicationStatus"))
+        {
+            let done = get_str(&body, "properties.provisioningState") == Some("Succeeded");
+            let state = if done { "Completed" } else { "InProgress" };
+            let summary: Vec<Value> = get(&body, "properties.publishingProfile.targetRegions")
+                .and_then(Value::as_array)
+                .map(|regions| {
+                    regions
+                        .iter()
+                        .map(|r| json!({"region": r["name"], "state": state, "details": "", "progress": if done { 100 } else { 50 }}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            body["properties"]["replicationStatus"] =
+                json!({"aggregatedState": state, "summary": summary});
+        }
+        body
+    }
+}

@@ -1,0 +1,197 @@
+//! Resource SKUs (`/providers/Microsoft.Compute/skus`) and the VM size table behind
+//! `availabilitySets/{as}/vmSizes`: a small, realistic, fixed catalogue.
+
+use serde_json::{Value, json};
+
+use super::SKU_VERSIONS;
+use crate::arm::{Call, check_version, page};
+use crate::http::{ArmError, Reply};
+
+/// (name, family, vCPUs, memory GB, max data disks, premium IO, resource disk MB)
+const VM_SIZES: &[(&str, &str, u32, f64, u32, bool, u32)] = &[
+    ("Standard_B2s", "standardBSFamily", 2, 4.0, 4, true, 8192),
+    (
+        "Standard_DS1_v2",
+        "standardDSv2Family",
+        1,
+        3.5,
+        4,
+        true,
+        7168,
+    ),
+    (
+        "Standard_D2s_v3",
+        "standardDSv3Family",
+        2,
+        8.0,
+        4,
+        true,
+        16384,
+    ),
+    (
+        "Standard_D4s_v3",
+        "standardDSv3Family",
+        4,
+        16.0,
+        8,
+        true,
+        32768,
+    ),
+    (
+        "Standard_D2_v3",
+        "standardDv3Family",
+        2,
+        8.0,
+        4,
+        false,
+        51200,
+    ),
+    (
+        "Standard_D2as_v5",
+        "standardDASv5Family",
+        2,
+        8.0,
+        4,
+        true,
+        0,
+    ),
+    ("Standard_E2s_v5", "standardESv5Family", 2, 16.0, 4, true, 0),
+    (
+        "Standard_F2s_v2",
+        "standardFSv2Family",
+        2,
+        4.0,
+        4,
+        true,
+        16384,
+    ),
+    (
+        "Standard_F4s_v2",
+        "standardFSv2Family",
+        4,
+        8.0,
+        8,
+        true,
+        32768,
+    ),
+    (
+        "Standard_A1_v2",
+        "standardAv2Family",
+        1,
+        2.0,
+        2,
+        false,
+        10240,
+    ),
+];
+
+const LOCATIONS: &[&str] = &["eastus", "westus2", "westeurope"];
+
+pub(crate) fn vm_size_exists(name: &str) -> bool {
+    VM_SIZES.iter().any(|s| s.0.eq_ignore_ascii_case(name))
+}
+
+pub(crate) fn vm_size_names() -> Vec<&'static str> {
+    VM_SIZES.iter().map(|s| s.0).collect()
+}
+
+/// `VirtualMachineSize` objects, as `vmSizes` returns them.
+pub(crate) fn vm_sizes() -> Vec<Value> {
+    VM_SIZES
+        .iter()
+        .map(|(name, _, cpus, mem, disks, _, res)| {
+            json!({
+                "name": name,
+                "numberOfCores": cpus,
+                "osDiskSizeInMB": 1047552,
+                "resourceDiskSizeInMB": res,
+                "memoryInMB": (*mem * 1024.0) as u64,
+                "maxDataDiskCount": disks,
+            })
+        })
+        .collect()
+}
+
+fn catalogue() -> Vec<Value> {
+    let mut out = Vec::new();
+    for loc in LOCATIONS {
+        for (name, family, cpus, mem, disks, premium, _) in VM_SIZES {
+            let size = name.trim_start_matches("Standard_");
+            out.push(json!({
+                "resourceType": "virtualMachines",
+                "name": name,
+                "tier": "Standard",
+                "size": size,
+                "family": family,
+                "locations": [loc],
+                "locationInfo": [{"location": loc, "zones": ["1", "2", "3"], "zoneDetails": []}],
+                "capabilities": [
+                    {"name": "vCPUs", "value": cpus.to_string()},
+                    {"name": "MemoryGB", "value": mem.to_string()},
+                    {"name": "MaxDataDiskCount", "value": disks.to_string()},
+                    {"name": "PremiumIO", "value": if *premium { "True" } else { "False" }},
+                    {"name": "HyperVGenerations", "value": "V1,V2"},
+                    {"name": "AcceleratedNetworkingEnabled", "value": if *cpus >= 2 { "True" } else { "False" }},
+                    {"name": "CpuArchitectureType", "value": "x64"},
+                    {"name": "EncryptionAtHostSupported", "value": "True"},
+                ],
+                "restrictions": [],
+            }));
+        }
+        out.push(json!({
+            "resourceType": "availabilitySets", "name": "Aligned", "locations": [loc],
+            "locationInfo": [{"location": loc, "zones": [], "zoneDetails": []}],
+            "capabilities": [{"name": "MaximumPlatformFaultDomainCount", "value": "3"}],
+            "restrictions": [],
+        }));
+        out.push(json!({
+            "resourceType": "availabilitySets", "name": "Classic", "locations": [loc],
+            "locationInfo": [{"location": loc, "zones": [], "zoneDetails": []}],
+            "capabilities": [{"name": "MaximumPlatformFaultDomainCount", "value": "3"}],
+            "restrictions": [],
+        }));
+        for (disk, tier) in [
+            ("Standard_LRS", "Standard"),
+            ("Premium_LRS", "Premium"),
+            ("StandardSSD_LRS", "Standard"),
+            ("PremiumV2_LRS", "Premium"),
+        ] {
+            out.push(json!({
+                "resourceType": "disks", "name": disk, "tier": tier, "size": "P4", "locations": [loc],
+                "locationInfo": [{"location": loc, "zones": ["1", "2", "3"], "zoneDetails": []}],
+                "capabilities": [{"name": "MaxSizeGiB", "value": "32767"}, {"name": "MinSizeGiB", "value": "0"}],
+                "restrictions": [],
+            }));
+        }
+    }
+    out
+}
+
+/// `GET /subscriptions/{s}/providers/Microsoft.Compute/skus[?$filter=location eq 'x']`.
+pub(crate) fn list(call: &mut Call<'_>) -> Reply {
+    match check_version(call.req, SKU_VERSIONS, "skus", false) {
+        Ok(v) => call.api_version = v,
+        Err(e) => return e.reply(),
+    }
+    let location = match call.req.q("$filter") {
+        None => None,
+        Some(f) => {
+            let re = regex::Regex::new(r"(?i)^\s*location\s+eq\s+'([^']+)'\s*$").ok();
+            match re.and_then(|re| re.captures(f).map(|c| c[1].to_ascii_lowercase())) {
+                Some(l) => Some(l),
+                None => {
+                    return ArmError::bad_request(
+                        "InvalidFilterInQueryString",
+                        format!("The $filter '{f}' is not supported. Only \"location eq '<location>'\" is."),
+                    )
+                    .reply();
+                }
+            }
+        }
+    };
+    let items: Vec<Value> = catalogue()
+        .into_iter()
+        .filter(|s| location.as_deref().is_none_or(|l| s["locations"][0] == l))
+        .collect();
+    page(call, items)
+}

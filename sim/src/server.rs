@@ -1,0 +1,127 @@
+//! Listeners: HTTPS for ARM, token endpoints and the control API; plain HTTP for IMDS.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::faults::Injection;
+use crate::http::{Reply, Req};
+use crate::state::Sim;
+
+const MAX_BODY: usize = 64 << 20;
+
+/// Serves connections until `stop` flips to true.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    sim: Arc<Sim>,
+    imds: bool,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let sim = sim.clone();
+        let tls = tls.clone();
+        let mut conn_stop = stop.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(sim.clone(), req, imds));
+            let builder = http1::Builder::new();
+            match tls {
+                Some(acceptor) => {
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = conn_stop.changed() => {}
+                    }
+                }
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = conn_stop.changed() => {}
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn handle(
+    sim: Arc<Sim>,
+    req: Request<Incoming>,
+    imds: bool,
+) -> Result<Response<Body>, std::io::Error> {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(Body::new(body), MAX_BODY)
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let req = Req::new(
+        parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        parts.headers,
+        bytes,
+    );
+    let control = !imds && req.segments.first().is_some_and(|s| s == "_sim");
+    let (reply, faulted) = if control {
+        (crate::control::handle(&sim, &req), false)
+    } else {
+        route(&sim, &req, imds).await
+    };
+    if !control {
+        sim.log.record(&req, &reply, started.elapsed(), faulted);
+    }
+    if reply.reset {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected fault: connection reset",
+        ));
+    }
+    Ok(reply.into_response())
+}
+
+async fn route(sim: &Arc<Sim>, req: &Req, imds: bool) -> (Reply, bool) {
+    if let Some(latency) = sim.latency() {
+        tokio::time::sleep(latency).await;
+    }
+    let injection = sim
+        .faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .check(req);
+    let mut lro_fault = None;
+    let faulted = injection.is_some();
+    match injection {
+        Some(Injection::Reply(reply)) => return (reply, true),
+        Some(Injection::Delay(d)) => tokio::time::sleep(d).await,
+        Some(Injection::LroOutcome(f)) => lro_fault = Some(f),
+        None => {}
+    }
+    let reply = if imds {
+        crate::auth::imds(sim, req)
+    } else if crate::auth::is_token_path(req) {
+        crate::auth::token_endpoint(sim, req)
+    } else {
+        crate::arm::handle(sim, req, lro_fault).await
+    };
+    (reply, faulted)
+}
