@@ -498,8 +498,10 @@ impl ArmClient {
                     .await?;
                 continue;
             }
+            // The kind of failure does not depend on whether this request could be retried.
+            let transient = retry::is_retryable_status(status) || retryable_code;
             return Err(classify(
-                op, status, code, message, details, attempt, retryable,
+                op, status, code, message, details, attempt, transient,
             ));
         }
     }
@@ -585,7 +587,7 @@ fn classify(
     message: String,
     details: Vec<super::error::ErrorDetail>,
     attempts: u32,
-    retryable: bool,
+    transient: bool,
 ) -> Error {
     let operation = op.to_owned();
     match status {
@@ -612,7 +614,7 @@ fn classify(
             code,
             message,
         },
-        _ if retryable => Error::Transient {
+        _ if transient => Error::Transient {
             operation,
             attempts,
             message: format!("{code}: {message}"),
