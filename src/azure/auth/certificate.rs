@@ -16,7 +16,7 @@ use super::super::error::{Error, Result};
 
 /// Builds assertions for one client id and token endpoint from one PEM file (key + certificate).
 #[derive(Clone)]
-pub struct CertificateAssertion {
+pub(crate) struct CertificateAssertion {
     client_id: String,
     pem_path: PathBuf,
     audience: Url,

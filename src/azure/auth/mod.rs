@@ -21,13 +21,11 @@ use super::deadline::Deadline;
 use super::error::{Error, Result};
 use super::settings::{Authority, AzureSettings, CredentialSettings};
 
-pub use certificate::CertificateAssertion;
-
 /// A bearer token and when it expires.
 #[derive(Clone)]
-pub struct Token {
-    pub secret: Secret,
-    pub expires_in: Duration,
+struct Token {
+    secret: Secret,
+    expires_in: Duration,
 }
 
 /// Where tokens come from; chosen once from the settings.
