@@ -152,6 +152,12 @@ impl ArmClient {
                 .map_err(|_| Error::Invalid("bad resource manager URL".into()))?;
             segments.pop_if_empty();
             for segment in path.segments() {
+                // URL normalisation would drop or climb these, changing the path's shape.
+                if segment.is_empty() || segment == "." || segment == ".." {
+                    return Err(Error::Invalid(format!(
+                        "'{segment}' is not a valid name in Azure resource path {path}"
+                    )));
+                }
                 segments.push(segment);
             }
         }

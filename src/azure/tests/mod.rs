@@ -2,6 +2,7 @@
 
 mod arm;
 mod logging;
+mod props;
 mod sim;
 mod storage;
 mod support;
