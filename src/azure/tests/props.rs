@@ -45,7 +45,7 @@ proptest! {
         let segments: Vec<String> = url
             .path_segments()
             .unwrap()
-            .map(|s| percent_decode(s))
+            .map(percent_decode)
             .collect();
         prop_assert_eq!(segments.len(), 8);
         prop_assert_eq!(&segments[3], &rg);
