@@ -441,6 +441,44 @@ async fn lros_through_async_operation_and_location_and_failures() {
         .count();
     assert_eq!(reads, 1);
 
+    // Disk PUT: 202 with both Azure-AsyncOperation and Location (the recorded import shape);
+    // PATCH resizes through the same path.
+    let disk = rg(&sim, "bosh")
+        .provider("Microsoft.Compute")
+        .child("disks", "bosh-disk-1");
+    let created: Value = arm
+        .put(
+            &disk,
+            ApiKind::Disks,
+            &json!({"location": location, "sku": {"name": "Standard_LRS"},
+                    "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 1}}),
+            deadline(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created["properties"]["diskSizeGB"], 1);
+    assert_eq!(requests_to(&sim, "/disks/bosh-disk-1")[0].status, 202);
+    let resized: Value = arm
+        .patch(
+            &disk,
+            ApiKind::Disks,
+            &json!({"properties": {"diskSizeGB": 2}}),
+            deadline(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resized["properties"]["diskSizeGB"], 2);
+    assert_eq!(
+        arm.delete(&disk, ApiKind::Disks, deadline()).await.unwrap(),
+        Deleted::Deleted
+    );
+    assert!(
+        arm.get::<Value>(&disk, ApiKind::Disks, deadline())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
     // Storage account PUT: 202 + Location only.
     let account = rg(&sim, "bosh")
         .provider("Microsoft.Storage")
