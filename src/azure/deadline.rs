@@ -7,8 +7,13 @@ use std::time::{Duration, Instant};
 pub struct Deadline(Instant);
 
 impl Deadline {
+    /// A huge duration (e.g. a misconfigured timeout) means "a century", never a panic.
     pub fn after(duration: Duration) -> Self {
-        Self(Instant::now() + duration)
+        let now = Instant::now();
+        Self(
+            now.checked_add(duration)
+                .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600)),
+        )
     }
 
     pub fn at(instant: Instant) -> Self {
@@ -41,5 +46,6 @@ mod tests {
         let future = Deadline::after(Duration::from_secs(60));
         assert!(!future.passed());
         assert!(future.remaining() > Duration::from_secs(59));
+        assert!(Deadline::after(Duration::MAX).remaining() > Duration::from_secs(3600));
     }
 }

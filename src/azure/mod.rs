@@ -13,10 +13,14 @@
 //! let created: Vm = arm.put(&vm, ApiKind::Compute, &body, deadline).await?;   // waits for the LRO
 //! let patched: Disk = arm.patch(&disk, ApiKind::Disks, &changes, deadline).await?;
 //! let gone: Deleted = arm.delete(&vm, ApiKind::Compute, deadline).await?;     // NotFound is Ok
-//! let keys: Option<Keys> = arm.post(&vm.clone().segment("restart"), ApiKind::Compute, None,
-//!                                   PostSafety::Idempotent, deadline).await?;
+//! let _: Option<serde_json::Value> = arm.post(&vm.clone().segment("restart"), ApiKind::Compute,
+//!                                            None, PostSafety::Idempotent, deadline).await?;
 //! let nics: Vec<Nic> = arm.list(&nics_path, ApiKind::Network, deadline).await?;  // every page
+//! let by_id = ResourcePath::parse_id(&nic.id)?;                // ids from Azure, re-escaped
 //! ```
+//!
+//! Errors convert into the Director's error with `?` in actions (`From<Error> for CpiError`);
+//! match on [`Error::NotFound`], [`Error::Conflict`], ... first where the action cares.
 //!
 //! - [`ArmClient`]: builds every URL (escaped segments + the api-version of [`ApiKind`] for the
 //!   cloud kind), sends `Authorization`, `User-Agent: BOSH-AZURE-CPI/<v> pid-<guid>`,

@@ -130,6 +130,12 @@ impl ArmClient {
         self.inner.cloud
     }
 
+    /// The process's HTTP client (connection pool, proxy settings, extra CA), for the blob
+    /// layer to reuse.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
     /// `/subscriptions/{configured subscription}/resourceGroups/{resource_group}`.
     pub fn resource_group_path(&self, resource_group: &str) -> ResourcePath {
         ResourcePath::resource_group(&self.inner.subscription_id, resource_group)
@@ -146,6 +152,12 @@ impl ArmClient {
                 .map_err(|_| Error::Invalid("bad resource manager URL".into()))?;
             segments.pop_if_empty();
             for segment in path.segments() {
+                // URL normalisation would drop or climb these, changing the path's shape.
+                if segment.is_empty() || segment == "." || segment == ".." {
+                    return Err(Error::Invalid(format!(
+                        "'{segment}' is not a valid name in Azure resource path {path}"
+                    )));
+                }
                 segments.push(segment);
             }
         }
@@ -419,7 +431,8 @@ impl ArmClient {
                             message: error_chain(&e),
                         });
                     }
-                    self.pause_before_retry(retry::backoff(timings, attempt), op, deadline)
+                    let reason = "a failed connection";
+                    self.pause_before_retry(retry::backoff(timings, attempt), op, reason, deadline)
                         .await?;
                     continue;
                 }
@@ -448,7 +461,8 @@ impl ArmClient {
                             message: error_chain(&e.without_url()),
                         });
                     }
-                    self.pause_before_retry(retry::backoff(timings, attempt), op, deadline)
+                    let reason = "a cut-off answer";
+                    self.pause_before_retry(retry::backoff(timings, attempt), op, reason, deadline)
                         .await?;
                     continue;
                 }
@@ -485,11 +499,15 @@ impl ArmClient {
             if retryable && attempt < timings.max_attempts {
                 let hint = retry::retry_after(&headers);
                 let delay = retry::delay_before_retry(timings, attempt, hint);
-                self.pause_before_retry(delay, op, deadline).await?;
+                let reason = format!("HTTP {status} {code}");
+                self.pause_before_retry(delay, op, &reason, deadline)
+                    .await?;
                 continue;
             }
+            // The kind of failure does not depend on whether this request could be retried.
+            let transient = retry::is_retryable_status(status) || retryable_code;
             return Err(classify(
-                op, status, code, message, details, attempt, retryable,
+                op, status, code, message, details, attempt, transient,
             ));
         }
     }
@@ -498,12 +516,13 @@ impl ArmClient {
         &self,
         delay: std::time::Duration,
         op: &str,
+        reason: &str,
         deadline: Deadline,
     ) -> Result<()> {
         if delay >= deadline.remaining() {
             return Err(Error::Deadline {
                 waiting_for: format!(
-                    "{op} (the next retry would come after {:.1}s, past the deadline)",
+                    "{op} (after {reason}, the next retry would come in {:.1}s, past the deadline)",
                     delay.as_secs_f64()
                 ),
             });
@@ -574,7 +593,7 @@ fn classify(
     message: String,
     details: Vec<super::error::ErrorDetail>,
     attempts: u32,
-    retryable: bool,
+    transient: bool,
 ) -> Error {
     let operation = op.to_owned();
     match status {
@@ -601,7 +620,7 @@ fn classify(
             code,
             message,
         },
-        _ if retryable => Error::Transient {
+        _ if transient => Error::Transient {
             operation,
             attempts,
             message: format!("{code}: {message}"),

@@ -207,3 +207,17 @@ mod tests {
         assert_eq!(code, "HTTP502");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_error_bodies_never_panic(status in 100u16..600, body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let (code, message, _) = parse_error(status, &body);
+            prop_assert!(!code.is_empty() && !message.is_empty());
+        }
+    }
+}

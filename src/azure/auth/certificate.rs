@@ -16,7 +16,7 @@ use super::super::error::{Error, Result};
 
 /// Builds assertions for one client id and token endpoint from one PEM file (key + certificate).
 #[derive(Clone)]
-pub struct CertificateAssertion {
+pub(crate) struct CertificateAssertion {
     client_id: String,
     pem_path: PathBuf,
     audience: Url,
@@ -130,5 +130,44 @@ impl azure_identity::ClientAssertion for CertificateAssertion {
         self.sign().map_err(|e| {
             azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assertion_for(contents: &str) -> (tempfile::NamedTempFile, CertificateAssertion) {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, contents.as_bytes()).unwrap();
+        let assertion = CertificateAssertion::new(
+            "app".into(),
+            file.path().to_owned(),
+            Url::parse("https://login.example/t/oauth2/v2.0/token").unwrap(),
+        );
+        (file, assertion)
+    }
+
+    #[test]
+    fn a_pem_without_key_or_certificate_is_named_clearly() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["x".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let (_f, only_cert) = assertion_for(&cert.pem());
+        let err = only_cert.sign().unwrap_err().to_string();
+        assert!(err.contains("no unencrypted RSA private key"), "{err}");
+        let (_f, only_key) = assertion_for(&key.serialize_pem());
+        let err = only_key.sign().unwrap_err().to_string();
+        assert!(err.contains("no CERTIFICATE block"), "{err}");
+        let (_f, both) = assertion_for(&format!("{}{}", cert.pem(), key.serialize_pem()));
+        let jwt = both.sign().unwrap();
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.alg, Algorithm::RS256);
+        assert_eq!(
+            header.x5t.as_deref(),
+            Some(URL_SAFE_NO_PAD.encode(Sha1::digest(cert.der())).as_str())
+        );
     }
 }

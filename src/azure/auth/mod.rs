@@ -12,7 +12,6 @@ mod entra;
 mod managed_identity;
 mod token_http;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use azure_core::credentials::Secret;
@@ -22,13 +21,11 @@ use super::deadline::Deadline;
 use super::error::{Error, Result};
 use super::settings::{Authority, AzureSettings, CredentialSettings};
 
-pub use certificate::CertificateAssertion;
-
 /// A bearer token and when it expires.
 #[derive(Clone)]
-pub struct Token {
-    pub secret: Secret,
-    pub expires_in: Duration,
+struct Token {
+    secret: Secret,
+    expires_in: Duration,
 }
 
 /// Where tokens come from; chosen once from the settings.
@@ -178,9 +175,6 @@ pub(crate) fn auth_hint(status: u16, description: &str) -> String {
         format!("{fix} (HTTP {status}: {first_line})")
     }
 }
-
-/// Shared handle used by the ARM client.
-pub type SharedTokenProvider = Arc<TokenProvider>;
 
 #[cfg(test)]
 mod tests {

@@ -197,7 +197,11 @@ async fn a_retry_after_beyond_the_deadline_fails_at_once() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Deadline { .. }), "{err:?}");
-    assert!(err.to_string().contains("virtualMachines/vm-1"), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("virtualMachines/vm-1") && text.contains("HTTP 429 TooManyRequests"),
+        "{text}"
+    );
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
@@ -637,4 +641,47 @@ async fn a_kind_missing_from_the_stack_column_sends_nothing() {
         .unwrap_err();
     assert!(err.to_string().contains("Azure Stack"), "{err}");
     assert!(server.requests().is_empty(), "no token, no request");
+}
+
+#[tokio::test]
+async fn a_non_idempotent_post_is_resent_only_when_azure_refused_it() {
+    // 503: the outcome is unknown, so no second attempt; still classified as transient.
+    let server = arm_server(|_| arm_error(503, "ServiceUnavailable", "busy")).await;
+    let action = vm_path().segment("performMaintenance");
+    let err = client(&server)
+        .post::<Value>(
+            &action,
+            ApiKind::Compute,
+            None,
+            PostSafety::NotIdempotent,
+            deadline(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Transient { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(arm_requests(&server).len(), 1);
+    // 429: ARM did not act on it, so it is sent again.
+    let server = arm_server(|ctx| {
+        if ctx.n == 0 {
+            arm_error(429, "TooManyRequests", "throttled").header("retry-after-ms", "10")
+        } else {
+            Reply::empty(200)
+        }
+    })
+    .await;
+    let done: Option<Value> = client(&server)
+        .post(
+            &action,
+            ApiKind::Compute,
+            None,
+            PostSafety::NotIdempotent,
+            deadline(),
+        )
+        .await
+        .unwrap();
+    assert!(done.is_none());
+    assert_eq!(arm_requests(&server).len(), 2);
 }

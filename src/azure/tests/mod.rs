@@ -2,6 +2,8 @@
 
 mod arm;
 mod logging;
+mod props;
+mod sim;
 mod storage;
 mod support;
 mod tokens;

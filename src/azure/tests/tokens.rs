@@ -414,3 +414,26 @@ async fn arm_401_twice_is_an_auth_error_not_a_loop() {
     assert_eq!(server.requests_to("/resourceGroups/").len(), 2);
     assert_eq!(server.requests_to("/oauth2/").len(), 2);
 }
+
+#[tokio::test]
+async fn concurrent_calls_share_one_token_and_one_refresh() {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let counter = issued.clone();
+    let server = TestServer::http(move |ctx| {
+        if is_token_request(ctx) {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            imds_token(&format!("token-{n}"), 3600)
+        } else {
+            rg_reply(ctx, "token-2")
+        }
+    })
+    .await;
+    let arm = ArmClient::new(&imds_settings(&server.base, &server.base)).unwrap();
+    let path = rg_path();
+    let calls = (0..8).map(|_| arm.get::<serde_json::Value>(&path, ApiKind::Resources, deadline()));
+    for result in futures::future::join_all(calls).await {
+        assert!(result.unwrap().is_some());
+    }
+    // Eight callers, one first token, one refresh after the 401s.
+    assert_eq!(issued.load(Ordering::SeqCst), 2);
+}
