@@ -364,7 +364,6 @@ fn assert_info_answer(stdout: &[u8], what: &str) {
 }
 
 #[test]
-#[ignore = "needs the CPI binary"]
 fn every_rendered_cpi_json_is_accepted_by_the_binary() {
     if !ruby_available() {
         return;
@@ -405,7 +404,6 @@ fn every_rendered_cpi_json_is_accepted_by_the_binary() {
 }
 
 #[test]
-#[ignore = "needs the CPI binary"]
 fn bin_cpi_runs_the_binary_end_to_end() {
     if !ruby_available() {
         return;
