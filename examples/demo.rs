@@ -1,0 +1,181 @@
+//! The demo behind `scripts/demo`: starts azure-sim, writes a cpi.json pointing at it, and
+//! walks a BOSH lifecycle through the real `azure_cpi` binary, printing every request and the
+//! CPI's answer as it is. Nothing is faked: a method that is not built yet shows its
+//! NotImplemented answer.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use bosh_azure_sim::SimConfig;
+use serde_json::{Value, json};
+
+const RESOURCE_GROUP: &str = "bosh-demo";
+const LOCATION: &str = "eastus";
+
+fn main() {
+    let binary = std::env::args_os()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target/debug/azure_cpi"));
+    if !binary.exists() {
+        eprintln!(
+            "demo: the CPI binary '{}' does not exist; run scripts/demo",
+            binary.display()
+        );
+        std::process::exit(2);
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let sim = runtime
+        .block_on(bosh_azure_sim::start(SimConfig::default()))
+        .expect("start azure-sim");
+    let subscription = sim.config().subscription_id.clone();
+    let rg_id = format!("/subscriptions/{subscription}/resourceGroups/{RESOURCE_GROUP}");
+    sim.seed(json!([
+        {"id": rg_id, "location": LOCATION},
+        {"id": format!("{rg_id}/providers/Microsoft.Network/virtualNetworks/boshvnet"), "location": LOCATION,
+         "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                        "subnets": [{"name": "bosh", "properties": {"addressPrefix": "10.0.0.0/24"}}]}},
+    ]))
+    .expect("seed the demo network");
+
+    let dir = std::env::temp_dir().join(format!("bosh-azure-cpi-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("demo directory");
+    let config_path = dir.join("cpi.json");
+    let sim_config = sim.config();
+    let config = json!({"cloud": {"plugin": "azure", "properties": {
+        "azure": {
+            "environment": "AzureCloud",
+            "subscription_id": subscription,
+            "tenant_id": sim_config.tenant_id,
+            "client_id": sim_config.client_id,
+            "client_secret": sim_config.client_secret,
+            "resource_group_name": RESOURCE_GROUP,
+            "location": LOCATION,
+            "use_managed_disks": true,
+            "ssh_user": "vcap",
+            "ssh_public_key": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC demo@example",
+            "endpoints": {"resource_manager": sim.base_url(), "active_directory": sim.base_url(), "ca_cert": sim.ca_pem()}
+        },
+        "agent": {"ntp": ["0.pool.ntp.org"], "mbus": "nats://nats:demo-password@10.0.0.6:4222"}
+    }}});
+    std::fs::write(
+        &config_path,
+        serde_json::to_vec_pretty(&config).expect("json"),
+    )
+    .expect("write cpi.json");
+    println!(
+        "azure-sim at {} (CA {}); cpi.json at {}\n",
+        sim.base_url(),
+        sim.ca_pem_path().display(),
+        config_path.display()
+    );
+
+    let vm_cid = "agent_id:demo-agent-0001;resource_group_name:bosh-demo";
+    let stemcell = json!({"name": "bosh-azure-hyperv-ubuntu-jammy-go_agent", "version": "1.123", "infrastructure": "azure",
+        "hypervisor": "hyperv", "disk": 3072, "disk_format": "vhd", "container_format": "bare", "os_type": "linux",
+        "os_distro": "ubuntu", "architecture": "x86_64", "root_device_name": "/dev/sda1", "generation": "gen2"});
+    let networks = json!({"default": {"type": "manual", "ip": "10.0.0.11", "netmask": "255.255.255.0", "gateway": "10.0.0.1",
+        "dns": ["168.63.129.16"], "default": ["dns", "gateway"],
+        "cloud_properties": {"virtual_network_name": "boshvnet", "subnet_name": "bosh"}}});
+
+    call(&binary, &config_path, "info", json!([]));
+    let stemcell_cid = call(
+        &binary,
+        &config_path,
+        "create_stemcell",
+        json!(["/nonexistent/image", stemcell]),
+    )
+    .as_str()
+    .unwrap_or("bosh-stemcell-00000000-0000-0000-0000-000000000000")
+    .to_owned();
+    let created = call(
+        &binary,
+        &config_path,
+        "create_vm",
+        json!(["demo-agent-0001", stemcell_cid,
+        {"instance_type": "Standard_D2s_v3"}, networks, [], {"bosh": {"group": "demo-director-demo-web"}}]),
+    );
+    let vm = created
+        .get(0)
+        .and_then(Value::as_str)
+        .unwrap_or(vm_cid)
+        .to_owned();
+    call(&binary, &config_path, "has_vm", json!([vm]));
+    call(
+        &binary,
+        &config_path,
+        "set_vm_metadata",
+        json!([vm, {"deployment": "demo", "job": "web", "index": "0"}]),
+    );
+    let disk = call(
+        &binary,
+        &config_path,
+        "create_disk",
+        json!([10240, {"caching": "ReadWrite"}, null]),
+    );
+    let disk = disk.as_str().unwrap_or_default().to_owned();
+    call(&binary, &config_path, "has_disk", json!([disk]));
+    call(&binary, &config_path, "attach_disk", json!([vm, disk]));
+    call(&binary, &config_path, "get_disks", json!([vm]));
+    call(&binary, &config_path, "detach_disk", json!([vm, disk]));
+    call(&binary, &config_path, "delete_disk", json!([disk]));
+    call(&binary, &config_path, "has_disk", json!([disk]));
+    call(&binary, &config_path, "delete_vm", json!([vm]));
+    call(
+        &binary,
+        &config_path,
+        "delete_stemcell",
+        json!([stemcell_cid]),
+    );
+
+    let inventory = sim.inventory();
+    println!(
+        "azure-sim inventory at the end: {} resources",
+        inventory["count"]
+    );
+    runtime.block_on(sim.shutdown());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs one request through the binary and prints it with the answer; returns the result.
+fn call(binary: &Path, config: &Path, method: &str, arguments: Value) -> Value {
+    let request = json!({"method": method, "arguments": arguments,
+        "context": {"director_uuid": "11111111-1111-1111-1111-111111111111", "request_id": "cpi-000042"},
+        "api_version": 2});
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run azure_cpi");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(request.to_string().as_bytes())
+        .expect("write the request");
+    let output = child.wait_with_output().expect("azure_cpi output");
+    let elapsed = started.elapsed();
+    let response: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        json!({"result": null, "error": {"type": "demo", "message": format!("unreadable answer: {e}")}, "log": ""})
+    });
+    println!("→ {method} {arguments}");
+    match &response["error"] {
+        Value::Null => println!(
+            "← {} ({:.0} ms)\n",
+            response["result"],
+            elapsed.as_secs_f64() * 1e3
+        ),
+        error => println!(
+            "← {}: {} ({:.0} ms)\n",
+            error["type"].as_str().unwrap_or("?"),
+            error["message"].as_str().unwrap_or("?"),
+            elapsed.as_secs_f64() * 1e3
+        ),
+    }
+    response["result"].clone()
+}
