@@ -140,6 +140,7 @@ impl Kind for NetworkSecurityGroups {
         let defaults = default_rules(ctx.canonical_id, &etag);
         let p = props_mut(out);
         p.entry("securityRules").or_insert(json!([]));
+        p.entry("flushConnection").or_insert(json!(false));
         p.insert("defaultSecurityRules".into(), defaults);
         Ok(Prepared::default())
     }
