@@ -160,7 +160,7 @@ async fn main() -> ExitCode {
         }
     };
     let line = handle.info().to_string();
-    println!("{line}");
+    // The file is complete before the line appears, so a reader of stdout can use either.
     if let Some(path) = info_file
         && let Err(e) = std::fs::write(&path, format!("{line}\n"))
     {
@@ -168,6 +168,7 @@ async fn main() -> ExitCode {
         handle.shutdown().await;
         return ExitCode::FAILURE;
     }
+    println!("{line}");
     wait_for_signal().await;
     handle.shutdown().await;
     ExitCode::SUCCESS
