@@ -53,6 +53,8 @@ pub struct SimConfig {
     pub state_dir: Option<PathBuf>,
     /// Default location used by seeded fixtures and `skus`.
     pub location: String,
+    /// Enforce ARM's per-subscription token buckets with 429s (headers are sent either way).
+    pub arm_rate_limits: bool,
 }
 
 impl Default for SimConfig {
@@ -79,6 +81,7 @@ impl Default for SimConfig {
             imds_port: 0,
             state_dir: None,
             location: "eastus".into(),
+            arm_rate_limits: true,
         }
     }
 }

@@ -73,6 +73,9 @@ struct Args {
     /// Fixed latency per request, in milliseconds.
     #[arg(long)]
     latency_ms: Option<u64>,
+    /// Report ARM rate-limit headers but never throttle when buckets run empty.
+    #[arg(long)]
+    no_rate_limits: bool,
     /// Default location for fixtures.
     #[arg(long, default_value = "eastus")]
     location: String,
@@ -123,6 +126,7 @@ fn config_from(args: Args) -> Result<SimConfig, String> {
     c.seed = args.seed;
     c.latency = args.latency_ms.map(Duration::from_millis);
     c.location = args.location;
+    c.arm_rate_limits = !args.no_rate_limits;
     Ok(c)
 }
 

@@ -270,3 +270,31 @@ async fn scenario_file_latency_control_endpoint_and_jsonl_log() {
     sim.handle.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn write_bucket_runs_out_and_answers_429() {
+    let sim = TestSim::start().await;
+    let url = format!("{}?api-version={RES}", sim.rg("g"));
+    let body = json!({"location": "eastus"});
+    let first = sim.put(&url, &body).await;
+    let remaining: u64 = first
+        .header("x-ms-ratelimit-remaining-subscription-writes")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(remaining, 199);
+    let mut throttled = None;
+    for _ in 0..400 {
+        let r = sim.put(&url, &body).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            throttled = Some(r);
+            break;
+        }
+    }
+    let r = throttled.expect("the 200-token write bucket ran out");
+    assert_eq!(r.code(), "TooManyRequests");
+    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
+    // Reads have their own bucket.
+    assert_eq!(sim.get(&url).await.status, StatusCode::OK);
+    sim.handle.shutdown().await;
+}

@@ -36,7 +36,10 @@ pub(crate) async fn handle(sim: &Arc<Sim>, req: &Req, lro_fault: Option<LroFailu
     let mut reply = match crate::auth::check_arm_token(sim, req) {
         Err(reply) => reply,
         Ok(()) => {
-            let charge = sim.lock().limits.charge(&req.method);
+            let charge = sim
+                .lock()
+                .limits
+                .charge(&req.method, sim.config.arm_rate_limits);
             match charge {
                 Charge::Throttled { retry_after } => ArmError::new(
                     StatusCode::TOO_MANY_REQUESTS,

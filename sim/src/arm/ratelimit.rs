@@ -61,7 +61,8 @@ impl RateLimits {
         }
     }
 
-    pub fn charge(&mut self, method: &hyper::Method) -> Charge {
+    /// Takes a token for the request; with `enforce` off an empty bucket still lets it through.
+    pub fn charge(&mut self, method: &hyper::Method, enforce: bool) -> Charge {
         let (bucket, header) = match *method {
             hyper::Method::GET | hyper::Method::HEAD => (
                 &mut self.reads,
@@ -78,7 +79,11 @@ impl RateLimits {
         };
         match bucket.take() {
             Ok(remaining) => Charge::Ok { header, remaining },
-            Err(retry_after) => Charge::Throttled { retry_after },
+            Err(retry_after) if enforce => Charge::Throttled { retry_after },
+            Err(_) => Charge::Ok {
+                header,
+                remaining: 0,
+            },
         }
     }
 }

@@ -111,9 +111,8 @@ impl Kind for NetworkSecurityGroups {
             .get("securityRules")
             .and_then(Value::as_array)
         {
-            for (i, r) in rules.iter().enumerate() {
+            for r in rules {
                 let path = |f: &str| format!("properties.{f}");
-                let _ = i;
                 expect_enum(r, &path("access"), &["Allow", "Deny"])?;
                 expect_enum(r, &path("direction"), &["Inbound", "Outbound"])?;
                 expect_enum(
