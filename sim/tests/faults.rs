@@ -149,11 +149,12 @@ async fn lro_ends_failed_or_canceled() {
                 code: "ZonalAllocationFailed".into(),
                 message: "Allocation failed.".into(),
                 canceled: false,
+                retry_after_secs: Some(480),
             },
         ))
         .unwrap();
     sim.handle
-        .add_fault(fault(Some("PUT"), "/disks/d2$", None, FaultAction::LroFailed { code: "OperationNotAllowed".into(), message: "Operation could not be completed as it results in exceeding approved Total Regional Cores quota.".into(), canceled: true }))
+        .add_fault(fault(Some("PUT"), "/disks/d2$", None, FaultAction::LroFailed { code: "OperationNotAllowed".into(), message: "Operation could not be completed as it results in exceeding approved Total Regional Cores quota.".into(), canceled: true, retry_after_secs: None }))
         .unwrap();
     let body = json!({"location": "eastus", "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 1}});
     let url = format!(
@@ -164,6 +165,10 @@ async fn lro_ends_failed_or_canceled() {
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let st = sim.wait_async(&r).await;
     assert_eq!(st["status"], "Failed");
+    let again = sim.get(&r.header("azure-asyncoperation").unwrap()).await;
+    assert_eq!(again.header("retry-after").as_deref(), Some("480"));
+    let again = sim.get(&r.header("azure-asyncoperation").unwrap()).await;
+    assert_eq!(again.header("retry-after").as_deref(), Some("480"));
     assert_eq!(st["error"]["code"], "ZonalAllocationFailed");
     assert_eq!(
         sim.get(&url).await.body["properties"]["provisioningState"],

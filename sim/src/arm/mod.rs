@@ -797,6 +797,7 @@ pub(crate) fn start_op(
     output_in_status: bool,
 ) -> String {
     let id = st.uuid();
+    let failure_retry_after = call.lro_fault.as_ref().and_then(|f| f.retry_after_secs);
     let outcome = match call.lro_fault.take() {
         Some(f) if f.canceled => OpOutcome::Canceled(f.error),
         Some(f) => OpOutcome::Failed(f.error),
@@ -812,6 +813,7 @@ pub(crate) fn start_op(
         outcome,
         done: false,
         output_in_status,
+        failure_retry_after,
     });
     id
 }
@@ -1000,6 +1002,10 @@ fn poll(call: &Call<'_>, op_id: &str, location_style: bool, family: Family) -> R
     let mut reply = Reply::json(StatusCode::OK, body);
     if !done {
         reply.set_header("Retry-After", retry_after);
+    } else if let Some(secs) = op.failure_retry_after
+        && op.outcome != OpOutcome::Succeeded
+    {
+        reply.set_header("Retry-After", secs.to_string());
     }
     reply
 }
