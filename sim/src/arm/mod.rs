@@ -53,6 +53,10 @@ pub(crate) async fn handle(sim: &Arc<Sim>, req: &Req, lro_fault: Option<LroFailu
                     r.set_header(header, remaining.to_string());
                     let global = header.replace("subscription-", "subscription-global-");
                     r.set_header(&global, (remaining * 15).to_string());
+                    let compute = sim.lock().compute_limits.charge(&req.method, &req.raw_path);
+                    if let Some(value) = compute {
+                        r.set_header("x-ms-ratelimit-remaining-resource", value);
+                    }
                     r
                 }
             }
