@@ -21,9 +21,13 @@ pub struct StorageBackend {
 /// Everything a simulator instance needs. `Default` gives values that suit tests.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
+    /// The only subscription ARM knows; other ids get `SubscriptionNotFound`.
     pub subscription_id: String,
+    /// The tenant the token endpoints accept (besides `adfs`).
     pub tenant_id: String,
+    /// The service principal's application id.
     pub client_id: String,
+    /// The secret the token endpoints accept (a test value, not a real secret).
     pub client_secret: String,
     /// PEM certificate whose private key signs client assertions (`x5t` must be its thumbprint).
     pub client_certificate_pem: Option<String>,
@@ -37,9 +41,11 @@ pub struct SimConfig {
     pub retry_after_secs: u64,
     /// Items per page of every list (small so paging bugs show).
     pub page_size: usize,
+    /// Azurite (or other blob service) the storage accounts point at.
     pub storage: Option<StorageBackend>,
     /// Append one JSON line per request to this file.
     pub request_log: Option<PathBuf>,
+    /// Faults (and latency) active from the start.
     pub scenario: Option<Scenario>,
     /// Seed for probabilistic faults.
     pub seed: u64,
@@ -53,6 +59,8 @@ pub struct SimConfig {
     pub state_dir: Option<PathBuf>,
     /// Default location used by seeded fixtures and `skus`.
     pub location: String,
+    /// Enforce ARM's per-subscription token buckets with 429s (headers are sent either way).
+    pub arm_rate_limits: bool,
 }
 
 impl Default for SimConfig {
@@ -79,6 +87,7 @@ impl Default for SimConfig {
             imds_port: 0,
             state_dir: None,
             location: "eastus".into(),
+            arm_rate_limits: true,
         }
     }
 }

@@ -133,7 +133,7 @@ pub(crate) fn seed(sim: &Sim, body: Value, raw: bool) -> Result<Vec<String>, Arm
     Ok(ids)
 }
 
-fn ensure_group(sim: &Sim, st: &mut State, group_id: &str, location: &str) {
+fn ensure_group(st: &mut State, group_id: &str, location: &str) {
     if st.store.contains(group_id) {
         return;
     }
@@ -145,7 +145,6 @@ fn ensure_group(sim: &Sim, st: &mut State, group_id: &str, location: &str) {
         hidden: Value::Null,
         seq: 0,
     });
-    let _ = sim;
 }
 
 fn seed_one(sim: &Sim, st: &mut State, body: Value, raw: bool) -> Result<String, ArmError> {
@@ -162,7 +161,7 @@ fn seed_one(sim: &Sim, st: &mut State, body: Value, raw: bool) -> Result<String,
     let segs: Vec<&str> = id.split('/').filter(|s| !s.is_empty()).collect();
     if segs.len() == 4 && segs[2].eq_ignore_ascii_case("resourceGroups") {
         st.store.remove_tree(&id);
-        ensure_group(sim, st, &id, &location);
+        ensure_group(st, &id, &location);
         if let (Some(g), Some(tags)) = (st.store.get_mut(&id), body.get("tags")) {
             g.body["tags"] = tags.clone();
         }
@@ -171,7 +170,7 @@ fn seed_one(sim: &Sim, st: &mut State, body: Value, raw: bool) -> Result<String,
     let rid = ResourceId::parse(&id).ok_or_else(|| {
         ArmError::bad_request("InvalidSeed", format!("'{id}' is not a resource id"))
     })?;
-    ensure_group(sim, st, &rid.group_id(), &location);
+    ensure_group(st, &rid.group_id(), &location);
     let kind = resources::kind_for(&rid.full_type());
     let type_name = kind
         .map(|k| k.type_name().to_string())

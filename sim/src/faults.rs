@@ -114,6 +114,10 @@ pub enum FaultAction {
         message: String,
         #[serde(default)]
         canceled: bool,
+        /// Send `Retry-After` with the terminal `Failed` status (the Ruby CPI re-issues the
+        /// whole request when it sees one).
+        #[serde(default)]
+        retry_after_secs: Option<u64>,
     },
 }
 
@@ -129,6 +133,7 @@ pub(crate) enum Injection {
 pub(crate) struct LroFailure {
     pub error: ArmError,
     pub canceled: bool,
+    pub retry_after_secs: Option<u64>,
 }
 
 struct Rule {
@@ -261,7 +266,9 @@ impl FaultEngine {
                 code,
                 message,
                 canceled,
+                retry_after_secs,
             } => Injection::LroOutcome(LroFailure {
+                retry_after_secs,
                 error: ArmError::new(StatusCode::OK, &code, message),
                 canceled,
             }),

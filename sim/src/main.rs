@@ -73,6 +73,9 @@ struct Args {
     /// Fixed latency per request, in milliseconds.
     #[arg(long)]
     latency_ms: Option<u64>,
+    /// Report ARM rate-limit headers but never throttle when buckets run empty.
+    #[arg(long)]
+    no_rate_limits: bool,
     /// Default location for fixtures.
     #[arg(long, default_value = "eastus")]
     location: String,
@@ -123,6 +126,7 @@ fn config_from(args: Args) -> Result<SimConfig, String> {
     c.seed = args.seed;
     c.latency = args.latency_ms.map(Duration::from_millis);
     c.location = args.location;
+    c.arm_rate_limits = !args.no_rate_limits;
     Ok(c)
 }
 
@@ -160,7 +164,7 @@ async fn main() -> ExitCode {
         }
     };
     let line = handle.info().to_string();
-    println!("{line}");
+    // The file is complete before the line appears, so a reader of stdout can use either.
     if let Some(path) = info_file
         && let Err(e) = std::fs::write(&path, format!("{line}\n"))
     {
@@ -168,6 +172,7 @@ async fn main() -> ExitCode {
         handle.shutdown().await;
         return ExitCode::FAILURE;
     }
+    println!("{line}");
     wait_for_signal().await;
     handle.shutdown().await;
     ExitCode::SUCCESS

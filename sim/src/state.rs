@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::arm::lro::Operations;
-use crate::arm::ratelimit::RateLimits;
+use crate::arm::ratelimit::{ComputeLimits, RateLimits};
 use crate::arm::store::Store;
 use crate::auth::AssertionCert;
 use crate::config::SimConfig;
@@ -35,6 +35,7 @@ pub(crate) struct State {
     pub store: Store,
     pub ops: Operations,
     pub limits: RateLimits,
+    pub compute_limits: ComputeLimits,
     /// Seeded, so generated ids (vmId, uniqueId, operation ids) repeat from run to run.
     pub rng: ChaCha8Rng,
 }
@@ -45,6 +46,7 @@ impl State {
             store: Store::default(),
             ops: Operations::default(),
             limits: RateLimits::new(),
+            compute_limits: ComputeLimits::default(),
             rng: ChaCha8Rng::seed_from_u64(seed),
         }
     }

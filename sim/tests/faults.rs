@@ -149,11 +149,12 @@ async fn lro_ends_failed_or_canceled() {
                 code: "ZonalAllocationFailed".into(),
                 message: "Allocation failed.".into(),
                 canceled: false,
+                retry_after_secs: Some(480),
             },
         ))
         .unwrap();
     sim.handle
-        .add_fault(fault(Some("PUT"), "/disks/d2$", None, FaultAction::LroFailed { code: "OperationNotAllowed".into(), message: "Operation could not be completed as it results in exceeding approved Total Regional Cores quota.".into(), canceled: true }))
+        .add_fault(fault(Some("PUT"), "/disks/d2$", None, FaultAction::LroFailed { code: "OperationNotAllowed".into(), message: "Operation could not be completed as it results in exceeding approved Total Regional Cores quota.".into(), canceled: true, retry_after_secs: None }))
         .unwrap();
     let body = json!({"location": "eastus", "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 1}});
     let url = format!(
@@ -164,6 +165,10 @@ async fn lro_ends_failed_or_canceled() {
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let st = sim.wait_async(&r).await;
     assert_eq!(st["status"], "Failed");
+    let again = sim.get(&r.header("azure-asyncoperation").unwrap()).await;
+    assert_eq!(again.header("retry-after").as_deref(), Some("480"));
+    let again = sim.get(&r.header("azure-asyncoperation").unwrap()).await;
+    assert_eq!(again.header("retry-after").as_deref(), Some("480"));
     assert_eq!(st["error"]["code"], "ZonalAllocationFailed");
     assert_eq!(
         sim.get(&url).await.body["properties"]["provisioningState"],
@@ -269,4 +274,32 @@ async fn scenario_file_latency_control_endpoint_and_jsonl_log() {
     assert_eq!(first["method"], "POST");
     sim.handle.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn write_bucket_runs_out_and_answers_429() {
+    let sim = TestSim::start().await;
+    let url = format!("{}?api-version={RES}", sim.rg("g"));
+    let body = json!({"location": "eastus"});
+    let first = sim.put(&url, &body).await;
+    let remaining: u64 = first
+        .header("x-ms-ratelimit-remaining-subscription-writes")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(remaining, 199);
+    let mut throttled = None;
+    for _ in 0..400 {
+        let r = sim.put(&url, &body).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            throttled = Some(r);
+            break;
+        }
+    }
+    let r = throttled.expect("the 200-token write bucket ran out");
+    assert_eq!(r.code(), "TooManyRequests");
+    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
+    // Reads have their own bucket.
+    assert_eq!(sim.get(&url).await.status, StatusCode::OK);
+    sim.handle.shutdown().await;
 }

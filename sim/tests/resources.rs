@@ -269,6 +269,13 @@ async fn vm_lifecycle_with_disks_and_integrity() {
     assert_eq!(st["properties"]["output"]["properties"]["diskSizeGB"], 10);
     let disk = sim.get(&disk_url).await.body;
     assert_eq!(disk["properties"]["diskState"], "Unattached");
+    let polled = sim.get(&r.header("azure-asyncoperation").unwrap()).await;
+    assert!(
+        polled
+            .header("x-ms-ratelimit-remaining-resource")
+            .unwrap()
+            .starts_with("Microsoft.Compute/GetOperationStatus3Min;")
+    );
     // VM needs an existing NIC.
     let vm_url = path(&sim, "rg", "Microsoft.Compute/virtualMachines/vm1", COMPUTE);
     let r = sim

@@ -32,6 +32,8 @@ pub(crate) struct Operation {
     pub done: bool,
     /// Compute disk operations put the final resource in `properties.output`.
     pub output_in_status: bool,
+    /// `Retry-After` sent with a terminal failure (fault injection).
+    pub failure_retry_after: Option<u64>,
 }
 
 #[derive(Debug, Default)]

@@ -36,7 +36,10 @@ pub(crate) async fn handle(sim: &Arc<Sim>, req: &Req, lro_fault: Option<LroFailu
     let mut reply = match crate::auth::check_arm_token(sim, req) {
         Err(reply) => reply,
         Ok(()) => {
-            let charge = sim.lock().limits.charge(&req.method);
+            let charge = sim
+                .lock()
+                .limits
+                .charge(&req.method, sim.config.arm_rate_limits);
             match charge {
                 Charge::Throttled { retry_after } => ArmError::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -50,6 +53,10 @@ pub(crate) async fn handle(sim: &Arc<Sim>, req: &Req, lro_fault: Option<LroFailu
                     r.set_header(header, remaining.to_string());
                     let global = header.replace("subscription-", "subscription-global-");
                     r.set_header(&global, (remaining * 15).to_string());
+                    let compute = sim.lock().compute_limits.charge(&req.method, &req.raw_path);
+                    if let Some(value) = compute {
+                        r.set_header("x-ms-ratelimit-remaining-resource", value);
+                    }
                     r
                 }
             }
@@ -794,6 +801,7 @@ pub(crate) fn start_op(
     output_in_status: bool,
 ) -> String {
     let id = st.uuid();
+    let failure_retry_after = call.lro_fault.as_ref().and_then(|f| f.retry_after_secs);
     let outcome = match call.lro_fault.take() {
         Some(f) if f.canceled => OpOutcome::Canceled(f.error),
         Some(f) => OpOutcome::Failed(f.error),
@@ -809,6 +817,7 @@ pub(crate) fn start_op(
         outcome,
         done: false,
         output_in_status,
+        failure_retry_after,
     });
     id
 }
@@ -997,6 +1006,10 @@ fn poll(call: &Call<'_>, op_id: &str, location_style: bool, family: Family) -> R
     let mut reply = Reply::json(StatusCode::OK, body);
     if !done {
         reply.set_header("Retry-After", retry_after);
+    } else if let Some(secs) = op.failure_retry_after
+        && op.outcome != OpOutcome::Succeeded
+    {
+        reply.set_header("Retry-After", secs.to_string());
     }
     reply
 }

@@ -115,6 +115,37 @@ pub(crate) fn check_creation_data(
     Ok(implied)
 }
 
+/// (osType, hyperVGeneration) of the image a disk is created from.
+fn image_traits(store: &Store, out: &Value) -> (String, String) {
+    let id = get_str(out, "properties.creationData.galleryImageReference.id")
+        .or_else(|| get_str(out, "properties.creationData.imageReference.id"))
+        .unwrap_or_default();
+    // A gallery version inherits from its definition (the parent).
+    let definition = id
+        .to_ascii_lowercase()
+        .contains("/versions/")
+        .then(|| id.rsplitn(3, '/').nth(2))
+        .flatten()
+        .and_then(|d| store.get(d));
+    let source = definition.or_else(|| store.get(id));
+    let pick = |paths: &[&str], default: &str| {
+        source
+            .and_then(|s| paths.iter().find_map(|p| get_str(&s.body, p)))
+            .unwrap_or(default)
+            .to_string()
+    };
+    (
+        pick(
+            &[
+                "properties.osType",
+                "properties.storageProfile.osDisk.osType",
+            ],
+            "Linux",
+        ),
+        pick(&["properties.hyperVGeneration"], "V1"),
+    )
+}
+
 impl Kind for Disks {
     fn type_name(&self) -> &'static str {
         "Microsoft.Compute/disks"
@@ -184,6 +215,9 @@ impl Kind for Disks {
             }
         }
         let size = size.or(implied).unwrap_or(30);
+        let from_image = option
+            .eq_ignore_ascii_case("FromImage")
+            .then(|| image_traits(ctx.store, out));
         let tier = if sku.starts_with("Premium") {
             "Premium"
         } else {
@@ -199,6 +233,12 @@ impl Kind for Disks {
             .map(str::to_string)
             .unwrap_or_else(now_rfc3339);
         let p = props_mut(out);
+        if let Some((os_type, generation)) = from_image {
+            p.entry("osType").or_insert(json!(os_type));
+            p.entry("hyperVGeneration").or_insert(json!(generation));
+            p.entry("supportedCapabilities")
+                .or_insert(json!({"acceleratedNetwork": true, "architecture": "x64"}));
+        }
         p.insert("diskSizeGB".into(), json!(size));
         p.insert("diskSizeBytes".into(), json!(size << 30));
         p.insert("uniqueId".into(), json!(unique));

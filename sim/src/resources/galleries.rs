@@ -297,9 +297,26 @@ impl Kind for GalleryImageVersions {
             osd.entry("hostCaching").or_insert(json!("ReadWrite"));
         }
         if let Some(sp) = p.get_mut("storageProfile").and_then(Value::as_object_mut) {
+            // The service reports the OS disk image whatever the source was.
+            let osd = sp.entry("osDiskImage").or_insert(json!({}));
+            if osd.get("sizeInGB").is_none() {
+                osd["sizeInGB"] = json!(size_gb);
+            }
+            if osd.get("hostCaching").is_none() {
+                osd["hostCaching"] = json!("ReadOnly");
+            }
             sp.entry("dataDiskImages").or_insert(json!([]));
         }
-        p.entry("safetyProfile").or_insert(json!({"allowDeletionOfReplicatedLocations": false, "reportedForPolicyViolation": false}));
+        let safety = p.entry("safetyProfile").or_insert(json!({}));
+        for (k, v) in [
+            ("allowDeletionOfReplicatedLocations", json!(false)),
+            ("reportedForPolicyViolation", json!(false)),
+            ("policyViolations", json!([])),
+        ] {
+            if safety.get(k).is_none() {
+                safety[k] = v;
+            }
+        }
         Ok(Prepared::default())
     }
     fn render(&self, _store: &Store, item: &Stored, req: &Req) -> Value {

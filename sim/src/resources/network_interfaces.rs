@@ -98,7 +98,12 @@ impl Kind for NetworkInterfaces {
                     "IP configuration name is missing.",
                 )
             })?;
-            let subnet_id = get_str(&c, "properties.subnet.id").map(str::to_string).ok_or_else(|| {
+            // Secondary configurations without a subnet use the first configuration's.
+            let inherited = done
+                .first()
+                .and_then(|f: &Value| get_str(f, "properties.subnet.id"))
+                .map(str::to_string);
+            let subnet_id = get_str(&c, "properties.subnet.id").map(str::to_string).or(inherited).ok_or_else(|| {
                 ArmError::bad_request(
                     "IpConfigurationSubnetIsRequired",
                     format!("IP configuration {nic_id}/ipConfigurations/{name} must reference a subnet."),

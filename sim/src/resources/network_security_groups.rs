@@ -111,9 +111,8 @@ impl Kind for NetworkSecurityGroups {
             .get("securityRules")
             .and_then(Value::as_array)
         {
-            for (i, r) in rules.iter().enumerate() {
+            for r in rules {
                 let path = |f: &str| format!("properties.{f}");
-                let _ = i;
                 expect_enum(r, &path("access"), &["Allow", "Deny"])?;
                 expect_enum(r, &path("direction"), &["Inbound", "Outbound"])?;
                 expect_enum(
@@ -140,6 +139,7 @@ impl Kind for NetworkSecurityGroups {
         let defaults = default_rules(ctx.canonical_id, &etag);
         let p = props_mut(out);
         p.entry("securityRules").or_insert(json!([]));
+        p.entry("flushConnection").or_insert(json!(false));
         p.insert("defaultSecurityRules".into(), defaults);
         Ok(Prepared::default())
     }

@@ -32,6 +32,20 @@ const CATALOGUE: &[(&str, &str, &str, &[&str], &str)] = &[
         "V2",
     ),
     (
+        "Canonical",
+        "UbuntuServer",
+        "16.04-LTS",
+        &["16.04.202109280"],
+        "V1",
+    ),
+    (
+        "MicrosoftWindowsServer",
+        "WindowsServer",
+        "2016-Datacenter",
+        &["14393.6252.230905"],
+        "V1",
+    ),
+    (
         "pivotal",
         "bosh-windows-server-2019",
         "2019",

@@ -11,6 +11,24 @@ use crate::http::{ArmError, Reply};
 const VM_SIZES: &[(&str, &str, u32, f64, u32, bool, u32)] = &[
     ("Standard_B2s", "standardBSFamily", 2, 4.0, 4, true, 8192),
     (
+        "Standard_D1_v2",
+        "standardDv2Family",
+        1,
+        3.5,
+        4,
+        false,
+        51200,
+    ),
+    (
+        "Standard_DS3_v2",
+        "standardDSv2Family",
+        4,
+        14.0,
+        16,
+        true,
+        28672,
+    ),
+    (
         "Standard_DS1_v2",
         "standardDSv2Family",
         1,

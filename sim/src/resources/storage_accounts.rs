@@ -103,13 +103,12 @@ impl Kind for StorageAccounts {
             return Err(ArmError::bad_request("AccountNameInvalid", msg));
         }
         if ctx.existing.is_none()
-            && let Some(other) = ctx
+            && ctx
                 .store
                 .of_type(self.type_name())
                 .into_iter()
-                .find(|s| s.body["name"].as_str() == Some(name.as_str()))
+                .any(|s| s.body["name"].as_str() == Some(name.as_str()))
         {
-            let _ = other;
             return Err(ArmError::conflict(
                 "StorageAccountAlreadyTaken",
                 format!("The storage account named {name} is already taken."),

@@ -254,7 +254,18 @@ impl Kind for VirtualMachines {
             let os_option = get_str(out, "properties.storageProfile.osDisk.createOption")
                 .unwrap_or("FromImage")
                 .to_string();
-            if os_option.eq_ignore_ascii_case("FromImage") {
+            // Unmanaged (VHD blob) OS disks name their source image by blob URI.
+            let unmanaged = get(out, "properties.storageProfile.osDisk.vhd.uri").is_some();
+            if os_option.eq_ignore_ascii_case("FromImage") && unmanaged {
+                if get(out, "properties.storageProfile.osDisk.image.uri").is_none()
+                    && image.is_none()
+                {
+                    return Err(ArmError::invalid_parameter(
+                        "properties.storageProfile.osDisk.image",
+                        "Required parameter 'image' is missing (null).",
+                    ));
+                }
+            } else if os_option.eq_ignore_ascii_case("FromImage") {
                 let Some(image) = image else {
                     return Err(ArmError::invalid_parameter(
                         "properties.storageProfile.imageReference",
@@ -279,7 +290,15 @@ impl Kind for VirtualMachines {
             let os_name = get_str(out, "properties.storageProfile.osDisk.name")
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("{vm_name}_OsDisk_1_{}", ids.uuid().replace('-', "")));
-            if os_option.eq_ignore_ascii_case("FromImage") {
+            if os_option.eq_ignore_ascii_case("FromImage") && !unmanaged {
+                let default_os =
+                    if get_str(out, "properties.storageProfile.imageReference.publisher")
+                        .is_some_and(|p| p.to_ascii_lowercase().contains("windows"))
+                    {
+                        "Windows"
+                    } else {
+                        "Linux"
+                    };
                 let disk = new_disk(
                     ctx,
                     ids,
@@ -301,7 +320,7 @@ impl Kind for VirtualMachines {
                 if osd.get("deleteOption").is_none() {
                     osd["deleteOption"] = json!("Detach");
                 }
-                osd["osType"] = json!(get_str(osd, "osType").unwrap_or("Linux"));
+                osd["osType"] = json!(get_str(osd, "osType").unwrap_or(default_os));
             }
         } else if let Some(old) = ctx.existing {
             // The OS disk cannot change on update; keep what was created.
@@ -401,6 +420,34 @@ impl Kind for VirtualMachines {
                 d["toBeDetached"] = json!(false);
             }
             new_data.push(d);
+        }
+        let windows = get_str(out, "properties.storageProfile.osDisk.osType")
+            .map(|t| t.eq_ignore_ascii_case("Windows"))
+            .unwrap_or_else(|| {
+                get_str(out, "properties.storageProfile.imageReference.publisher")
+                    .is_some_and(|p| p.to_ascii_lowercase().contains("windows"))
+            });
+        if let Some(os) = out["properties"]
+            .get_mut("osProfile")
+            .and_then(Value::as_object_mut)
+        {
+            os.entry("secrets").or_insert(json!([]));
+            os.entry("allowExtensionOperations").or_insert(json!(true));
+            if windows {
+                let w = os.entry("windowsConfiguration").or_insert(json!({}));
+                w["provisionVMAgent"] = w.get("provisionVMAgent").cloned().unwrap_or(json!(true));
+                w["enableAutomaticUpdates"] = w
+                    .get("enableAutomaticUpdates")
+                    .cloned()
+                    .unwrap_or(json!(true));
+            } else {
+                let l = os.entry("linuxConfiguration").or_insert(json!({}));
+                l["disablePasswordAuthentication"] = l
+                    .get("disablePasswordAuthentication")
+                    .cloned()
+                    .unwrap_or(json!(false));
+                l["provisionVMAgent"] = l.get("provisionVMAgent").cloned().unwrap_or(json!(true));
+            }
         }
         // Keep customData and adminPassword out of every response, as ARM does.
         let mut hidden = json!({});
