@@ -529,6 +529,7 @@ async fn lros_through_async_operation_and_location_and_failures() {
             code: "ZonalAllocationFailed".into(),
             message: "Allocation failed. We do not have sufficient capacity.".into(),
             canceled: false,
+            retry_after_secs: None,
         },
     ))
     .unwrap();
