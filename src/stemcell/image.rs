@@ -1,0 +1,328 @@
+//! The blocking half of the stemcell pipeline: one sequential read of the image tarball that
+//! hashes the compressed bytes, inflates them, walks the tar to `root.vhd` and cuts the VHD
+//! into runs of non-zero pages. Nothing is written to local disk.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use bytes::Bytes;
+use flate2::bufread::MultiGzDecoder;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::azure::storage::blob::{MAX_PUT_PAGE_BYTES, PAGE_SIZE};
+
+/// The entry the Director's stemcell image carries; the only one we read.
+const ROOT_VHD: &str = "root.vhd";
+/// Read granularity for the compressed file and for the inflated VHD.
+const FILE_BUFFER_BYTES: usize = 256 * 1024;
+const SCAN_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Contiguous non-zero pages of the VHD: one Put Page call.
+#[derive(Debug)]
+pub(crate) struct PageRun {
+    pub offset: u64,
+    pub data: Bytes,
+}
+
+#[derive(Debug)]
+pub(crate) enum ImageEvent {
+    /// `root.vhd` was found; its size is the page blob's size. Sent before any run.
+    VhdFound { size: u64 },
+    Run(PageRun),
+}
+
+#[derive(Debug)]
+pub(crate) struct ImageSummary {
+    pub sha256_hex: String,
+    pub vhd_size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ImageError {
+    #[error("stemcell image '{}' does not exist", .0.display())]
+    Missing(PathBuf),
+    #[error("cannot read stemcell image '{}': {source}", path.display())]
+    Unreadable { path: PathBuf, source: io::Error },
+    #[error(
+        "stemcell image '{}' is not a complete gzip-compressed tar archive (truncated or corrupt): {source}",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, source: io::Error },
+    #[error("stemcell image '{}' does not contain {ROOT_VHD}", .0.display())]
+    NoRootVhd(PathBuf),
+    #[error("{ROOT_VHD} in '{}' is {size} bytes, not a multiple of {PAGE_SIZE}: not a fixed VHD", path.display())]
+    MisalignedVhd { path: PathBuf, size: u64 },
+    #[error("{ROOT_VHD} in '{}' is empty", .0.display())]
+    EmptyVhd(PathBuf),
+    #[error("reading the stemcell image stopped because the upload was aborted")]
+    Aborted,
+}
+
+/// Counts the bytes the uploader cannot see: how far the scan got, for progress logs.
+#[derive(Debug, Default)]
+pub(crate) struct ScanState {
+    pub scanned_bytes: AtomicU64,
+    pub cancelled: AtomicBool,
+}
+
+/// Feeds every byte read from the file into SHA-256: the hash covers the whole compressed
+/// file, the value the Ruby CPI stores as `image_sha256`, without a second read.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads `path` once and sends `VhdFound` then the non-zero runs of `root.vhd` into `events`.
+pub(crate) fn stream_image(
+    path: &Path,
+    events: &mpsc::Sender<ImageEvent>,
+    state: &Arc<ScanState>,
+) -> Result<ImageSummary, ImageError> {
+    let file = File::open(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => ImageError::Missing(path.to_owned()),
+        _ => ImageError::Unreadable {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
+    let hashing = HashingReader {
+        inner: file,
+        hasher: Sha256::new(),
+    };
+    let gunzip = MultiGzDecoder::new(BufReader::with_capacity(FILE_BUFFER_BYTES, hashing));
+    let mut archive = tar::Archive::new(gunzip);
+    let corrupt = |source| ImageError::Corrupt {
+        path: path.to_owned(),
+        source,
+    };
+
+    let mut vhd_size = None;
+    for entry in archive.entries().map_err(corrupt)? {
+        let mut entry = entry.map_err(corrupt)?;
+        if vhd_size.is_some() || !is_root_vhd(&entry) {
+            // Later entries are read through (tar skips their data) so the hash covers them.
+            continue;
+        }
+        let size = entry.size();
+        if size == 0 {
+            return Err(ImageError::EmptyVhd(path.to_owned()));
+        }
+        if size % PAGE_SIZE != 0 {
+            return Err(ImageError::MisalignedVhd {
+                path: path.to_owned(),
+                size,
+            });
+        }
+        send(events, ImageEvent::VhdFound { size })?;
+        scan_vhd(&mut entry, size, events, state).map_err(|e| match e {
+            ScanError::Io(source) => corrupt(source),
+            ScanError::Aborted => ImageError::Aborted,
+        })?;
+        vhd_size = Some(size);
+    }
+    let vhd_size = vhd_size.ok_or_else(|| ImageError::NoRootVhd(path.to_owned()))?;
+
+    // Read to the end: the gzip trailer (CRC check) and any padding are part of the hash.
+    let mut gunzip = archive.into_inner();
+    io::copy(&mut gunzip, &mut io::sink()).map_err(corrupt)?;
+    let mut hashing = gunzip.into_inner().into_inner();
+    io::copy(&mut hashing, &mut io::sink()).map_err(|source| ImageError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(ImageSummary {
+        sha256_hex: hex(&hashing.hasher.finalize()),
+        vhd_size,
+    })
+}
+
+fn is_root_vhd<R: Read>(entry: &tar::Entry<R>) -> bool {
+    let is_file = matches!(
+        entry.header().entry_type(),
+        tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse
+    );
+    // Accept `root.vhd` and `./root.vhd`, as `tar -zxf` would place both at the top.
+    is_file
+        && entry.path().is_ok_and(|p| {
+            let mut parts = p.components().filter(|c| c.as_os_str() != ".");
+            parts.next().is_some_and(|c| c.as_os_str() == ROOT_VHD) && parts.next().is_none()
+        })
+}
+
+enum ScanError {
+    Io(io::Error),
+    Aborted,
+}
+
+fn send(events: &mpsc::Sender<ImageEvent>, event: ImageEvent) -> Result<(), ImageError> {
+    events.blocking_send(event).map_err(|_| ImageError::Aborted)
+}
+
+/// Splits the VHD into runs of non-zero 512-byte pages, each at most one Put Page long.
+fn scan_vhd(
+    vhd: &mut impl Read,
+    size: u64,
+    events: &mpsc::Sender<ImageEvent>,
+    state: &ScanState,
+) -> Result<(), ScanError> {
+    let mut buffer = vec![0u8; SCAN_BUFFER_BYTES];
+    let mut runs = RunBuilder::default();
+    let mut position = 0u64;
+    while position < size {
+        if state.cancelled.load(Ordering::Relaxed) {
+            return Err(ScanError::Aborted);
+        }
+        let want = usize::try_from(size - position)
+            .unwrap_or(usize::MAX)
+            .min(buffer.len());
+        vhd.read_exact(&mut buffer[..want])
+            .map_err(ScanError::Io)?;
+        let mut span_start: Option<usize> = None;
+        for (index, page) in buffer[..want].chunks(PAGE_SIZE as usize).enumerate() {
+            let at = index * PAGE_SIZE as usize;
+            match (is_zero(page), span_start) {
+                (false, None) => span_start = Some(at),
+                (true, Some(start)) => {
+                    runs.extend(position + start as u64, &buffer[start..at], events)?;
+                    runs.flush(events)?;
+                    span_start = None;
+                }
+                (true, None) => runs.flush(events)?,
+                (false, Some(_)) => {}
+            }
+        }
+        if let Some(start) = span_start {
+            // The span may continue in the next buffer: keep the run open.
+            runs.extend(position + start as u64, &buffer[start..want], events)?;
+        }
+        position += want as u64;
+        state.scanned_bytes.store(position, Ordering::Relaxed);
+    }
+    runs.flush(events)
+}
+
+fn is_zero(page: &[u8]) -> bool {
+    // OR-folding fixed chunks vectorizes; `all` over them still stops at the first data.
+    page.chunks(64)
+        .all(|chunk| chunk.iter().fold(0u8, |acc, &b| acc | b) == 0)
+}
+
+/// Accumulates contiguous non-zero bytes and emits them in pieces of at most 4 MiB. Capacity
+/// never exceeds 4 MiB, so memory is bounded by the number of runs alive.
+#[derive(Default)]
+struct RunBuilder {
+    offset: u64,
+    data: Vec<u8>,
+}
+
+impl RunBuilder {
+    fn extend(
+        &mut self,
+        mut offset: u64,
+        mut bytes: &[u8],
+        events: &mpsc::Sender<ImageEvent>,
+    ) -> Result<(), ScanError> {
+        const MAX: usize = MAX_PUT_PAGE_BYTES as usize;
+        while !bytes.is_empty() {
+            if self.data.is_empty() {
+                self.offset = offset;
+            }
+            let take = (MAX - self.data.len()).min(bytes.len());
+            let needed = self.data.len() + take;
+            if needed > self.data.capacity() {
+                let target = needed.max(self.data.capacity() * 2).min(MAX);
+                self.data.reserve_exact(target - self.data.len());
+            }
+            self.data.extend_from_slice(&bytes[..take]);
+            offset += take as u64;
+            bytes = &bytes[take..];
+            if self.data.len() == MAX {
+                self.flush(events)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, events: &mpsc::Sender<ImageEvent>) -> Result<(), ScanError> {
+        if self.data.is_empty() {
+            return Ok(());
+        }
+        let run = PageRun {
+            offset: self.offset,
+            data: Bytes::from(std::mem::take(&mut self.data)),
+        };
+        events
+            .blocking_send(ImageEvent::Run(run))
+            .map_err(|_| ScanError::Aborted)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs_of(vhd: &[u8]) -> Vec<(u64, usize)> {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let state = ScanState::default();
+        let mut reader = vhd;
+        assert!(scan_vhd(&mut reader, vhd.len() as u64, &tx, &state).is_ok());
+        drop(tx);
+        let mut out = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            if let ImageEvent::Run(run) = event {
+                out.push((run.offset, run.data.len()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn zero_pages_split_runs_and_are_never_sent() {
+        let mut vhd = vec![0u8; 8 * 512];
+        vhd[0] = 1; // page 0
+        vhd[512 + 511] = 1; // page 1
+        vhd[5 * 512 + 7] = 1; // page 5
+        assert_eq!(runs_of(&vhd), vec![(0, 1024), (5 * 512, 512)]);
+    }
+
+    #[test]
+    fn long_runs_are_cut_at_four_mib_and_cross_buffer_boundaries() {
+        let len = 9 * 1024 * 1024 + 1024;
+        let vhd = vec![7u8; len];
+        let runs = runs_of(&vhd);
+        assert_eq!(
+            runs,
+            vec![(0, 4 << 20), (4 << 20, 4 << 20), (8 << 20, (1 << 20) + 1024)]
+        );
+    }
+
+    #[test]
+    fn all_zero_disk_sends_nothing() {
+        assert!(runs_of(&vec![0u8; 3 * 1024 * 1024]).is_empty());
+    }
+
+    #[test]
+    fn hex_is_lowercase_and_padded() {
+        assert_eq!(hex(&[0x00, 0xab, 0x0f]), "00ab0f");
+    }
+}
