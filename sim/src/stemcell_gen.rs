@@ -269,7 +269,9 @@ impl VhdReader {
         let rng = match &mut self.current {
             Some((i, rng)) if *i == index => rng,
             _ => {
-                let rng = ChaCha8Rng::seed_from_u64(seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let rng = ChaCha8Rng::seed_from_u64(
+                    seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                );
                 &mut self.current.insert((index, rng)).1
             }
         };
@@ -312,9 +314,30 @@ impl Read for VhdReader {
 }
 
 const WORDS: [&str; 24] = [
-    "bosh", "agent", "stemcell", "/var/vcap", "monit", "systemd", "kernel", "ubuntu", "jammy",
-    "azure", "waagent", "config", "=true\n", "=false\n", "# comment\n", "export ", "PATH=",
-    "/usr/lib/", ".so.1\n", "ExecStart=", "[Unit]\n", "Description=", "if [ -f ", " ]; then\n",
+    "bosh",
+    "agent",
+    "stemcell",
+    "/var/vcap",
+    "monit",
+    "systemd",
+    "kernel",
+    "ubuntu",
+    "jammy",
+    "azure",
+    "waagent",
+    "config",
+    "=true\n",
+    "=false\n",
+    "# comment\n",
+    "export ",
+    "PATH=",
+    "/usr/lib/",
+    ".so.1\n",
+    "ExecStart=",
+    "[Unit]\n",
+    "Description=",
+    "if [ -f ",
+    " ]; then\n",
 ];
 
 fn fill_content(content: Content, rng: &mut ChaCha8Rng, offset: u64, out: &mut [u8]) {
@@ -394,7 +417,9 @@ pub fn vhd_footer(disk_size: u64, seed: u64) -> [u8; 512] {
     let mut id = [0u8; 16];
     ChaCha8Rng::seed_from_u64(seed).fill_bytes(&mut id);
     f[68..84].copy_from_slice(&id);
-    let checksum = !f.iter().fold(0u32, |sum, b| sum.wrapping_add(u32::from(*b)));
+    let checksum = !f
+        .iter()
+        .fold(0u32, |sum, b| sum.wrapping_add(u32::from(*b)));
     f[64..68].copy_from_slice(&checksum.to_be_bytes());
     f
 }
@@ -587,7 +612,14 @@ mod tests {
         let gen2 = stemcell_manifest(Generation::Gen2, "abc");
         assert!(!gen1.contains("generation"));
         assert!(gen2.ends_with("  generation: gen2\n"));
-        assert_eq!(stemcell_cloud_properties(Generation::Gen2)["generation"], "gen2");
-        assert!(stemcell_cloud_properties(Generation::Gen1).get("generation").is_none());
+        assert_eq!(
+            stemcell_cloud_properties(Generation::Gen2)["generation"],
+            "gen2"
+        );
+        assert!(
+            stemcell_cloud_properties(Generation::Gen1)
+                .get("generation")
+                .is_none()
+        );
     }
 }

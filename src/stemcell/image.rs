@@ -31,7 +31,9 @@ pub(crate) struct PageRun {
 #[derive(Debug)]
 pub(crate) enum ImageEvent {
     /// `root.vhd` was found; its size is the page blob's size. Sent before any run.
-    VhdFound { size: u64 },
+    VhdFound {
+        size: u64,
+    },
     Run(PageRun),
 }
 
@@ -187,8 +189,7 @@ fn scan_vhd(
         let want = usize::try_from(size - position)
             .unwrap_or(usize::MAX)
             .min(buffer.len());
-        vhd.read_exact(&mut buffer[..want])
-            .map_err(ScanError::Io)?;
+        vhd.read_exact(&mut buffer[..want]).map_err(ScanError::Io)?;
         let mut span_start: Option<usize> = None;
         for (index, page) in buffer[..want].chunks(PAGE_SIZE as usize).enumerate() {
             let at = index * PAGE_SIZE as usize;
@@ -312,7 +313,11 @@ mod tests {
         let runs = runs_of(&vhd);
         assert_eq!(
             runs,
-            vec![(0, 4 << 20), (4 << 20, 4 << 20), (8 << 20, (1 << 20) + 1024)]
+            vec![
+                (0, 4 << 20),
+                (4 << 20, 4 << 20),
+                (8 << 20, (1 << 20) + 1024)
+            ]
         );
     }
 

@@ -66,7 +66,9 @@ pub async fn upload_stemcell_vhd(
     };
     // Fail fast, before any Azure call, on the commonest mistake.
     if !image_path.is_file() {
-        return Err(failed(ImageError::Missing(image_path.to_owned()).to_string()));
+        return Err(failed(
+            ImageError::Missing(image_path.to_owned()).to_string(),
+        ));
     }
 
     let (events_tx, mut events) = mpsc::channel(CHANNEL_RUNS);
@@ -182,13 +184,13 @@ async fn pump(
     started: Instant,
 ) -> Result<Written, String> {
     let parallelism = parallelism.max(1);
-    let budget = Arc::new(Semaphore::new((IN_FLIGHT_BUDGET_BYTES / PAGE_SIZE) as usize));
+    let budget = Arc::new(Semaphore::new(
+        (IN_FLIGHT_BUDGET_BYTES / PAGE_SIZE) as usize,
+    ));
     let mut in_flight: JoinSet<Result<u64, String>> = JoinSet::new();
     let mut written = Written { bytes: 0, calls: 0 };
-    let mut progress = tokio::time::interval_at(
-        tokio::time::Instant::now() + PROGRESS_EVERY,
-        PROGRESS_EVERY,
-    );
+    let mut progress =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
     let mut reader_done = false;
 
     while !reader_done || !in_flight.is_empty() {

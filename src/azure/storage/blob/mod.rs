@@ -250,7 +250,9 @@ impl BlobService {
             })?
             .content_length;
         let len = usize::try_from(size).map_err(|_| {
-            CpiError::cloud(format!("Blob '{container}/{blob}' is too large to download"))
+            CpiError::cloud(format!(
+                "Blob '{container}/{blob}' is too large to download"
+            ))
         })?;
         let mut buffer = vec![0u8; len];
         if len > 0 {

@@ -54,8 +54,7 @@ impl BlobService {
         data: Bytes,
     ) -> CpiResult<()> {
         let len = data.len() as u64;
-        if len == 0 || len > MAX_PUT_PAGE_BYTES || len % PAGE_SIZE != 0 || offset % PAGE_SIZE != 0
-        {
+        if len == 0 || len > MAX_PUT_PAGE_BYTES || len % PAGE_SIZE != 0 || offset % PAGE_SIZE != 0 {
             return Err(CpiError::cloud(format!(
                 "Invalid Put Page for '{container}/{blob}': offset {offset}, length {len} \
                  (both must be multiples of {PAGE_SIZE}, length at most {MAX_PUT_PAGE_BYTES})"
@@ -65,12 +64,7 @@ impl BlobService {
         self.client
             .blob_client(container, blob)
             .page_blob_client()
-            .upload_pages(
-                body,
-                len,
-                HttpRange::new(offset, len),
-                None,
-            )
+            .upload_pages(body, len, HttpRange::new(offset, len), None)
             .await
             .map(|_| ())
             .map_err(|e| {

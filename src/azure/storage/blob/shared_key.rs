@@ -179,7 +179,10 @@ mod tests {
 
     #[test]
     fn query_values_are_decoded_grouped_and_sorted() {
-        let url = Url::parse("https://a.blob.core.windows.net/c?restype=container&COMP=list&include=b&include=a%2Cz").unwrap();
+        let url = Url::parse(
+            "https://a.blob.core.windows.net/c?restype=container&COMP=list&include=b&include=a%2Cz",
+        )
+        .unwrap();
         assert_eq!(
             canonicalized_resource("a", &url),
             "/a/c\ncomp:list\ninclude:a,z,b\nrestype:container"
