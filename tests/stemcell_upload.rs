@@ -11,7 +11,7 @@ use bosh_azure_cpi::CpiError;
 use bosh_azure_cpi::azure::storage::blob::{
     BlobService, BlobServiceOptions, MAX_PUT_PAGE_BYTES, RetrySettings, StorageAccess,
 };
-use bosh_azure_cpi::stemcell::upload_stemcell_vhd;
+use bosh_azure_cpi::stemcell::{UploadOptions, upload_stemcell_vhd};
 use bosh_azure_sim::azurite::{Azurite, PageBlobSink, SinkFaults};
 use bosh_azure_sim::stemcell_gen::{
     Generation, StemcellImageSpec, stemcell_cloud_properties, write_stemcell_image, write_tarball,
@@ -82,6 +82,13 @@ fn stemcell_metadata() -> HashMap<String, String> {
         .collect()
 }
 
+fn parallel(parallelism: usize) -> UploadOptions {
+    UploadOptions {
+        parallelism,
+        ..Default::default()
+    }
+}
+
 fn file_sha256(path: &Path) -> String {
     let data = std::fs::read(path).unwrap();
     Sha256::digest(&data)
@@ -121,7 +128,7 @@ async fn azurite_blob_equals_root_vhd_with_only_nonzero_pages_and_exact_metadata
         CONTAINER,
         "bosh-stemcell-a.vhd",
         &metadata,
-        16,
+        &UploadOptions::default(),
     )
     .await
     .unwrap();
@@ -163,6 +170,51 @@ async fn azurite_blob_equals_root_vhd_with_only_nonzero_pages_and_exact_metadata
         .unwrap()
         .unwrap();
     assert_eq!(stored, metadata);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azurite_blob_equals_root_vhd_when_zero_gaps_are_bridged() {
+    let Some(azurite) = Azurite::start_for_test() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image");
+    let spec = StemcellImageSpec::new(6 * MIB, 0.25);
+    let generated = write_stemcell_image(&image, &spec).unwrap();
+    let blobs = azurite_service(&azurite);
+    let options = |gap| UploadOptions {
+        max_zero_gap_bytes: gap,
+        ..Default::default()
+    };
+
+    let strict = upload_stemcell_vhd(
+        &image,
+        &blobs,
+        CONTAINER,
+        "s.vhd",
+        &HashMap::new(),
+        &options(0),
+    )
+    .await
+    .unwrap();
+    let bridged = upload_stemcell_vhd(
+        &image,
+        &blobs,
+        CONTAINER,
+        "b.vhd",
+        &HashMap::new(),
+        &options(4096),
+    )
+    .await
+    .unwrap();
+
+    assert!(blobs.download(CONTAINER, "b.vhd").await.unwrap() == root_vhd(&spec));
+    assert!(
+        bridged.ranges * 4 < strict.ranges,
+        "{bridged:?} vs {strict:?}"
+    );
+    assert!(bridged.bytes_uploaded > generated.nonzero_page_bytes);
+    assert!(bridged.bytes_uploaded < generated.nonzero_page_bytes * 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,7 +314,7 @@ async fn put_pages_are_at_most_4_mib_and_coalesced() {
         CONTAINER,
         "dense.vhd",
         &HashMap::new(),
-        4,
+        &parallel(4),
     )
     .await
     .unwrap();
@@ -324,7 +376,7 @@ async fn injected_503s_and_resets_are_retried_to_success() {
         CONTAINER,
         "flaky.vhd",
         &HashMap::new(),
-        8,
+        &parallel(8),
     )
     .await
     .unwrap();
@@ -368,7 +420,7 @@ async fn final_failure_deletes_the_partial_blob() {
             CONTAINER,
             "doomed.vhd",
             &HashMap::new(),
-            4,
+            &parallel(4),
         )
         .await,
     );
@@ -397,7 +449,7 @@ async fn upload_bad(image: &Path) -> (String, PageBlobSink) {
         CONTAINER,
         "bad.vhd",
         &HashMap::new(),
-        4,
+        &parallel(4),
     )
     .await;
     (cloud_message(result), sink)

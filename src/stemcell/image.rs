@@ -89,6 +89,7 @@ impl<R: Read> Read for HashingReader<R> {
 /// Reads `path` once and sends `VhdFound` then the non-zero runs of `root.vhd` into `events`.
 pub(crate) fn stream_image(
     path: &Path,
+    max_zero_gap: u64,
     events: &mpsc::Sender<ImageEvent>,
     state: &Arc<ScanState>,
 ) -> Result<ImageSummary, ImageError> {
@@ -128,7 +129,7 @@ pub(crate) fn stream_image(
             });
         }
         send(events, ImageEvent::VhdFound { size })?;
-        scan_vhd(&mut entry, size, events, state).map_err(|e| match e {
+        scan_vhd(&mut entry, size, max_zero_gap, events, state).map_err(|e| match e {
             ScanError::Io(source) => corrupt(source),
             ScanError::Aborted => ImageError::Aborted,
         })?;
@@ -172,15 +173,20 @@ fn send(events: &mpsc::Sender<ImageEvent>, event: ImageEvent) -> Result<(), Imag
     events.blocking_send(event).map_err(|_| ImageError::Aborted)
 }
 
-/// Splits the VHD into runs of non-zero 512-byte pages, each at most one Put Page long.
+/// Splits the VHD into runs of non-zero 512-byte pages, each at most one Put Page long. Zero
+/// gaps of at most `max_zero_gap` bytes inside a run are sent as data instead of splitting it.
 fn scan_vhd(
     vhd: &mut impl Read,
     size: u64,
+    max_zero_gap: u64,
     events: &mpsc::Sender<ImageEvent>,
     state: &ScanState,
 ) -> Result<(), ScanError> {
     let mut buffer = vec![0u8; SCAN_BUFFER_BYTES];
-    let mut runs = RunBuilder::default();
+    let mut runs = RunBuilder {
+        max_zero_gap,
+        ..Default::default()
+    };
     let mut position = 0u64;
     while position < size {
         if state.cancelled.load(Ordering::Relaxed) {
@@ -193,20 +199,22 @@ fn scan_vhd(
         let mut span_start: Option<usize> = None;
         for (index, page) in buffer[..want].chunks(PAGE_SIZE as usize).enumerate() {
             let at = index * PAGE_SIZE as usize;
-            match (is_zero(page), span_start) {
+            let zero = is_zero(page);
+            match (zero, span_start) {
                 (false, None) => span_start = Some(at),
                 (true, Some(start)) => {
-                    runs.extend(position + start as u64, &buffer[start..at], events)?;
-                    runs.flush(events)?;
+                    runs.push_span(position + start as u64, &buffer[start..at], events)?;
                     span_start = None;
                 }
-                (true, None) => runs.flush(events)?,
-                (false, Some(_)) => {}
+                _ => {}
+            }
+            if zero && runs.gap_too_long(position + (at + page.len()) as u64) {
+                runs.flush(events)?;
             }
         }
         if let Some(start) = span_start {
             // The span may continue in the next buffer: keep the run open.
-            runs.extend(position + start as u64, &buffer[start..want], events)?;
+            runs.push_span(position + start as u64, &buffer[start..want], events)?;
         }
         position += want as u64;
         state.scanned_bytes.store(position, Ordering::Relaxed);
@@ -220,15 +228,44 @@ fn is_zero(page: &[u8]) -> bool {
         .all(|chunk| chunk.iter().fold(0u8, |acc, &b| acc | b) == 0)
 }
 
-/// Accumulates contiguous non-zero bytes and emits them in pieces of at most 4 MiB. Capacity
-/// never exceeds 4 MiB, so memory is bounded by the number of runs alive.
+/// Accumulates contiguous data and emits it in pieces of at most 4 MiB. Capacity never
+/// exceeds 4 MiB, so memory is bounded by the number of runs alive.
 #[derive(Default)]
 struct RunBuilder {
     offset: u64,
     data: Vec<u8>,
+    max_zero_gap: u64,
 }
 
 impl RunBuilder {
+    fn end(&self) -> u64 {
+        self.offset + self.data.len() as u64
+    }
+
+    /// Whether the zeros up to `through` are too long to bridge: then the run must go.
+    fn gap_too_long(&self, through: u64) -> bool {
+        !self.data.is_empty() && through - self.end() > self.max_zero_gap
+    }
+
+    /// Adds the non-zero bytes at `offset`, bridging the zero gap since the run's end.
+    fn push_span(
+        &mut self,
+        offset: u64,
+        bytes: &[u8],
+        events: &mpsc::Sender<ImageEvent>,
+    ) -> Result<(), ScanError> {
+        if !self.data.is_empty() && offset != self.end() {
+            let gap = offset - self.end();
+            if gap > self.max_zero_gap || self.data.len() as u64 + gap > MAX_PUT_PAGE_BYTES {
+                self.flush(events)?;
+            } else {
+                let zeros = vec![0u8; gap as usize];
+                self.extend(self.end(), &zeros, events)?;
+            }
+        }
+        self.extend(offset, bytes, events)
+    }
+
     fn extend(
         &mut self,
         mut offset: u64,
@@ -283,10 +320,14 @@ mod tests {
     use super::*;
 
     fn runs_of(vhd: &[u8]) -> Vec<(u64, usize)> {
+        runs_bridging(vhd, 0)
+    }
+
+    fn runs_bridging(vhd: &[u8], max_zero_gap: u64) -> Vec<(u64, usize)> {
         let (tx, mut rx) = mpsc::channel(1024);
         let state = ScanState::default();
         let mut reader = vhd;
-        assert!(scan_vhd(&mut reader, vhd.len() as u64, &tx, &state).is_ok());
+        assert!(scan_vhd(&mut reader, vhd.len() as u64, max_zero_gap, &tx, &state).is_ok());
         drop(tx);
         let mut out = Vec::new();
         while let Ok(event) = rx.try_recv() {
@@ -319,6 +360,54 @@ mod tests {
                 (8 << 20, (1 << 20) + 1024)
             ]
         );
+    }
+
+    #[test]
+    fn short_zero_gaps_are_bridged_when_allowed() {
+        let mut vhd = vec![0u8; 64 * 512];
+        vhd[0] = 1; // page 0
+        vhd[3 * 512] = 1; // page 3: a two-page gap
+        vhd[20 * 512] = 1; // page 20: a 16-page gap
+        assert_eq!(
+            runs_bridging(&vhd, 2 * 512),
+            vec![(0, 4 * 512), (20 * 512, 512)]
+        );
+        assert_eq!(runs_bridging(&vhd, 16 * 512), vec![(0, 21 * 512)]);
+        assert_eq!(
+            runs_bridging(&vhd, 0),
+            vec![(0, 512), (3 * 512, 512), (20 * 512, 512)]
+        );
+    }
+
+    #[test]
+    fn gaps_that_cross_scan_buffers_are_measured_from_the_run_end() {
+        let mut vhd = vec![0u8; 3 * SCAN_BUFFER_BYTES];
+        vhd[SCAN_BUFFER_BYTES - 512] = 1; // last page of the first buffer
+        vhd[SCAN_BUFFER_BYTES + 512] = 1; // second page of the second buffer
+        let at = (SCAN_BUFFER_BYTES - 512) as u64;
+        assert_eq!(runs_bridging(&vhd, 512), vec![(at, 3 * 512)]);
+        assert_eq!(runs_bridging(&vhd, 0), vec![(at, 512), (at + 1024, 512)]);
+    }
+
+    #[test]
+    fn bridged_runs_still_stop_at_four_mib() {
+        let mut vhd = vec![9u8; 10 * 1024 * 1024];
+        for page in vhd.chunks_mut(8 * 512).skip(1).step_by(2) {
+            page[..512].fill(0); // a zero page every 8 KiB
+        }
+        let runs = runs_bridging(&vhd, 4096);
+        assert!(runs.len() >= 3, "{} runs", runs.len());
+        for (offset, len) in &runs {
+            assert!(*len as u64 <= MAX_PUT_PAGE_BYTES);
+            let run = &vhd[*offset as usize..*offset as usize + len];
+            assert!(!is_zero(&run[..512]) && !is_zero(&run[len - 512..]));
+        }
+        // Every non-zero page is inside a run.
+        for (index, page) in vhd.chunks(512).enumerate() {
+            let at = (index * 512) as u64;
+            let covered = runs.iter().any(|(o, l)| *o <= at && at < o + *l as u64);
+            assert!(is_zero(page) || covered, "page {index} not uploaded");
+        }
     }
 
     #[test]

@@ -309,3 +309,52 @@ fn describe(error: &azure_core::Error) -> String {
 fn to_sdk_duration(d: std::time::Duration) -> Duration {
     Duration::try_from(d).unwrap_or(Duration::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "c2VjcmV0LWFjY291bnQta2V5LXZhbHVl";
+
+    fn access(endpoint: &str) -> StorageAccess {
+        StorageAccess {
+            account_name: "acct".to_owned(),
+            blob_endpoint: Url::parse(endpoint).unwrap(),
+            account_key: Secret::new(KEY),
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_account_key() {
+        let access = access("https://acct.blob.core.windows.net/");
+        let service = BlobService::new(&access, BlobServiceOptions::default()).unwrap();
+        for printed in [format!("{access:?}"), format!("{service:?}")] {
+            assert!(!printed.contains(KEY), "{printed}");
+            assert!(printed.contains("acct"), "{printed}");
+        }
+    }
+
+    #[test]
+    fn blob_urls_never_get_a_double_slash() {
+        for endpoint in [
+            "http://127.0.0.1:10000/devstoreaccount1/",
+            "http://127.0.0.1:10000/devstoreaccount1",
+        ] {
+            let service =
+                BlobService::new(&access(endpoint), BlobServiceOptions::default()).unwrap();
+            assert_eq!(
+                service.blob_url("stemcell", "bosh-stemcell-1.vhd").as_str(),
+                "http://127.0.0.1:10000/devstoreaccount1/stemcell/bosh-stemcell-1.vhd"
+            );
+        }
+        let public = BlobService::new(
+            &access("https://acct.blob.core.windows.net/"),
+            BlobServiceOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            public.blob_url("stemcell", "x.vhd").as_str(),
+            "https://acct.blob.core.windows.net/stemcell/x.vhd"
+        );
+    }
+}
