@@ -378,7 +378,7 @@ fn flaky_fault(stats: &SinkStats, offset: u64, every: u64) -> Option<Fault> {
         }
         None => {
             let ordinal = stats.distinct_ranges.fetch_add(1, Ordering::Relaxed) + 1;
-            if ordinal % every != 0 {
+            if !ordinal.is_multiple_of(every) {
                 return None;
             }
             attempts.insert(offset, 1);

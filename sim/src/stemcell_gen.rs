@@ -289,7 +289,7 @@ impl VhdReader {
             }
             at += n as u64;
             data = &data[n..];
-            if at % SECTOR == 0 {
+            if at.is_multiple_of(SECTOR) {
                 if self.page_has_data {
                     self.nonzero_page_bytes += SECTOR;
                 }

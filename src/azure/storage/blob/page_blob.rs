@@ -27,7 +27,7 @@ impl BlobService {
         size: u64,
         metadata: &HashMap<String, String>,
     ) -> CpiResult<()> {
-        if size % PAGE_SIZE != 0 {
+        if !size.is_multiple_of(PAGE_SIZE) {
             return Err(CpiError::cloud(format!(
                 "Cannot create page blob '{container}/{blob}': size {size} is not a multiple of {PAGE_SIZE}"
             )));
@@ -54,7 +54,11 @@ impl BlobService {
         data: Bytes,
     ) -> CpiResult<()> {
         let len = data.len() as u64;
-        if len == 0 || len > MAX_PUT_PAGE_BYTES || len % PAGE_SIZE != 0 || offset % PAGE_SIZE != 0 {
+        if len == 0
+            || len > MAX_PUT_PAGE_BYTES
+            || !len.is_multiple_of(PAGE_SIZE)
+            || !offset.is_multiple_of(PAGE_SIZE)
+        {
             return Err(CpiError::cloud(format!(
                 "Invalid Put Page for '{container}/{blob}': offset {offset}, length {len} \
                  (both must be multiples of {PAGE_SIZE}, length at most {MAX_PUT_PAGE_BYTES})"
