@@ -31,10 +31,9 @@ pub(crate) struct PageRun {
 #[derive(Debug)]
 pub(crate) enum ImageEvent {
     /// `root.vhd` was found; its size is the page blob's size. Sent before any run.
-    VhdFound {
-        size: u64,
-    },
-    Run(PageRun),
+    VhdFound { size: u64 },
+    /// Runs completed while scanning one buffer, in ascending order (one wakeup per batch).
+    Runs(Vec<PageRun>),
 }
 
 #[derive(Debug)]
@@ -203,23 +202,25 @@ fn scan_vhd(
             match (zero, span_start) {
                 (false, None) => span_start = Some(at),
                 (true, Some(start)) => {
-                    runs.push_span(position + start as u64, &buffer[start..at], events)?;
+                    runs.push_span(position + start as u64, &buffer[start..at]);
                     span_start = None;
                 }
                 _ => {}
             }
             if zero && runs.gap_too_long(position + (at + page.len()) as u64) {
-                runs.flush(events)?;
+                runs.flush();
             }
         }
         if let Some(start) = span_start {
             // The span may continue in the next buffer: keep the run open.
-            runs.push_span(position + start as u64, &buffer[start..want], events)?;
+            runs.push_span(position + start as u64, &buffer[start..want]);
         }
+        runs.send_ready(events)?;
         position += want as u64;
         state.scanned_bytes.store(position, Ordering::Relaxed);
     }
-    runs.flush(events)
+    runs.flush();
+    runs.send_ready(events)
 }
 
 fn is_zero(page: &[u8]) -> bool {
@@ -229,12 +230,14 @@ fn is_zero(page: &[u8]) -> bool {
 }
 
 /// Accumulates contiguous data and emits it in pieces of at most 4 MiB. Capacity never
-/// exceeds 4 MiB, so memory is bounded by the number of runs alive.
+/// exceeds 4 MiB, so memory is bounded by the number of runs alive; `ready` holds at most one
+/// scan buffer's worth plus one run carried over from earlier buffers.
 #[derive(Default)]
 struct RunBuilder {
     offset: u64,
     data: Vec<u8>,
     max_zero_gap: u64,
+    ready: Vec<PageRun>,
 }
 
 impl RunBuilder {
@@ -248,30 +251,20 @@ impl RunBuilder {
     }
 
     /// Adds the non-zero bytes at `offset`, bridging the zero gap since the run's end.
-    fn push_span(
-        &mut self,
-        offset: u64,
-        bytes: &[u8],
-        events: &mpsc::Sender<ImageEvent>,
-    ) -> Result<(), ScanError> {
+    fn push_span(&mut self, offset: u64, bytes: &[u8]) {
         if !self.data.is_empty() && offset != self.end() {
             let gap = offset - self.end();
             if gap > self.max_zero_gap || self.data.len() as u64 + gap > MAX_PUT_PAGE_BYTES {
-                self.flush(events)?;
+                self.flush();
             } else {
                 let zeros = vec![0u8; gap as usize];
-                self.extend(self.end(), &zeros, events)?;
+                self.extend(self.end(), &zeros);
             }
         }
-        self.extend(offset, bytes, events)
+        self.extend(offset, bytes);
     }
 
-    fn extend(
-        &mut self,
-        mut offset: u64,
-        mut bytes: &[u8],
-        events: &mpsc::Sender<ImageEvent>,
-    ) -> Result<(), ScanError> {
+    fn extend(&mut self, mut offset: u64, mut bytes: &[u8]) {
         const MAX: usize = MAX_PUT_PAGE_BYTES as usize;
         while !bytes.is_empty() {
             if self.data.is_empty() {
@@ -287,22 +280,28 @@ impl RunBuilder {
             offset += take as u64;
             bytes = &bytes[take..];
             if self.data.len() == MAX {
-                self.flush(events)?;
+                self.flush();
             }
         }
-        Ok(())
     }
 
-    fn flush(&mut self, events: &mpsc::Sender<ImageEvent>) -> Result<(), ScanError> {
+    /// Closes the current run (if any) and queues it for sending.
+    fn flush(&mut self) {
         if self.data.is_empty() {
-            return Ok(());
+            return;
         }
-        let run = PageRun {
+        self.ready.push(PageRun {
             offset: self.offset,
             data: Bytes::from(std::mem::take(&mut self.data)),
-        };
+        });
+    }
+
+    fn send_ready(&mut self, events: &mpsc::Sender<ImageEvent>) -> Result<(), ScanError> {
+        if self.ready.is_empty() {
+            return Ok(());
+        }
         events
-            .blocking_send(ImageEvent::Run(run))
+            .blocking_send(ImageEvent::Runs(std::mem::take(&mut self.ready)))
             .map_err(|_| ScanError::Aborted)
     }
 }
@@ -331,8 +330,8 @@ mod tests {
         drop(tx);
         let mut out = Vec::new();
         while let Ok(event) = rx.try_recv() {
-            if let ImageEvent::Run(run) = event {
-                out.push((run.offset, run.data.len()));
+            if let ImageEvent::Runs(runs) = event {
+                out.extend(runs.iter().map(|run| (run.offset, run.data.len())));
             }
         }
         out

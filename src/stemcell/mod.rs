@@ -8,7 +8,7 @@
 
 mod image;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -25,8 +25,8 @@ use image::{ImageError, ImageEvent, ImageSummary, PageRun, ScanState};
 pub const DEFAULT_UPLOAD_PARALLELISM: usize = 16;
 /// Upper bound on page data alive between the reader and the wire (runs queued or in flight).
 const IN_FLIGHT_BUDGET_BYTES: u64 = 64 * 1024 * 1024;
-/// Runs queued between the reader thread and the uploader.
-const CHANNEL_RUNS: usize = 4;
+/// Batches (one per 1 MiB scan buffer) queued between the reader thread and the uploader.
+const CHANNEL_BATCHES: usize = 4;
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// How an upload runs.
@@ -95,7 +95,7 @@ pub async fn upload_stemcell_vhd(
         ));
     }
 
-    let (events_tx, mut events) = mpsc::channel(CHANNEL_RUNS);
+    let (events_tx, mut events) = mpsc::channel(CHANNEL_BATCHES);
     let state = Arc::new(ScanState::default());
     let reader = {
         let path = image_path.to_owned();
@@ -217,28 +217,32 @@ async fn pump(
     let mut progress =
         tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
     let mut reader_done = false;
+    let mut pending: VecDeque<PageRun> = VecDeque::new();
 
-    while !reader_done || !in_flight.is_empty() {
+    while !reader_done || !pending.is_empty() || !in_flight.is_empty() {
+        while in_flight.len() < parallelism
+            && let Some(run) = pending.pop_front()
+        {
+            let pages = (run.data.len() as u64 / PAGE_SIZE) as u32;
+            let permit = budget
+                .clone()
+                .acquire_many_owned(pages)
+                .await
+                .map_err(|_| "the upload budget was closed".to_owned())?;
+            let target = target.clone();
+            in_flight.spawn(async move {
+                let _permit = permit;
+                put_run(&target, run).await
+            });
+        }
         tokio::select! {
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                 written.bytes += settle(done)?;
                 written.calls += 1;
             }
-            event = events.recv(), if !reader_done && in_flight.len() < parallelism => {
+            event = events.recv(), if !reader_done && pending.is_empty() => {
                 match event {
-                    Some(ImageEvent::Run(run)) => {
-                        let pages = (run.data.len() as u64 / PAGE_SIZE) as u32;
-                        let permit = budget
-                            .clone()
-                            .acquire_many_owned(pages)
-                            .await
-                            .map_err(|_| "the upload budget was closed".to_owned())?;
-                        let target = target.clone();
-                        in_flight.spawn(async move {
-                            let _permit = permit;
-                            put_run(&target, run).await
-                        });
-                    }
+                    Some(ImageEvent::Runs(runs)) => pending.extend(runs),
                     Some(ImageEvent::VhdFound { .. }) => {
                         return Err("the image reader reported root.vhd twice".to_owned());
                     }
