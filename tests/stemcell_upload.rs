@@ -14,7 +14,8 @@ use bosh_azure_cpi::azure::storage::blob::{
 use bosh_azure_cpi::stemcell::{UploadOptions, upload_stemcell_vhd};
 use bosh_azure_sim::azurite::{Azurite, PageBlobSink, SinkFaults};
 use bosh_azure_sim::stemcell_gen::{
-    Generation, StemcellImageSpec, stemcell_cloud_properties, write_stemcell_image, write_tarball,
+    Generation, StemcellImageSpec, stemcell_cloud_properties, vhd_footer, write_stemcell_image,
+    write_tarball,
 };
 use sha2::{Digest, Sha256};
 
@@ -305,7 +306,8 @@ async fn put_pages_are_at_most_4_mib_and_coalesced() {
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("image");
     // A disk with no zero page at all: 12 MiB of data plus the footer page.
-    let vhd = vec![0x5au8; (12 * MIB + 512) as usize];
+    let mut vhd = vec![0x5au8; (12 * MIB) as usize];
+    vhd.extend_from_slice(&vhd_footer(12 * MIB, 1));
     write_tarball(&image, &[("root.vhd", &vhd)]).unwrap();
 
     let report = upload_stemcell_vhd(
@@ -488,6 +490,22 @@ async fn vhd_size_not_a_multiple_of_512_is_refused() {
         "{message}"
     );
     assert!(sink.stats().created.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_root_vhd_without_a_fixed_vhd_footer_is_refused_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image");
+    // A raw disk image (no footer) named root.vhd.
+    write_tarball(&image, &[("root.vhd", &[7u8; 4096])]).unwrap();
+    let (message, sink) = upload_bad(&image).await;
+    assert!(message.contains("not a fixed VHD"), "{message}");
+    assert!(message.contains("conectix"), "{message}");
+    assert_eq!(
+        *sink.stats().created.lock().unwrap(),
+        *sink.stats().deleted.lock().unwrap()
+    );
+    assert_eq!(sink.stats().deleted.lock().unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

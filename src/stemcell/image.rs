@@ -59,6 +59,8 @@ pub(crate) enum ImageError {
     MisalignedVhd { path: PathBuf, size: u64 },
     #[error("{ROOT_VHD} in '{}' is empty", .0.display())]
     EmptyVhd(PathBuf),
+    #[error("{ROOT_VHD} in '{}' is not a fixed VHD: {reason}", path.display())]
+    NotFixedVhd { path: PathBuf, reason: String },
     #[error("reading the stemcell image stopped because the upload was aborted")]
     Aborted,
 }
@@ -128,9 +130,15 @@ pub(crate) fn stream_image(
             });
         }
         send(events, ImageEvent::VhdFound { size })?;
-        scan_vhd(&mut entry, size, max_zero_gap, events, state).map_err(|e| match e {
-            ScanError::Io(source) => corrupt(source),
-            ScanError::Aborted => ImageError::Aborted,
+        let footer =
+            scan_vhd(&mut entry, size, max_zero_gap, events, state).map_err(|e| match e {
+                ScanError::Io(source) => corrupt(source),
+                ScanError::Aborted => ImageError::Aborted,
+            })?;
+        // Azure only boots fixed VHDs; say so now rather than when the image is created.
+        check_fixed_vhd_footer(&footer, size).map_err(|reason| ImageError::NotFixedVhd {
+            path: path.to_owned(),
+            reason,
         })?;
         vhd_size = Some(size);
     }
@@ -172,16 +180,41 @@ fn send(events: &mpsc::Sender<ImageEvent>, event: ImageEvent) -> Result<(), Imag
     events.blocking_send(event).map_err(|_| ImageError::Aborted)
 }
 
+/// The footer of a fixed VHD: cookie `conectix`, disk type 2, current size = data size.
+fn check_fixed_vhd_footer(footer: &[u8; FOOTER_BYTES], vhd_size: u64) -> Result<(), String> {
+    if &footer[0..8] != b"conectix" {
+        return Err("its last 512 bytes are not a VHD footer (no 'conectix' cookie)".to_owned());
+    }
+    let disk_type = u32::from_be_bytes([footer[60], footer[61], footer[62], footer[63]]);
+    if disk_type != 2 {
+        return Err(format!("the footer says disk type {disk_type} (2 = fixed)"));
+    }
+    let mut size_field = [0u8; 8];
+    size_field.copy_from_slice(&footer[48..56]);
+    let current_size = u64::from_be_bytes(size_field);
+    if current_size != vhd_size - FOOTER_BYTES as u64 {
+        return Err(format!(
+            "the footer's disk size {current_size} does not match the {} bytes before it",
+            vhd_size - FOOTER_BYTES as u64
+        ));
+    }
+    Ok(())
+}
+
+const FOOTER_BYTES: usize = PAGE_SIZE as usize;
+
 /// Splits the VHD into runs of non-zero 512-byte pages, each at most one Put Page long. Zero
 /// gaps of at most `max_zero_gap` bytes inside a run are sent as data instead of splitting it.
+/// Returns the last page (the VHD footer).
 fn scan_vhd(
     vhd: &mut impl Read,
     size: u64,
     max_zero_gap: u64,
     events: &mpsc::Sender<ImageEvent>,
     state: &ScanState,
-) -> Result<(), ScanError> {
+) -> Result<[u8; FOOTER_BYTES], ScanError> {
     let mut buffer = vec![0u8; SCAN_BUFFER_BYTES];
+    let mut last_page = [0u8; FOOTER_BYTES];
     let mut runs = RunBuilder {
         max_zero_gap,
         ..Default::default()
@@ -216,11 +249,15 @@ fn scan_vhd(
             runs.push_span(position + start as u64, &buffer[start..want]);
         }
         runs.send_ready(events)?;
+        if want >= FOOTER_BYTES {
+            last_page.copy_from_slice(&buffer[want - FOOTER_BYTES..want]);
+        }
         position += want as u64;
         state.scanned_bytes.store(position, Ordering::Relaxed);
     }
     runs.flush();
-    runs.send_ready(events)
+    runs.send_ready(events)?;
+    Ok(last_page)
 }
 
 fn is_zero(page: &[u8]) -> bool {
@@ -412,6 +449,25 @@ mod tests {
     #[test]
     fn all_zero_disk_sends_nothing() {
         assert!(runs_of(&vec![0u8; 3 * 1024 * 1024]).is_empty());
+    }
+
+    fn footer(disk_type: u32, current_size: u64) -> [u8; FOOTER_BYTES] {
+        let mut f = [0u8; FOOTER_BYTES];
+        f[0..8].copy_from_slice(b"conectix");
+        f[48..56].copy_from_slice(&current_size.to_be_bytes());
+        f[60..64].copy_from_slice(&disk_type.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn only_a_fixed_vhd_footer_matching_the_size_passes() {
+        assert_eq!(check_fixed_vhd_footer(&footer(2, 1024), 1536), Ok(()));
+        let dynamic = check_fixed_vhd_footer(&footer(3, 1024), 1536).unwrap_err();
+        assert!(dynamic.contains("disk type 3"), "{dynamic}");
+        let wrong_size = check_fixed_vhd_footer(&footer(2, 4096), 1536).unwrap_err();
+        assert!(wrong_size.contains("4096"), "{wrong_size}");
+        let raw = check_fixed_vhd_footer(&[0x5a; FOOTER_BYTES], 1536).unwrap_err();
+        assert!(raw.contains("conectix"), "{raw}");
     }
 
     #[test]
