@@ -463,6 +463,8 @@ async fn missing_image_file_is_a_clear_error() {
     let (message, sink) = upload_bad(&dir.path().join("nope")).await;
     assert!(message.contains("does not exist"), "{message}");
     assert!(sink.stats().created.lock().unwrap().is_empty());
+    let (message, _) = upload_bad(dir.path()).await;
+    assert!(message.contains("it is a directory"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,11 +88,23 @@ pub async fn upload_stemcell_vhd(
             service.account_name()
         ))
     };
-    // Fail fast, before any Azure call, on the commonest mistake.
-    if !image_path.is_file() {
-        return Err(failed(
-            ImageError::Missing(image_path.to_owned()).to_string(),
-        ));
+    // Fail fast, before any Azure call, on the commonest mistakes.
+    let unusable = match std::fs::metadata(image_path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some(ImageError::Missing(image_path.to_owned()))
+        }
+        Err(source) => Some(ImageError::Unreadable {
+            path: image_path.to_owned(),
+            source,
+        }),
+        Ok(meta) if meta.is_dir() => Some(ImageError::Unreadable {
+            path: image_path.to_owned(),
+            source: std::io::Error::other("it is a directory"),
+        }),
+        Ok(_) => None,
+    };
+    if let Some(e) = unusable {
+        return Err(failed(e.to_string()));
     }
 
     let (events_tx, mut events) = mpsc::channel(CHANNEL_BATCHES);
@@ -140,7 +152,8 @@ pub async fn upload_stemcell_vhd(
         blob = %format!("{container}/{blob_name}"),
         vhd_mib = vhd_size / (1024 * 1024),
         parallelism,
-        "uploading stemcell VHD (non-zero pages only)"
+        max_zero_gap,
+        "uploading the non-zero pages of the stemcell VHD"
     );
 
     let pumped = pump(&mut events, &target, vhd_size, parallelism, &state, started).await;
