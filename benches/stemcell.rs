@@ -11,7 +11,7 @@
 //!
 //! and prints each time's ratio to the floor, this process's peak RSS during each upload and
 //! the bytes it wrote to local disk meanwhile. Targets: sink ≤ 1.3× floor, RSS ≤ 128 MiB,
-//! 0 bytes written.
+//! 0 bytes written. Set `RUST_LOG=info` to see the uploader's progress lines on stderr.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -33,6 +33,13 @@ const NONZERO_SHARE: f64 = 0.25;
 const BRIDGED_GAP: u64 = 4096;
 
 fn main() {
+    // RUST_LOG=info shows the uploader's own progress lines on stderr.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     if let Err(e) = run() {
         eprintln!("bench-stemcell: {e}");
         std::process::exit(1);
