@@ -592,3 +592,44 @@ async fn logs_at_trace_level_never_contain_the_key_or_signature() {
     assert!(!text.contains(sink.account_key()));
     assert!(!text.contains("SharedKey"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_vhd_is_found_among_other_entries_and_the_hash_covers_the_whole_file() {
+    let sink = PageBlobSink::start(SinkFaults::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image");
+    let mut vhd = vec![0u8; (2 * MIB) as usize];
+    vhd[MIB as usize..MIB as usize + 700].fill(3); // two pages of data
+    vhd.extend_from_slice(&vhd_footer(2 * MIB, 9));
+    write_tarball(
+        &image,
+        &[
+            ("stemcell.MF", b"name: x\n"),
+            ("./root.vhd", &vhd),
+            ("trailing.txt", &[1u8; 3000]),
+        ],
+    )
+    .unwrap();
+
+    let report = upload_stemcell_vhd(
+        &image,
+        &sink_service(&sink, fast_retries(1)),
+        CONTAINER,
+        "entries.vhd",
+        &HashMap::new(),
+        &UploadOptions::default(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(report.sha256_hex, file_sha256(&image));
+    assert_eq!(report.vhd_size, vhd.len() as u64);
+    assert_eq!(
+        report.bytes_uploaded,
+        2 * 512 + 512,
+        "two data pages and the footer"
+    );
+    let mut ranges = sink.stats().accepted_ranges.lock().unwrap().clone();
+    ranges.sort();
+    assert_eq!(ranges, vec![(MIB, 1024), (2 * MIB, 512)]);
+}
