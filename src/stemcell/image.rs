@@ -158,6 +158,26 @@ pub(crate) fn stream_image(
     })
 }
 
+/// SHA-256 of a whole file, read once in large chunks.
+pub(crate) fn file_sha256(path: &Path) -> Result<String, ImageError> {
+    let file = File::open(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => ImageError::Missing(path.to_owned()),
+        _ => ImageError::Unreadable {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
+    let mut hashing = HashingReader {
+        inner: BufReader::with_capacity(FILE_BUFFER_BYTES, file),
+        hasher: Sha256::new(),
+    };
+    io::copy(&mut hashing, &mut io::sink()).map_err(|source| ImageError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(hex(&hashing.hasher.finalize()))
+}
+
 fn is_root_vhd<R: Read>(entry: &tar::Entry<R>) -> bool {
     let is_file = matches!(
         entry.header().entry_type(),

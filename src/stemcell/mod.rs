@@ -39,6 +39,9 @@ pub struct UploadOptions {
     /// cut the number of calls by orders of magnitude on a fragmented file system, which
     /// matters against Azure's per-blob request rate (about 500/s).
     pub max_zero_gap_bytes: u64,
+    /// Add `image_sha256` (the hash computed in the same pass) to the blob metadata once the
+    /// data is written, as the Ruby CPI's gallery mode stores it.
+    pub record_image_sha256: bool,
 }
 
 impl Default for UploadOptions {
@@ -46,8 +49,23 @@ impl Default for UploadOptions {
         Self {
             parallelism: DEFAULT_UPLOAD_PARALLELISM,
             max_zero_gap_bytes: 0,
+            record_image_sha256: false,
         }
     }
+}
+
+/// The blob metadata key of the image file's SHA-256 (gallery mode).
+pub const IMAGE_SHA256_KEY: &str = "image_sha256";
+
+/// SHA-256 (lowercase hex) of the image file, in a hash-only pass: for deciding whether an
+/// existing gallery version already holds this image before uploading anything. Cheap next
+/// to an upload: it reads the compressed file and inflates nothing.
+pub async fn image_sha256(image_path: &Path) -> CpiResult<String> {
+    let path = image_path.to_owned();
+    tokio::task::spawn_blocking(move || image::file_sha256(&path))
+        .await
+        .map_err(|e| CpiError::cloud(format!("hashing the stemcell image failed: {e}")))?
+        .map_err(|e| CpiError::cloud(e.to_string()))
 }
 
 /// What an upload did, for the caller's logs and the gallery metadata.
@@ -161,7 +179,19 @@ pub async fn upload_stemcell_vhd(
     drop(events);
     let read = finish_reader(reader).await;
 
-    match (pumped, read) {
+    let recorded = match (&pumped, &read) {
+        (Ok(_), Ok(summary)) if options.record_image_sha256 => {
+            let mut with_sha = metadata.clone();
+            with_sha.insert(IMAGE_SHA256_KEY.to_owned(), summary.sha256_hex.clone());
+            service
+                .set_metadata(container, blob_name, &with_sha)
+                .await
+                .map_err(|e| e.message().to_owned())
+        }
+        _ => Ok(()),
+    };
+
+    match (pumped, read.and_then(|summary| recorded.map(|()| summary))) {
         (Ok(written), Ok(summary)) => {
             let report = UploadReport {
                 sha256_hex: summary.sha256_hex,
