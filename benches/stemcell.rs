@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use azure_core::credentials::Secret;
 use bosh_azure_cpi::azure::storage::blob::{BlobService, BlobServiceOptions, StorageAccess};
 use bosh_azure_cpi::stemcell::{
-    DEFAULT_UPLOAD_PARALLELISM, UploadOptions, UploadReport, upload_stemcell_vhd,
+    DEFAULT_UPLOAD_PARALLELISM, UploadOptions, UploadReport, image_sha256, upload_stemcell_vhd,
 };
 use bosh_azure_sim::azurite::{Azurite, PageBlobSink, SinkFaults};
 use bosh_azure_sim::stemcell_gen::{StemcellImageSpec, write_stemcell_image};
@@ -66,6 +66,12 @@ fn run() -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+
+    let hash_started = Instant::now();
+    runtime
+        .block_on(image_sha256(&image))
+        .map_err(|e| e.to_string())?;
+    let hash_only = hash_started.elapsed();
 
     let strict = UploadOptions::default();
     let bridged = UploadOptions {
@@ -138,6 +144,12 @@ fn run() -> Result<(), String> {
         "floor: gunzip+untar",
         floor.elapsed.as_secs_f64(),
         1.0
+    );
+    println!(
+        "{:<28} {:>8.2} {:>8.2}",
+        "hash-only pass (sha256)",
+        hash_only.as_secs_f64(),
+        hash_only.as_secs_f64() / floor.elapsed.as_secs_f64()
     );
     print_row("sink, strict", &sink_strict, floor.elapsed);
     print_row("sink, bridged", &sink_bridged, floor.elapsed);
