@@ -1,1 +1,360 @@
-//! Blob data plane (placeholder).
+//! Blob data plane: a small service over `azure_storage_blob` 1.1 with Shared Key auth.
+//!
+//! The CPI stores stemcells as page blobs (`stemcell/bosh-stemcell-<uuid>.vhd`) and light
+//! stemcell records as 1 KiB page blobs carrying metadata only. Everything here speaks in
+//! container/blob names; URLs stay inside this module.
+
+mod page_blob;
+mod shared_key;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use azure_core::credentials::Secret;
+use azure_core::error::ErrorKind;
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, StatusCode, Url};
+use azure_core::time::Duration;
+use azure_storage_blob::models::BlobClientGetPropertiesResultHeaders;
+use azure_storage_blob::{BlobServiceClient, BlobServiceClientOptions};
+
+use crate::error::{CpiError, CpiResult};
+
+pub use page_blob::{MAX_PUT_PAGE_BYTES, PAGE_SIZE};
+pub use shared_key::SharedKeyPolicy;
+
+/// What the data plane needs to reach one storage account. Produced from ARM (`listKeys`) by
+/// the storage-account service, or from Azurite's well-known account in tests.
+#[derive(Clone)]
+pub struct StorageAccess {
+    pub account_name: String,
+    /// e.g. `https://<account>.blob.core.windows.net/`, or the path-style emulator endpoint
+    /// `http://127.0.0.1:10000/devstoreaccount1` (a trailing slash is tolerated).
+    pub blob_endpoint: Url,
+    pub account_key: Secret,
+}
+
+impl std::fmt::Debug for StorageAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageAccess")
+            .field("account_name", &self.account_name)
+            .field("blob_endpoint", &self.blob_endpoint.as_str())
+            .field("account_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How hard a single request is retried (transport errors, 408/429/500/502/503/504) by the
+/// pipeline, with exponential backoff that honours `Retry-After`.
+#[derive(Clone, Debug)]
+pub struct RetrySettings {
+    pub max_retries: u32,
+    pub initial_delay: std::time::Duration,
+    pub max_delay: std::time::Duration,
+    pub max_total: std::time::Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_retries: 8,
+            initial_delay: std::time::Duration::from_millis(500),
+            max_delay: std::time::Duration::from_secs(20),
+            max_total: std::time::Duration::from_secs(180),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct BlobServiceOptions {
+    pub retry: RetrySettings,
+    /// `x-ms-version` override (Azure Stack Hub lags behind public Azure).
+    pub api_version: Option<String>,
+}
+
+/// Size and user metadata of an existing blob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobProperties {
+    pub content_length: u64,
+    pub metadata: HashMap<String, String>,
+}
+
+/// One storage account's blob endpoint, authenticated with its account key.
+#[derive(Clone)]
+pub struct BlobService {
+    client: Arc<BlobServiceClient>,
+    account_name: String,
+}
+
+impl std::fmt::Debug for BlobService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobService")
+            .field("account_name", &self.account_name)
+            .field("endpoint", &self.client.url().as_str())
+            .finish()
+    }
+}
+
+impl BlobService {
+    pub fn new(access: &StorageAccess, options: BlobServiceOptions) -> CpiResult<Self> {
+        let mut endpoint = access.blob_endpoint.clone();
+        // The SDK appends path segments: a trailing slash would yield `//container`, which
+        // path-style endpoints (Azurite) reject.
+        let trimmed = endpoint.path().trim_end_matches('/').to_owned();
+        endpoint.set_path(&trimmed);
+
+        let retry = &options.retry;
+        let client_options = ClientOptions {
+            per_try_policies: vec![Arc::new(SharedKeyPolicy::new(
+                access.account_name.clone(),
+                access.account_key.clone(),
+            ))],
+            retry: RetryOptions::exponential(ExponentialRetryOptions {
+                max_retries: retry.max_retries,
+                initial_delay: to_sdk_duration(retry.initial_delay),
+                max_delay: to_sdk_duration(retry.max_delay),
+                max_total_elapsed: to_sdk_duration(retry.max_total),
+            }),
+            ..Default::default()
+        };
+        let mut service_options = BlobServiceClientOptions {
+            client_options,
+            ..Default::default()
+        };
+        if let Some(version) = &options.api_version {
+            service_options.version = version.clone();
+        }
+        let client =
+            BlobServiceClient::new(endpoint, None, Some(service_options)).map_err(|e| {
+                CpiError::cloud(format!(
+                    "Invalid blob endpoint '{}' for storage account '{}': {e}",
+                    access.blob_endpoint, access.account_name
+                ))
+            })?;
+        Ok(Self {
+            client: Arc::new(client),
+            account_name: access.account_name.clone(),
+        })
+    }
+
+    pub fn account_name(&self) -> &str {
+        &self.account_name
+    }
+
+    /// The blob's URL as Azure references it (e.g. a gallery version's `source.uri`).
+    pub fn blob_url(&self, container: &str, blob: &str) -> Url {
+        self.client.blob_client(container, blob).url().clone()
+    }
+
+    /// Creates the container (private access) unless it already exists.
+    pub async fn ensure_container(&self, container: &str) -> CpiResult<()> {
+        match self
+            .client
+            .blob_container_client(container)
+            .create(None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.http_status() == Some(StatusCode::Conflict) => Ok(()),
+            Err(e) => Err(self.failure("create container", container, None, &e)),
+        }
+    }
+
+    /// Properties of a blob, or `None` when the blob (or its container) does not exist.
+    pub async fn get_properties(
+        &self,
+        container: &str,
+        blob: &str,
+    ) -> CpiResult<Option<BlobProperties>> {
+        let response = match self
+            .client
+            .blob_client(container, blob)
+            .get_properties(None)
+            .await
+        {
+            Ok(response) => response,
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
+            Err(e) => return Err(self.failure("get properties of", container, Some(blob), &e)),
+        };
+        let content_length = response
+            .content_length()
+            .map_err(|e| self.failure("read properties of", container, Some(blob), &e))?
+            .unwrap_or(0);
+        let metadata = response
+            .metadata()
+            .map_err(|e| self.failure("read metadata of", container, Some(blob), &e))?;
+        Ok(Some(BlobProperties {
+            content_length,
+            metadata,
+        }))
+    }
+
+    pub async fn exists(&self, container: &str, blob: &str) -> CpiResult<bool> {
+        Ok(self.get_properties(container, blob).await?.is_some())
+    }
+
+    /// User metadata of a blob, or `None` when it does not exist.
+    pub async fn get_metadata(
+        &self,
+        container: &str,
+        blob: &str,
+    ) -> CpiResult<Option<HashMap<String, String>>> {
+        Ok(self
+            .get_properties(container, blob)
+            .await?
+            .map(|p| p.metadata))
+    }
+
+    /// Replaces the blob's user metadata with `metadata`.
+    pub async fn set_metadata(
+        &self,
+        container: &str,
+        blob: &str,
+        metadata: &HashMap<String, String>,
+    ) -> CpiResult<()> {
+        self.client
+            .blob_client(container, blob)
+            .set_metadata(metadata, None)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.failure("set metadata of", container, Some(blob), &e))
+    }
+
+    /// Deletes a blob (and its snapshots). Answers `false` when it was already gone.
+    pub async fn delete_blob(&self, container: &str, blob: &str) -> CpiResult<bool> {
+        let options = azure_storage_blob::models::BlobClientDeleteOptions {
+            delete_snapshots: Some(azure_storage_blob::models::DeleteSnapshotsOptionType::Include),
+            ..Default::default()
+        };
+        match self
+            .client
+            .blob_client(container, blob)
+            .delete(Some(options))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(false),
+            Err(e) => Err(self.failure("delete", container, Some(blob), &e)),
+        }
+    }
+
+    /// Downloads a whole blob into memory (small blobs: records, tests).
+    pub async fn download(&self, container: &str, blob: &str) -> CpiResult<Vec<u8>> {
+        let size = self
+            .get_properties(container, blob)
+            .await?
+            .ok_or_else(|| {
+                CpiError::cloud(format!(
+                    "Blob '{container}/{blob}' not found in storage account '{}'",
+                    self.account_name
+                ))
+            })?
+            .content_length;
+        let len = usize::try_from(size).map_err(|_| {
+            CpiError::cloud(format!(
+                "Blob '{container}/{blob}' is too large to download"
+            ))
+        })?;
+        let mut buffer = vec![0u8; len];
+        if len > 0 {
+            self.client
+                .blob_client(container, blob)
+                .download_into(&mut buffer, None)
+                .await
+                .map_err(|e| self.failure("download", container, Some(blob), &e))?;
+        }
+        Ok(buffer)
+    }
+
+    fn failure(
+        &self,
+        action: &str,
+        container: &str,
+        blob: Option<&str>,
+        error: &azure_core::Error,
+    ) -> CpiError {
+        let target = match blob {
+            Some(blob) => format!("blob '{container}/{blob}'"),
+            None => format!("container '{container}'"),
+        };
+        CpiError::cloud(format!(
+            "Failed to {action} {target} in storage account '{}': {}",
+            self.account_name,
+            describe(error)
+        ))
+    }
+}
+
+/// A one-line description: HTTP status and storage error code when there is one.
+fn describe(error: &azure_core::Error) -> String {
+    match error.kind() {
+        ErrorKind::HttpResponse {
+            status, error_code, ..
+        } => match error_code {
+            Some(code) => format!("HTTP {} {code}", u16::from(*status)),
+            None => format!("HTTP {}", u16::from(*status)),
+        },
+        _ => {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            text
+        }
+    }
+}
+
+fn to_sdk_duration(d: std::time::Duration) -> Duration {
+    Duration::try_from(d).unwrap_or(Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "c2VjcmV0LWFjY291bnQta2V5LXZhbHVl";
+
+    fn access(endpoint: &str) -> StorageAccess {
+        StorageAccess {
+            account_name: "acct".to_owned(),
+            blob_endpoint: Url::parse(endpoint).unwrap(),
+            account_key: Secret::new(KEY),
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_account_key() {
+        let access = access("https://acct.blob.core.windows.net/");
+        let service = BlobService::new(&access, BlobServiceOptions::default()).unwrap();
+        for printed in [format!("{access:?}"), format!("{service:?}")] {
+            assert!(!printed.contains(KEY), "{printed}");
+            assert!(printed.contains("acct"), "{printed}");
+        }
+    }
+
+    #[test]
+    fn blob_urls_never_get_a_double_slash() {
+        for endpoint in [
+            "http://127.0.0.1:10000/devstoreaccount1/",
+            "http://127.0.0.1:10000/devstoreaccount1",
+        ] {
+            let service =
+                BlobService::new(&access(endpoint), BlobServiceOptions::default()).unwrap();
+            assert_eq!(
+                service.blob_url("stemcell", "bosh-stemcell-1.vhd").as_str(),
+                "http://127.0.0.1:10000/devstoreaccount1/stemcell/bosh-stemcell-1.vhd"
+            );
+        }
+        let public = BlobService::new(
+            &access("https://acct.blob.core.windows.net/"),
+            BlobServiceOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            public.blob_url("stemcell", "x.vhd").as_str(),
+            "https://acct.blob.core.windows.net/stemcell/x.vhd"
+        );
+    }
+}

@@ -1,0 +1,327 @@
+//! Stemcell upload benchmark: `scripts/bench-stemcell [SIZE]` (default 3G).
+//!
+//! Generates a stemcell image of SIZE with about 25% non-zero data (cached under
+//! `target/bench-stemcell/`), then measures in one run:
+//! - the floor: gunzip + untar of the same file to nothing (the inflate-bound minimum);
+//! - `upload_stemcell_vhd` against a local discard sink that accepts Put Page;
+//! - `upload_stemcell_vhd` against Azurite (in memory; caps at ~60 MiB/s, not a baseline);
+//!
+//! each both strict (non-zero pages only, the default) and bridged (zero gaps of up to 4 KiB
+//! sent as data, `UploadOptions::max_zero_gap_bytes`),
+//!
+//! and prints each time's ratio to the floor, this process's peak RSS during each upload and
+//! the bytes it wrote to local disk meanwhile. Targets: sink ≤ 1.3× floor, RSS ≤ 128 MiB,
+//! 0 bytes written. Set `RUST_LOG=info` to see the uploader's progress lines on stderr.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use azure_core::credentials::Secret;
+use bosh_azure_cpi::azure::storage::blob::{BlobService, BlobServiceOptions, StorageAccess};
+use bosh_azure_cpi::stemcell::{
+    DEFAULT_UPLOAD_PARALLELISM, UploadOptions, UploadReport, image_sha256, upload_stemcell_vhd,
+};
+use bosh_azure_sim::azurite::{Azurite, PageBlobSink, SinkFaults};
+use bosh_azure_sim::stemcell_gen::{StemcellImageSpec, write_stemcell_image};
+
+const MIB: f64 = 1024.0 * 1024.0;
+const NONZERO_SHARE: f64 = 0.25;
+/// The bridged variant sends zero gaps up to one file-system block as data.
+const BRIDGED_GAP: u64 = 4096;
+
+fn main() {
+    // RUST_LOG=info shows the uploader's own progress lines on stderr.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    if let Err(e) = run() {
+        eprintln!("bench-stemcell: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let size_arg = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .unwrap_or_else(|| "3G".to_owned());
+    let disk_size = parse_size(&size_arg)?;
+    let image = prepare_image(disk_size)?;
+    let compressed = std::fs::metadata(&image).map_err(|e| e.to_string())?.len();
+
+    let floor = best_of(2, || floor_pass(&image))?;
+    println!(
+        "floor (gunzip + untar to nothing): {:.2} s ({:.0} MiB/s of VHD)",
+        floor.elapsed.as_secs_f64(),
+        floor.vhd_bytes as f64 / MIB / floor.elapsed.as_secs_f64()
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+
+    let hash_started = Instant::now();
+    runtime
+        .block_on(image_sha256(&image))
+        .map_err(|e| e.to_string())?;
+    let hash_only = hash_started.elapsed();
+
+    let strict = UploadOptions::default();
+    let bridged = UploadOptions {
+        max_zero_gap_bytes: BRIDGED_GAP,
+        ..Default::default()
+    };
+
+    let (sink_strict, sink_bridged) = runtime.block_on(async {
+        let sink = PageBlobSink::start(SinkFaults::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let blobs = blob_service(
+            sink.account_name(),
+            sink.blob_endpoint(),
+            sink.account_key(),
+        )?;
+        let mut best = [None, None];
+        for attempt in 0..2 {
+            for (slot, options) in [&strict, &bridged].into_iter().enumerate() {
+                let blob = format!("sink-{slot}-{attempt}.vhd");
+                let measured = measure_upload(&image, &blobs, &blob, options).await?;
+                if best[slot]
+                    .as_ref()
+                    .is_none_or(|b: &Measured| measured.elapsed < b.elapsed)
+                {
+                    best[slot] = Some(measured);
+                }
+            }
+        }
+        let [a, b] = best;
+        a.zip(b).ok_or_else(|| "no sink run".to_owned())
+    })?;
+
+    let azurite_runs = if std::env::var("SKIP_AZURITE").is_ok_and(|v| v == "1") {
+        None
+    } else {
+        let azurite = Azurite::start().map_err(|e| e.to_string())?;
+        let blobs = blob_service(
+            azurite.account_name(),
+            azurite.blob_endpoint(),
+            azurite.account_key(),
+        )?;
+        let strict_run =
+            runtime.block_on(measure_upload(&image, &blobs, "azurite-0.vhd", &strict))?;
+        let bridged_run =
+            runtime.block_on(measure_upload(&image, &blobs, "azurite-1.vhd", &bridged))?;
+        Some((strict_run, bridged_run))
+    };
+
+    let report = &sink_strict.report;
+    println!();
+    println!(
+        "image: {:.0} MiB compressed, root.vhd {:.0} MiB, {:.0} MiB in non-zero pages ({:.1}%), parallelism {}",
+        compressed as f64 / MIB,
+        report.vhd_size as f64 / MIB,
+        report.bytes_uploaded as f64 / MIB,
+        100.0 * report.bytes_uploaded as f64 / report.vhd_size as f64,
+        DEFAULT_UPLOAD_PARALLELISM
+    );
+    println!(
+        "strict = non-zero pages only; bridged = zero gaps <= {} KiB sent as data",
+        BRIDGED_GAP / 1024
+    );
+    println!(
+        "{:<28} {:>8} {:>8} {:>10} {:>12} {:>10} {:>12}",
+        "run", "seconds", "x floor", "Put Pages", "MiB written", "peak RSS", "disk writes"
+    );
+    println!(
+        "{:<28} {:>8.2} {:>8.2}",
+        "floor: gunzip+untar",
+        floor.elapsed.as_secs_f64(),
+        1.0
+    );
+    println!(
+        "{:<28} {:>8.2} {:>8.2}",
+        "hash-only pass (sha256)",
+        hash_only.as_secs_f64(),
+        hash_only.as_secs_f64() / floor.elapsed.as_secs_f64()
+    );
+    print_row("sink, strict", &sink_strict, floor.elapsed);
+    print_row("sink, bridged", &sink_bridged, floor.elapsed);
+    match &azurite_runs {
+        Some((strict_run, bridged_run)) => {
+            print_row("Azurite, strict", strict_run, floor.elapsed);
+            print_row("Azurite, bridged", bridged_run, floor.elapsed);
+        }
+        None => println!("Azurite                      skipped (SKIP_AZURITE=1)"),
+    }
+    println!();
+    for (name, run) in [("strict", &sink_strict), ("bridged", &sink_bridged)] {
+        let ratio = run.elapsed.as_secs_f64() / floor.elapsed.as_secs_f64();
+        let rss_mib = run.peak_rss_kib.map(|k| k as f64 / 1024.0);
+        println!(
+            "targets ({name}): sink <= 1.30x floor: {} ({ratio:.2}x); peak RSS <= 128 MiB: {} ({}); zero bytes to disk: {} ({} B)",
+            verdict(ratio <= 1.3),
+            verdict(rss_mib.is_some_and(|r| r <= 128.0)),
+            rss_mib.map_or("n/a".to_owned(), |r| format!("{r:.0} MiB")),
+            verdict(run.disk_writes == Some(0)),
+            run.disk_writes.map_or("n/a".to_owned(), |b| b.to_string())
+        );
+    }
+    Ok(())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "MET" } else { "MISSED" }
+}
+
+fn print_row(name: &str, run: &Measured, floor: Duration) {
+    println!(
+        "{:<28} {:>8.2} {:>8.2} {:>10} {:>12.1} {:>10} {:>12}",
+        name,
+        run.elapsed.as_secs_f64(),
+        run.elapsed.as_secs_f64() / floor.as_secs_f64(),
+        run.report.ranges,
+        run.report.bytes_uploaded as f64 / MIB,
+        run.peak_rss_kib.map_or("n/a".to_owned(), |k| format!(
+            "{:.0} MiB",
+            k as f64 / 1024.0
+        )),
+        run.disk_writes
+            .map_or("n/a".to_owned(), |b| format!("{b} B")),
+    );
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let (digits, unit) = match upper.trim_end_matches("IB").trim_end_matches('B') {
+        s if s.ends_with('G') => (&s[..s.len() - 1], 1u64 << 30),
+        s if s.ends_with('M') => (&s[..s.len() - 1], 1u64 << 20),
+        s if s.ends_with('K') => (&s[..s.len() - 1], 1u64 << 10),
+        s => (s, 1),
+    };
+    let value: f64 = digits
+        .parse()
+        .map_err(|_| format!("invalid size '{text}' (examples: 3G, 512M)"))?;
+    Ok((value * unit as f64) as u64)
+}
+
+/// Generated once per size; reused by later runs (generation is deterministic).
+fn prepare_image(disk_size: u64) -> Result<PathBuf, String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-stemcell");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let path = dir.join(format!("image-{disk_size}-{NONZERO_SHARE}.tgz"));
+    if path.exists() {
+        println!("using cached image {}", path.display());
+        return Ok(path);
+    }
+    let partial = path.with_extension("partial");
+    let started = Instant::now();
+    println!(
+        "generating a {:.0} MiB stemcell image ({:.0}% non-zero) at {} ...",
+        disk_size as f64 / MIB,
+        NONZERO_SHARE * 100.0,
+        path.display()
+    );
+    write_stemcell_image(&partial, &StemcellImageSpec::new(disk_size, NONZERO_SHARE))
+        .map_err(|e| format!("generating the image: {e}"))?;
+    std::fs::rename(&partial, &path).map_err(|e| e.to_string())?;
+    println!("generated in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(path)
+}
+
+struct Floor {
+    elapsed: Duration,
+    vhd_bytes: u64,
+}
+
+/// The same decoders as the CPI (flate2 with zlib-rs, tar), discarding root.vhd.
+fn floor_pass(image: &Path) -> Result<Floor, String> {
+    let started = Instant::now();
+    let file = File::open(image).map_err(|e| e.to_string())?;
+    let gunzip = flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, file));
+    let mut archive = tar::Archive::new(gunzip);
+    let mut vhd_bytes = 0;
+    for entry in archive.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        vhd_bytes += io::copy(&mut entry, &mut io::sink()).map_err(|e| e.to_string())?;
+    }
+    Ok(Floor {
+        elapsed: started.elapsed(),
+        vhd_bytes,
+    })
+}
+
+fn best_of(runs: usize, mut pass: impl FnMut() -> Result<Floor, String>) -> Result<Floor, String> {
+    let mut best: Option<Floor> = None;
+    for _ in 0..runs {
+        let floor = pass()?;
+        if best.as_ref().is_none_or(|b| floor.elapsed < b.elapsed) {
+            best = Some(floor);
+        }
+    }
+    best.ok_or_else(|| "no floor run".to_owned())
+}
+
+fn blob_service(account: &str, endpoint: url::Url, key: &str) -> Result<BlobService, String> {
+    let access = StorageAccess {
+        account_name: account.to_owned(),
+        blob_endpoint: endpoint,
+        account_key: Secret::new(key.to_owned()),
+    };
+    BlobService::new(&access, BlobServiceOptions::default()).map_err(|e| e.to_string())
+}
+
+struct Measured {
+    elapsed: Duration,
+    report: UploadReport,
+    peak_rss_kib: Option<u64>,
+    disk_writes: Option<u64>,
+}
+
+async fn measure_upload(
+    image: &Path,
+    blobs: &BlobService,
+    blob: &str,
+    options: &UploadOptions,
+) -> Result<Measured, String> {
+    // Reset the peak-RSS counter so VmHWM covers this upload only.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let writes_before = proc_io_write_bytes();
+    let started = Instant::now();
+    let report = upload_stemcell_vhd(image, blobs, "stemcell", blob, &HashMap::new(), options)
+        .await
+        .map_err(|e| e.to_string())?;
+    let elapsed = started.elapsed();
+    let disk_writes = match (writes_before, proc_io_write_bytes()) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
+    };
+    Ok(Measured {
+        elapsed,
+        report,
+        peak_rss_kib: proc_status_kib("VmHWM:"),
+        disk_writes,
+    })
+}
+
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Bytes this process caused to be written to storage (`write_bytes` in /proc/self/io).
+fn proc_io_write_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|line| line.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+}

@@ -1,0 +1,497 @@
+//! The blocking half of the stemcell pipeline: one sequential read of the image tarball that
+//! hashes the compressed bytes, inflates them, walks the tar to `root.vhd` and cuts the VHD
+//! into runs of non-zero pages. Nothing is written to local disk.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use bytes::Bytes;
+use flate2::bufread::MultiGzDecoder;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::azure::storage::blob::{MAX_PUT_PAGE_BYTES, PAGE_SIZE};
+
+/// The entry the Director's stemcell image carries; the only one we read.
+const ROOT_VHD: &str = "root.vhd";
+/// Read granularity for the compressed file and for the inflated VHD.
+const FILE_BUFFER_BYTES: usize = 256 * 1024;
+const SCAN_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Contiguous non-zero pages of the VHD: one Put Page call.
+#[derive(Debug)]
+pub(crate) struct PageRun {
+    pub offset: u64,
+    pub data: Bytes,
+}
+
+#[derive(Debug)]
+pub(crate) enum ImageEvent {
+    /// `root.vhd` was found; its size is the page blob's size. Sent before any run.
+    VhdFound { size: u64 },
+    /// Runs completed while scanning one buffer, in ascending order (one wakeup per batch).
+    Runs(Vec<PageRun>),
+}
+
+#[derive(Debug)]
+pub(crate) struct ImageSummary {
+    pub sha256_hex: String,
+    pub vhd_size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ImageError {
+    #[error("stemcell image '{}' does not exist", .0.display())]
+    Missing(PathBuf),
+    #[error("cannot read stemcell image '{}': {source}", path.display())]
+    Unreadable { path: PathBuf, source: io::Error },
+    #[error(
+        "stemcell image '{}' is not a complete gzip-compressed tar archive (truncated or corrupt): {source}",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, source: io::Error },
+    #[error("stemcell image '{}' does not contain {ROOT_VHD}", .0.display())]
+    NoRootVhd(PathBuf),
+    #[error("{ROOT_VHD} in '{}' is {size} bytes, not a multiple of {PAGE_SIZE}: not a fixed VHD", path.display())]
+    MisalignedVhd { path: PathBuf, size: u64 },
+    #[error("{ROOT_VHD} in '{}' is empty", .0.display())]
+    EmptyVhd(PathBuf),
+    #[error("{ROOT_VHD} in '{}' is not a fixed VHD: {reason}", path.display())]
+    NotFixedVhd { path: PathBuf, reason: String },
+    #[error("reading the stemcell image stopped because the upload was aborted")]
+    Aborted,
+}
+
+/// Counts the bytes the uploader cannot see: how far the scan got, for progress logs.
+#[derive(Debug, Default)]
+pub(crate) struct ScanState {
+    pub scanned_bytes: AtomicU64,
+    pub cancelled: AtomicBool,
+}
+
+/// Feeds every byte read from the file into SHA-256: the hash covers the whole compressed
+/// file, the value the Ruby CPI stores as `image_sha256`, without a second read.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads `path` once and sends `VhdFound` then the non-zero runs of `root.vhd` into `events`.
+pub(crate) fn stream_image(
+    path: &Path,
+    max_zero_gap: u64,
+    events: &mpsc::Sender<ImageEvent>,
+    state: &Arc<ScanState>,
+) -> Result<ImageSummary, ImageError> {
+    let file = File::open(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => ImageError::Missing(path.to_owned()),
+        _ => ImageError::Unreadable {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
+    let hashing = HashingReader {
+        inner: file,
+        hasher: Sha256::new(),
+    };
+    let gunzip = MultiGzDecoder::new(BufReader::with_capacity(FILE_BUFFER_BYTES, hashing));
+    let mut archive = tar::Archive::new(gunzip);
+    let corrupt = |source| ImageError::Corrupt {
+        path: path.to_owned(),
+        source,
+    };
+
+    let mut vhd_size = None;
+    for entry in archive.entries().map_err(corrupt)? {
+        let mut entry = entry.map_err(corrupt)?;
+        if vhd_size.is_some() || !is_root_vhd(&entry) {
+            // Later entries are read through (tar skips their data) so the hash covers them.
+            continue;
+        }
+        let size = entry.size();
+        if size == 0 {
+            return Err(ImageError::EmptyVhd(path.to_owned()));
+        }
+        if size % PAGE_SIZE != 0 {
+            return Err(ImageError::MisalignedVhd {
+                path: path.to_owned(),
+                size,
+            });
+        }
+        send(events, ImageEvent::VhdFound { size })?;
+        let footer =
+            scan_vhd(&mut entry, size, max_zero_gap, events, state).map_err(|e| match e {
+                ScanError::Io(source) => corrupt(source),
+                ScanError::Aborted => ImageError::Aborted,
+            })?;
+        // Azure only boots fixed VHDs; say so now rather than when the image is created.
+        check_fixed_vhd_footer(&footer, size).map_err(|reason| ImageError::NotFixedVhd {
+            path: path.to_owned(),
+            reason,
+        })?;
+        vhd_size = Some(size);
+    }
+    let vhd_size = vhd_size.ok_or_else(|| ImageError::NoRootVhd(path.to_owned()))?;
+
+    // Read to the end: the gzip trailer (CRC check) and any padding are part of the hash.
+    let mut gunzip = archive.into_inner();
+    io::copy(&mut gunzip, &mut io::sink()).map_err(corrupt)?;
+    let mut hashing = gunzip.into_inner().into_inner();
+    io::copy(&mut hashing, &mut io::sink()).map_err(|source| ImageError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(ImageSummary {
+        sha256_hex: hex(&hashing.hasher.finalize()),
+        vhd_size,
+    })
+}
+
+/// SHA-256 of a whole file, read once in large chunks.
+pub(crate) fn file_sha256(path: &Path) -> Result<String, ImageError> {
+    let file = File::open(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => ImageError::Missing(path.to_owned()),
+        _ => ImageError::Unreadable {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
+    let mut hashing = HashingReader {
+        inner: BufReader::with_capacity(FILE_BUFFER_BYTES, file),
+        hasher: Sha256::new(),
+    };
+    io::copy(&mut hashing, &mut io::sink()).map_err(|source| ImageError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(hex(&hashing.hasher.finalize()))
+}
+
+fn is_root_vhd<R: Read>(entry: &tar::Entry<R>) -> bool {
+    let is_file = matches!(
+        entry.header().entry_type(),
+        tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse
+    );
+    // Accept `root.vhd` and `./root.vhd`, as `tar -zxf` would place both at the top.
+    is_file
+        && entry.path().is_ok_and(|p| {
+            let mut parts = p.components().filter(|c| c.as_os_str() != ".");
+            parts.next().is_some_and(|c| c.as_os_str() == ROOT_VHD) && parts.next().is_none()
+        })
+}
+
+enum ScanError {
+    Io(io::Error),
+    Aborted,
+}
+
+fn send(events: &mpsc::Sender<ImageEvent>, event: ImageEvent) -> Result<(), ImageError> {
+    events.blocking_send(event).map_err(|_| ImageError::Aborted)
+}
+
+/// The footer of a fixed VHD: cookie `conectix`, disk type 2, current size = data size.
+fn check_fixed_vhd_footer(footer: &[u8; FOOTER_BYTES], vhd_size: u64) -> Result<(), String> {
+    if &footer[0..8] != b"conectix" {
+        return Err("its last 512 bytes are not a VHD footer (no 'conectix' cookie)".to_owned());
+    }
+    let disk_type = u32::from_be_bytes([footer[60], footer[61], footer[62], footer[63]]);
+    if disk_type != 2 {
+        return Err(format!("the footer says disk type {disk_type} (2 = fixed)"));
+    }
+    let mut size_field = [0u8; 8];
+    size_field.copy_from_slice(&footer[48..56]);
+    let current_size = u64::from_be_bytes(size_field);
+    if current_size != vhd_size - FOOTER_BYTES as u64 {
+        return Err(format!(
+            "the footer's disk size {current_size} does not match the {} bytes before it",
+            vhd_size - FOOTER_BYTES as u64
+        ));
+    }
+    Ok(())
+}
+
+const FOOTER_BYTES: usize = PAGE_SIZE as usize;
+
+/// Splits the VHD into runs of non-zero 512-byte pages, each at most one Put Page long. Zero
+/// gaps of at most `max_zero_gap` bytes inside a run are sent as data instead of splitting it.
+/// Returns the last page (the VHD footer).
+fn scan_vhd(
+    vhd: &mut impl Read,
+    size: u64,
+    max_zero_gap: u64,
+    events: &mpsc::Sender<ImageEvent>,
+    state: &ScanState,
+) -> Result<[u8; FOOTER_BYTES], ScanError> {
+    let mut buffer = vec![0u8; SCAN_BUFFER_BYTES];
+    let mut last_page = [0u8; FOOTER_BYTES];
+    let mut runs = RunBuilder {
+        max_zero_gap,
+        ..Default::default()
+    };
+    let mut position = 0u64;
+    while position < size {
+        if state.cancelled.load(Ordering::Relaxed) {
+            return Err(ScanError::Aborted);
+        }
+        let want = usize::try_from(size - position)
+            .unwrap_or(usize::MAX)
+            .min(buffer.len());
+        vhd.read_exact(&mut buffer[..want]).map_err(ScanError::Io)?;
+        let mut span_start: Option<usize> = None;
+        for (index, page) in buffer[..want].chunks(PAGE_SIZE as usize).enumerate() {
+            let at = index * PAGE_SIZE as usize;
+            let zero = is_zero(page);
+            match (zero, span_start) {
+                (false, None) => span_start = Some(at),
+                (true, Some(start)) => {
+                    runs.push_span(position + start as u64, &buffer[start..at]);
+                    span_start = None;
+                }
+                _ => {}
+            }
+            if zero && runs.gap_too_long(position + (at + page.len()) as u64) {
+                runs.flush();
+            }
+        }
+        if let Some(start) = span_start {
+            // The span may continue in the next buffer: keep the run open.
+            runs.push_span(position + start as u64, &buffer[start..want]);
+        }
+        runs.send_ready(events)?;
+        if want >= FOOTER_BYTES {
+            last_page.copy_from_slice(&buffer[want - FOOTER_BYTES..want]);
+        }
+        position += want as u64;
+        state.scanned_bytes.store(position, Ordering::Relaxed);
+    }
+    runs.flush();
+    runs.send_ready(events)?;
+    Ok(last_page)
+}
+
+fn is_zero(page: &[u8]) -> bool {
+    // OR-folding fixed chunks vectorizes; `all` over them still stops at the first data.
+    page.chunks(64)
+        .all(|chunk| chunk.iter().fold(0u8, |acc, &b| acc | b) == 0)
+}
+
+/// Accumulates contiguous data and emits it in pieces of at most 4 MiB. Capacity never
+/// exceeds 4 MiB, so memory is bounded by the number of runs alive; `ready` holds at most one
+/// scan buffer's worth plus one run carried over from earlier buffers.
+#[derive(Default)]
+struct RunBuilder {
+    offset: u64,
+    data: Vec<u8>,
+    max_zero_gap: u64,
+    ready: Vec<PageRun>,
+}
+
+impl RunBuilder {
+    fn end(&self) -> u64 {
+        self.offset + self.data.len() as u64
+    }
+
+    /// Whether the zeros up to `through` are too long to bridge: then the run must go.
+    fn gap_too_long(&self, through: u64) -> bool {
+        !self.data.is_empty() && through - self.end() > self.max_zero_gap
+    }
+
+    /// Adds the non-zero bytes at `offset`, bridging the zero gap since the run's end.
+    fn push_span(&mut self, offset: u64, bytes: &[u8]) {
+        if !self.data.is_empty() && offset != self.end() {
+            let gap = offset - self.end();
+            if gap > self.max_zero_gap || self.data.len() as u64 + gap > MAX_PUT_PAGE_BYTES {
+                self.flush();
+            } else {
+                let zeros = vec![0u8; gap as usize];
+                self.extend(self.end(), &zeros);
+            }
+        }
+        self.extend(offset, bytes);
+    }
+
+    fn extend(&mut self, mut offset: u64, mut bytes: &[u8]) {
+        const MAX: usize = MAX_PUT_PAGE_BYTES as usize;
+        while !bytes.is_empty() {
+            if self.data.is_empty() {
+                self.offset = offset;
+            }
+            let take = (MAX - self.data.len()).min(bytes.len());
+            let needed = self.data.len() + take;
+            if needed > self.data.capacity() {
+                let target = needed.max(self.data.capacity() * 2).min(MAX);
+                self.data.reserve_exact(target - self.data.len());
+            }
+            self.data.extend_from_slice(&bytes[..take]);
+            offset += take as u64;
+            bytes = &bytes[take..];
+            if self.data.len() == MAX {
+                self.flush();
+            }
+        }
+    }
+
+    /// Closes the current run (if any) and queues it for sending.
+    fn flush(&mut self) {
+        if self.data.is_empty() {
+            return;
+        }
+        self.ready.push(PageRun {
+            offset: self.offset,
+            data: Bytes::from(std::mem::take(&mut self.data)),
+        });
+    }
+
+    fn send_ready(&mut self, events: &mpsc::Sender<ImageEvent>) -> Result<(), ScanError> {
+        if self.ready.is_empty() {
+            return Ok(());
+        }
+        events
+            .blocking_send(ImageEvent::Runs(std::mem::take(&mut self.ready)))
+            .map_err(|_| ScanError::Aborted)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs_of(vhd: &[u8]) -> Vec<(u64, usize)> {
+        runs_bridging(vhd, 0)
+    }
+
+    fn runs_bridging(vhd: &[u8], max_zero_gap: u64) -> Vec<(u64, usize)> {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let state = ScanState::default();
+        let mut reader = vhd;
+        assert!(scan_vhd(&mut reader, vhd.len() as u64, max_zero_gap, &tx, &state).is_ok());
+        drop(tx);
+        let mut out = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            if let ImageEvent::Runs(runs) = event {
+                out.extend(runs.iter().map(|run| (run.offset, run.data.len())));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn zero_pages_split_runs_and_are_never_sent() {
+        let mut vhd = vec![0u8; 8 * 512];
+        vhd[0] = 1; // page 0
+        vhd[512 + 511] = 1; // page 1
+        vhd[5 * 512 + 7] = 1; // page 5
+        assert_eq!(runs_of(&vhd), vec![(0, 1024), (5 * 512, 512)]);
+    }
+
+    #[test]
+    fn long_runs_are_cut_at_four_mib_and_cross_buffer_boundaries() {
+        let len = 9 * 1024 * 1024 + 1024;
+        let vhd = vec![7u8; len];
+        let runs = runs_of(&vhd);
+        assert_eq!(
+            runs,
+            vec![
+                (0, 4 << 20),
+                (4 << 20, 4 << 20),
+                (8 << 20, (1 << 20) + 1024)
+            ]
+        );
+    }
+
+    #[test]
+    fn short_zero_gaps_are_bridged_when_allowed() {
+        let mut vhd = vec![0u8; 64 * 512];
+        vhd[0] = 1; // page 0
+        vhd[3 * 512] = 1; // page 3: a two-page gap
+        vhd[20 * 512] = 1; // page 20: a 16-page gap
+        assert_eq!(
+            runs_bridging(&vhd, 2 * 512),
+            vec![(0, 4 * 512), (20 * 512, 512)]
+        );
+        assert_eq!(runs_bridging(&vhd, 16 * 512), vec![(0, 21 * 512)]);
+        assert_eq!(
+            runs_bridging(&vhd, 0),
+            vec![(0, 512), (3 * 512, 512), (20 * 512, 512)]
+        );
+    }
+
+    #[test]
+    fn gaps_that_cross_scan_buffers_are_measured_from_the_run_end() {
+        let mut vhd = vec![0u8; 3 * SCAN_BUFFER_BYTES];
+        vhd[SCAN_BUFFER_BYTES - 512] = 1; // last page of the first buffer
+        vhd[SCAN_BUFFER_BYTES + 512] = 1; // second page of the second buffer
+        let at = (SCAN_BUFFER_BYTES - 512) as u64;
+        assert_eq!(runs_bridging(&vhd, 512), vec![(at, 3 * 512)]);
+        assert_eq!(runs_bridging(&vhd, 0), vec![(at, 512), (at + 1024, 512)]);
+    }
+
+    #[test]
+    fn bridged_runs_still_stop_at_four_mib() {
+        let mut vhd = vec![9u8; 10 * 1024 * 1024];
+        for page in vhd.chunks_mut(8 * 512).skip(1).step_by(2) {
+            page[..512].fill(0); // a zero page every 8 KiB
+        }
+        let runs = runs_bridging(&vhd, 4096);
+        assert!(runs.len() >= 3, "{} runs", runs.len());
+        for (offset, len) in &runs {
+            assert!(*len as u64 <= MAX_PUT_PAGE_BYTES);
+            let run = &vhd[*offset as usize..*offset as usize + len];
+            assert!(!is_zero(&run[..512]) && !is_zero(&run[len - 512..]));
+        }
+        // Every non-zero page is inside a run.
+        for (index, page) in vhd.chunks(512).enumerate() {
+            let at = (index * 512) as u64;
+            let covered = runs.iter().any(|(o, l)| *o <= at && at < o + *l as u64);
+            assert!(is_zero(page) || covered, "page {index} not uploaded");
+        }
+    }
+
+    #[test]
+    fn all_zero_disk_sends_nothing() {
+        assert!(runs_of(&vec![0u8; 3 * 1024 * 1024]).is_empty());
+    }
+
+    fn footer(disk_type: u32, current_size: u64) -> [u8; FOOTER_BYTES] {
+        let mut f = [0u8; FOOTER_BYTES];
+        f[0..8].copy_from_slice(b"conectix");
+        f[48..56].copy_from_slice(&current_size.to_be_bytes());
+        f[60..64].copy_from_slice(&disk_type.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn only_a_fixed_vhd_footer_matching_the_size_passes() {
+        assert_eq!(check_fixed_vhd_footer(&footer(2, 1024), 1536), Ok(()));
+        let dynamic = check_fixed_vhd_footer(&footer(3, 1024), 1536).unwrap_err();
+        assert!(dynamic.contains("disk type 3"), "{dynamic}");
+        let wrong_size = check_fixed_vhd_footer(&footer(2, 4096), 1536).unwrap_err();
+        assert!(wrong_size.contains("4096"), "{wrong_size}");
+        let raw = check_fixed_vhd_footer(&[0x5a; FOOTER_BYTES], 1536).unwrap_err();
+        assert!(raw.contains("conectix"), "{raw}");
+    }
+
+    #[test]
+    fn hex_is_lowercase_and_padded() {
+        assert_eq!(hex(&[0x00, 0xab, 0x0f]), "00ab0f");
+    }
+}
