@@ -24,22 +24,13 @@ pub const USER_AGENT_TAG: (&str, &str) = ("user-agent", "bosh");
 /// is gone.
 pub const AVAILABILITY_SET_TAG: &str = "availability_set";
 
-/// `<vm_name>-<index>`
-pub fn nic_name(vm_name: &str, index: usize) -> String {
-    format!("{vm_name}-{index}")
-}
-
 /// `ipconfig<index>`
 pub fn ipconfig_name(index: usize) -> String {
     format!("ipconfig{index}")
 }
 
-/// The names of a VM's `count` NICs, primary first.
-pub fn nic_names(vm_name: &str, count: usize) -> Vec<String> {
-    (0..count).map(|index| nic_name(vm_name, index)).collect()
-}
-
-/// Whether `name` is one of `vm_name`'s NICs (`<vm_name>-<digits>`). Stricter than Ruby's
+/// Whether `name` is one of `vm_name`'s NICs (`<vm_name>-<digits>`, the names
+/// `VmCid::nic_name` gives). Stricter than Ruby's
 /// substring match, which could pick up another VM's NIC whose name contains this VM's.
 pub fn is_nic_of_vm(name: &str, vm_name: &str) -> bool {
     name.strip_prefix(vm_name)
@@ -377,7 +368,7 @@ mod tests {
 
     fn base_spec() -> NicSpec {
         NicSpec {
-            name: nic_name("vm", 0),
+            name: "vm-0".into(),
             location: "eastus".into(),
             tags: nic_tags(None),
             ipconfig_name: ipconfig_name(0),
@@ -394,16 +385,15 @@ mod tests {
 
     #[test]
     fn names_are_deterministic() {
-        assert_eq!(nic_name("vm-1", 0), "vm-1-0");
         assert_eq!(ipconfig_name(2), "ipconfig2");
-        assert_eq!(nic_names("vm", 3), ["vm-0", "vm-1", "vm-2"]);
-        assert!(nic_names("vm", 0).is_empty());
     }
 
     #[test]
     fn recognises_only_this_vms_nics() {
-        assert!(is_nic_of_vm("vm-abc-0", "vm-abc"));
-        assert!(is_nic_of_vm("vm-abc-12", "vm-abc"));
+        let vm = crate::cid::VmCid::new_managed("vm-abc", "rg").unwrap();
+        for index in [0, 1, 12] {
+            assert!(is_nic_of_vm(&vm.nic_name(index), vm.vm_name()));
+        }
         for other in [
             "vm-abc",
             "vm-abc-",

@@ -11,11 +11,11 @@ use super::SubResource;
 use super::ids::{NetworkKind, ResourceId};
 use crate::error::{CpiError, CpiResult};
 
-pub const MIN_IDLE_TIMEOUT_IN_MINUTES: i64 = 4;
-pub const MAX_IDLE_TIMEOUT_IN_MINUTES: i64 = 30;
+pub const MIN_IDLE_TIMEOUT_IN_MINUTES: u64 = 4;
+pub const MAX_IDLE_TIMEOUT_IN_MINUTES: u64 = 30;
 
 /// The Ruby CPI's bounds check, with its messages.
-pub fn validate_idle_timeout(minutes: i64) -> CpiResult<()> {
+pub fn validate_idle_timeout(minutes: u64) -> CpiResult<()> {
     if minutes < MIN_IDLE_TIMEOUT_IN_MINUTES {
         return Err(CpiError::cloud(
             "Minimum idle_timeout_in_minutes is 4 minutes",
@@ -35,7 +35,7 @@ pub struct DynamicPublicIp {
     pub resource_group: String,
     /// Always the VM name: delete_vm and failure cleanup find it by that name.
     pub name: String,
-    pub idle_timeout_in_minutes: i64,
+    pub idle_timeout_in_minutes: u64,
     pub zone: Option<String>,
 }
 
@@ -44,7 +44,7 @@ impl DynamicPublicIp {
     pub fn new(
         resource_group: &str,
         vm_name: &str,
-        idle_timeout_in_minutes: i64,
+        idle_timeout_in_minutes: u64,
         zone: Option<&str>,
     ) -> CpiResult<Self> {
         validate_idle_timeout(idle_timeout_in_minutes)?;
@@ -107,7 +107,7 @@ pub struct PublicIpCreateProperties {
     #[serde(rename = "publicIPAllocationMethod")]
     pub public_ip_allocation_method: String,
     #[serde(rename = "idleTimeoutInMinutes")]
-    pub idle_timeout_in_minutes: i64,
+    pub idle_timeout_in_minutes: u64,
 }
 
 /// The fields the CPI reads from a public IP GET or list entry.
@@ -206,7 +206,7 @@ mod tests {
     fn idle_timeout_outside_4_to_30_is_the_ruby_error() {
         for (minutes, message) in [
             (3, "Minimum idle_timeout_in_minutes is 4 minutes"),
-            (-1, "Minimum idle_timeout_in_minutes is 4 minutes"),
+            (0, "Minimum idle_timeout_in_minutes is 4 minutes"),
             (31, "Maximum idle_timeout_in_minutes is 30 minutes"),
         ] {
             let err = DynamicPublicIp::new("rg", "vm", minutes, None).unwrap_err();

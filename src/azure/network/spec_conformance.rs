@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::SubResource;
-use super::interface::{NicSpec, ipconfig_name, nic_name, nic_tags};
+use super::interface::{NicSpec, ipconfig_name, nic_tags};
 use super::load_balancer::LoadBalancerAttachment;
 use super::public_ip::DynamicPublicIp;
 
@@ -182,7 +182,7 @@ fn full_nic() -> NicSpec {
         format!("/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/{kind}/{name}")
     };
     NicSpec {
-        name: nic_name("vm", 0),
+        name: "vm-0".into(),
         location: "eastus".into(),
         tags: nic_tags(Some("as-1")),
         ipconfig_name: ipconfig_name(0),
