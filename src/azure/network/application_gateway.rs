@@ -3,21 +3,12 @@
 
 use serde::Deserialize;
 
+use super::Resource;
 use super::backend_pool::{BackendAddressPool, BackendPoolPlan};
 use crate::error::CpiResult;
 
 /// The fields the CPI reads from `GET .../applicationGateways/{name}`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct ApplicationGateway {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default)]
-    pub location: Option<String>,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: ApplicationGatewayProperties,
-}
+pub type ApplicationGateway = Resource<ApplicationGatewayProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct ApplicationGatewayProperties {

@@ -2,9 +2,8 @@
 //! configured pool ([`props::BackendPoolRef`], parsed from `load_balancer` /
 //! `application_gateway`), and which of the owner's pools the primary NIC joins.
 
-use serde::Deserialize;
-
 use super::ids::{NetworkKind, ResourceId, ResourceLookup};
+use super::{ChildResource, Unread};
 use crate::error::{CpiError, CpiResult};
 use crate::props;
 
@@ -89,13 +88,7 @@ impl BackendPoolPlan {
 }
 
 /// A backend address pool as listed in an LB or AGW GET.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct BackendAddressPool {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-}
+pub type BackendAddressPool = ChildResource<Unread>;
 
 #[cfg(test)]
 mod tests {
@@ -115,6 +108,7 @@ mod tests {
             .map(|n| BackendAddressPool {
                 id: format!("id-{n}"),
                 name: (*n).to_owned(),
+                properties: Unread {},
             })
             .collect()
     }

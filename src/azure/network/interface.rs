@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::SubResource;
 use super::load_balancer::LoadBalancerAttachment;
+use super::{ChildResource, Resource, SubResource};
 
 /// The tag every CPI-created NIC carries.
 pub const USER_AGENT_TAG: (&str, &str) = ("user-agent", "bosh");
@@ -224,19 +224,7 @@ pub struct NicIpConfigurationCreateProperties {
 }
 
 /// The fields the CPI reads from a NIC GET or list entry.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct NetworkInterface {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default)]
-    pub location: Option<String>,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub tags: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: NetworkInterfaceProperties,
-}
+pub type NetworkInterface = Resource<NetworkInterfaceProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct NetworkInterfaceProperties {
@@ -276,15 +264,7 @@ pub struct DnsSettings {
     pub dns_servers: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct NicIpConfiguration {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: NicIpConfigurationProperties,
-}
+pub type NicIpConfiguration = ChildResource<NicIpConfigurationProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct NicIpConfigurationProperties {

@@ -2,22 +2,12 @@
 
 use serde::Deserialize;
 
-use super::SubResource;
 use super::backend_pool::{BackendAddressPool, BackendPoolPlan};
+use super::{ChildResource, Resource, SubResource};
 use crate::error::CpiResult;
 
 /// The fields the CPI reads from `GET .../loadBalancers/{name}`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct LoadBalancer {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default)]
-    pub location: Option<String>,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: LoadBalancerProperties,
-}
+pub type LoadBalancer = Resource<LoadBalancerProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct LoadBalancerProperties {
@@ -37,15 +27,7 @@ pub struct LoadBalancerProperties {
     pub backend_address_pools: Vec<BackendAddressPool>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct FrontendIpConfiguration {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: FrontendIpConfigurationProperties,
-}
+pub type FrontendIpConfiguration = ChildResource<FrontendIpConfigurationProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct FrontendIpConfigurationProperties {

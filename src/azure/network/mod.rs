@@ -11,7 +11,7 @@
 //!   vm: &VmCid, default_resource_group, default_security_group, pip_idle_timeout_in_minutes}`.
 //!   [`plan::NetworkPlan`] holds
 //!   - `virtual_network`: a [`ids::ResourceLookup`] for the primary VNet (its `location` is the
-//!     VM's; check it with [`virtual_network::check_location`]);
+//!     VM's: [`virtual_network::vm_location`]);
 //!   - `public_ip`: [`plan::PublicIpPlan`] `None` | `Vip{address, resource_group}` (list PIPs,
 //!     [`public_ip::find_by_address`], else [`public_ip::vip_not_found_error`]) |
 //!     `Dynamic(`[`public_ip::DynamicPublicIp`]`)` (PUT `.body(location)` at `.id(sub)`, then GET);
@@ -50,6 +50,8 @@ pub mod security_group;
 mod spec_conformance;
 pub mod virtual_network;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// `{"id": ...}`: how ARM bodies reference another resource.
@@ -64,6 +66,38 @@ impl SubResource {
         Self { id: id.to_owned() }
     }
 }
+
+/// What every top-level Microsoft.Network GET shares; `P` holds the `properties` the CPI reads.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(bound(deserialize = "P: Default + Deserialize<'de>"))]
+pub struct Resource<P> {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub id: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub properties: P,
+}
+
+/// What every child resource in a GET shares (a subnet, an ipconfig, a backend pool).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(bound(deserialize = "P: Default + Deserialize<'de>"))]
+pub struct ChildResource<P> {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub id: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub properties: P,
+}
+
+/// The `properties` of a resource the CPI only needs the id and name of.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub struct Unread {}
 
 /// ARM sometimes sends `null` where a list, map or string is expected; read it as empty.
 fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>

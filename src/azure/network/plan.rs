@@ -25,7 +25,7 @@ use super::virtual_network::{subnet_lookup, virtual_network_lookup};
 use crate::cid::VmCid;
 use crate::error::CpiResult;
 use crate::props::{
-    BackendPoolRef, Networks, SecurityGroup, SubnetNetwork, SubnetNetworkType, VmCloudProps,
+    Networks, SecurityGroup, SubnetNetwork, SubnetNetworkType, VmCloudProps,
     effective_security_group,
 };
 
@@ -162,23 +162,17 @@ pub fn plan_networks(
         .enumerate()
         .map(|(index, network)| plan_nic(index, network, vm, context))
         .collect::<CpiResult<Vec<_>>>()?;
-    let pools = |refs: &Option<Vec<BackendPoolRef>>,
-                 plan: fn(&str, &BackendPoolRef) -> BackendPoolPlan|
-     -> Vec<BackendPoolPlan> {
-        refs.iter()
-            .flatten()
-            .map(|reference| plan(context.subscription_id, reference))
-            .collect()
-    };
+    let sub = context.subscription_id;
     Ok(NetworkPlan {
         nics,
         virtual_network,
         public_ip,
-        load_balancers: pools(&vm.load_balancers, BackendPoolPlan::load_balancer),
-        application_gateways: pools(
-            &vm.application_gateways,
-            BackendPoolPlan::application_gateway,
-        ),
+        load_balancers: (vm.load_balancers.iter().flatten())
+            .map(|reference| BackendPoolPlan::load_balancer(sub, reference))
+            .collect(),
+        application_gateways: (vm.application_gateways.iter().flatten())
+            .map(|reference| BackendPoolPlan::application_gateway(sub, reference))
+            .collect(),
     })
 }
 

@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::SubResource;
 use super::ids::{NetworkKind, ResourceId};
+use super::{Resource, SubResource};
 use crate::error::{CpiError, CpiResult};
 
 pub const MIN_IDLE_TIMEOUT_IN_MINUTES: u64 = 4;
@@ -96,9 +96,8 @@ pub struct PublicIpCreate {
     pub zones: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PublicIpSku {
-    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
 }
 
@@ -111,21 +110,7 @@ pub struct PublicIpCreateProperties {
 }
 
 /// The fields the CPI reads from a public IP GET or list entry.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct PublicIpAddress {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default)]
-    pub location: Option<String>,
-    #[serde(default)]
-    pub sku: Option<PublicIpSku>,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub zones: Vec<String>,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: PublicIpProperties,
-}
+pub type PublicIpAddress = Resource<PublicIpProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct PublicIpProperties {
@@ -247,8 +232,7 @@ mod tests {
         .unwrap();
         let found = find_by_address(&list, "40.85.154.247").unwrap();
         assert_eq!(found.name, "test-ip");
-        assert_eq!(found.zones, ["1"]);
-        assert_eq!(found.sku.as_ref().unwrap().name, "Standard");
+        assert_eq!(found.location.as_deref(), Some("eastus"));
         assert_eq!(found.properties.idle_timeout_in_minutes, Some(10));
         assert!(found.properties.ip_configuration.is_some());
         assert!(find_by_address(&list, "40.85.154.248").is_none());

@@ -6,9 +6,8 @@
 //! otherwise the network's RG, then the default RG. ASG names come from the vm_type list (even
 //! an empty one) > the network list, each searched in the network's RG, then the default RG.
 
-use serde::Deserialize;
-
 use super::ids::{NetworkKind, ResourceId, ResourceLookup};
+use super::{Resource, Unread};
 use crate::props;
 
 /// Where the NIC's NSG is searched, in order; `group` is the one
@@ -74,15 +73,7 @@ fn search_order<'a>(network_rg: &'a str, default_rg: &'a str) -> impl Iterator<I
 }
 
 /// The fields the CPI reads from an NSG or ASG GET.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct SecurityGroup {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default)]
-    pub location: Option<String>,
-}
+pub type SecurityGroup = Resource<Unread>;
 
 #[cfg(test)]
 mod tests {
