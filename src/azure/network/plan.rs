@@ -17,8 +17,7 @@
 
 use super::backend_pool::BackendPoolPlan;
 use super::ids::{NetworkKind, ResourceId, ResourceLookup};
-use super::interface::{NicSpec, ipconfig_name, nic_tags};
-use super::load_balancer::LoadBalancerAttachment;
+use super::interface::{NicSpec, PrimaryNicAttachments, ResolvedNicIds, ipconfig_name};
 use super::public_ip::DynamicPublicIp;
 use super::security_group::{application_security_group_lookups, network_security_group_lookup};
 use super::virtual_network::{subnet_lookup, virtual_network_lookup};
@@ -76,56 +75,30 @@ pub struct PlannedNic {
     pub enable_accelerated_networking: bool,
 }
 
-/// What the action found for one NIC's lookups.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResolvedNicIds {
-    pub subnet_id: String,
-    pub network_security_group_id: Option<String>,
-    pub application_security_group_ids: Vec<String>,
-}
-
-/// What only the primary NIC gets.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PrimaryNicAttachments {
-    pub public_ip_id: Option<String>,
-    pub load_balancers: Vec<LoadBalancerAttachment>,
-    pub application_gateway_pool_ids: Vec<String>,
-    /// Recorded as the primary NIC's `availability_set` tag.
-    pub availability_set: Option<String>,
-}
-
 impl PlannedNic {
     pub fn is_primary(&self) -> bool {
         self.index == 0
     }
 
-    /// The NIC's PUT input, once its lookups are resolved and the location is known.
+    /// The NIC's PUT input, once its lookups are resolved and the location is known; only the
+    /// primary NIC takes `primary`.
     pub fn spec(
         &self,
         location: &str,
-        resolved: ResolvedNicIds,
+        ids: ResolvedNicIds,
         primary: &PrimaryNicAttachments,
     ) -> NicSpec {
-        let mut spec = NicSpec {
+        NicSpec {
             name: self.name.clone(),
             location: location.to_owned(),
-            tags: nic_tags(None),
             ipconfig_name: self.ipconfig_name.clone(),
             private_ip: self.private_ip.clone(),
-            subnet_id: resolved.subnet_id,
-            network_security_group_id: resolved.network_security_group_id,
-            application_security_group_ids: resolved.application_security_group_ids,
+            ids,
             enable_ip_forwarding: self.enable_ip_forwarding,
             enable_accelerated_networking: self.enable_accelerated_networking,
-            ..NicSpec::default()
-        };
-        if self.is_primary() {
-            spec.tags = nic_tags(primary.availability_set.as_deref());
-            spec.public_ip_id = primary.public_ip_id.clone();
-            spec.load_balancers = primary.load_balancers.clone();
-            spec.application_gateway_pool_ids = primary.application_gateway_pool_ids.clone();
+            dns_servers: Vec::new(),
+            primary: self.is_primary().then(|| primary.clone()),
         }
-        spec
     }
 }
 
@@ -258,7 +231,7 @@ fn plan_nic(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::azure::network::interface::NicSpec;
+    use crate::azure::network::load_balancer::LoadBalancerAttachment;
     use crate::props::PropsContext;
     use serde_json::{Value, json};
 
@@ -607,12 +580,10 @@ mod tests {
             NicSpec {
                 name: "vm-1-1".into(),
                 location: "eastus".into(),
-                tags: nic_tags(None),
                 ipconfig_name: "ipconfig1".into(),
                 private_ip: None,
-                subnet_id: "subnet-b".into(),
-                network_security_group_id: Some("nsg-id".into()),
-                application_security_group_ids: vec!["asg-id".into()],
+                ids: resolved("subnet-b"),
+                primary: None,
                 ..NicSpec::default()
             }
         );
