@@ -22,8 +22,9 @@
 //!     (for the VM's networkProfile), and lookups for its subnet, NSG and ASGs.
 //! - A [`ids::ResourceLookup`] is `{name, candidates, not_found}`: GET the candidate ids in
 //!   order, first found wins; none found → `lookup.not_found_error()`.
-//! - [`plan::PlannedNic::spec`]`(location, `[`interface::ResolvedNicIds`]`, &`[`interface::PrimaryNicAttachments`]`) -> NicSpec`,
-//!   then [`interface::NicSpec::body`] is the NIC PUT body (at `nic.id`).
+//! - [`plan::PlannedNic::spec`]`(location, ResolvedNicIds, &PrimaryNicAttachments) -> NicSpec`
+//!   (types in [`interface`]), then [`interface::NicSpec::body`] is the NIC PUT body (at
+//!   `nic.id`).
 //! - GET models (serde, tolerant of missing fields and nulls): [`interface::NetworkInterface`],
 //!   [`public_ip::PublicIpAddress`], [`load_balancer::LoadBalancer`],
 //!   [`application_gateway::ApplicationGateway`], [`security_group::SecurityGroup`],

@@ -237,15 +237,6 @@ mod tests {
 
     const SUB: &str = "sub";
 
-    fn props_context() -> PropsContext {
-        PropsContext {
-            default_resource_group_name: "default-rg".into(),
-            is_azure_stack: false,
-            use_managed_disks: true,
-            default_managed_identity: None,
-        }
-    }
-
     fn vm_cid() -> VmCid {
         VmCid::new_managed("vm-1", "vm-rg").unwrap()
     }
@@ -257,12 +248,12 @@ mod tests {
         default_security_group: Option<&SecurityGroup>,
         pip_idle_timeout_in_minutes: u64,
     ) -> CpiResult<NetworkPlan> {
-        let networks = Networks::from_value(&networks, &props_context()).unwrap();
+        let networks = Networks::from_value(&networks, &PropsContext::for_tests()).unwrap();
         let mut vm_props = json!({"instance_type": "Standard_D1"});
         for (key, value) in vm.as_object().unwrap() {
             vm_props[key] = value.clone();
         }
-        let vm_props = VmCloudProps::from_value(&vm_props, &props_context()).unwrap();
+        let vm_props = VmCloudProps::from_value(&vm_props, &PropsContext::for_tests()).unwrap();
         let vm = vm_cid();
         let context = PlanContext {
             subscription_id: SUB,
@@ -723,7 +714,7 @@ mod tests {
                         .map(|(index, network)| (format!("n{index}"), network))
                         .collect(),
                 );
-                let Ok(parsed) = Networks::from_value(&networks, &props_context()) else {
+                let Ok(parsed) = Networks::from_value(&networks, &PropsContext::for_tests()) else {
                     return Ok(());
                 };
                 let vm = json!({"assign_dynamic_public_ip": dynamic_ip});
