@@ -481,6 +481,23 @@ mod tests {
     }
 
     #[test]
+    fn a_security_group_without_a_name_falls_through_to_the_next_level() {
+        let mut network = manual("10.0.0.4", "subnet-a", &[]);
+        network["cloud_properties"]["security_group"] =
+            json!({"name": "net-nsg", "resource_group_name": "nsg-rg"});
+        let plan = plan_for(
+            json!({"a": network}),
+            json!({"security_group": {"resource_group_name": "ignored"}}),
+        );
+        let nsg = plan.nics[0].network_security_group.as_ref().unwrap();
+        assert_eq!(nsg.name, "net-nsg");
+        assert_eq!(
+            nsg.not_found,
+            "Cannot found the security group: net-nsg in the specified resource group: nsg-rg"
+        );
+    }
+
+    #[test]
     fn default_security_group_applies_when_vm_and_network_have_none() {
         let networks = json!({"a": manual("10.0.0.4", "subnet-a", &[])});
         let default_nsg = SecurityGroup {
