@@ -49,4 +49,17 @@ pub struct PropsContext {
 }
 
 #[cfg(test)]
+impl PropsContext {
+    /// Public Azure with managed disks and default RG `default-rg`: what most tests assume.
+    pub(crate) fn for_tests() -> Self {
+        Self {
+            default_resource_group_name: "default-rg".into(),
+            is_azure_stack: false,
+            use_managed_disks: true,
+            default_managed_identity: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests;

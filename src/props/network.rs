@@ -70,9 +70,9 @@ impl SubnetNetwork {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VipNetwork {
     pub name: String,
-    /// The public IP address to look for. Like the Ruby CPI this is not required here; a vip
-    /// network without one matches no public IP when the VM is created.
-    pub ip: Option<String>,
+    /// The public IP address to look for; never empty. The Ruby CPI accepted a vip network
+    /// without one and then searched for a public IP whose address is nil; we refuse it.
+    pub ip: String,
     /// Where to look for the public IP: `cloud_properties.resource_group_name`, else the default.
     pub resource_group_name: String,
 }
@@ -85,7 +85,7 @@ impl Networks {
             return Err(type_error("networks", "", "an object", value));
         };
         let mut networks: Vec<SubnetNetwork> = Vec::new();
-        let mut vip = None;
+        let mut vip: Option<(VipNetwork, bool)> = None;
         for (name, spec) in raw {
             let owner = format!("network '{name}'");
             if spec.is_null() {
@@ -123,6 +123,17 @@ impl Networks {
                 "At least one dynamic or manual network must be defined",
             ));
         }
+        // Checked after the Ruby rules, so every input Ruby refuses gets Ruby's message.
+        let vip = match vip {
+            Some((vip, false)) => {
+                return Err(CpiError::cloud(format!(
+                    "ip address required for vip network '{}'",
+                    vip.name
+                )));
+            }
+            Some((vip, true)) => Some(vip),
+            None => None,
+        };
         Ok(Self {
             networks,
             vip,
@@ -174,14 +185,15 @@ fn parse_subnet_network(
             "cloud_properties required for {kind} network"
         )));
     };
-    let virtual_network_name = cloud_properties
-        .string("virtual_network_name")?
-        .ok_or_else(|| {
-            CpiError::cloud(format!("virtual_network_name required for {kind} network"))
-        })?;
-    let subnet_name = cloud_properties
-        .string("subnet_name")?
-        .ok_or_else(|| CpiError::cloud(format!("subnet_name required for {kind} network")))?;
+    // Ruby only refused nil; an empty name can never be found either.
+    let required = |key: &str| -> CpiResult<String> {
+        cloud_properties
+            .string(key)?
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| CpiError::cloud(format!("{key} required for {kind} network")))
+    };
+    let virtual_network_name = required("virtual_network_name")?;
+    let subnet_name = required("subnet_name")?;
     let ip = fields.string("ip")?;
     if network_type == SubnetNetworkType::Manual && ip.is_none() {
         return Err(CpiError::cloud("ip address required for manual network"));
@@ -211,15 +223,23 @@ fn parse_subnet_network(
     })
 }
 
-fn parse_vip_network(name: &str, fields: &Fields, ctx: &PropsContext) -> CpiResult<VipNetwork> {
+/// The vip network, and whether it has an address (refused later, see `from_value`).
+fn parse_vip_network(
+    name: &str,
+    fields: &Fields,
+    ctx: &PropsContext,
+) -> CpiResult<(VipNetwork, bool)> {
     let cloud_properties = fields.object_or_empty("cloud_properties")?;
-    Ok(VipNetwork {
+    let ip = fields.string("ip")?.unwrap_or_default();
+    let has_ip = !ip.is_empty();
+    let vip = VipNetwork {
         name: name.to_string(),
-        ip: fields.string("ip")?,
+        ip,
         resource_group_name: cloud_properties
             .string("resource_group_name")?
             .unwrap_or_else(|| ctx.default_resource_group_name.clone()),
-    })
+    };
+    Ok((vip, has_ip))
 }
 
 fn parse_prefix(fields: &Fields) -> CpiResult<Option<u32>> {
@@ -246,12 +266,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> PropsContext {
-        PropsContext {
-            default_resource_group_name: "default-rg".into(),
-            is_azure_stack: false,
-            use_managed_disks: true,
-            default_managed_identity: None,
-        }
+        PropsContext::for_tests()
     }
 
     fn parse(value: Value) -> CpiResult<Networks> {
@@ -369,13 +384,15 @@ mod tests {
         assert_eq!(networks.primary().network_type, SubnetNetworkType::Dynamic);
         assert_eq!(networks.primary().ip, None);
 
-        let networks = parse(json!({"network1": manual(), "network2": {"type": "vip"}})).unwrap();
+        let networks =
+            parse(json!({"network1": manual(), "network2": {"type": "vip", "ip": "52.1.2.3"}}))
+                .unwrap();
         assert_eq!(networks.networks().len(), 1);
         assert_eq!(
             networks.vip(),
             Some(&VipNetwork {
                 name: "network2".into(),
-                ip: None,
+                ip: "52.1.2.3".into(),
                 resource_group_name: "default-rg".into()
             })
         );
@@ -392,7 +409,7 @@ mod tests {
         }))
         .unwrap();
         let vip = networks.vip().unwrap();
-        assert_eq!(vip.ip.as_deref(), Some("fake-vip"));
+        assert_eq!(vip.ip, "fake-vip");
         assert_eq!(vip.resource_group_name, "foo");
         let networks = parse(json!({
             "n": manual(),
@@ -435,6 +452,33 @@ mod tests {
     }
 
     #[test]
+    fn a_vip_network_needs_an_address_checked_after_the_ruby_rules() {
+        for vip in [
+            json!({"type": "vip"}),
+            json!({"type": "vip", "ip": null}),
+            json!({"type": "vip", "ip": ""}),
+        ] {
+            assert_eq!(
+                message(json!({"n": manual(), "public": vip})),
+                "ip address required for vip network 'public'"
+            );
+        }
+        // Inputs Ruby refuses keep Ruby's message even when the vip has no address.
+        assert_eq!(
+            message(json!({"public": {"type": "vip"}})),
+            "At least one dynamic or manual network must be defined"
+        );
+        assert_eq!(
+            message(json!({"public": {"type": "vip"}, "n": {"type": "foo"}})),
+            "Invalid network type 'foo' for Azure, can only handle 'dynamic', 'vip', or 'manual' network types"
+        );
+        assert_eq!(
+            message(json!({"n": manual(), "public": {"type": "vip", "ip": 1}})),
+            "Invalid network 'public': 'ip' must be a string, got an integer"
+        );
+    }
+
+    #[test]
     fn required_keys_of_manual_and_dynamic_networks() {
         for kind in ["manual", "dynamic"] {
             assert_eq!(
@@ -444,6 +488,7 @@ mod tests {
             for cloud_properties in [
                 json!({"subnet_name": "bar"}),
                 json!({"virtual_network_name": null, "subnet_name": "bar"}),
+                json!({"virtual_network_name": "", "subnet_name": "bar"}),
             ] {
                 assert_eq!(
                     message(json!({"n": {"type": kind, "cloud_properties": cloud_properties}})),
@@ -453,6 +498,7 @@ mod tests {
             for cloud_properties in [
                 json!({"virtual_network_name": "foo"}),
                 json!({"virtual_network_name": "foo", "subnet_name": null}),
+                json!({"virtual_network_name": "foo", "subnet_name": ""}),
             ] {
                 assert_eq!(
                     message(json!({"n": {"type": kind, "cloud_properties": cloud_properties}})),
@@ -541,6 +587,13 @@ mod tests {
         // A single network's dns is used anyway.
         let networks = parse(json!({"network1": manual()})).unwrap();
         assert_eq!(networks.default_dns(), Some(&["9.9.9.9".to_string()][..]));
+        // Without a `dns` default, the primary (gateway) network's dns, not the first one's.
+        let mut gateway = manual();
+        gateway["default"] = json!(["gateway"]);
+        gateway["dns"] = json!(["10.0.0.53"]);
+        let networks = parse(json!({"a": manual(), "b": gateway})).unwrap();
+        assert_eq!(networks.primary().name, "b");
+        assert_eq!(networks.default_dns(), Some(&["10.0.0.53".to_string()][..]));
     }
 
     #[test]

@@ -70,6 +70,7 @@ fn json_value() -> impl Strategy<Value = Value> {
             "cache-disk",
             "a,b",
             "a,,b",
+            " a, b,",
             "",
             "gateway",
             "dns",
@@ -165,7 +166,17 @@ proptest! {
             use_managed_disks: managed,
             default_managed_identity: None,
         };
-        prop_assert!(fails_cleanly(&VmCloudProps::from_value(&value, &ctx)));
+        let vm = VmCloudProps::from_value(&value, &ctx);
+        prop_assert!(fails_cleanly(&vm));
+        if let Ok(vm) = vm {
+            // Every pool names one LB/AGW: never empty, never a list, never padded.
+            let pools = vm.load_balancers.iter().chain(&vm.application_gateways).flatten();
+            for pool in pools {
+                prop_assert!(!pool.name.is_empty());
+                prop_assert!(!pool.name.contains(','));
+                prop_assert_eq!(pool.name.trim(), pool.name.as_str());
+            }
+        }
         prop_assert!(fails_cleanly(&DiskCloudProps::from_value(&value)));
         prop_assert!(fails_cleanly(&VmResources::from_value(&value)));
         let networks = Networks::from_value(&value, &ctx);
@@ -174,6 +185,11 @@ proptest! {
             let gateway = networks.networks().iter().any(SubnetNetwork::has_default_gateway);
             prop_assert_eq!(networks.primary().has_default_gateway(), gateway);
             let _ = networks.default_dns();
+            for network in networks.networks() {
+                prop_assert!(!network.virtual_network_name.is_empty());
+                prop_assert!(!network.subnet_name.is_empty());
+            }
+            prop_assert!(networks.vip().is_none_or(|vip| !vip.ip.is_empty()));
             let echoed = crate::agent_settings::agent_networks(networks.raw(), &Default::default());
             prop_assert_eq!(
                 echoed.keys().collect::<Vec<_>>(),

@@ -413,12 +413,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> PropsContext {
-        PropsContext {
-            default_resource_group_name: "default-rg".into(),
-            is_azure_stack: false,
-            use_managed_disks: true,
-            default_managed_identity: None,
-        }
+        PropsContext::for_tests()
     }
 
     fn unmanaged() -> PropsContext {

@@ -3,21 +3,12 @@
 
 use serde::Deserialize;
 
-use super::backend_pool::{BackendAddressPool, BackendPoolRef};
+use super::Resource;
+use super::backend_pool::{BackendAddressPool, BackendPoolPlan};
 use crate::error::CpiResult;
 
 /// The fields the CPI reads from `GET .../applicationGateways/{name}`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct ApplicationGateway {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default)]
-    pub location: Option<String>,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: ApplicationGatewayProperties,
-}
+pub type ApplicationGateway = Resource<ApplicationGatewayProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct ApplicationGatewayProperties {
@@ -32,10 +23,10 @@ pub struct ApplicationGatewayProperties {
 }
 
 impl ApplicationGateway {
-    /// The pool id the reference puts on the primary NIC (named, or the first); `None` when the
-    /// gateway has no pool and none was named.
-    pub fn backend_pool_id(&self, reference: &BackendPoolRef) -> CpiResult<Option<String>> {
-        Ok(reference
+    /// The pool id a configured pool puts on the primary NIC (named, or the first); `None` when
+    /// the gateway has no pool and none was named.
+    pub fn backend_pool_id(&self, pool: &BackendPoolPlan) -> CpiResult<Option<String>> {
+        Ok(pool
             .select(&self.properties.backend_address_pools)?
             .map(|pool| pool.id.clone()))
     }
@@ -44,7 +35,6 @@ impl ApplicationGateway {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::azure::network::backend_pool::PoolOwnerKind;
     use serde_json::json;
 
     const AGW: &str = "/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Network/applicationGateways/appgw";
@@ -71,10 +61,13 @@ mod tests {
         })
     }
 
-    fn reference(value: serde_json::Value) -> BackendPoolRef {
-        BackendPoolRef::parse_property(PoolOwnerKind::ApplicationGateway, Some(&value), "rg1")
-            .unwrap()
-            .remove(0)
+    fn reference(backend_pool_name: Option<&str>) -> BackendPoolPlan {
+        let reference = crate::props::BackendPoolRef {
+            name: "appgw".into(),
+            resource_group_name: "rg1".into(),
+            backend_pool_name: backend_pool_name.map(Into::into),
+        };
+        BackendPoolPlan::application_gateway("subid", &reference)
     }
 
     #[test]
@@ -82,21 +75,14 @@ mod tests {
         let agw: ApplicationGateway = serde_json::from_value(fixture()).unwrap();
         assert_eq!(agw.location.as_deref(), Some("southcentralus"));
         assert_eq!(
-            agw.backend_pool_id(&reference(json!("appgw"))).unwrap(),
+            agw.backend_pool_id(&reference(None)).unwrap(),
             Some(format!("{AGW}/backendAddressPools/appgwpool"))
         );
         assert_eq!(
-            agw.backend_pool_id(&reference(
-                json!({"name": "appgw", "backend_pool_name": "appgwpool1"})
-            ))
-            .unwrap(),
+            agw.backend_pool_id(&reference(Some("appgwpool1"))).unwrap(),
             Some(format!("{AGW}/backendAddressPools/appgwpool1"))
         );
-        let err = agw
-            .backend_pool_id(&reference(
-                json!({"name": "appgw", "backend_pool_name": "x"}),
-            ))
-            .unwrap_err();
+        let err = agw.backend_pool_id(&reference(Some("x"))).unwrap_err();
         assert!(
             err.message()
                 .starts_with("'appgw' does not have a backend_pool named 'x'")
@@ -107,9 +93,6 @@ mod tests {
     fn gateway_without_pools_adds_nothing() {
         let agw: ApplicationGateway =
             serde_json::from_value(json!({"id": AGW, "name": "appgw", "properties": {}})).unwrap();
-        assert_eq!(
-            agw.backend_pool_id(&reference(json!("appgw"))).unwrap(),
-            None
-        );
+        assert_eq!(agw.backend_pool_id(&reference(None)).unwrap(), None);
     }
 }

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::SubResource;
 use super::load_balancer::LoadBalancerAttachment;
+use super::{ChildResource, Resource, SubResource};
 
 /// The tag every CPI-created NIC carries.
 pub const USER_AGENT_TAG: (&str, &str) = ("user-agent", "bosh");
@@ -24,22 +24,13 @@ pub const USER_AGENT_TAG: (&str, &str) = ("user-agent", "bosh");
 /// is gone.
 pub const AVAILABILITY_SET_TAG: &str = "availability_set";
 
-/// `<vm_name>-<index>`
-pub fn nic_name(vm_name: &str, index: usize) -> String {
-    format!("{vm_name}-{index}")
-}
-
 /// `ipconfig<index>`
 pub fn ipconfig_name(index: usize) -> String {
     format!("ipconfig{index}")
 }
 
-/// The names of a VM's `count` NICs, primary first.
-pub fn nic_names(vm_name: &str, count: usize) -> Vec<String> {
-    (0..count).map(|index| nic_name(vm_name, index)).collect()
-}
-
-/// Whether `name` is one of `vm_name`'s NICs (`<vm_name>-<digits>`). Stricter than Ruby's
+/// Whether `name` is one of `vm_name`'s NICs (`<vm_name>-<digits>`, the names
+/// `VmCid::nic_name` gives). Stricter than Ruby's
 /// substring match, which could pick up another VM's NIC whose name contains this VM's.
 pub fn is_nic_of_vm(name: &str, vm_name: &str) -> bool {
     name.strip_prefix(vm_name)
@@ -70,7 +61,7 @@ pub fn availability_set_from_nics<'a>(nics: &[&'a NetworkInterface]) -> Option<&
 
 /// The tags of a NIC: `user-agent: bosh`, plus `availability_set` on the primary NIC when the
 /// VM is in one.
-pub fn nic_tags(availability_set: Option<&str>) -> BTreeMap<String, String> {
+fn nic_tags(availability_set: Option<&str>) -> BTreeMap<String, String> {
     let mut tags = BTreeMap::from([(USER_AGENT_TAG.0.to_owned(), USER_AGENT_TAG.1.to_owned())]);
     if let Some(name) = availability_set {
         tags.insert(AVAILABILITY_SET_TAG.to_owned(), name.to_owned());
@@ -83,38 +74,42 @@ pub fn nic_tags(availability_set: Option<&str>) -> BTreeMap<String, String> {
 pub struct NicSpec {
     pub name: String,
     pub location: String,
-    pub tags: BTreeMap<String, String>,
     pub ipconfig_name: String,
     /// `Some` for a manual network: Static allocation of this address; `None`: Dynamic.
     pub private_ip: Option<String>,
-    pub subnet_id: String,
-    pub network_security_group_id: Option<String>,
-    pub application_security_group_ids: Vec<String>,
+    pub ids: ResolvedNicIds,
     pub enable_ip_forwarding: bool,
     pub enable_accelerated_networking: bool,
     /// create_vm leaves this empty (DNS reaches the agent through its settings), as Ruby does.
     pub dns_servers: Vec<String>,
-    /// Primary NIC only.
+    /// `Some` on the primary NIC only.
+    pub primary: Option<PrimaryNicAttachments>,
+}
+
+/// What the action found for one NIC's lookups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedNicIds {
+    pub subnet_id: String,
+    pub network_security_group_id: Option<String>,
+    pub application_security_group_ids: Vec<String>,
+}
+
+/// What only the primary NIC gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrimaryNicAttachments {
     pub public_ip_id: Option<String>,
-    /// Primary NIC only.
     pub load_balancers: Vec<LoadBalancerAttachment>,
-    /// Primary NIC only.
     pub application_gateway_pool_ids: Vec<String>,
+    /// Recorded as the primary NIC's `availability_set` tag.
+    pub availability_set: Option<String>,
 }
 
 impl NicSpec {
     /// The PUT body.
     pub fn body(&self) -> NicCreate {
-        let backend_pools: Vec<SubResource> = self
-            .load_balancers
-            .iter()
-            .filter_map(|lb| lb.backend_pool_id.as_deref().map(SubResource::new))
-            .collect();
-        let inbound_nat_rules: Vec<SubResource> = self
-            .load_balancers
-            .iter()
-            .flat_map(|lb| lb.inbound_nat_rules.iter().cloned())
-            .collect();
+        let secondary = PrimaryNicAttachments::default();
+        let primary = self.primary.as_ref().unwrap_or(&secondary);
+        let ids = |ids: &[String]| ids.iter().map(|id| SubResource::new(id)).collect();
         let ip_configuration = NicIpConfigurationCreate {
             name: self.ipconfig_name.clone(),
             properties: NicIpConfigurationCreateProperties {
@@ -124,31 +119,27 @@ impl NicSpec {
                     "Dynamic"
                 },
                 private_ip_address_version: "IPv4",
-                subnet: SubResource::new(&self.subnet_id),
+                subnet: SubResource::new(&self.ids.subnet_id),
                 primary: true,
                 private_ip_address: self.private_ip.clone(),
-                public_ip_address: self.public_ip_id.as_deref().map(SubResource::new),
-                load_balancer_backend_address_pools: backend_pools,
-                load_balancer_inbound_nat_rules: inbound_nat_rules,
-                application_gateway_backend_address_pools: self
-                    .application_gateway_pool_ids
-                    .iter()
-                    .map(|id| SubResource::new(id))
+                public_ip_address: primary.public_ip_id.as_deref().map(SubResource::new),
+                load_balancer_backend_address_pools: (primary.load_balancers.iter())
+                    .filter_map(|lb| lb.backend_pool_id.as_deref().map(SubResource::new))
                     .collect(),
-                application_security_groups: self
-                    .application_security_group_ids
-                    .iter()
-                    .map(|id| SubResource::new(id))
+                load_balancer_inbound_nat_rules: (primary.load_balancers.iter())
+                    .flat_map(|lb| lb.inbound_nat_rules.iter().cloned())
                     .collect(),
+                application_gateway_backend_address_pools: ids(
+                    &primary.application_gateway_pool_ids
+                ),
+                application_security_groups: ids(&self.ids.application_security_group_ids),
             },
         };
         NicCreate {
             location: self.location.clone(),
-            tags: self.tags.clone(),
+            tags: nic_tags(primary.availability_set.as_deref()),
             properties: NicCreateProperties {
-                network_security_group: self
-                    .network_security_group_id
-                    .as_deref()
+                network_security_group: (self.ids.network_security_group_id.as_deref())
                     .map(SubResource::new),
                 enable_ip_forwarding: self.enable_ip_forwarding,
                 enable_accelerated_networking: self.enable_accelerated_networking,
@@ -233,19 +224,7 @@ pub struct NicIpConfigurationCreateProperties {
 }
 
 /// The fields the CPI reads from a NIC GET or list entry.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct NetworkInterface {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default)]
-    pub location: Option<String>,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub tags: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: NetworkInterfaceProperties,
-}
+pub type NetworkInterface = Resource<NetworkInterfaceProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct NetworkInterfaceProperties {
@@ -285,15 +264,7 @@ pub struct DnsSettings {
     pub dns_servers: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct NicIpConfiguration {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: NicIpConfigurationProperties,
-}
+pub type NicIpConfiguration = ChildResource<NicIpConfigurationProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct NicIpConfigurationProperties {
@@ -377,13 +348,15 @@ mod tests {
 
     fn base_spec() -> NicSpec {
         NicSpec {
-            name: nic_name("vm", 0),
+            name: "vm-0".into(),
             location: "eastus".into(),
-            tags: nic_tags(None),
             ipconfig_name: ipconfig_name(0),
             private_ip: Some("10.0.0.100".into()),
-            subnet_id: SUBNET.into(),
-            network_security_group_id: Some(NSG.into()),
+            ids: ResolvedNicIds {
+                subnet_id: SUBNET.into(),
+                network_security_group_id: Some(NSG.into()),
+                ..ResolvedNicIds::default()
+            },
             ..NicSpec::default()
         }
     }
@@ -394,16 +367,15 @@ mod tests {
 
     #[test]
     fn names_are_deterministic() {
-        assert_eq!(nic_name("vm-1", 0), "vm-1-0");
         assert_eq!(ipconfig_name(2), "ipconfig2");
-        assert_eq!(nic_names("vm", 3), ["vm-0", "vm-1", "vm-2"]);
-        assert!(nic_names("vm", 0).is_empty());
     }
 
     #[test]
     fn recognises_only_this_vms_nics() {
-        assert!(is_nic_of_vm("vm-abc-0", "vm-abc"));
-        assert!(is_nic_of_vm("vm-abc-12", "vm-abc"));
+        let vm = crate::cid::VmCid::new_managed("vm-abc", "rg").unwrap();
+        for index in [0, 1, 12] {
+            assert!(is_nic_of_vm(&vm.nic_name(index), vm.vm_name()));
+        }
         for other in [
             "vm-abc",
             "vm-abc-",
@@ -420,8 +392,11 @@ mod tests {
     #[test]
     fn static_nic_with_nsg_and_public_ip() {
         let spec = NicSpec {
-            public_ip_id: Some(PIP.into()),
-            tags: nic_tags(Some("as-1")),
+            primary: Some(PrimaryNicAttachments {
+                public_ip_id: Some(PIP.into()),
+                availability_set: Some("as-1".into()),
+                ..PrimaryNicAttachments::default()
+            }),
             ..base_spec()
         };
         assert_eq!(
@@ -452,14 +427,14 @@ mod tests {
 
     #[test]
     fn dynamic_nic_without_nsg_leaves_both_out() {
-        let spec = NicSpec {
+        let mut spec = NicSpec {
             private_ip: None,
-            network_security_group_id: None,
             enable_ip_forwarding: true,
             enable_accelerated_networking: true,
             dns_servers: vec!["168.63.129.16".into()],
             ..base_spec()
         };
+        spec.ids.network_security_group_id = None;
         let body = serde_json::to_string(&spec.body()).unwrap();
         assert_eq!(
             body,
@@ -479,29 +454,32 @@ mod tests {
 
     #[test]
     fn load_balancers_add_one_pool_each_and_first_frontend_nat_rules() {
-        let spec = NicSpec {
-            load_balancers: vec![
-                LoadBalancerAttachment {
-                    backend_pool_id: Some("lb1-pool2".into()),
-                    inbound_nat_rules: vec![
-                        SubResource::new("lb1-nat-a"),
-                        SubResource::new("lb1-nat-b"),
-                    ],
-                },
-                LoadBalancerAttachment {
-                    backend_pool_id: Some("lb2-pool1".into()),
-                    inbound_nat_rules: vec![],
-                },
-                // An LB without pools contributes nothing but its NAT rules.
-                LoadBalancerAttachment {
-                    backend_pool_id: None,
-                    inbound_nat_rules: vec![SubResource::new("lb3-nat")],
-                },
-            ],
-            application_gateway_pool_ids: vec!["agw1-pool".into(), "agw2-pool".into()],
-            application_security_group_ids: vec!["asg-1".into(), "asg-2".into()],
+        let mut spec = NicSpec {
+            primary: Some(PrimaryNicAttachments {
+                load_balancers: vec![
+                    LoadBalancerAttachment {
+                        backend_pool_id: Some("lb1-pool2".into()),
+                        inbound_nat_rules: vec![
+                            SubResource::new("lb1-nat-a"),
+                            SubResource::new("lb1-nat-b"),
+                        ],
+                    },
+                    LoadBalancerAttachment {
+                        backend_pool_id: Some("lb2-pool1".into()),
+                        inbound_nat_rules: vec![],
+                    },
+                    // An LB without pools contributes nothing but its NAT rules.
+                    LoadBalancerAttachment {
+                        backend_pool_id: None,
+                        inbound_nat_rules: vec![SubResource::new("lb3-nat")],
+                    },
+                ],
+                application_gateway_pool_ids: vec!["agw1-pool".into(), "agw2-pool".into()],
+                ..PrimaryNicAttachments::default()
+            }),
             ..base_spec()
         };
+        spec.ids.application_security_group_ids = vec!["asg-1".into(), "asg-2".into()];
         let ipconfig = &body(&spec)["properties"]["ipConfigurations"][0]["properties"];
         assert_eq!(
             ipconfig["loadBalancerBackendAddressPools"],
@@ -524,7 +502,10 @@ mod tests {
     #[test]
     fn empty_lists_are_left_out() {
         let spec = NicSpec {
-            load_balancers: vec![LoadBalancerAttachment::default()],
+            primary: Some(PrimaryNicAttachments {
+                load_balancers: vec![LoadBalancerAttachment::default()],
+                ..PrimaryNicAttachments::default()
+            }),
             ..base_spec()
         };
         let ipconfig = &body(&spec)["properties"]["ipConfigurations"][0]["properties"];

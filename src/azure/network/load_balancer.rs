@@ -2,22 +2,12 @@
 
 use serde::Deserialize;
 
-use super::SubResource;
-use super::backend_pool::{BackendAddressPool, BackendPoolRef};
+use super::backend_pool::{BackendAddressPool, BackendPoolPlan};
+use super::{ChildResource, Resource, SubResource};
 use crate::error::CpiResult;
 
 /// The fields the CPI reads from `GET .../loadBalancers/{name}`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct LoadBalancer {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default)]
-    pub location: Option<String>,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: LoadBalancerProperties,
-}
+pub type LoadBalancer = Resource<LoadBalancerProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct LoadBalancerProperties {
@@ -37,15 +27,7 @@ pub struct LoadBalancerProperties {
     pub backend_address_pools: Vec<BackendAddressPool>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct FrontendIpConfiguration {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: FrontendIpConfigurationProperties,
-}
+pub type FrontendIpConfiguration = ChildResource<FrontendIpConfigurationProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct FrontendIpConfigurationProperties {
@@ -73,9 +55,9 @@ pub struct LoadBalancerAttachment {
 }
 
 impl LoadBalancer {
-    /// Applies a configured reference to this LB (its GET result).
-    pub fn attachment(&self, reference: &BackendPoolRef) -> CpiResult<LoadBalancerAttachment> {
-        let pool = reference.select(&self.properties.backend_address_pools)?;
+    /// Applies a configured pool to this LB (its GET result).
+    pub fn attachment(&self, pool: &BackendPoolPlan) -> CpiResult<LoadBalancerAttachment> {
+        let pool = pool.select(&self.properties.backend_address_pools)?;
         Ok(LoadBalancerAttachment {
             backend_pool_id: pool.map(|p| p.id.clone()),
             inbound_nat_rules: self
@@ -91,7 +73,6 @@ impl LoadBalancer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::azure::network::backend_pool::PoolOwnerKind;
     use serde_json::json;
 
     const LB: &str =
@@ -146,10 +127,13 @@ mod tests {
         })
     }
 
-    fn reference(value: serde_json::Value) -> BackendPoolRef {
-        BackendPoolRef::parse_property(PoolOwnerKind::LoadBalancer, Some(&value), "rg1")
-            .unwrap()
-            .remove(0)
+    fn reference(backend_pool_name: Option<&str>) -> BackendPoolPlan {
+        let reference = crate::props::BackendPoolRef {
+            name: "lb".into(),
+            resource_group_name: "rg1".into(),
+            backend_pool_name: backend_pool_name.map(Into::into),
+        };
+        BackendPoolPlan::load_balancer("subid", &reference)
     }
 
     #[test]
@@ -170,7 +154,7 @@ mod tests {
     #[test]
     fn attachment_uses_first_pool_and_first_frontends_nat_rules() {
         let lb: LoadBalancer = serde_json::from_value(fixture()).unwrap();
-        let attachment = lb.attachment(&reference(json!("lb"))).unwrap();
+        let attachment = lb.attachment(&reference(None)).unwrap();
         assert_eq!(
             attachment.backend_pool_id,
             Some(format!("{LB}/backendAddressPools/be-lb"))
@@ -191,20 +175,12 @@ mod tests {
     #[test]
     fn attachment_uses_the_named_pool_or_fails() {
         let lb: LoadBalancer = serde_json::from_value(fixture()).unwrap();
-        let named = lb
-            .attachment(&reference(
-                json!({"name": "lb", "backend_pool_name": "be-2"}),
-            ))
-            .unwrap();
+        let named = lb.attachment(&reference(Some("be-2"))).unwrap();
         assert_eq!(
             named.backend_pool_id,
             Some(format!("{LB}/backendAddressPools/be-2"))
         );
-        let err = lb
-            .attachment(&reference(
-                json!({"name": "lb", "backend_pool_name": "nope"}),
-            ))
-            .unwrap_err();
+        let err = lb.attachment(&reference(Some("nope"))).unwrap_err();
         assert!(
             err.message()
                 .starts_with("'lb' does not have a backend_pool named 'nope'")
@@ -215,7 +191,7 @@ mod tests {
     fn a_bare_load_balancer_adds_nothing() {
         let lb: LoadBalancer =
             serde_json::from_value(json!({"id": LB, "name": "lb", "properties": {}})).unwrap();
-        let attachment = lb.attachment(&reference(json!("lb"))).unwrap();
+        let attachment = lb.attachment(&reference(None)).unwrap();
         assert_eq!(attachment, LoadBalancerAttachment::default());
     }
 }

@@ -2,37 +2,37 @@
 //! pure decisions of create_vm's network phase. No HTTP here: the actions drive the ARM client
 //! with these values. Every error is the Ruby CPI's `CloudError` message.
 //!
-//! Public API, in the order create_vm uses it:
+//! Public API, in the order create_vm uses it. The inputs are already parsed by `props`
+//! ([`crate::props::Networks`], [`crate::props::VmCloudProps`]): nothing here decodes user input
+//! or re-checks the NetworkConfigurator rules.
 //!
-//! - [`plan::plan_networks`]`(&[NetworkInput], &VmNetworkSettings, &PlanContext) ->
-//!   CpiResult<NetworkPlan>`: validates the networks (NetworkConfigurator rules) and decides
-//!   everything that needs no Azure answer. [`plan::NetworkPlan`] holds
+//! - [`plan::plan_networks`]`(&Networks, &VmCloudProps, &PlanContext) -> CpiResult<NetworkPlan>`
+//!   decides everything that needs no Azure answer. [`plan::PlanContext`] is `{subscription_id,
+//!   vm: &VmCid, default_resource_group, default_security_group, pip_idle_timeout_in_minutes}`.
+//!   [`plan::NetworkPlan`] holds
 //!   - `virtual_network`: a [`ids::ResourceLookup`] for the primary VNet (its `location` is the
-//!     VM's; check it with [`virtual_network::check_location`]);
+//!     VM's: [`virtual_network::vm_location`]);
 //!   - `public_ip`: [`plan::PublicIpPlan`] `None` | `Vip{address, resource_group}` (list PIPs,
 //!     [`public_ip::find_by_address`], else [`public_ip::vip_not_found_error`]) |
 //!     `Dynamic(`[`public_ip::DynamicPublicIp`]`)` (PUT `.body(location)` at `.id(sub)`, then GET);
-//!   - `load_balancers` / `application_gateways`: [`backend_pool::BackendPoolRef`]s. GET
-//!     `.lookup(sub)`, then [`load_balancer::LoadBalancer::attachment`] /
+//!   - `load_balancers` / `application_gateways`: [`backend_pool::BackendPoolPlan`]s. GET
+//!     `.owner`, then [`load_balancer::LoadBalancer::attachment`] /
 //!     [`application_gateway::ApplicationGateway::backend_pool_id`];
-//!   - `nics`: [`plan::PlannedNic`]s, primary first, each with `name`, `id` (for the VM's
-//!     networkProfile), and lookups for its subnet, NSG and ASGs;
-//!   - `dns`: the agent's name servers.
+//!   - `nics`: [`plan::PlannedNic`]s, primary first, each with `name` (`VmCid::nic_name`), `id`
+//!     (for the VM's networkProfile), and lookups for its subnet, NSG and ASGs.
 //! - A [`ids::ResourceLookup`] is `{name, candidates, not_found}`: GET the candidate ids in
 //!   order, first found wins; none found → `lookup.not_found_error()`.
-//! - [`plan::PlannedNic::spec`]`(location, ResolvedNicIds, &PrimaryNicAttachments) -> NicSpec`,
-//!   then [`interface::NicSpec::body`] is the NIC PUT body (at `nic.id`).
-//! - GET models (serde, tolerant of missing fields): [`interface::NetworkInterface`],
+//! - [`plan::PlannedNic::spec`]`(location, ResolvedNicIds, &PrimaryNicAttachments) -> NicSpec`
+//!   (types in [`interface`]), then [`interface::NicSpec::body`] is the NIC PUT body (at
+//!   `nic.id`).
+//! - GET models (serde, tolerant of missing fields and nulls): [`interface::NetworkInterface`],
 //!   [`public_ip::PublicIpAddress`], [`load_balancer::LoadBalancer`],
 //!   [`application_gateway::ApplicationGateway`], [`security_group::SecurityGroup`],
 //!   [`virtual_network::VirtualNetwork`], [`virtual_network::Subnet`].
-//! - delete_vm and failure cleanup: [`interface::nic_names`] (the NICs a plan created),
-//!   [`interface::nics_of_vm`] (filter a NIC listing of the VM's RG),
-//!   [`interface::availability_set_from_nics`], [`public_ip::dynamic_public_ip_name`], and the
-//!   `NicReservedForAnotherVm` retry constants in [`interface`].
-//! - Parsers of raw cloud_properties values: [`backend_pool::BackendPoolRef::parse_property`]
-//!   (`load_balancer` / `application_gateway` shapes) and
-//!   [`security_group::SecurityGroupSetting::from_cloud_property`].
+//! - delete_vm and failure cleanup: the plan's NIC names, [`interface::nics_of_vm`] (filter a
+//!   NIC listing of the VM's RG), [`interface::availability_set_from_nics`],
+//!   [`public_ip::dynamic_public_ip_name`], and the `NicReservedForAnotherVm` retry constants in
+//!   [`interface`].
 //! - [`ids::ResourceId`]: build (`network`, `subnet`, `child`), parse, compare ARM ids
 //!   case-insensitively; `Display` is the raw id (the ARM client escapes segments).
 //!
@@ -51,6 +51,8 @@ pub mod security_group;
 mod spec_conformance;
 pub mod virtual_network;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// `{"id": ...}`: how ARM bodies reference another resource.
@@ -65,6 +67,38 @@ impl SubResource {
         Self { id: id.to_owned() }
     }
 }
+
+/// What every top-level Microsoft.Network GET shares; `P` holds the `properties` the CPI reads.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(bound(deserialize = "P: Default + Deserialize<'de>"))]
+pub struct Resource<P> {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub id: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub properties: P,
+}
+
+/// What every child resource in a GET shares (a subnet, an ipconfig, a backend pool).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(bound(deserialize = "P: Default + Deserialize<'de>"))]
+pub struct ChildResource<P> {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub id: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub properties: P,
+}
+
+/// The `properties` of a resource the CPI only needs the id and name of.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub struct Unread {}
 
 /// ARM sometimes sends `null` where a list, map or string is expected; read it as empty.
 fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>

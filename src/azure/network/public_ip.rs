@@ -7,15 +7,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::SubResource;
 use super::ids::{NetworkKind, ResourceId};
+use super::{Resource, SubResource};
 use crate::error::{CpiError, CpiResult};
 
-pub const MIN_IDLE_TIMEOUT_IN_MINUTES: i64 = 4;
-pub const MAX_IDLE_TIMEOUT_IN_MINUTES: i64 = 30;
+pub const MIN_IDLE_TIMEOUT_IN_MINUTES: u64 = 4;
+pub const MAX_IDLE_TIMEOUT_IN_MINUTES: u64 = 30;
 
 /// The Ruby CPI's bounds check, with its messages.
-pub fn validate_idle_timeout(minutes: i64) -> CpiResult<()> {
+pub fn validate_idle_timeout(minutes: u64) -> CpiResult<()> {
     if minutes < MIN_IDLE_TIMEOUT_IN_MINUTES {
         return Err(CpiError::cloud(
             "Minimum idle_timeout_in_minutes is 4 minutes",
@@ -35,7 +35,7 @@ pub struct DynamicPublicIp {
     pub resource_group: String,
     /// Always the VM name: delete_vm and failure cleanup find it by that name.
     pub name: String,
-    pub idle_timeout_in_minutes: i64,
+    pub idle_timeout_in_minutes: u64,
     pub zone: Option<String>,
 }
 
@@ -44,7 +44,7 @@ impl DynamicPublicIp {
     pub fn new(
         resource_group: &str,
         vm_name: &str,
-        idle_timeout_in_minutes: i64,
+        idle_timeout_in_minutes: u64,
         zone: Option<&str>,
     ) -> CpiResult<Self> {
         validate_idle_timeout(idle_timeout_in_minutes)?;
@@ -96,9 +96,8 @@ pub struct PublicIpCreate {
     pub zones: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PublicIpSku {
-    #[serde(default, deserialize_with = "super::null_as_default")]
     pub name: String,
 }
 
@@ -107,25 +106,11 @@ pub struct PublicIpCreateProperties {
     #[serde(rename = "publicIPAllocationMethod")]
     pub public_ip_allocation_method: String,
     #[serde(rename = "idleTimeoutInMinutes")]
-    pub idle_timeout_in_minutes: i64,
+    pub idle_timeout_in_minutes: u64,
 }
 
 /// The fields the CPI reads from a public IP GET or list entry.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct PublicIpAddress {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default)]
-    pub location: Option<String>,
-    #[serde(default)]
-    pub sku: Option<PublicIpSku>,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub zones: Vec<String>,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: PublicIpProperties,
-}
+pub type PublicIpAddress = Resource<PublicIpProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct PublicIpProperties {
@@ -206,7 +191,7 @@ mod tests {
     fn idle_timeout_outside_4_to_30_is_the_ruby_error() {
         for (minutes, message) in [
             (3, "Minimum idle_timeout_in_minutes is 4 minutes"),
-            (-1, "Minimum idle_timeout_in_minutes is 4 minutes"),
+            (0, "Minimum idle_timeout_in_minutes is 4 minutes"),
             (31, "Maximum idle_timeout_in_minutes is 30 minutes"),
         ] {
             let err = DynamicPublicIp::new("rg", "vm", minutes, None).unwrap_err();
@@ -247,8 +232,7 @@ mod tests {
         .unwrap();
         let found = find_by_address(&list, "40.85.154.247").unwrap();
         assert_eq!(found.name, "test-ip");
-        assert_eq!(found.zones, ["1"]);
-        assert_eq!(found.sku.as_ref().unwrap().name, "Standard");
+        assert_eq!(found.location.as_deref(), Some("eastus"));
         assert_eq!(found.properties.idle_timeout_in_minutes, Some(10));
         assert!(found.properties.ip_configuration.is_some());
         assert!(find_by_address(&list, "40.85.154.248").is_none());

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::SubResource;
-use super::interface::{NicSpec, ipconfig_name, nic_name, nic_tags};
+use super::interface::{NicSpec, PrimaryNicAttachments, ResolvedNicIds, ipconfig_name};
 use super::load_balancer::LoadBalancerAttachment;
 use super::public_ip::DynamicPublicIp;
 
@@ -182,42 +182,48 @@ fn full_nic() -> NicSpec {
         format!("/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/{kind}/{name}")
     };
     NicSpec {
-        name: nic_name("vm", 0),
+        name: "vm-0".into(),
         location: "eastus".into(),
-        tags: nic_tags(Some("as-1")),
         ipconfig_name: ipconfig_name(0),
         private_ip: Some("10.0.0.4".into()),
-        subnet_id: id("virtualNetworks", "v/subnets/s"),
-        network_security_group_id: Some(id("networkSecurityGroups", "nsg")),
-        application_security_group_ids: vec![id("applicationSecurityGroups", "asg")],
+        ids: ResolvedNicIds {
+            subnet_id: id("virtualNetworks", "v/subnets/s"),
+            network_security_group_id: Some(id("networkSecurityGroups", "nsg")),
+            application_security_group_ids: vec![id("applicationSecurityGroups", "asg")],
+        },
         enable_ip_forwarding: true,
         enable_accelerated_networking: true,
         dns_servers: vec!["168.63.129.16".into()],
-        public_ip_id: Some(id("publicIPAddresses", "vm")),
-        load_balancers: vec![LoadBalancerAttachment {
-            backend_pool_id: Some(id("loadBalancers", "lb/backendAddressPools/p")),
-            inbound_nat_rules: vec![SubResource::new(&id(
-                "loadBalancers",
-                "lb/inboundNatRules/n",
-            ))],
-        }],
-        application_gateway_pool_ids: vec![id("applicationGateways", "agw/backendAddressPools/p")],
+        primary: Some(PrimaryNicAttachments {
+            public_ip_id: Some(id("publicIPAddresses", "vm")),
+            load_balancers: vec![LoadBalancerAttachment {
+                backend_pool_id: Some(id("loadBalancers", "lb/backendAddressPools/p")),
+                inbound_nat_rules: vec![SubResource::new(&id(
+                    "loadBalancers",
+                    "lb/inboundNatRules/n",
+                ))],
+            }],
+            application_gateway_pool_ids: vec![id(
+                "applicationGateways",
+                "agw/backendAddressPools/p",
+            )],
+            availability_set: Some("as-1".into()),
+        }),
     }
 }
 
 #[test]
 fn nic_bodies_conform_to_the_spec() {
     let minimal = NicSpec {
+        name: "vm-1".into(),
+        location: "eastus".into(),
+        ipconfig_name: ipconfig_name(1),
         private_ip: None,
-        network_security_group_id: None,
-        ..NicSpec {
-            name: "vm-1".into(),
-            location: "eastus".into(),
-            tags: nic_tags(None),
-            ipconfig_name: ipconfig_name(1),
+        ids: ResolvedNicIds {
             subnet_id: "/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/virtualNetworks/v/subnets/s".into(),
-            ..NicSpec::default()
-        }
+            ..ResolvedNicIds::default()
+        },
+        ..NicSpec::default()
     };
     for spec in [full_nic(), minimal] {
         let body = serde_json::to_value(spec.body()).unwrap();

@@ -4,20 +4,11 @@
 use serde::Deserialize;
 
 use super::ids::{NetworkKind, ResourceId, ResourceLookup};
+use super::{ChildResource, Resource};
 use crate::error::{CpiError, CpiResult};
 
 /// The fields the CPI reads from `GET .../virtualNetworks/{name}`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct VirtualNetwork {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub location: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: VirtualNetworkProperties,
-}
+pub type VirtualNetwork = Resource<VirtualNetworkProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct VirtualNetworkProperties {
@@ -44,15 +35,7 @@ pub struct AddressSpace {
 }
 
 /// The fields the CPI reads from `GET .../virtualNetworks/{vnet}/subnets/{name}`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct Subnet {
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub id: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub name: String,
-    #[serde(default, deserialize_with = "super::null_as_default")]
-    pub properties: SubnetProperties,
-}
+pub type Subnet = ChildResource<SubnetProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct SubnetProperties {
@@ -127,14 +110,21 @@ pub fn subnet_lookup(
     }
 }
 
-/// A `location` in cpi.json must equal the VNet's (Ruby compares exactly).
-pub fn check_location(configured: Option<&str>, vnet_location: &str) -> CpiResult<()> {
+/// The VM's location: the primary VNet's. A `location` in cpi.json must equal it (Ruby
+/// compares exactly).
+pub fn vm_location<'a>(configured: Option<&str>, vnet: &'a VirtualNetwork) -> CpiResult<&'a str> {
+    let Some(location) = vnet.location.as_deref().filter(|l| !l.is_empty()) else {
+        return Err(CpiError::cloud(format!(
+            "The virtual network '{}' has no location",
+            vnet.name
+        )));
+    };
     match configured {
-        Some(configured) if configured != vnet_location => Err(CpiError::cloud(format!(
+        Some(configured) if configured != location => Err(CpiError::cloud(format!(
             "The location in the global configuration '{configured}' is different from the \
-             location of the virtual network '{vnet_location}'"
+             location of the virtual network '{location}'"
         ))),
-        _ => Ok(()),
+        _ => Ok(location),
     }
 }
 
@@ -164,7 +154,7 @@ mod tests {
             }
         }))
         .unwrap();
-        assert_eq!(vnet.location, "westus");
+        assert_eq!(vm_location(None, &vnet).unwrap(), "westus");
         assert_eq!(
             vnet.properties.address_space.address_prefixes,
             ["10.0.0.0/16"]
@@ -208,12 +198,24 @@ mod tests {
 
     #[test]
     fn configured_location_must_match_the_vnet() {
-        assert!(check_location(None, "westus").is_ok());
-        assert!(check_location(Some("westus"), "westus").is_ok());
-        let err = check_location(Some("eastus"), "westus").unwrap_err();
+        let vnet: VirtualNetwork =
+            serde_json::from_value(json!({"name": "vnet", "location": "westus"})).unwrap();
+        assert_eq!(vm_location(None, &vnet).unwrap(), "westus");
+        assert_eq!(vm_location(Some("westus"), &vnet).unwrap(), "westus");
+        let err = vm_location(Some("eastus"), &vnet).unwrap_err();
         assert_eq!(
             err.message(),
             "The location in the global configuration 'eastus' is different from the location of the virtual network 'westus'"
         );
+        for value in [
+            json!({"name": "vnet"}),
+            json!({"name": "vnet", "location": null}),
+        ] {
+            let vnet: VirtualNetwork = serde_json::from_value(value).unwrap();
+            assert_eq!(
+                vm_location(None, &vnet).unwrap_err().message(),
+                "The virtual network 'vnet' has no location"
+            );
+        }
     }
 }
