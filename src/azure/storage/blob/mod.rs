@@ -10,7 +10,6 @@ mod shared_key;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use azure_core::credentials::Secret;
 use azure_core::error::ErrorKind;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, StatusCode, Url};
 use azure_core::time::Duration;
@@ -22,26 +21,9 @@ use crate::error::{CpiError, CpiResult};
 pub use page_blob::{MAX_PUT_PAGE_BYTES, PAGE_SIZE};
 pub use shared_key::SharedKeyPolicy;
 
-/// What the data plane needs to reach one storage account. Produced from ARM (`listKeys`) by
-/// the storage-account service, or from Azurite's well-known account in tests.
-#[derive(Clone)]
-pub struct StorageAccess {
-    pub account_name: String,
-    /// e.g. `https://<account>.blob.core.windows.net/`, or the path-style emulator endpoint
-    /// `http://127.0.0.1:10000/devstoreaccount1` (a trailing slash is tolerated).
-    pub blob_endpoint: Url,
-    pub account_key: Secret,
-}
-
-impl std::fmt::Debug for StorageAccess {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StorageAccess")
-            .field("account_name", &self.account_name)
-            .field("blob_endpoint", &self.blob_endpoint.as_str())
-            .field("account_key", &"<redacted>")
-            .finish()
-    }
-}
+/// What the data plane needs to reach one storage account (produced from ARM `listKeys`, or
+/// Azurite's well-known account in tests).
+pub use super::account::StorageAccess;
 
 /// How hard a single request is retried (transport errors, 408/429/500/502/503/504) by the
 /// pipeline, with exponential backoff that honours `Retry-After`.
@@ -313,6 +295,7 @@ fn to_sdk_duration(d: std::time::Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use azure_core::credentials::Secret;
 
     const KEY: &str = "c2VjcmV0LWFjY291bnQta2V5LXZhbHVl";
 
