@@ -5,6 +5,8 @@ use serde::de::DeserializeOwned;
 
 use crate::azure::compute::disk::ManagedDisk;
 use crate::azure::compute::vm::VirtualMachine;
+use crate::azure::storage::StorageAccounts;
+use crate::azure::storage::blob::{BlobService, BlobServiceOptions};
 use crate::azure::{ApiKind, ArmClient, Deadline, ResourcePath};
 use crate::cid::VmCid;
 use crate::config::AzureConfig;
@@ -14,15 +16,25 @@ pub struct Azure<'a> {
     pub config: &'a AzureConfig,
     pub arm: ArmClient,
     pub deadline: Deadline,
+    /// Storage accounts of the default resource group; the default account's keys are read
+    /// only by actions that touch blobs.
+    pub storage: StorageAccounts,
 }
 
 impl<'a> Azure<'a> {
     /// No network traffic: the token is fetched by the first ARM call.
     pub fn new(config: &'a AzureConfig, deadline: Deadline) -> CpiResult<Self> {
+        let arm = ArmClient::new(&config.azure_settings())?;
+        let storage = StorageAccounts::new(
+            arm.clone(),
+            config.resource_group_name.clone(),
+            config.storage_account_name.clone(),
+        );
         Ok(Self {
             config,
-            arm: ArmClient::new(&config.azure_settings())?,
+            arm,
             deadline,
+            storage,
         })
     }
 
@@ -58,6 +70,12 @@ impl<'a> Azure<'a> {
         self.vm(vm)
             .await?
             .ok_or_else(|| CpiError::VmNotFound(format!("VM '{vm}' cannot be found")))
+    }
+
+    /// The blob service of the default storage account (`azure.storage_account_name`).
+    pub async fn default_blobs(&self) -> CpiResult<BlobService> {
+        let access = self.storage.default_access(self.deadline).await?;
+        BlobService::new(access, BlobServiceOptions::default())
     }
 
     pub async fn managed_disk(

@@ -4,13 +4,17 @@
 
 mod azure;
 mod create_disk;
+mod create_stemcell;
 mod delete_disk;
+mod delete_stemcell;
 mod get_disks;
 mod has_disk;
 mod has_vm;
 mod info;
 mod reboot_vm;
 mod set_vm_metadata;
+
+use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
@@ -46,6 +50,11 @@ enum AzureCall {
         props: DiskCloudProps,
         vm: Option<VmCid>,
     },
+    CreateStemcell {
+        image_path: PathBuf,
+        cloud_properties: Map<String, Value>,
+    },
+    DeleteStemcell(StemcellCid),
 }
 
 impl Cpi {
@@ -92,6 +101,13 @@ impl Cpi {
                     props,
                     vm,
                 } => create_disk::create_disk(&azure, size_mib, &props, vm.as_ref()).await,
+                AzureCall::CreateStemcell {
+                    image_path,
+                    cloud_properties,
+                } => create_stemcell::create_stemcell(&azure, &image_path, &cloud_properties).await,
+                AzureCall::DeleteStemcell(cid) => {
+                    delete_stemcell::delete_stemcell(&azure, &cid).await
+                }
             }
         })
     }
@@ -133,7 +149,18 @@ impl Cpi {
             })),
             // Not built yet: every ID and cloud_properties value is still decoded first, so a
             // malformed one is refused the same way as it will be once the action exists.
-            Call::DeleteStemcell { stemcell_cid } | Call::CreateVm { stemcell_cid, .. } => {
+            Call::CreateStemcell {
+                image_path,
+                cloud_properties,
+                ..
+            } => Ok(Decoded::Azure(AzureCall::CreateStemcell {
+                image_path: PathBuf::from(image_path),
+                cloud_properties,
+            })),
+            Call::DeleteStemcell { stemcell_cid } => Ok(Decoded::Azure(AzureCall::DeleteStemcell(
+                stemcell_cid.parse()?,
+            ))),
+            Call::CreateVm { stemcell_cid, .. } => {
                 stemcell_cid.parse::<StemcellCid>()?;
                 Err(not_yet(name))
             }
@@ -169,7 +196,6 @@ impl Cpi {
                 VmResources::from_value(&Value::Object(desired))?;
                 Err(not_yet(name))
             }
-            Call::CreateStemcell { .. } => Err(not_yet(name)),
         }
     }
 }
