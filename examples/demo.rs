@@ -1,14 +1,18 @@
-//! The demo behind `scripts/demo`: starts azure-sim, writes a cpi.json pointing at it, and
-//! walks a BOSH lifecycle through the real `azure_cpi` binary, printing every request and the
-//! CPI's answer as it is. Nothing is faked: a method that is not built yet shows its
-//! NotImplemented answer.
+//! The demo behind `scripts/demo`: starts azure-sim and Azurite (blob storage), writes a
+//! cpi.json pointing at them, generates a small stemcell, and walks a BOSH lifecycle through
+//! the real `azure_cpi` binary, printing every request and the CPI's answer as it is. Nothing
+//! is faked: a method that is not built yet shows its NotImplemented answer.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use bosh_azure_sim::SimConfig;
+use bosh_azure_sim::azurite::Azurite;
+use bosh_azure_sim::stemcell_gen::{
+    Generation, StemcellImageSpec, stemcell_cloud_properties, write_stemcell_image,
+};
+use bosh_azure_sim::{SimConfig, StorageBackend};
 use serde_json::{Value, json};
 
 const RESOURCE_GROUP: &str = "bosh-demo";
@@ -26,9 +30,20 @@ fn main() {
         );
         std::process::exit(2);
     }
+    let azurite = Azurite::start().unwrap_or_else(|e| {
+        eprintln!("demo: cannot start Azurite ({e}); run `npm ci` in the repository first");
+        std::process::exit(2);
+    });
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let sim = runtime
-        .block_on(bosh_azure_sim::start(SimConfig::default()))
+        .block_on(bosh_azure_sim::start(SimConfig {
+            storage: Some(StorageBackend {
+                blob_endpoint: azurite.blob_endpoint(),
+                account_name: azurite.account_name().into(),
+                account_key: azurite.account_key().into(),
+            }),
+            ..SimConfig::default()
+        }))
         .expect("start azure-sim");
     let subscription = sim.config().subscription_id.clone();
     let rg_id = format!("/subscriptions/{subscription}/resourceGroups/{RESOURCE_GROUP}");
@@ -37,6 +52,9 @@ fn main() {
         {"id": format!("{rg_id}/providers/Microsoft.Network/virtualNetworks/boshvnet"), "location": LOCATION,
          "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
                         "subnets": [{"name": "bosh", "properties": {"addressPrefix": "10.0.0.0/24"}}]}},
+        // Named like Azurite's account, so the Shared Key signature matches.
+        {"id": format!("{rg_id}/providers/Microsoft.Storage/storageAccounts/{}", azurite.account_name()),
+         "location": LOCATION, "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"},
     ]))
     .expect("seed the demo network");
 
@@ -54,6 +72,7 @@ fn main() {
             "resource_group_name": RESOURCE_GROUP,
             "location": LOCATION,
             "use_managed_disks": true,
+            "storage_account_name": azurite.account_name(),
             "ssh_user": "vcap",
             "ssh_public_key": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC demo@example",
             "endpoints": {"resource_manager": sim.base_url(), "active_directory": sim.base_url(), "ca_cert": sim.ca_pem()}
@@ -65,17 +84,23 @@ fn main() {
         serde_json::to_vec_pretty(&config).expect("json"),
     )
     .expect("write cpi.json");
+    let image = dir.join("image");
+    write_stemcell_image(&image, &StemcellImageSpec::new(16 * 1024 * 1024, 0.25))
+        .expect("generate a stemcell");
     println!(
-        "azure-sim at {} (CA {}); cpi.json at {}\n",
+        "azure-sim at {} (CA {}), Azurite at {}",
         sim.base_url(),
         sim.ca_pem_path().display(),
-        config_path.display()
+        azurite.blob_endpoint()
+    );
+    println!(
+        "cpi.json at {}; a 16 MiB test stemcell at {}\n",
+        config_path.display(),
+        image.display()
     );
 
     let vm_cid = "agent_id:demo-agent-0001;resource_group_name:bosh-demo";
-    let stemcell = json!({"name": "bosh-azure-hyperv-ubuntu-jammy-go_agent", "version": "1.123", "infrastructure": "azure",
-        "hypervisor": "hyperv", "disk": 3072, "disk_format": "vhd", "container_format": "bare", "os_type": "linux",
-        "os_distro": "ubuntu", "architecture": "x86_64", "root_device_name": "/dev/sda1", "generation": "gen2"});
+    let stemcell = stemcell_cloud_properties(Generation::Gen2);
     let networks = json!({"default": {"type": "manual", "ip": "10.0.0.11", "netmask": "255.255.255.0", "gateway": "10.0.0.1",
         "dns": ["168.63.129.16"], "default": ["dns", "gateway"],
         "cloud_properties": {"virtual_network_name": "boshvnet", "subnet_name": "bosh"}}});
@@ -85,7 +110,7 @@ fn main() {
         &binary,
         &config_path,
         "create_stemcell",
-        json!(["/nonexistent/image", stemcell]),
+        json!([image, stemcell]),
     )
     .as_str()
     .unwrap_or("bosh-stemcell-00000000-0000-0000-0000-000000000000")
