@@ -241,19 +241,7 @@ fn a_lost_race_is_read_again_and_recomputed() {
     seed_disk(&env, "bosh-disk-data-r1", "None", None);
     // Two conflicting writers got in first: the first two PATCHes are refused with 412.
     env.sim
-        .add_fault(Fault {
-            method: Some("PATCH".into()),
-            path: "/virtualMachines/vm-r$".into(),
-            nth: None,
-            times: Some(2),
-            probability: None,
-            action: FaultAction::Status {
-                status: 412,
-                code: Some("PreconditionFailed".into()),
-                message: Some("The specified precondition 'If-Match' failed.".into()),
-                retry_after_secs: None,
-            },
-        })
+        .add_fault(refused_patches("vm-r", 2))
         .expect("fault");
     let cid = disk_cid("bosh-disk-data-r1", "None");
     assert_eq!(
@@ -272,6 +260,36 @@ fn a_lost_race_is_read_again_and_recomputed() {
         vm(&env, "vm-r")["tags"]["disk-id-bosh-disk-data-r1"],
         cid.as_str()
     );
+
+    // detach_disk recomputes the same way.
+    env.sim
+        .add_fault(refused_patches("vm-r", 1))
+        .expect("fault");
+    assert_eq!(
+        env.ok("detach_disk", json!([vm_cid("vm-r"), cid])),
+        Value::Null
+    );
+    assert_eq!(patches_of(&env, "vm-r"), 5);
+    let body = vm(&env, "vm-r");
+    assert_eq!(body["properties"]["storageProfile"]["dataDisks"], json!([]));
+    assert!(body["tags"].get("disk-id-bosh-disk-data-r1").is_none());
+}
+
+/// The next `times` PATCHes of the VM are refused as if another writer had changed it.
+fn refused_patches(vm_name: &str, times: u32) -> Fault {
+    Fault {
+        method: Some("PATCH".into()),
+        path: format!("/virtualMachines/{vm_name}$"),
+        nth: None,
+        times: Some(times),
+        probability: None,
+        action: FaultAction::Status {
+            status: 412,
+            code: Some("PreconditionFailed".into()),
+            message: Some("The specified precondition 'If-Match' failed.".into()),
+            retry_after_secs: None,
+        },
+    }
 }
 
 #[test]
@@ -283,21 +301,9 @@ fn eight_concurrent_attaches_on_one_vm_lose_nothing() {
         seed_disk(&env, name, "None", None);
     }
     // Besides the real races between the 8 writers, three more lost races are injected.
-    env.sim
-        .add_fault(Fault {
-            method: Some("PATCH".into()),
-            path: "/virtualMachines/vm-c$".into(),
-            nth: Some(2),
-            times: Some(3),
-            probability: None,
-            action: FaultAction::Status {
-                status: 412,
-                code: Some("PreconditionFailed".into()),
-                message: Some("The specified precondition 'If-Match' failed.".into()),
-                retry_after_secs: None,
-            },
-        })
-        .expect("fault");
+    let mut injected = refused_patches("vm-c", 3);
+    injected.nth = Some(2);
+    env.sim.add_fault(injected).expect("fault");
     let vm = vm_cid("vm-c");
     let answers: Vec<Value> = std::thread::scope(|scope| {
         let handles: Vec<_> = names

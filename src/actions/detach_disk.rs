@@ -14,9 +14,17 @@ pub async fn detach_disk(
     vm_cid: &VmCid,
     disk_cid: &DiskCid,
 ) -> CpiResult<Value> {
+    let disk_name = disk_cid.disk_name();
+    let mut sent = false;
     azure
         .update_vm(vm_cid, |vm| {
-            Ok((Some(detach_disk_patch(vm, disk_cid.disk_name())?), ()))
+            // Gone after a PATCH of ours was refused: ours landed before its answer was lost,
+            // or another writer detached it. Either way the disk is detached.
+            if sent && vm.data_disk(disk_name).is_none() {
+                return Ok((None, ()));
+            }
+            sent = true;
+            Ok((Some(detach_disk_patch(vm, disk_name)?), ()))
         })
         .await?;
     Ok(Value::Null)
