@@ -55,6 +55,27 @@ fn attach_then_detach_a_disk() {
     // Tags set by others survive.
     assert_eq!(body["tags"]["deployment"], "cf");
     assert_eq!(patches_of(&env, "vm-a"), 1);
+    // The PATCH carries the whole dataDisks list and every tag, nothing read-only.
+    let sent: Vec<Value> = env
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method == "PATCH" && r.path.ends_with("/virtualMachines/vm-a"))
+        .filter_map(|r| r.body)
+        .collect();
+    assert_eq!(
+        sent,
+        vec![json!({
+            "tags": {"user-agent": "bosh", "deployment": "cf", "disk-id-bosh-disk-data-a1": first},
+            "properties": {"storageProfile": {"dataDisks": [{
+                "name": "bosh-disk-data-a1",
+                "lun": 0,
+                "createOption": "Attach",
+                "caching": "ReadOnly",
+                "managedDisk": {"id": disk_id(&env, "bosh-disk-data-a1")}
+            }]}}
+        })]
+    );
 
     // set_vm_metadata goes through the same guarded read-modify-write and keeps the disk tag.
     env.ok(
