@@ -742,3 +742,57 @@ async fn seed_inventory_and_reset() {
     assert!(sim.handle.request_log().is_empty());
     sim.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn vm_etag_guards_read_modify_write() {
+    let sim = TestSim::start().await;
+    let (_, nic_id) = network(&sim).await;
+    let image = gallery_version(&sim).await;
+    let vm_url = path(&sim, "rg", "Microsoft.Compute/virtualMachines/vm1", COMPUTE);
+    let r = sim.put(&vm_url, &vm_body(&nic_id, &image, json!([]))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let first = sim.get(&vm_url).await.body["etag"].clone();
+    assert_eq!(first, "\"1\"");
+    let if_match = |etag: &str| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("if-match", etag.parse().unwrap());
+        headers
+    };
+    let patch = |etag: &str, tag: &str| {
+        sim.client
+            .patch(format!("{}{vm_url}", sim.handle.base_url()))
+            .bearer_auth(&sim.token)
+            .headers(if_match(etag))
+            .json(&json!({"tags": {"who": tag}}))
+            .send()
+    };
+    // The current ETag wins and bumps it; the stale one is refused with 412 and changes nothing.
+    let r = patch("\"1\"", "a").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = patch("\"1\"", "b").await.unwrap();
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "PreconditionFailed");
+    let vm = sim.get(&vm_url).await.body;
+    assert_eq!(vm["etag"], "\"2\"");
+    assert_eq!(vm["tags"], json!({"who": "a"}));
+    // `*` matches any existing resource; a PATCH of a missing one is a plain 404.
+    assert_eq!(patch("*", "c").await.unwrap().status(), StatusCode::OK);
+    let missing = path(
+        &sim,
+        "rg",
+        "Microsoft.Compute/virtualMachines/nope",
+        COMPUTE,
+    );
+    let r = sim
+        .client
+        .patch(format!("{}{missing}", sim.handle.base_url()))
+        .bearer_auth(&sim.token)
+        .headers(if_match("*"))
+        .json(&json!({"tags": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    sim.handle.shutdown().await;
+}

@@ -1,14 +1,18 @@
 //! What an action that talks to Azure holds: the configuration, the one ARM client and the
 //! deadline of the whole CPI call, plus the lookups several actions share.
 
+use std::time::Duration;
+
+use rand::Rng;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::azure::compute::disk::ManagedDisk;
 use crate::azure::compute::vm::VirtualMachine;
 use crate::azure::storage::StorageAccounts;
 use crate::azure::storage::blob::{BlobService, BlobServiceOptions};
 use crate::azure::{ApiKind, ArmClient, Deadline, ResourcePath};
-use crate::cid::VmCid;
+use crate::cid::{DiskCid, VmCid};
 use crate::config::AzureConfig;
 use crate::error::{CpiError, CpiResult};
 
@@ -20,6 +24,10 @@ pub struct Azure<'a> {
     /// only by actions that touch blobs.
     pub storage: StorageAccounts,
 }
+
+/// How many times a VM read-modify-write is recomputed after losing a race to another writer.
+/// Each loss means another change landed, so this bounds progress, not time (the deadline does).
+const VM_UPDATE_ATTEMPTS: u32 = 32;
 
 impl<'a> Azure<'a> {
     /// No network traffic: the token is fetched by the first ARM call.
@@ -51,6 +59,10 @@ impl<'a> Azure<'a> {
 
     pub fn disk_path(&self, resource_group: &str, name: &str) -> ResourcePath {
         self.compute_path(resource_group, "disks", name)
+    }
+
+    pub fn snapshot_path(&self, resource_group: &str, name: &str) -> ResourcePath {
+        self.compute_path(resource_group, "snapshots", name)
     }
 
     pub async fn get<T: DeserializeOwned>(
@@ -85,5 +97,87 @@ impl<'a> Azure<'a> {
     ) -> CpiResult<Option<ManagedDisk>> {
         self.get(&self.disk_path(resource_group, name), ApiKind::Disks)
             .await
+    }
+
+    /// The managed disk a CID names, or `DiskNotFound`. A legacy `bosh-data-*` name without a
+    /// managed disk of that name is an unmanaged (blob) disk, which this build cannot handle.
+    pub async fn existing_disk(&self, disk: &DiskCid) -> CpiResult<ManagedDisk> {
+        match self
+            .managed_disk(disk.resource_group_name(), disk.disk_name())
+            .await?
+        {
+            Some(found) => Ok(found),
+            None if !disk.has_managed_name() => Err(super::has_disk::legacy_blob_disk(disk)),
+            None => Err(disk_not_found(disk)),
+        }
+    }
+
+    /// Read-modify-write of a VM without lost updates: GET, let `change` compute a PATCH from
+    /// what was read (`None`: nothing to write), and send it with the GET's ETag as `If-Match`.
+    /// When another writer changed the VM in between (412), read it again and recompute.
+    /// A missing VM is `VMNotFound`. Returns what `change` returned for the VM it wrote.
+    pub async fn update_vm<R>(
+        &self,
+        vm_cid: &VmCid,
+        mut change: impl FnMut(&VirtualMachine) -> CpiResult<(Option<Value>, R)>,
+    ) -> CpiResult<R> {
+        let path = self.vm_path(vm_cid);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let vm = self.existing_vm(vm_cid).await?;
+            let (patch, outcome) = change(&vm)?;
+            let Some(patch) = patch else {
+                return Ok(outcome);
+            };
+            let result = match vm.etag.as_deref() {
+                Some(etag) => {
+                    self.arm
+                        .patch_if_match::<_, Value>(
+                            &path,
+                            ApiKind::Compute,
+                            &patch,
+                            etag,
+                            self.deadline,
+                        )
+                        .await
+                }
+                // Clouds that send no ETag (older Azure Stack profiles) get a plain PATCH.
+                None => {
+                    self.arm
+                        .patch::<_, Value>(&path, ApiKind::Compute, &patch, self.deadline)
+                        .await
+                }
+            };
+            match result {
+                Ok(_) => return Ok(outcome),
+                Err(e) if e.is_precondition_failed() && attempt < VM_UPDATE_ATTEMPTS => {
+                    tracing::debug!(vm = %vm_cid, attempt, "VM changed since it was read; reading it again");
+                    // Jitter spreads writers that lost the same race, so one of them wins next.
+                    let pause = Duration::from_millis(
+                        rand::rng().random_range(0..=40 * u64::from(attempt.min(5))),
+                    );
+                    if pause >= self.deadline.remaining() {
+                        return Err(e.into());
+                    }
+                    tokio::time::sleep(pause).await;
+                }
+                Err(e) if e.is_not_found() => {
+                    return Err(CpiError::VmNotFound(format!(
+                        "VM '{vm_cid}' cannot be found"
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// `DiskNotFound` for a managed disk that does not exist. Not retriable: the disk does not come
+/// back by sending the same call again.
+pub fn disk_not_found(disk: &DiskCid) -> CpiError {
+    CpiError::DiskNotFound {
+        message: format!("Disk '{disk}' cannot be found"),
+        ok_to_retry: false,
     }
 }

@@ -2,17 +2,24 @@
 //! first, then runs the action; actions that talk to Azure run on a tokio runtime built only
 //! for them, under one deadline for the whole call.
 
+mod attach_disk;
 mod azure;
 mod create_disk;
 mod create_stemcell;
 mod delete_disk;
+mod delete_snapshot;
 mod delete_stemcell;
+mod detach_disk;
 mod get_disks;
 mod has_disk;
 mod has_vm;
 mod info;
 mod reboot_vm;
+mod resize_disk;
+mod set_disk_metadata;
 mod set_vm_metadata;
+mod snapshot_disk;
+mod update_disk;
 
 use std::path::PathBuf;
 
@@ -55,6 +62,17 @@ enum AzureCall {
         cloud_properties: Map<String, Value>,
     },
     DeleteStemcell(StemcellCid),
+    AttachDisk(VmCid, DiskCid),
+    DetachDisk(VmCid, DiskCid),
+    ResizeDisk(DiskCid, u64),
+    UpdateDisk {
+        disk: DiskCid,
+        size_mib: u64,
+        props: DiskCloudProps,
+    },
+    SetDiskMetadata(DiskCid, Map<String, Value>),
+    SnapshotDisk(DiskCid, Map<String, Value>),
+    DeleteSnapshot(SnapshotCid),
 }
 
 impl Cpi {
@@ -107,6 +125,29 @@ impl Cpi {
                 } => create_stemcell::create_stemcell(&azure, &image_path, &cloud_properties).await,
                 AzureCall::DeleteStemcell(cid) => {
                     delete_stemcell::delete_stemcell(&azure, &cid).await
+                }
+                AzureCall::AttachDisk(vm, disk) => {
+                    attach_disk::attach_disk(&azure, &vm, &disk, self.api_version).await
+                }
+                AzureCall::DetachDisk(vm, disk) => {
+                    detach_disk::detach_disk(&azure, &vm, &disk).await
+                }
+                AzureCall::ResizeDisk(disk, size_mib) => {
+                    resize_disk::resize_disk(&azure, &disk, size_mib).await
+                }
+                AzureCall::UpdateDisk {
+                    disk,
+                    size_mib,
+                    props,
+                } => update_disk::update_disk(&azure, &disk, size_mib, &props).await,
+                AzureCall::SetDiskMetadata(disk, metadata) => {
+                    set_disk_metadata::set_disk_metadata(&azure, &disk, &metadata).await
+                }
+                AzureCall::SnapshotDisk(disk, metadata) => {
+                    snapshot_disk::snapshot_disk(&azure, &disk, &metadata).await
+                }
+                AzureCall::DeleteSnapshot(snapshot) => {
+                    delete_snapshot::delete_snapshot(&azure, &snapshot).await
                 }
             }
         })
@@ -168,30 +209,39 @@ impl Cpi {
                 self.vm_cid(&vm_cid)?;
                 Err(not_yet(name))
             }
-            Call::ResizeDisk { disk_cid, .. }
-            | Call::SetDiskMetadata { disk_cid, .. }
-            | Call::SnapshotDisk { disk_cid, .. } => {
-                self.disk_cid(&disk_cid)?;
-                Err(not_yet(name))
-            }
+            Call::ResizeDisk {
+                disk_cid,
+                new_size_mib,
+            } => Ok(Decoded::Azure(AzureCall::ResizeDisk(
+                self.disk_cid(&disk_cid)?,
+                new_size_mib,
+            ))),
+            Call::SetDiskMetadata { disk_cid, metadata } => Ok(Decoded::Azure(
+                AzureCall::SetDiskMetadata(self.disk_cid(&disk_cid)?, metadata),
+            )),
+            Call::SnapshotDisk { disk_cid, metadata } => Ok(Decoded::Azure(
+                AzureCall::SnapshotDisk(self.disk_cid(&disk_cid)?, metadata),
+            )),
             Call::UpdateDisk {
                 disk_cid,
+                new_size_mib,
                 cloud_properties,
-                ..
-            } => {
-                self.disk_cid(&disk_cid)?;
-                DiskCloudProps::from_value(&Value::Object(cloud_properties))?;
-                Err(not_yet(name))
-            }
-            Call::AttachDisk { vm_cid, disk_cid } | Call::DetachDisk { vm_cid, disk_cid } => {
-                self.vm_cid(&vm_cid)?;
-                self.disk_cid(&disk_cid)?;
-                Err(not_yet(name))
-            }
-            Call::DeleteSnapshot { snapshot_cid } => {
-                SnapshotCid::parse(&snapshot_cid, &self.config.azure.resource_group_name)?;
-                Err(not_yet(name))
-            }
+            } => Ok(Decoded::Azure(AzureCall::UpdateDisk {
+                disk: self.disk_cid(&disk_cid)?,
+                size_mib: new_size_mib,
+                props: DiskCloudProps::from_value(&Value::Object(cloud_properties))?,
+            })),
+            Call::AttachDisk { vm_cid, disk_cid } => Ok(Decoded::Azure(AzureCall::AttachDisk(
+                self.vm_cid(&vm_cid)?,
+                self.disk_cid(&disk_cid)?,
+            ))),
+            Call::DetachDisk { vm_cid, disk_cid } => Ok(Decoded::Azure(AzureCall::DetachDisk(
+                self.vm_cid(&vm_cid)?,
+                self.disk_cid(&disk_cid)?,
+            ))),
+            Call::DeleteSnapshot { snapshot_cid } => Ok(Decoded::Azure(AzureCall::DeleteSnapshot(
+                SnapshotCid::parse(&snapshot_cid, &self.config.azure.resource_group_name)?,
+            ))),
             Call::CalculateVmCloudProperties { desired } => {
                 VmResources::from_value(&Value::Object(desired))?;
                 Err(not_yet(name))

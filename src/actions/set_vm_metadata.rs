@@ -1,10 +1,10 @@
 //! `set_vm_metadata`: merges the metadata into the VM's tags (values as strings, `user-agent:
-//! bosh` kept) with a PATCH that carries only tags.
+//! bosh` kept) with a PATCH that carries only tags, guarded by the VM's ETag so a concurrent
+//! attach or detach keeps its `disk-id-*` tag.
 
 use serde_json::{Map, Value};
 
 use super::azure::Azure;
-use crate::azure::ApiKind;
 use crate::azure::compute::vm::metadata_patch;
 use crate::cid::VmCid;
 use crate::error::CpiResult;
@@ -14,16 +14,8 @@ pub async fn set_vm_metadata(
     vm_cid: &VmCid,
     metadata: &Map<String, Value>,
 ) -> CpiResult<Value> {
-    let vm = azure.existing_vm(vm_cid).await?;
-    let body = metadata_patch(&vm, metadata);
     azure
-        .arm
-        .patch::<_, Value>(
-            &azure.vm_path(vm_cid),
-            ApiKind::Compute,
-            &body,
-            azure.deadline,
-        )
+        .update_vm(vm_cid, |vm| Ok((Some(metadata_patch(vm, metadata)), ())))
         .await?;
     Ok(Value::Null)
 }

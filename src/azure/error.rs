@@ -31,6 +31,13 @@ pub enum Error {
         code: String,
         message: String,
     },
+    /// 412: the resource changed since the `If-Match` ETag was read (another writer won).
+    #[error("{operation}: the resource changed since it was read ({code}: {message})")]
+    PreconditionFailed {
+        operation: String,
+        code: String,
+        message: String,
+    },
     /// Still throttled (429) after every allowed retry.
     #[error("{operation}: throttled by Azure after {attempts} attempts ({code}: {message})")]
     Throttled {
@@ -87,11 +94,17 @@ impl Error {
         matches!(self, Self::NotFound { .. })
     }
 
+    /// True when an `If-Match` precondition failed: read the resource again and recompute.
+    pub fn is_precondition_failed(&self) -> bool {
+        matches!(self, Self::PreconditionFailed { .. })
+    }
+
     /// Azure's error code, when Azure answered with one.
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
+            | Self::PreconditionFailed { code, .. }
             | Self::Throttled { code, .. }
             | Self::Terminal { code, .. } => Some(code),
             _ => None,

@@ -12,6 +12,8 @@
 //! let found: Option<Vm> = arm.get(&vm, ApiKind::Compute, deadline).await?;   // None on 404
 //! let created: Vm = arm.put(&vm, ApiKind::Compute, &body, deadline).await?;   // waits for the LRO
 //! let patched: Disk = arm.patch(&disk, ApiKind::Disks, &changes, deadline).await?;
+//! // Read-modify-write: only if unchanged since the GET; Error::PreconditionFailed (412) if not.
+//! let vm: Vm = arm.patch_if_match(&vm, ApiKind::Compute, &changes, &etag, deadline).await?;
 //! let gone: Deleted = arm.delete(&vm, ApiKind::Compute, deadline).await?;     // NotFound is Ok
 //! let _: Option<serde_json::Value> = arm.post(&vm.clone().segment("restart"), ApiKind::Compute,
 //!                                            None, PostSafety::Idempotent, deadline).await?;
@@ -29,7 +31,7 @@
 //!   backoff, honouring `x-ms-retry-after-ms`, `retry-after-ms` and `Retry-After`; refreshes the
 //!   token once on 401; follows `Azure-AsyncOperation`, `Location` and `provisioningState`;
 //!   follows `nextLink`. Every wait stops at the caller's [`Deadline`].
-//! - [`Error`]: NotFound / Conflict / Throttled / Transient / Terminal / Auth / Deadline / Io /
+//! - [`Error`]: NotFound / Conflict / PreconditionFailed / Throttled / Transient / Terminal / Auth / Deadline / Io /
 //!   Invalid, converted into the Director's CloudError by `From<Error> for CpiError`.
 //! - [`storage::StorageAccounts`]: storage accounts, keys and the lazily resolved default
 //!   account as a [`storage::StorageAccess`] for the blob layer.

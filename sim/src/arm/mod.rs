@@ -498,26 +498,31 @@ async fn put_resource(call: &mut Call<'_>, kind: &'static dyn Kind, rid: &Resour
     let sim = call.sim;
     let raw = rid.render(kind.type_name());
     let patch = req.method == Method::PATCH;
-    let mut body = match parse_body(req) {
+    let request_body = match parse_body(req) {
         Ok(b) => b,
         Err(e) => return e.reply(),
     };
-    if patch {
+    let patched = |existing: &Stored| {
+        let mut merged = existing.body.clone();
+        merge(&mut merged, &request_body);
+        // ARM replaces tags as a whole on PATCH.
+        if let Some(tags) = request_body.get("tags") {
+            merged["tags"] = tags.clone();
+        }
+        merged
+    };
+    let preview = if patch {
         let st = sim.lock();
         let Some(existing) = st.store.get(&raw) else {
             return resource_not_found(rid, kind).reply();
         };
-        let mut merged = existing.body.clone();
-        merge(&mut merged, &body);
-        // ARM replaces tags as a whole on PATCH.
-        if let Some(tags) = body.get("tags") {
-            merged["tags"] = tags.clone();
-        }
-        body = merged;
-    }
+        patched(existing)
+    } else {
+        request_body.clone()
+    };
     // Source blobs are checked before taking the lock (it is a network call).
     let mut blobs = HashMap::new();
-    for uri in kind.blob_sources(&body) {
+    for uri in kind.blob_sources(&preview) {
         if let Some(size) = crate::storage_backend::blob_size(sim, &uri).await {
             blobs.insert(uri.to_ascii_lowercase(), size);
         }
@@ -546,6 +551,22 @@ async fn put_resource(call: &mut Call<'_>, kind: &'static dyn Kind, rid: &Resour
         .reply();
     }
     let existing = st.store.get(&raw).cloned();
+    if let Some(condition) = req.header("if-match")
+        && !etag_matches(condition, existing.as_ref())
+    {
+        return ArmError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            format!("The specified precondition 'If-Match = {condition}' failed."),
+        )
+        .reply();
+    }
+    // A PATCH applies to the resource as it is now, not as it was before the lock was released.
+    let body = match (&existing, patch) {
+        (Some(current), true) => patched(current),
+        (None, true) => return resource_not_found(rid, kind).reply(),
+        (_, false) => preview,
+    };
     let canonical_id = existing
         .as_ref()
         .map(|e| e.id.clone())
@@ -641,6 +662,21 @@ async fn put_resource(call: &mut Call<'_>, kind: &'static dyn Kind, rid: &Resour
         reply.set_header("Retry-After", sim.config.retry_after_secs.to_string());
     }
     reply
+}
+
+/// `If-Match`: `*` matches any existing resource, else one of the listed ETags must be the
+/// resource's current `etag`.
+fn etag_matches(condition: &str, existing: Option<&Stored>) -> bool {
+    let Some(existing) = existing else {
+        return false;
+    };
+    if condition.trim() == "*" {
+        return true;
+    }
+    let Some(current) = existing.body.get("etag").and_then(Value::as_str) else {
+        return false;
+    };
+    condition.split(',').any(|tag| tag.trim() == current)
 }
 
 fn build_envelope(

@@ -498,6 +498,14 @@ impl Kind for VirtualMachines {
                 );
             }
         }
+        // Compute's strong ETag: a quoted generation number, bumped by every write.
+        let generation = ctx
+            .existing
+            .and_then(|o| get_str(&o.body, "etag"))
+            .and_then(|e| e.trim_matches('"').parse::<u64>().ok())
+            .unwrap_or(0);
+        out["etag"] = json!(format!("\"{}\"", generation + 1));
+        let p = props_mut(out);
         p.insert("vmId".into(), json!(vm_uuid));
         p.insert("timeCreated".into(), json!(created));
         Ok(Prepared { hidden, extra })

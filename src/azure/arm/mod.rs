@@ -213,6 +213,23 @@ impl ArmClient {
         self.write(Method::PATCH, path, api, body, deadline).await
     }
 
+    /// PATCH only if the resource still has `etag` (`If-Match`), for read-modify-write updates:
+    /// a resource changed since it was read fails with [`Error::PreconditionFailed`], and the
+    /// caller reads it again and recomputes the change.
+    pub async fn patch_if_match<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &ResourcePath,
+        api: ApiKind,
+        body: &B,
+        etag: &str,
+        deadline: Deadline,
+    ) -> Result<T> {
+        let if_match = HeaderValue::from_str(etag)
+            .map_err(|_| Error::Invalid(format!("Azure sent an unusable ETag for {path}")))?;
+        self.write_conditional(Method::PATCH, path, api, body, Some(&if_match), deadline)
+            .await
+    }
+
     /// DELETE and wait until the resource is gone. A missing resource is not an error.
     pub async fn delete(
         &self,
@@ -341,6 +358,19 @@ impl ArmClient {
         body: &B,
         deadline: Deadline,
     ) -> Result<T> {
+        self.write_conditional(method, path, api, body, None, deadline)
+            .await
+    }
+
+    async fn write_conditional<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &ResourcePath,
+        api: ApiKind,
+        body: &B,
+        if_match: Option<&HeaderValue>,
+        deadline: Deadline,
+    ) -> Result<T> {
         let url = self.url(path, api)?;
         let op = operation(&method, path);
         let bytes =
@@ -348,12 +378,13 @@ impl ArmClient {
                 Error::Invalid(format!("{op}: cannot encode the request body: {e}"))
             })?);
         let answer = self
-            .send(
+            .send_conditional(
                 method.clone(),
                 url.clone(),
                 Some(&bytes),
                 Replay::Always,
                 &op,
+                if_match,
                 deadline,
             )
             .await?;
@@ -374,6 +405,22 @@ impl ArmClient {
         body: Option<&Bytes>,
         replay: Replay,
         op: &str,
+        deadline: Deadline,
+    ) -> Result<Answer> {
+        self.send_conditional(method, url, body, replay, op, None, deadline)
+            .await
+    }
+
+    /// [`Self::send`] with an optional `If-Match` precondition on every attempt.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_conditional(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Bytes>,
+        replay: Replay,
+        op: &str,
+        if_match: Option<&HeaderValue>,
         deadline: Deadline,
     ) -> Result<Answer> {
         let inner = &*self.inner;
@@ -399,6 +446,9 @@ impl ArmClient {
                 .header("x-ms-client-request-id", uuid::Uuid::new_v4().to_string())
                 .header("x-ms-return-client-request-id", "true")
                 .timeout(timings.request_timeout.min(deadline.remaining()));
+            if let Some(etag) = if_match {
+                request = request.header(reqwest::header::IF_MATCH, etag.clone());
+            }
             if let Some(body) = body {
                 request = request
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -614,6 +664,11 @@ fn classify(
             code,
             message,
         },
+        412 => Error::PreconditionFailed {
+            operation,
+            code,
+            message,
+        },
         // An in-progress conflict that outlived every retry is still a conflict.
         409 => Error::Conflict {
             operation,
@@ -709,6 +764,16 @@ mod tests {
             true,
         );
         assert!(matches!(e, Error::Conflict { .. }));
+        let e = classify(
+            "op",
+            412,
+            "PreconditionFailed".into(),
+            "etag".into(),
+            vec![],
+            1,
+            false,
+        );
+        assert!(e.is_precondition_failed());
         let e = classify("op", 503, "Busy".into(), "m".into(), vec![], 10, true);
         assert!(matches!(e, Error::Transient { attempts: 10, .. }));
         let e = classify(

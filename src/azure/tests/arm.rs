@@ -329,6 +329,44 @@ async fn a_terminal_error_fails_on_the_first_answer_with_azures_code() {
 }
 
 #[tokio::test]
+async fn patch_if_match_sends_the_etag_and_surfaces_412_without_retrying() {
+    let server = arm_server(|ctx| {
+        if ctx.req.header("if-match") == "\"7\"" {
+            vm("Succeeded")
+        } else {
+            arm_error(
+                412,
+                "PreconditionFailed",
+                "The specified precondition 'If-Match = \"6\"' failed.",
+            )
+        }
+    })
+    .await;
+    let arm = client(&server);
+    let body = json!({"tags": {"a": "b"}});
+    let _: Value = arm
+        .patch_if_match(&vm_path(), ApiKind::Compute, &body, "\"7\"", deadline())
+        .await
+        .unwrap();
+    let err = arm
+        .patch_if_match::<_, Value>(&vm_path(), ApiKind::Compute, &body, "\"6\"", deadline())
+        .await
+        .unwrap_err();
+    assert!(err.is_precondition_failed(), "{err:?}");
+    assert_eq!(err.code(), Some("PreconditionFailed"));
+    let requests = arm_requests(&server);
+    // One request each: a lost race is the caller's to recompute, never blindly resent.
+    assert_eq!(requests.len(), 2);
+    assert!(requests.iter().all(|r| r.method == "PATCH"));
+    assert_eq!(requests[1].header("if-match"), "\"6\"");
+    // A plain PATCH carries no precondition.
+    let _: Result<Value, _> = arm
+        .patch(&vm_path(), ApiKind::Compute, &body, deadline())
+        .await;
+    assert_eq!(arm_requests(&server)[2].header("if-match"), "");
+}
+
+#[tokio::test]
 async fn retryable_conflicts_are_retried() {
     let server = arm_server(|ctx| match ctx.n {
         0 => arm_error(
