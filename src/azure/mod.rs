@@ -45,6 +45,8 @@ pub mod error;
 pub mod http;
 pub mod network;
 pub mod settings;
+#[cfg(test)]
+mod spec_check;
 pub mod storage;
 
 #[cfg(test)]
