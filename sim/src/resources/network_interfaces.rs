@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use serde_json::{Value, json};
 
 use super::{
-    Family, Ids, Kind, NETWORK_VERSIONS, Prepared, PutCtx, expect_array, expect_bool, expect_enum,
-    get, get_str, invalid_reference, network_common, props_mut, reference_exists, require_string,
+    Family, Ids, Kind, Prepared, PutCtx, expect_array, expect_bool, expect_enum, get, get_str,
+    invalid_reference, network_common, props_mut, reference_exists, require_string,
     virtual_machines,
 };
 use crate::arm::store::{Store, Stored};
@@ -55,9 +55,6 @@ fn next_free_ip(store: &Store, subnet: &Stored, own_id: &str) -> Option<String> 
 impl Kind for NetworkInterfaces {
     fn type_name(&self) -> &'static str {
         TYPE
-    }
-    fn versions(&self) -> &'static [&'static str] {
-        NETWORK_VERSIONS
     }
     fn family(&self) -> Family {
         Family::Network
