@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{
     Family, Ids, Kind, Prepared, PutCtx, expect_enum, get_str, invalid_reference, name_sub_objects,
-    network_common, refuse_delete_while_referenced,
+    network_common, network_interfaces::ip_configurations, refuse_delete_while_referenced,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req};
@@ -72,12 +72,7 @@ impl Kind for LoadBalancers {
                 let pool_id = pool["id"].as_str().unwrap_or_default().to_string();
                 let members: Vec<Value> = nics
                     .iter()
-                    .flat_map(|n| {
-                        n.body["properties"]["ipConfigurations"]
-                            .as_array()
-                            .cloned()
-                            .unwrap_or_default()
-                    })
+                    .flat_map(|n| ip_configurations(n))
                     .filter(|c| {
                         c["properties"]["loadBalancerBackendAddressPools"]
                             .as_array()

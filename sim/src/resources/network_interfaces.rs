@@ -25,6 +25,14 @@ fn parse_prefix(prefix: &str) -> Option<(u32, u32)> {
     (bits <= 32).then(|| (u32::from(ip), bits))
 }
 
+/// The IP configurations a stored NIC carries.
+pub(crate) fn ip_configurations(nic: &Stored) -> Vec<Value> {
+    nic.body["properties"]["ipConfigurations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// The first free address of the subnet (Azure reserves the first four).
 fn next_free_ip(store: &Store, subnet: &Stored, own_id: &str) -> Option<String> {
     let prefix = get_str(&subnet.body, "properties.addressPrefix").or_else(|| {
@@ -39,12 +47,7 @@ fn next_free_ip(store: &Store, subnet: &Stored, own_id: &str) -> Option<String> 
         .of_type(TYPE)
         .into_iter()
         .filter(|n| !n.id.eq_ignore_ascii_case(own_id))
-        .flat_map(|n| {
-            n.body["properties"]["ipConfigurations"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
+        .flat_map(ip_configurations)
         .filter_map(|c| get_str(&c, "properties.privateIPAddress").map(str::to_string))
         .collect();
     (4..size.saturating_sub(1))

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{
     Family, Ids, Kind, Prepared, PutCtx, expect_array, get_str, invalid_reference, network_common,
-    props_mut, referrers,
+    network_interfaces::ip_configurations, props_mut, referrers,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req};
@@ -198,12 +198,7 @@ impl Kind for Subnets {
         let configs: Vec<Value> = store
             .of_type(NIC_TYPE)
             .into_iter()
-            .flat_map(|nic| {
-                nic.body["properties"]["ipConfigurations"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
+            .flat_map(ip_configurations)
             .filter(|ipc| {
                 get_str(ipc, "properties.subnet.id")
                     .is_some_and(|s| s.eq_ignore_ascii_case(&item.id))
