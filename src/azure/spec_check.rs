@@ -1,6 +1,7 @@
 //! Checks request bodies against Azure's published OpenAPI specs: every property must exist in
-//! the schema and be writable (not `readOnly`), have the declared JSON type, enums their canonical
-//! case (closed enums also a listed value), required properties present, and no `null` unless `x-nullable`.
+//! the schema and be writable (not `readOnly`) and have the declared JSON type; enums must use
+//! the canonical case (and, when closed, a listed value); required properties must be present;
+//! `null` only where `x-nullable`.
 //!
 //! The specs are reference material outside the repository: they are looked up in
 //! `$AZURE_SPECS_DIR`, else in a `shared/azure-specs` in an ancestor of the crate. Callers skip
