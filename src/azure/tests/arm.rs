@@ -47,6 +47,11 @@ async fn get_vm(arm: &ArmClient) -> Result<Option<Value>, Error> {
     arm.get(&vm_path(), ApiKind::Compute, deadline()).await
 }
 
+/// DELETEs the test VM.
+async fn delete_vm(arm: &ArmClient) -> Result<Deleted, Error> {
+    arm.delete(&vm_path(), ApiKind::Compute, deadline()).await
+}
+
 /// POSTs the test VM's `performMaintenance` action.
 async fn post_maintenance(arm: &ArmClient, safety: PostSafety) -> Result<Option<Value>, Error> {
     let action = vm_path().segment("performMaintenance");
@@ -234,12 +239,7 @@ async fn connection_resets_recover_for_get_put_and_delete() {
                     .await
                     .unwrap();
             }
-            _ => assert_eq!(
-                arm.delete(&vm_path(), ApiKind::Compute, deadline())
-                    .await
-                    .unwrap(),
-                Deleted::Deleted
-            ),
+            _ => assert_eq!(delete_vm(&arm).await.unwrap(), Deleted::Deleted),
         }
     }
 }
@@ -434,12 +434,7 @@ async fn lro_through_location_for_delete_and_put() {
     })
     .await;
     let arm = client(&server);
-    assert_eq!(
-        arm.delete(&vm_path(), ApiKind::Compute, deadline())
-            .await
-            .unwrap(),
-        Deleted::Deleted
-    );
+    assert_eq!(delete_vm(&arm).await.unwrap(), Deleted::Deleted);
     let done: Value = arm
         .put(&vm_path(), ApiKind::Compute, &json!({}), deadline())
         .await
@@ -600,18 +595,8 @@ async fn delete_of_a_missing_resource_is_not_an_error() {
     })
     .await;
     let arm = client(&server);
-    assert_eq!(
-        arm.delete(&vm_path(), ApiKind::Compute, deadline())
-            .await
-            .unwrap(),
-        Deleted::NotFound
-    );
-    assert_eq!(
-        arm.delete(&vm_path(), ApiKind::Compute, deadline())
-            .await
-            .unwrap(),
-        Deleted::NotFound
-    );
+    assert_eq!(delete_vm(&arm).await.unwrap(), Deleted::NotFound);
+    assert_eq!(delete_vm(&arm).await.unwrap(), Deleted::NotFound);
 }
 
 #[tokio::test]

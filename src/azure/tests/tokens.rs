@@ -37,6 +37,26 @@ fn entra_settings(server: &TestServer, credential: CredentialSettings) -> AzureS
     settings
 }
 
+/// A server whose IMDS issues `token-1`, `token-2`, … valid for `lifetime` seconds and whose
+/// ARM side is `arm`; also returns the count of tokens issued.
+async fn counting_token_server(
+    lifetime: u64,
+    arm: impl Fn(&Ctx<'_>) -> Reply + Send + Sync + 'static,
+) -> (TestServer, Arc<AtomicUsize>) {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let counter = issued.clone();
+    let server = TestServer::http(move |ctx| {
+        if is_token_request(ctx) {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            imds_token(&format!("token-{n}"), lifetime)
+        } else {
+            arm(ctx)
+        }
+    })
+    .await;
+    (server, issued)
+}
+
 fn rg_reply(ctx: &Ctx<'_>, token: &str) -> Reply {
     if ctx.req.header("authorization") == format!("Bearer {token}") {
         Reply::json(
@@ -310,19 +330,12 @@ async fn managed_identity_system_and_by_resource_id() {
 
 #[tokio::test]
 async fn token_is_refreshed_ahead_of_expiry() {
-    let issued = Arc::new(AtomicUsize::new(0));
-    let counter = issued.clone();
-    let server = TestServer::http(move |ctx| {
-        if is_token_request(ctx) {
-            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-            // A 2 s token is refreshed at half its life.
-            imds_token(&format!("token-{n}"), 2)
-        } else {
-            Reply::json(
-                200,
-                serde_json::json!({"auth": ctx.req.header("authorization")}),
-            )
-        }
+    // A 2 s token is refreshed at half its life.
+    let (server, issued) = counting_token_server(2, |ctx| {
+        Reply::json(
+            200,
+            serde_json::json!({"auth": ctx.req.header("authorization")}),
+        )
     })
     .await;
     let arm = ArmClient::new(&imds_settings(&server.base, &server.base)).unwrap();
@@ -338,18 +351,8 @@ async fn token_is_refreshed_ahead_of_expiry() {
 
 #[tokio::test]
 async fn arm_401_forces_one_refresh_then_succeeds() {
-    let issued = Arc::new(AtomicUsize::new(0));
-    let counter = issued.clone();
-    let server = TestServer::http(move |ctx| {
-        if is_token_request(ctx) {
-            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-            imds_token(&format!("token-{n}"), 3600)
-        } else {
-            // token-1 was revoked: only token-2 is accepted.
-            rg_reply(ctx, "token-2")
-        }
-    })
-    .await;
+    // token-1 was revoked: only token-2 is accepted.
+    let (server, issued) = counting_token_server(3600, |ctx| rg_reply(ctx, "token-2")).await;
     let arm = ArmClient::new(&imds_settings(&server.base, &server.base)).unwrap();
     let rg: Option<serde_json::Value> = get_rg(&arm).await.unwrap();
     assert!(rg.is_some());
@@ -381,17 +384,7 @@ async fn arm_401_twice_is_an_auth_error_not_a_loop() {
 
 #[tokio::test]
 async fn concurrent_calls_share_one_token_and_one_refresh() {
-    let issued = Arc::new(AtomicUsize::new(0));
-    let counter = issued.clone();
-    let server = TestServer::http(move |ctx| {
-        if is_token_request(ctx) {
-            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-            imds_token(&format!("token-{n}"), 3600)
-        } else {
-            rg_reply(ctx, "token-2")
-        }
-    })
-    .await;
+    let (server, issued) = counting_token_server(3600, |ctx| rg_reply(ctx, "token-2")).await;
     let arm = ArmClient::new(&imds_settings(&server.base, &server.base)).unwrap();
     let path = rg_path();
     let calls = (0..8).map(|_| arm.get::<serde_json::Value>(&path, ApiKind::Resources, deadline()));
