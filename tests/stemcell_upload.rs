@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use azure_core::credentials::Secret;
@@ -12,7 +13,7 @@ use bosh_azure_cpi::azure::storage::blob::{
     BlobService, BlobServiceOptions, MAX_PUT_PAGE_BYTES, RetrySettings, StorageAccess,
 };
 use bosh_azure_cpi::stemcell::{
-    IMAGE_SHA256_KEY, UploadOptions, image_sha256, upload_stemcell_vhd,
+    IMAGE_SHA256_KEY, UploadOptions, UploadReport, image_sha256, upload_stemcell_vhd,
 };
 use bosh_azure_sim::azurite::{Azurite, PageBlobSink, SinkFaults};
 use bosh_azure_sim::stemcell_gen::{
@@ -69,6 +70,18 @@ fn sink_service(sink: &PageBlobSink, options: BlobServiceOptions) -> BlobService
 }
 
 /// The Ruby CPI's blob metadata: the stemcell cloud_properties, values as strings.
+/// Uploads `image` as `blob` (without metadata) to the page-blob sink, with `retries` retries.
+async fn upload_to_sink(
+    image: &Path,
+    sink: &PageBlobSink,
+    retries: u32,
+    blob: &str,
+    options: &UploadOptions,
+) -> Result<UploadReport, CpiError> {
+    let blobs = sink_service(sink, fast_retries(retries));
+    upload_stemcell_vhd(image, &blobs, CONTAINER, blob, &HashMap::new(), options).await
+}
+
 fn stemcell_metadata() -> HashMap<String, String> {
     let props = stemcell_cloud_properties(Generation::Gen2);
     props
@@ -323,30 +336,19 @@ async fn put_pages_are_at_most_4_mib_and_coalesced() {
     vhd.extend_from_slice(&vhd_footer(12 * MIB, 1));
     write_tarball(&image, &[("root.vhd", &vhd)]).unwrap();
 
-    let report = upload_stemcell_vhd(
-        &image,
-        &sink_service(&sink, fast_retries(3)),
-        CONTAINER,
-        "dense.vhd",
-        &HashMap::new(),
-        &parallel(4),
-    )
-    .await
-    .unwrap();
+    let report = upload_to_sink(&image, &sink, 3, "dense.vhd", &parallel(4))
+        .await
+        .unwrap();
 
     let stats = sink.stats();
-    let largest = stats
-        .largest_put_page
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let largest = stats.largest_put_page.load(Ordering::Relaxed);
     assert!(largest <= MAX_PUT_PAGE_BYTES, "Put Page of {largest} bytes");
     assert_eq!(
         largest, MAX_PUT_PAGE_BYTES,
         "dense data is coalesced to 4 MiB calls"
     );
     assert_eq!(
-        stats
-            .bytes_accepted
-            .load(std::sync::atomic::Ordering::Relaxed),
+        stats.bytes_accepted.load(Ordering::Relaxed),
         vhd.len() as u64
     );
     assert_eq!(report.bytes_uploaded, vhd.len() as u64);
@@ -356,16 +358,9 @@ async fn put_pages_are_at_most_4_mib_and_coalesced() {
     );
     assert_eq!(
         report.ranges,
-        stats
-            .put_pages_accepted
-            .load(std::sync::atomic::Ordering::Relaxed)
+        stats.put_pages_accepted.load(Ordering::Relaxed)
     );
-    assert_eq!(
-        stats
-            .mismatched_bodies
-            .load(std::sync::atomic::Ordering::Relaxed),
-        0
-    );
+    assert_eq!(stats.mismatched_bodies.load(Ordering::Relaxed), 0);
     for (offset, len) in stats.accepted_ranges.lock().unwrap().iter() {
         assert_eq!(offset % 512, 0);
         assert_eq!(len % 512, 0);
@@ -385,24 +380,13 @@ async fn injected_503s_and_resets_are_retried_to_success() {
     let spec = StemcellImageSpec::new(8 * MIB, 0.4);
     let generated = write_stemcell_image(&image, &spec).unwrap();
 
-    let report = upload_stemcell_vhd(
-        &image,
-        &sink_service(&sink, fast_retries(2)),
-        CONTAINER,
-        "flaky.vhd",
-        &HashMap::new(),
-        &parallel(8),
-    )
-    .await
-    .unwrap();
+    let report = upload_to_sink(&image, &sink, 2, "flaky.vhd", &parallel(8))
+        .await
+        .unwrap();
 
     let stats = sink.stats();
-    let injected = stats
-        .injected_faults
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let accepted = stats
-        .put_pages_accepted
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let injected = stats.injected_faults.load(Ordering::Relaxed);
+    let accepted = stats.put_pages_accepted.load(Ordering::Relaxed);
     // One range in four failed twice (a 503, then a reset) before it was accepted.
     assert!(accepted >= 8, "only {accepted} Put Page calls");
     assert_eq!(injected, 2 * (accepted / 4));
@@ -428,27 +412,12 @@ async fn final_failure_deletes_the_partial_blob() {
     let image = dir.path().join("image");
     write_stemcell_image(&image, &StemcellImageSpec::new(4 * MIB, 0.25)).unwrap();
 
-    let message = cloud_message(
-        upload_stemcell_vhd(
-            &image,
-            &sink_service(&sink, fast_retries(2)),
-            CONTAINER,
-            "doomed.vhd",
-            &HashMap::new(),
-            &parallel(4),
-        )
-        .await,
-    );
+    let message = cloud_message(upload_to_sink(&image, &sink, 2, "doomed.vhd", &parallel(4)).await);
     assert!(message.contains("stemcell/doomed.vhd"), "{message}");
     assert!(message.contains("HTTP 500"), "{message}");
     let stats = sink.stats();
     // Two retries per call, then the failure: never an endless loop.
-    assert!(
-        stats
-            .put_page_attempts
-            .load(std::sync::atomic::Ordering::Relaxed)
-            >= 3
-    );
+    assert!(stats.put_page_attempts.load(Ordering::Relaxed) >= 3);
     assert_eq!(
         *stats.deleted.lock().unwrap(),
         vec![format!("/{}/stemcell/doomed.vhd", sink.account_name())]
@@ -458,15 +427,7 @@ async fn final_failure_deletes_the_partial_blob() {
 /// Runs an upload of a bad image against the sink; returns the error and the sink.
 async fn upload_bad(image: &Path) -> (String, PageBlobSink) {
     let sink = PageBlobSink::start(SinkFaults::default()).await.unwrap();
-    let result = upload_stemcell_vhd(
-        image,
-        &sink_service(&sink, fast_retries(1)),
-        CONTAINER,
-        "bad.vhd",
-        &HashMap::new(),
-        &parallel(4),
-    )
-    .await;
+    let result = upload_to_sink(image, &sink, 1, "bad.vhd", &parallel(4)).await;
     (cloud_message(result), sink)
 }
 
@@ -587,16 +548,9 @@ async fn logs_at_trace_level_never_contain_the_key_or_signature() {
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("image");
     write_stemcell_image(&image, &StemcellImageSpec::new(2 * MIB, 0.25)).unwrap();
-    upload_stemcell_vhd(
-        &image,
-        &sink_service(&sink, fast_retries(3)),
-        CONTAINER,
-        "logged.vhd",
-        &HashMap::new(),
-        &UploadOptions::default(),
-    )
-    .await
-    .unwrap();
+    upload_to_sink(&image, &sink, 3, "logged.vhd", &UploadOptions::default())
+        .await
+        .unwrap();
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("stemcell VHD uploaded"), "{text}");
@@ -626,16 +580,9 @@ async fn root_vhd_is_found_among_other_entries_and_the_hash_covers_the_whole_fil
     )
     .unwrap();
 
-    let report = upload_stemcell_vhd(
-        &image,
-        &sink_service(&sink, fast_retries(1)),
-        CONTAINER,
-        "entries.vhd",
-        &HashMap::new(),
-        &UploadOptions::default(),
-    )
-    .await
-    .unwrap();
+    let report = upload_to_sink(&image, &sink, 1, "entries.vhd", &UploadOptions::default())
+        .await
+        .unwrap();
 
     assert_eq!(report.sha256_hex, file_sha256(&image));
     assert_eq!(report.vhd_size, vhd.len() as u64);

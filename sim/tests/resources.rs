@@ -7,8 +7,9 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-fn path(sim: &TestSim, rg: &str, rest: &str, v: &str) -> String {
-    format!("{}/providers/{rest}?api-version={v}", sim.rg(rg))
+/// The URL of `rest` (`Namespace/type/name...`) in the resource group every test uses, "rg".
+fn path(sim: &TestSim, rest: &str, v: &str) -> String {
+    format!("{}/providers/{rest}?api-version={v}", sim.rg("rg"))
 }
 
 /// PUTs and waits for the operation; returns the final GET body.
@@ -34,47 +35,35 @@ async fn create(sim: &TestSim, url: &str, body: Value) -> Value {
 
 async fn network(sim: &TestSim) -> (String, String) {
     sim.group("rg").await;
-    let vnet = path(sim, "rg", "Microsoft.Network/virtualNetworks/vnet", NETWORK);
+    let vnet = path(sim, "Microsoft.Network/virtualNetworks/vnet", NETWORK);
     let body = create(sim, &vnet, json!({"location": "eastus", "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]}, "subnets": [{"name": "default", "properties": {"addressPrefix": "10.0.0.0/24"}}]}})).await;
     let subnet_id = body["properties"]["subnets"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let nic = path(
-        sim,
-        "rg",
-        "Microsoft.Network/networkInterfaces/nic1",
-        NETWORK,
-    );
+    let nic = path(sim, "Microsoft.Network/networkInterfaces/nic1", NETWORK);
     let body = create(sim, &nic, json!({"location": "eastus", "properties": {"ipConfigurations": [{"name": "ipconfig1", "properties": {"subnet": {"id": subnet_id}}}]}})).await;
     (subnet_id, body["id"].as_str().unwrap().to_string())
 }
 
 async fn gallery_version(sim: &TestSim) -> String {
-    let sa = path(
-        sim,
-        "rg",
-        "Microsoft.Storage/storageAccounts/stemcells",
-        STORAGE,
-    );
+    let sa = path(sim, "Microsoft.Storage/storageAccounts/stemcells", STORAGE);
     let account = create(
         sim,
         &sa,
         json!({"location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"}),
     )
     .await;
-    let g = path(sim, "rg", "Microsoft.Compute/galleries/gal", GALLERY);
+    let g = path(sim, "Microsoft.Compute/galleries/gal", GALLERY);
     create(sim, &g, json!({"location": "eastus"})).await;
     let d = path(
         sim,
-        "rg",
         "Microsoft.Compute/galleries/gal/images/ubuntu",
         GALLERY,
     );
     create(sim, &d, json!({"location": "eastus", "properties": {"identifier": {"publisher": "bosh", "offer": "ubuntu", "sku": "jammy"}, "osType": "Linux", "osState": "Generalized", "hyperVGeneration": "V2"}})).await;
     let v = path(
         sim,
-        "rg",
         "Microsoft.Compute/galleries/gal/images/ubuntu/versions/1.500.0",
         GALLERY,
     );
@@ -112,7 +101,7 @@ async fn network_resources_crud_and_integrity() {
         format!("{nic_id}/ipConfigurations/ipconfig1")
     );
     // NIC needs an existing subnet.
-    let bad = sim.put(&path(&sim, "rg", "Microsoft.Network/networkInterfaces/nic2", NETWORK), &json!({"location": "eastus", "properties": {"ipConfigurations": [{"name": "c", "properties": {"subnet": {"id": format!("{subnet_id}x")}}}]}})).await;
+    let bad = sim.put(&path(&sim, "Microsoft.Network/networkInterfaces/nic2", NETWORK), &json!({"location": "eastus", "properties": {"ipConfigurations": [{"name": "c", "properties": {"subnet": {"id": format!("{subnet_id}x")}}}]}})).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.code(), "InvalidResourceReference");
     // Subnet in use cannot be deleted.
@@ -121,9 +110,9 @@ async fn network_resources_crud_and_integrity() {
         .await;
     assert_eq!(r.code(), "InUseSubnetCannotBeDeleted");
     // Public IP, NSG, ASG, LB, AGW.
-    let pip = create(&sim, &path(&sim, "rg", "Microsoft.Network/publicIPAddresses/pip", NETWORK), json!({"location": "eastus", "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static", "idleTimeoutInMinutes": 4}})).await;
+    let pip = create(&sim, &path(&sim, "Microsoft.Network/publicIPAddresses/pip", NETWORK), json!({"location": "eastus", "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static", "idleTimeoutInMinutes": 4}})).await;
     assert!(pip["properties"]["ipAddress"].is_string());
-    let nsg = create(&sim, &path(&sim, "rg", "Microsoft.Network/networkSecurityGroups/nsg", NETWORK), json!({"location": "eastus", "properties": {"securityRules": [{"name": "ssh", "properties": {"protocol": "Tcp", "access": "Allow", "direction": "Inbound", "priority": 100, "sourcePortRange": "*", "destinationPortRange": "22", "sourceAddressPrefix": "*", "destinationAddressPrefix": "*"}}]}})).await;
+    let nsg = create(&sim, &path(&sim, "Microsoft.Network/networkSecurityGroups/nsg", NETWORK), json!({"location": "eastus", "properties": {"securityRules": [{"name": "ssh", "properties": {"protocol": "Tcp", "access": "Allow", "direction": "Inbound", "priority": 100, "sourcePortRange": "*", "destinationPortRange": "22", "sourceAddressPrefix": "*", "destinationAddressPrefix": "*"}}]}})).await;
     assert_eq!(
         nsg["properties"]["defaultSecurityRules"]
             .as_array()
@@ -135,14 +124,13 @@ async fn network_resources_crud_and_integrity() {
         &sim,
         &path(
             &sim,
-            "rg",
             "Microsoft.Network/applicationSecurityGroups/asg",
             NETWORK,
         ),
         json!({"location": "eastus"}),
     )
     .await;
-    let lb = create(&sim, &path(&sim, "rg", "Microsoft.Network/loadBalancers/lb", NETWORK), json!({"location": "eastus", "sku": {"name": "Standard"}, "properties": {
+    let lb = create(&sim, &path(&sim, "Microsoft.Network/loadBalancers/lb", NETWORK), json!({"location": "eastus", "sku": {"name": "Standard"}, "properties": {
         "frontendIPConfigurations": [{"name": "fe", "properties": {"publicIPAddress": {"id": pip["id"]}}}],
         "backendAddressPools": [{"name": "pool"}],
         "inboundNatRules": [{"name": "ssh", "properties": {"frontendPort": 50022, "backendPort": 22, "protocol": "Tcp"}}]}})).await;
@@ -150,13 +138,13 @@ async fn network_resources_crud_and_integrity() {
         .as_str()
         .unwrap()
         .to_string();
-    let agw = create(&sim, &path(&sim, "rg", "Microsoft.Network/applicationGateways/agw", NETWORK), json!({"location": "eastus", "properties": {"sku": {"name": "Standard_v2", "tier": "Standard_v2", "capacity": 2}, "backendAddressPools": [{"name": "agwpool"}]}})).await;
+    let agw = create(&sim, &path(&sim, "Microsoft.Network/applicationGateways/agw", NETWORK), json!({"location": "eastus", "properties": {"sku": {"name": "Standard_v2", "tier": "Standard_v2", "capacity": 2}, "backendAddressPools": [{"name": "agwpool"}]}})).await;
     let agw_pool = agw["properties"]["backendAddressPools"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
     // A NIC in the LB and AGW pools, with NSG and ASG.
-    let nic3 = create(&sim, &path(&sim, "rg", "Microsoft.Network/networkInterfaces/nic3", NETWORK), json!({"location": "eastus", "properties": {
+    let nic3 = create(&sim, &path(&sim, "Microsoft.Network/networkInterfaces/nic3", NETWORK), json!({"location": "eastus", "properties": {
         "networkSecurityGroup": {"id": nsg["id"]},
         "ipConfigurations": [{"name": "c", "properties": {"subnet": {"id": subnet_id}, "privateIPAllocationMethod": "Static", "privateIPAddress": "10.0.0.10",
             "loadBalancerBackendAddressPools": [{"id": pool_id}], "applicationGatewayBackendAddressPools": [{"id": agw_pool}], "applicationSecurityGroups": [{"id": asg["id"]}]}}]}})).await;
@@ -165,12 +153,7 @@ async fn network_resources_crud_and_integrity() {
         "10.0.0.10"
     );
     let lb_now = sim
-        .get(&path(
-            &sim,
-            "rg",
-            "Microsoft.Network/loadBalancers/lb",
-            NETWORK,
-        ))
+        .get(&path(&sim, "Microsoft.Network/loadBalancers/lb", NETWORK))
         .await;
     assert_eq!(
         lb_now.body["properties"]["backendAddressPools"][0]["properties"]["backendIPConfigurations"]
@@ -181,7 +164,6 @@ async fn network_resources_crud_and_integrity() {
     let r = sim
         .delete(&path(
             &sim,
-            "rg",
             "Microsoft.Network/networkSecurityGroups/nsg",
             NETWORK,
         ))
@@ -190,7 +172,6 @@ async fn network_resources_crud_and_integrity() {
     let r = sim
         .delete(&path(
             &sim,
-            "rg",
             "Microsoft.Network/publicIPAddresses/pip",
             NETWORK,
         ))
@@ -222,23 +203,13 @@ async fn network_resources_crud_and_integrity() {
         "publicIPAddresses/pip",
     ] {
         let r = sim
-            .delete(&path(
-                &sim,
-                "rg",
-                &format!("Microsoft.Network/{p}"),
-                NETWORK,
-            ))
+            .delete(&path(&sim, &format!("Microsoft.Network/{p}"), NETWORK))
             .await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{p}: {}", r.body);
         let st = sim.wait_async(&r).await;
         assert_eq!(st["status"], "Succeeded");
         let r = sim
-            .get(&path(
-                &sim,
-                "rg",
-                &format!("Microsoft.Network/{p}"),
-                NETWORK,
-            ))
+            .get(&path(&sim, &format!("Microsoft.Network/{p}"), NETWORK))
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{p}");
     }
@@ -246,7 +217,6 @@ async fn network_resources_crud_and_integrity() {
     let r = sim
         .delete(&path(
             &sim,
-            "rg",
             "Microsoft.Network/publicIPAddresses/pip",
             NETWORK,
         ))
@@ -260,7 +230,7 @@ async fn vm_lifecycle_with_disks_and_integrity() {
     let sim = TestSim::start().await;
     let (_, nic_id) = network(&sim).await;
     let image = gallery_version(&sim).await;
-    let disk_url = path(&sim, "rg", "Microsoft.Compute/disks/data1", DISK);
+    let disk_url = path(&sim, "Microsoft.Compute/disks/data1", DISK);
     // Disk create: 202 with both headers; status carries the disk in properties.output.
     let r = sim.put(&disk_url, &json!({"location": "eastus", "sku": {"name": "Premium_LRS"}, "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 10}})).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
@@ -277,7 +247,7 @@ async fn vm_lifecycle_with_disks_and_integrity() {
             .starts_with("Microsoft.Compute/GetOperationStatus3Min;")
     );
     // VM needs an existing NIC.
-    let vm_url = path(&sim, "rg", "Microsoft.Compute/virtualMachines/vm1", COMPUTE);
+    let vm_url = path(&sim, "Microsoft.Compute/virtualMachines/vm1", COMPUTE);
     let r = sim
         .put(&vm_url, &vm_body(&format!("{nic_id}x"), &image, json!([])))
         .await;
@@ -383,12 +353,7 @@ async fn vm_lifecycle_with_disks_and_integrity() {
 async fn availability_set_snapshot_image_and_platform_images() {
     let sim = TestSim::start().await;
     sim.group("rg").await;
-    let as_url = path(
-        &sim,
-        "rg",
-        "Microsoft.Compute/availabilitySets/as1",
-        COMPUTE,
-    );
+    let as_url = path(&sim, "Microsoft.Compute/availabilitySets/as1", COMPUTE);
     let r = sim.put(&as_url, &json!({"location": "eastus", "sku": {"name": "Aligned"}, "properties": {"platformFaultDomainCount": 2, "platformUpdateDomainCount": 5}})).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.header("azure-asyncoperation").is_none());
@@ -416,19 +381,19 @@ async fn availability_set_snapshot_image_and_platform_images() {
     let r = sim.delete(&as_url).await;
     assert_eq!(r.status, StatusCode::OK);
     // Snapshot of a disk (the Ruby CPI puts the disk id in sourceUri).
-    let disk = create(&sim, &path(&sim, "rg", "Microsoft.Compute/disks/d", DISK), json!({"location": "eastus", "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 7}})).await;
-    let snap = create(&sim, &path(&sim, "rg", "Microsoft.Compute/snapshots/s", DISK), json!({"location": "eastus", "properties": {"creationData": {"createOption": "Copy", "sourceUri": disk["id"]}}})).await;
+    let disk = create(&sim, &path(&sim, "Microsoft.Compute/disks/d", DISK), json!({"location": "eastus", "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 7}})).await;
+    let snap = create(&sim, &path(&sim, "Microsoft.Compute/snapshots/s", DISK), json!({"location": "eastus", "properties": {"creationData": {"createOption": "Copy", "sourceUri": disk["id"]}}})).await;
     assert_eq!(snap["properties"]["diskSizeGB"], 7);
-    let r = sim.put(&path(&sim, "rg", "Microsoft.Compute/snapshots/s2", DISK), &json!({"location": "eastus", "properties": {"creationData": {"createOption": "Copy", "sourceResourceId": format!("{}x", disk["id"].as_str().unwrap())}}})).await;
+    let r = sim.put(&path(&sim, "Microsoft.Compute/snapshots/s2", DISK), &json!({"location": "eastus", "properties": {"creationData": {"createOption": "Copy", "sourceResourceId": format!("{}x", disk["id"].as_str().unwrap())}}})).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = sim
-        .delete(&path(&sim, "rg", "Microsoft.Compute/snapshots/s", DISK))
+        .delete(&path(&sim, "Microsoft.Compute/snapshots/s", DISK))
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     // Managed image from a blob.
-    let img = create(&sim, &path(&sim, "rg", "Microsoft.Compute/images/img", COMPUTE), json!({"location": "eastus", "properties": {"storageProfile": {"osDisk": {"osType": "Linux", "osState": "Generalized", "blobUri": "https://a.blob.core.windows.net/c/root.vhd"}}}})).await;
+    let img = create(&sim, &path(&sim, "Microsoft.Compute/images/img", COMPUTE), json!({"location": "eastus", "properties": {"storageProfile": {"osDisk": {"osType": "Linux", "osState": "Generalized", "blobUri": "https://a.blob.core.windows.net/c/root.vhd"}}}})).await;
     assert_eq!(img["properties"]["hyperVGeneration"], "V1");
-    let r = sim.put(&path(&sim, "rg", "Microsoft.Compute/images/img2", COMPUTE), &json!({"location": "eastus", "properties": {"storageProfile": {"osDisk": {"osType": "Plan9", "osState": "Generalized", "blobUri": "x"}}}})).await;
+    let r = sim.put(&path(&sim, "Microsoft.Compute/images/img2", COMPUTE), &json!({"location": "eastus", "properties": {"storageProfile": {"osDisk": {"osType": "Plan9", "osState": "Generalized", "blobUri": "x"}}}})).await;
     assert_eq!(r.code(), "InvalidParameter");
     // Platform image versions: a bare array.
     let r = sim.get(&format!("{}/providers/Microsoft.Compute/locations/eastus/publishers/Canonical/artifacttypes/vmimage/offers/0001-com-ubuntu-server-jammy/skus/22_04-lts/versions?api-version={COMPUTE}", sim.sub())).await;
@@ -445,12 +410,7 @@ async fn availability_set_snapshot_image_and_platform_images() {
 async fn storage_account_location_polling_keys_and_names() {
     let sim = TestSim::start().await;
     sim.group("rg").await;
-    let url = path(
-        &sim,
-        "rg",
-        "Microsoft.Storage/storageAccounts/boshstore",
-        STORAGE,
-    );
+    let url = path(&sim, "Microsoft.Storage/storageAccounts/boshstore", STORAGE);
     let r = sim.put(&url, &json!({"location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2", "tags": {"user-agent": "bosh"}})).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     assert!(r.header("azure-asyncoperation").is_none());
@@ -503,24 +463,14 @@ async fn storage_account_location_polling_keys_and_names() {
     // Validation: bad sku, bad kind, bad name.
     let r = sim
         .put(
-            &path(
-                &sim,
-                "rg",
-                "Microsoft.Storage/storageAccounts/another",
-                STORAGE,
-            ),
+            &path(&sim, "Microsoft.Storage/storageAccounts/another", STORAGE),
             &json!({"location": "eastus", "sku": {"name": "Gold"}, "kind": "StorageV2"}),
         )
         .await;
     assert_eq!(r.code(), "InvalidParameter");
     let r = sim
         .put(
-            &path(
-                &sim,
-                "rg",
-                "Microsoft.Storage/storageAccounts/UPPER",
-                STORAGE,
-            ),
+            &path(&sim, "Microsoft.Storage/storageAccounts/UPPER", STORAGE),
             &json!({"location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"}),
         )
         .await;
@@ -547,7 +497,7 @@ async fn gallery_rules() {
     );
     assert_eq!(r.body["properties"]["publishingProfile"]["replicaCount"], 3);
     // A version needs its definition.
-    let r = sim.put(&path(&sim, "rg", "Microsoft.Compute/galleries/gal/images/nope/versions/1.0.0", GALLERY), &json!({"location": "eastus", "properties": {"storageProfile": {"osDiskImage": {"source": {"uri": "x", "storageAccountId": "y"}}}}})).await;
+    let r = sim.put(&path(&sim, "Microsoft.Compute/galleries/gal/images/nope/versions/1.0.0", GALLERY), &json!({"location": "eastus", "properties": {"storageProfile": {"osDiskImage": {"source": {"uri": "x", "storageAccountId": "y"}}}}})).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.code(), "ParentResourceNotFound");
     // Version names are Major.Minor.Patch.
@@ -555,7 +505,6 @@ async fn gallery_rules() {
         .put(
             &path(
                 &sim,
-                "rg",
                 "Microsoft.Compute/galleries/gal/images/ubuntu/versions/1.500",
                 GALLERY,
             ),
@@ -564,18 +513,17 @@ async fn gallery_rules() {
         .await;
     assert_eq!(r.code(), "InvalidParameter");
     // Source storage account must exist.
-    let r = sim.put(&path(&sim, "rg", "Microsoft.Compute/galleries/gal/images/ubuntu/versions/2.0.0", GALLERY), &json!({"location": "eastus", "properties": {"storageProfile": {"osDiskImage": {"source": {"uri": "https://x/y.vhd", "storageAccountId": format!("{}/providers/Microsoft.Storage/storageAccounts/missing", sim.rg("rg"))}}}}})).await;
+    let r = sim.put(&path(&sim, "Microsoft.Compute/galleries/gal/images/ubuntu/versions/2.0.0", GALLERY), &json!({"location": "eastus", "properties": {"storageProfile": {"osDiskImage": {"source": {"uri": "https://x/y.vhd", "storageAccountId": format!("{}/providers/Microsoft.Storage/storageAccounts/missing", sim.rg("rg"))}}}}})).await;
     assert_eq!(r.code(), "InvalidParameter");
     // Definitions: required identifier, unique identifier.
-    let r = sim.put(&path(&sim, "rg", "Microsoft.Compute/galleries/gal/images/dup", GALLERY), &json!({"location": "eastus", "properties": {"identifier": {"publisher": "bosh", "offer": "ubuntu", "sku": "jammy"}, "osType": "Linux", "osState": "Generalized"}})).await;
+    let r = sim.put(&path(&sim, "Microsoft.Compute/galleries/gal/images/dup", GALLERY), &json!({"location": "eastus", "properties": {"identifier": {"publisher": "bosh", "offer": "ubuntu", "sku": "jammy"}, "osType": "Linux", "osState": "Generalized"}})).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
-    let r = sim.put(&path(&sim, "rg", "Microsoft.Compute/galleries/gal/images/noid", GALLERY), &json!({"location": "eastus", "properties": {"osType": "Linux", "osState": "Generalized"}})).await;
+    let r = sim.put(&path(&sim, "Microsoft.Compute/galleries/gal/images/noid", GALLERY), &json!({"location": "eastus", "properties": {"osType": "Linux", "osState": "Generalized"}})).await;
     assert_eq!(r.code(), "InvalidParameter");
     // A definition with versions cannot be deleted; galleries list their images.
     let r = sim
         .delete(&path(
             &sim,
-            "rg",
             "Microsoft.Compute/galleries/gal/images/ubuntu",
             GALLERY,
         ))
@@ -584,7 +532,6 @@ async fn gallery_rules() {
     let r = sim
         .get(&path(
             &sim,
-            "rg",
             "Microsoft.Compute/galleries/gal/images",
             GALLERY,
         ))
@@ -596,7 +543,6 @@ async fn gallery_rules() {
     let r = sim
         .delete(&path(
             &sim,
-            "rg",
             "Microsoft.Compute/galleries/gal/images/ubuntu",
             GALLERY,
         ))
@@ -609,7 +555,7 @@ async fn gallery_rules() {
 async fn request_validation_errors() {
     let sim = TestSim::start().await;
     sim.group("rg").await;
-    let url = path(&sim, "rg", "Microsoft.Compute/disks/d", DISK);
+    let url = path(&sim, "Microsoft.Compute/disks/d", DISK);
     let r = sim
         .client
         .put(format!("{}{url}", sim.handle.base_url()))
@@ -651,7 +597,7 @@ async fn request_validation_errors() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // Unknown VM size.
-    let r = sim.put(&path(&sim, "rg", "Microsoft.Compute/virtualMachines/v", COMPUTE), &json!({"location": "eastus", "properties": {"hardwareProfile": {"vmSize": "Standard_Huge"}}})).await;
+    let r = sim.put(&path(&sim, "Microsoft.Compute/virtualMachines/v", COMPUTE), &json!({"location": "eastus", "properties": {"hardwareProfile": {"vmSize": "Standard_Huge"}}})).await;
     assert_eq!(r.code(), "InvalidParameter");
     sim.handle.shutdown().await;
 }
@@ -665,7 +611,6 @@ async fn resources_filter_by_tag_omits_tags() {
             &sim,
             &path(
                 &sim,
-                "rg",
                 &format!("Microsoft.Compute/galleries/g{name}"),
                 GALLERY,
             ),

@@ -54,6 +54,24 @@ async fn token_form(sim: &TestSim, path: &str, form: &[(&str, &str)]) -> (Status
     (r.status(), r.json().await.expect("json"))
 }
 
+/// A `client_credentials` grant with a client secret and, if given, a `scope` (v2) or
+/// `resource` (v1, ADFS) field.
+async fn secret_grant(
+    sim: &TestSim,
+    path: &str,
+    client_id: &str,
+    secret: &str,
+    audience: Option<(&str, &str)>,
+) -> (StatusCode, Value) {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", secret),
+    ];
+    form.extend(audience);
+    token_form(sim, path, &form).await
+}
+
 #[tokio::test]
 async fn https_with_generated_ca_and_ca_file() {
     let sim = TestSim::start().await;
@@ -78,30 +96,24 @@ async fn v2_client_secret_good_and_bad() {
     let sim = TestSim::start().await;
     let c = sim.handle.config().clone();
     let path = format!("/{}/oauth2/v2.0/token", c.tenant_id);
-    let (status, body) = token_form(
+    let (status, body) = secret_grant(
         &sim,
         &path,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client_id),
-            ("client_secret", &c.client_secret),
-            ("scope", "https://management.azure.com/.default"),
-        ],
+        &c.client_id,
+        &c.client_secret,
+        Some(("scope", "https://management.azure.com/.default")),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["token_type"], "Bearer");
     assert!(body["expires_in"].as_i64().unwrap() > 3000);
     assert!(body["ext_expires_in"].is_i64());
-    let (status, body) = token_form(
+    let (status, body) = secret_grant(
         &sim,
         &path,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client_id),
-            ("client_secret", "wrong"),
-            ("scope", "https://management.azure.com/.default"),
-        ],
+        &c.client_id,
+        "wrong",
+        Some(("scope", "https://management.azure.com/.default")),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -118,42 +130,33 @@ async fn v2_client_secret_good_and_bad() {
     assert!(!log.contains(&c.client_secret));
     assert!(!log.contains("\"wrong\""));
     // Unknown client and tenant.
-    let (status, body) = token_form(
+    let (status, body) = secret_grant(
         &sim,
         &path,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "someone-else"),
-            ("client_secret", &c.client_secret),
-            ("scope", "x/.default"),
-        ],
+        "someone-else",
+        &c.client_secret,
+        Some(("scope", "x/.default")),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error_codes"][0], 700016);
-    let (status, body) = token_form(
+    let (status, body) = secret_grant(
         &sim,
         "/other-tenant/oauth2/v2.0/token",
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client_id),
-            ("client_secret", &c.client_secret),
-            ("scope", "x/.default"),
-        ],
+        &c.client_id,
+        &c.client_secret,
+        Some(("scope", "x/.default")),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error_codes"][0], 90002);
     // Scope without /.default.
-    let (status, body) = token_form(
+    let (status, body) = secret_grant(
         &sim,
         &path,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client_id),
-            ("client_secret", &c.client_secret),
-            ("scope", "https://management.azure.com/"),
-        ],
+        &c.client_id,
+        &c.client_secret,
+        Some(("scope", "https://management.azure.com/")),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -255,30 +258,18 @@ async fn v1_and_adfs_use_resource() {
         format!("/{}/oauth2/token", c.tenant_id),
         "/adfs/oauth2/token".to_string(),
     ] {
-        let (status, body) = token_form(
+        let (status, body) = secret_grant(
             &sim,
             &path,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", &c.client_id),
-                ("client_secret", &c.client_secret),
-                ("resource", "https://management.azure.com/"),
-            ],
+            &c.client_id,
+            &c.client_secret,
+            Some(("resource", "https://management.azure.com/")),
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         assert!(body["expires_on"].as_str().unwrap().parse::<i64>().is_ok());
         assert_eq!(body["resource"], "https://management.azure.com/");
-        let (status, body) = token_form(
-            &sim,
-            &path,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", &c.client_id),
-                ("client_secret", &c.client_secret),
-            ],
-        )
-        .await;
+        let (status, body) = secret_grant(&sim, &path, &c.client_id, &c.client_secret, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["error_codes"][0], 900144);
     }
@@ -382,15 +373,12 @@ async fn arm_rejects_missing_forged_expired_and_wrong_audience_tokens() {
     assert_eq!(body["error"]["code"], "InvalidAuthenticationToken");
     // Wrong audience.
     let c = sim.handle.config().clone();
-    let (_, tok) = token_form(
+    let (_, tok) = secret_grant(
         &sim,
         &format!("/{}/oauth2/v2.0/token", c.tenant_id),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client_id),
-            ("client_secret", &c.client_secret),
-            ("scope", "https://vault.azure.net/.default"),
-        ],
+        &c.client_id,
+        &c.client_secret,
+        Some(("scope", "https://vault.azure.net/.default")),
     )
     .await;
     let r = sim

@@ -47,6 +47,8 @@ pub mod error;
 pub mod http;
 pub mod network;
 pub mod settings;
+#[cfg(test)]
+mod spec_check;
 pub mod storage;
 
 #[cfg(test)]
@@ -56,3 +58,13 @@ pub use arm::{ApiKind, ArmClient, Deleted, PostSafety, ResourcePath};
 pub use deadline::Deadline;
 pub use error::{Error, ErrorDetail, Result};
 pub use settings::{Authority, AzureSettings, CloudKind, CredentialSettings, Timings};
+
+/// Reads `null` or an absent field as the type's default: ARM sends `"tags": null` and omits
+/// empty lists depending on the resource and api-version.
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    Ok(<Option<T> as serde::Deserialize>::deserialize(deserializer)?.unwrap_or_default())
+}

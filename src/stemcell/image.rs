@@ -87,6 +87,17 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Opens the image file; a missing file and an unreadable one are different errors.
+fn open_image(path: &Path) -> Result<File, ImageError> {
+    File::open(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => ImageError::Missing(path.to_owned()),
+        _ => ImageError::Unreadable {
+            path: path.to_owned(),
+            source,
+        },
+    })
+}
+
 /// Reads `path` once and sends `VhdFound` then the non-zero runs of `root.vhd` into `events`.
 pub(crate) fn stream_image(
     path: &Path,
@@ -94,13 +105,7 @@ pub(crate) fn stream_image(
     events: &mpsc::Sender<ImageEvent>,
     state: &Arc<ScanState>,
 ) -> Result<ImageSummary, ImageError> {
-    let file = File::open(path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => ImageError::Missing(path.to_owned()),
-        _ => ImageError::Unreadable {
-            path: path.to_owned(),
-            source,
-        },
-    })?;
+    let file = open_image(path)?;
     let hashing = HashingReader {
         inner: file,
         hasher: Sha256::new(),
@@ -160,13 +165,7 @@ pub(crate) fn stream_image(
 
 /// SHA-256 of a whole file, read once in large chunks.
 pub(crate) fn file_sha256(path: &Path) -> Result<String, ImageError> {
-    let file = File::open(path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => ImageError::Missing(path.to_owned()),
-        _ => ImageError::Unreadable {
-            path: path.to_owned(),
-            source,
-        },
-    })?;
+    let file = open_image(path)?;
     let mut hashing = HashingReader {
         inner: BufReader::with_capacity(FILE_BUFFER_BYTES, file),
         hasher: Sha256::new(),

@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    Family, Ids, Kind, NETWORK_VERSIONS, Prepared, PutCtx, expect_enum, name_sub_objects,
-    network_common, props_mut, referrers,
+    Family, Ids, Kind, Prepared, PutCtx, expect_enum, name_sub_objects, network_common, props_mut,
+    refuse_delete_while_referenced,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::ArmError;
@@ -28,14 +28,8 @@ impl Kind for ApplicationGateways {
     fn type_name(&self) -> &'static str {
         TYPE
     }
-    fn versions(&self) -> &'static [&'static str] {
-        NETWORK_VERSIONS
-    }
     fn family(&self) -> Family {
         Family::Network
-    }
-    fn in_progress_state(&self, _creating: bool) -> &'static str {
-        "Updating"
     }
     fn prepare(
         &self,
@@ -74,15 +68,17 @@ impl Kind for ApplicationGateways {
         Ok(Prepared::default())
     }
     fn check_delete(&self, store: &Store, item: &Stored) -> Result<(), ArmError> {
-        match referrers(store, "Microsoft.Network/networkInterfaces", &item.id).first() {
-            Some(user) => Err(ArmError::bad_request(
-                "InUseApplicationGatewayCannotBeDeleted",
+        refuse_delete_while_referenced(
+            store,
+            item,
+            &["Microsoft.Network/networkInterfaces"],
+            "InUseApplicationGatewayCannotBeDeleted",
+            |user| {
                 format!(
                     "Application gateway {} cannot be deleted because it is referenced by {user}.",
                     item.id
-                ),
-            )),
-            None => Ok(()),
-        }
+                )
+            },
+        )
     }
 }

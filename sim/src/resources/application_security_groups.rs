@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Family, Ids, Kind, NETWORK_VERSIONS, Prepared, PutCtx, network_common, referrers};
+use super::{Family, Ids, Kind, Prepared, PutCtx, network_common, refuse_delete_while_referenced};
 use crate::arm::store::{Store, Stored};
 use crate::http::ArmError;
 
@@ -12,14 +12,8 @@ impl Kind for ApplicationSecurityGroups {
     fn type_name(&self) -> &'static str {
         "Microsoft.Network/applicationSecurityGroups"
     }
-    fn versions(&self) -> &'static [&'static str] {
-        NETWORK_VERSIONS
-    }
     fn family(&self) -> Family {
         Family::Network
-    }
-    fn in_progress_state(&self, _creating: bool) -> &'static str {
-        "Updating"
     }
     fn prepare(
         &self,
@@ -31,15 +25,17 @@ impl Kind for ApplicationSecurityGroups {
         Ok(Prepared::default())
     }
     fn check_delete(&self, store: &Store, item: &Stored) -> Result<(), ArmError> {
-        match referrers(store, "Microsoft.Network/networkInterfaces", &item.id).first() {
-            Some(user) => Err(ArmError::bad_request(
-                "InUseApplicationSecurityGroupCannotBeDeleted",
+        refuse_delete_while_referenced(
+            store,
+            item,
+            &["Microsoft.Network/networkInterfaces"],
+            "InUseApplicationSecurityGroupCannotBeDeleted",
+            |user| {
                 format!(
                     "Application security group {} cannot be deleted because it is in use by {user}.",
                     item.id
-                ),
-            )),
-            None => Ok(()),
-        }
+                )
+            },
+        )
     }
 }

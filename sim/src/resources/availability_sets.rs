@@ -5,8 +5,8 @@ use hyper::Method;
 use serde_json::{Value, json};
 
 use super::{
-    ActionResult, COMPUTE_VERSIONS, DeleteMode, Family, Ids, Kind, Prepared, PutCtx, PutMode,
-    expect_enum, expect_int, props_mut, skus, virtual_machines,
+    ActionResult, DeleteMode, Family, Ids, Kind, Prepared, PutCtx, PutMode, expect_enum,
+    expect_int, props_mut, skus, virtual_machines,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req};
@@ -17,9 +17,6 @@ pub(crate) struct AvailabilitySets;
 impl Kind for AvailabilitySets {
     fn type_name(&self) -> &'static str {
         "Microsoft.Compute/availabilitySets"
-    }
-    fn versions(&self) -> &'static [&'static str] {
-        COMPUTE_VERSIONS
     }
     fn family(&self) -> Family {
         Family::Compute

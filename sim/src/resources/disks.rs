@@ -1,11 +1,11 @@
 //! Microsoft.Compute/disks: managed disks (Empty, Import from a blob, Copy from a snapshot or
 //! disk, FromImage). `diskState` and `managedBy` are derived from the VMs that use the disk.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{
-    DISK_VERSIONS, Family, Ids, Kind, Prepared, PutCtx, PutMode, compute_not_found, expect_enum,
-    expect_int, get, get_str, props_mut, virtual_machines,
+    Family, Ids, Kind, Prepared, PutCtx, PutMode, compute_not_found, expect_enum, expect_int, get,
+    get_str, kept_or, props_mut, require_enum, virtual_machines,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req, now_rfc3339};
@@ -36,19 +36,42 @@ const CREATE_OPTIONS: &[&str] = &[
     "CopyFromSanSnapshot",
 ];
 
+/// The blob an `Import` `creationData` (of a disk or snapshot) reads.
+pub(crate) fn imported_blob(body: &Value) -> Vec<String> {
+    match get_str(body, "properties.creationData.createOption") {
+        Some(o) if o.eq_ignore_ascii_case("Import") => {
+            get_str(body, "properties.creationData.sourceUri")
+                .map(|u| vec![u.to_string()])
+                .unwrap_or_default()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Read-only and defaulted properties disks and snapshots share.
+pub(crate) fn fill_common_properties(
+    p: &mut Map<String, Value>,
+    size_gib: i64,
+    unique_id: String,
+    created: String,
+) {
+    p.insert("diskSizeGB".into(), json!(size_gib));
+    p.insert("diskSizeBytes".into(), json!(size_gib << 30));
+    p.insert("uniqueId".into(), json!(unique_id));
+    p.insert("timeCreated".into(), json!(created));
+    p.entry("encryption")
+        .or_insert(json!({"type": "EncryptionAtRestWithPlatformKey"}));
+    p.entry("networkAccessPolicy").or_insert(json!("AllowAll"));
+    p.entry("publicNetworkAccess").or_insert(json!("Enabled"));
+}
+
 /// Validates `creationData` shared by disks and snapshots; returns the size it implies.
 pub(crate) fn check_creation_data(
     ctx: &PutCtx<'_>,
     out: &Value,
     options: &[&'static str],
 ) -> Result<Option<i64>, ArmError> {
-    let option =
-        expect_enum(out, "properties.creationData.createOption", options)?.ok_or_else(|| {
-            ArmError::invalid_parameter(
-                "properties.creationData.createOption",
-                "Required parameter 'createOption' is missing (null).",
-            )
-        })?;
+    let option = require_enum(out, "properties.creationData.createOption", options)?;
     let mut implied = None;
     match option {
         "Import" => {
@@ -150,9 +173,6 @@ impl Kind for Disks {
     fn type_name(&self) -> &'static str {
         "Microsoft.Compute/disks"
     }
-    fn versions(&self) -> &'static [&'static str] {
-        DISK_VERSIONS
-    }
     fn family(&self) -> Family {
         Family::Disk
     }
@@ -163,14 +183,7 @@ impl Kind for Disks {
         &["sku", "zones", "extendedLocation", "managedBy"]
     }
     fn blob_sources(&self, body: &Value) -> Vec<String> {
-        match get_str(body, "properties.creationData.createOption") {
-            Some(o) if o.eq_ignore_ascii_case("Import") => {
-                get_str(body, "properties.creationData.sourceUri")
-                    .map(|u| vec![u.to_string()])
-                    .unwrap_or_default()
-            }
-            _ => Vec::new(),
-        }
+        imported_blob(body)
     }
     fn prepare(
         &self,
@@ -224,14 +237,8 @@ impl Kind for Disks {
             "Standard"
         };
         out["sku"] = json!({"name": sku, "tier": tier});
-        let unique = old
-            .and_then(|o| get_str(&o.body, "properties.uniqueId"))
-            .map(str::to_string)
-            .unwrap_or_else(|| ids.uuid());
-        let created = old
-            .and_then(|o| get_str(&o.body, "properties.timeCreated"))
-            .map(str::to_string)
-            .unwrap_or_else(now_rfc3339);
+        let unique = kept_or(old, "properties.uniqueId", || ids.uuid());
+        let created = kept_or(old, "properties.timeCreated", now_rfc3339);
         let p = props_mut(out);
         if let Some((os_type, generation)) = from_image {
             p.entry("osType").or_insert(json!(os_type));
@@ -239,14 +246,7 @@ impl Kind for Disks {
             p.entry("supportedCapabilities")
                 .or_insert(json!({"acceleratedNetwork": true, "architecture": "x64"}));
         }
-        p.insert("diskSizeGB".into(), json!(size));
-        p.insert("diskSizeBytes".into(), json!(size << 30));
-        p.insert("uniqueId".into(), json!(unique));
-        p.insert("timeCreated".into(), json!(created));
-        p.entry("encryption")
-            .or_insert(json!({"type": "EncryptionAtRestWithPlatformKey"}));
-        p.entry("networkAccessPolicy").or_insert(json!("AllowAll"));
-        p.entry("publicNetworkAccess").or_insert(json!("Enabled"));
+        fill_common_properties(p, size, unique, created);
         if sku == "PremiumV2_LRS" || sku == "UltraSSD_LRS" {
             p.entry("diskIOPSReadWrite").or_insert(json!(3000));
             p.entry("diskMBpsReadWrite").or_insert(json!(125));

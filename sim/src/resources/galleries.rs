@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    Family, GALLERY_VERSIONS, Ids, Kind, Prepared, PutCtx, compute_not_found, expect_array,
-    expect_enum, expect_int, get, get_str, props_mut, require_string,
+    Family, Ids, Kind, Prepared, PutCtx, compute_not_found, expect_array, expect_enum, expect_int,
+    get, get_str, kept_or, props_mut, require_enum, require_string,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req, now_rfc3339};
@@ -13,21 +13,28 @@ pub(crate) struct Galleries;
 pub(crate) struct GalleryImages;
 pub(crate) struct GalleryImageVersions;
 
-fn nested_conflict(kind: &str, id: &str) -> ArmError {
-    ArmError::conflict(
+/// Compute's refusal to delete `item` (a `kind`) while it has children of `child_type`.
+fn refuse_delete_with_children(
+    store: &Store,
+    item: &Stored,
+    child_type: &str,
+    kind: &str,
+) -> Result<(), ArmError> {
+    if store.children(&item.id, child_type).is_empty() {
+        return Ok(());
+    }
+    Err(ArmError::conflict(
         "CannotDeleteResource",
         format!(
-            "Can not delete resource before nested resources are deleted. The {kind} '{id}' still has nested resources."
+            "Can not delete resource before nested resources are deleted. The {kind} '{}' still has nested resources.",
+            item.id
         ),
-    )
+    ))
 }
 
 impl Kind for Galleries {
     fn type_name(&self) -> &'static str {
         "Microsoft.Compute/galleries"
-    }
-    fn versions(&self) -> &'static [&'static str] {
-        GALLERY_VERSIONS
     }
     fn family(&self) -> Family {
         Family::Gallery
@@ -47,23 +54,13 @@ impl Kind for Galleries {
         Ok(Prepared::default())
     }
     fn check_delete(&self, store: &Store, item: &Stored) -> Result<(), ArmError> {
-        if store
-            .children(&item.id, "Microsoft.Compute/galleries/images")
-            .is_empty()
-        {
-            Ok(())
-        } else {
-            Err(nested_conflict("gallery", &item.id))
-        }
+        refuse_delete_with_children(store, item, "Microsoft.Compute/galleries/images", "gallery")
     }
 }
 
 impl Kind for GalleryImages {
     fn type_name(&self) -> &'static str {
         "Microsoft.Compute/galleries/images"
-    }
-    fn versions(&self) -> &'static [&'static str] {
-        GALLERY_VERSIONS
     }
     fn family(&self) -> Family {
         Family::Gallery
@@ -77,20 +74,8 @@ impl Kind for GalleryImages {
         let publisher = require_string(out, "properties.identifier.publisher")?;
         let offer = require_string(out, "properties.identifier.offer")?;
         let sku = require_string(out, "properties.identifier.sku")?;
-        expect_enum(out, "properties.osType", &["Linux", "Windows"])?.ok_or_else(|| {
-            ArmError::invalid_parameter(
-                "properties.osType",
-                "Required parameter 'osType' is missing (null).",
-            )
-        })?;
-        expect_enum(out, "properties.osState", &["Generalized", "Specialized"])?.ok_or_else(
-            || {
-                ArmError::invalid_parameter(
-                    "properties.osState",
-                    "Required parameter 'osState' is missing (null).",
-                )
-            },
-        )?;
+        require_enum(out, "properties.osType", &["Linux", "Windows"])?;
+        require_enum(out, "properties.osState", &["Generalized", "Specialized"])?;
         let generation = expect_enum(out, "properties.hyperVGeneration", &["V1", "V2"])?;
         let architecture = expect_enum(out, "properties.architecture", &["x64", "Arm64"])?;
         expect_array(out, "properties.features")?;
@@ -141,14 +126,12 @@ impl Kind for GalleryImages {
         Ok(Prepared::default())
     }
     fn check_delete(&self, store: &Store, item: &Stored) -> Result<(), ArmError> {
-        if store
-            .children(&item.id, "Microsoft.Compute/galleries/images/versions")
-            .is_empty()
-        {
-            Ok(())
-        } else {
-            Err(nested_conflict("gallery image", &item.id))
-        }
+        refuse_delete_with_children(
+            store,
+            item,
+            "Microsoft.Compute/galleries/images/versions",
+            "gallery image",
+        )
     }
 }
 
@@ -163,9 +146,6 @@ fn valid_version_name(name: &str) -> bool {
 impl Kind for GalleryImageVersions {
     fn type_name(&self) -> &'static str {
         "Microsoft.Compute/galleries/images/versions"
-    }
-    fn versions(&self) -> &'static [&'static str] {
-        GALLERY_VERSIONS
     }
     fn family(&self) -> Family {
         Family::Gallery
@@ -276,11 +256,11 @@ impl Kind for GalleryImageVersions {
                 })
                 .collect()
         };
-        let published = ctx
-            .existing
-            .and_then(|e| get_str(&e.body, "properties.publishingProfile.publishedDate"))
-            .map(str::to_string)
-            .unwrap_or_else(now_rfc3339);
+        let published = kept_or(
+            ctx.existing,
+            "properties.publishingProfile.publishedDate",
+            now_rfc3339,
+        );
         let p = props_mut(out);
         let pp = p.entry("publishingProfile").or_insert(json!({}));
         pp["replicaCount"] = json!(replicas);

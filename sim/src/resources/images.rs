@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    COMPUTE_VERSIONS, Family, Ids, Kind, Prepared, PutCtx, compute_not_found, expect_enum,
-    expect_int, get_str, props_mut,
+    Family, Ids, Kind, Prepared, PutCtx, compute_not_found, expect_enum, expect_int, get_str,
+    props_mut, require_enum,
 };
 use crate::http::ArmError;
 
@@ -13,9 +13,6 @@ pub(crate) struct Images;
 impl Kind for Images {
     fn type_name(&self) -> &'static str {
         "Microsoft.Compute/images"
-    }
-    fn versions(&self) -> &'static [&'static str] {
-        COMPUTE_VERSIONS
     }
     fn family(&self) -> Family {
         Family::Compute
@@ -42,23 +39,12 @@ impl Kind for Images {
             return Err(compute_not_found(vm));
         }
         if source_vm.is_none() {
-            expect_enum(out, &format!("{os}.osType"), &["Linux", "Windows"])?.ok_or_else(|| {
-                ArmError::invalid_parameter(
-                    &format!("{os}.osType"),
-                    "Required parameter 'osType' is missing (null).",
-                )
-            })?;
-            expect_enum(
+            require_enum(out, &format!("{os}.osType"), &["Linux", "Windows"])?;
+            require_enum(
                 out,
                 &format!("{os}.osState"),
                 &["Generalized", "Specialized"],
-            )?
-            .ok_or_else(|| {
-                ArmError::invalid_parameter(
-                    &format!("{os}.osState"),
-                    "Required parameter 'osState' is missing (null).",
-                )
-            })?;
+            )?;
             let blob = get_str(out, &format!("{os}.blobUri"));
             let snapshot = get_str(out, &format!("{os}.snapshot.id"));
             let disk = get_str(out, &format!("{os}.managedDisk.id"));

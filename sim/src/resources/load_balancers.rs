@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    Family, Ids, Kind, NETWORK_VERSIONS, Prepared, PutCtx, expect_enum, get_str, invalid_reference,
-    name_sub_objects, network_common, referrers,
+    Family, Ids, Kind, Prepared, PutCtx, expect_enum, get_str, invalid_reference, name_sub_objects,
+    network_common, network_interfaces::ip_configurations, refuse_delete_while_referenced,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req};
@@ -27,14 +27,8 @@ impl Kind for LoadBalancers {
     fn type_name(&self) -> &'static str {
         TYPE
     }
-    fn versions(&self) -> &'static [&'static str] {
-        NETWORK_VERSIONS
-    }
     fn family(&self) -> Family {
         Family::Network
-    }
-    fn in_progress_state(&self, _creating: bool) -> &'static str {
-        "Updating"
     }
     fn prepare(
         &self,
@@ -78,12 +72,7 @@ impl Kind for LoadBalancers {
                 let pool_id = pool["id"].as_str().unwrap_or_default().to_string();
                 let members: Vec<Value> = nics
                     .iter()
-                    .flat_map(|n| {
-                        n.body["properties"]["ipConfigurations"]
-                            .as_array()
-                            .cloned()
-                            .unwrap_or_default()
-                    })
+                    .flat_map(|n| ip_configurations(n))
                     .filter(|c| {
                         c["properties"]["loadBalancerBackendAddressPools"]
                             .as_array()
@@ -105,15 +94,17 @@ impl Kind for LoadBalancers {
         body
     }
     fn check_delete(&self, store: &Store, item: &Stored) -> Result<(), ArmError> {
-        match referrers(store, "Microsoft.Network/networkInterfaces", &item.id).first() {
-            Some(user) => Err(ArmError::bad_request(
-                "InUseLoadBalancerCannotBeDeleted",
+        refuse_delete_while_referenced(
+            store,
+            item,
+            &["Microsoft.Network/networkInterfaces"],
+            "InUseLoadBalancerCannotBeDeleted",
+            |user| {
                 format!(
                     "Load balancer {} cannot be deleted because it is referenced by {user}.",
                     item.id
-                ),
-            )),
-            None => Ok(()),
-        }
+                )
+            },
+        )
     }
 }

@@ -47,6 +47,19 @@ pub(crate) enum Family {
     Storage,
 }
 
+impl Family {
+    /// api-versions the provider's specs define (one resource provider, one list).
+    pub(crate) fn versions(self) -> &'static [&'static str] {
+        match self {
+            Family::Compute => COMPUTE_VERSIONS,
+            Family::Disk => DISK_VERSIONS,
+            Family::Gallery => GALLERY_VERSIONS,
+            Family::Network => NETWORK_VERSIONS,
+            Family::Storage => STORAGE_VERSIONS,
+        }
+    }
+}
+
 /// How a PUT answers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum PutMode {
@@ -116,9 +129,11 @@ pub(crate) enum ActionResult {
 pub(crate) trait Kind: Send + Sync {
     /// Canonical `Namespace/type[/childType]` as ARM returns it in `type`.
     fn type_name(&self) -> &'static str;
-    /// api-versions the specs define for this type.
-    fn versions(&self) -> &'static [&'static str];
     fn family(&self) -> Family;
+    /// api-versions the specs define for this type.
+    fn versions(&self) -> &'static [&'static str] {
+        self.family().versions()
+    }
     fn put_mode(&self) -> PutMode {
         PutMode::Async201
     }
@@ -129,9 +144,13 @@ pub(crate) trait Kind: Send + Sync {
     fn tracked(&self) -> bool {
         true
     }
-    /// provisioningState while a PUT is in flight.
+    /// provisioningState while a PUT is in flight (Network says `Updating` even on create).
     fn in_progress_state(&self, creating: bool) -> &'static str {
-        if creating { "Creating" } else { "Updating" }
+        if creating && self.family() != Family::Network {
+            "Creating"
+        } else {
+            "Updating"
+        }
     }
     /// Top-level keys (besides id/name/type/location/tags/properties) the resource keeps.
     fn top_level_keys(&self) -> &'static [&'static str] {
@@ -320,6 +339,51 @@ pub(crate) fn expect_enum(
         })
 }
 
+/// [`expect_enum`] for a property the RP requires.
+pub(crate) fn require_enum(
+    v: &Value,
+    path: &str,
+    allowed: &[&'static str],
+) -> Result<&'static str, ArmError> {
+    expect_enum(v, path, allowed)?.ok_or_else(|| {
+        let name = path.rsplit('.').next().unwrap_or(path);
+        ArmError::invalid_parameter(
+            path,
+            format!("Required parameter '{name}' is missing (null)."),
+        )
+    })
+}
+
+/// A value the RP assigns once: kept from the resource a PUT replaces, else `fresh()`.
+pub(crate) fn kept_or(
+    existing: Option<&Stored>,
+    path: &str,
+    fresh: impl FnOnce() -> String,
+) -> String {
+    existing
+        .and_then(|e| get_str(&e.body, path))
+        .map(str::to_string)
+        .unwrap_or_else(fresh)
+}
+
+/// Network's refusal to delete `item` while a resource of one of `referrer_types` uses it.
+pub(crate) fn refuse_delete_while_referenced(
+    store: &Store,
+    item: &Stored,
+    referrer_types: &[&str],
+    code: &str,
+    message: impl FnOnce(&str) -> String,
+) -> Result<(), ArmError> {
+    match referrer_types
+        .iter()
+        .flat_map(|t| referrers(store, t, &item.id))
+        .next()
+    {
+        Some(user) => Err(ArmError::bad_request(code, message(&user))),
+        None => Ok(()),
+    }
+}
+
 /// Network's error for a reference to a resource that does not exist.
 pub(crate) fn invalid_reference(referenced: &str, by: &str) -> ArmError {
     ArmError::bad_request(
@@ -438,10 +502,6 @@ pub(crate) fn referrers(store: &Store, type_name: &str, id: &str) -> Vec<String>
 /// Fields every Network resource carries: a weak `etag` and a stable `resourceGuid`.
 pub(crate) fn network_common(ctx: &PutCtx<'_>, ids: &mut Ids<'_>, out: &mut Value) {
     out["etag"] = json!(weak_etag(ids));
-    let guid = ctx
-        .existing
-        .and_then(|e| get_str(&e.body, "properties.resourceGuid"))
-        .map(str::to_string)
-        .unwrap_or_else(|| ids.uuid());
+    let guid = kept_or(ctx.existing, "properties.resourceGuid", || ids.uuid());
     props_mut(out).insert("resourceGuid".into(), json!(guid));
 }

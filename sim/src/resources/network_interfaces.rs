@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use serde_json::{Value, json};
 
 use super::{
-    Family, Ids, Kind, NETWORK_VERSIONS, Prepared, PutCtx, expect_array, expect_bool, expect_enum,
-    get, get_str, invalid_reference, network_common, props_mut, reference_exists, require_string,
+    Family, Ids, Kind, Prepared, PutCtx, expect_array, expect_bool, expect_enum, get, get_str,
+    invalid_reference, network_common, props_mut, reference_exists, require_string,
     virtual_machines,
 };
 use crate::arm::store::{Store, Stored};
@@ -25,6 +25,14 @@ fn parse_prefix(prefix: &str) -> Option<(u32, u32)> {
     (bits <= 32).then(|| (u32::from(ip), bits))
 }
 
+/// The IP configurations a stored NIC carries.
+pub(crate) fn ip_configurations(nic: &Stored) -> Vec<Value> {
+    nic.body["properties"]["ipConfigurations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// The first free address of the subnet (Azure reserves the first four).
 fn next_free_ip(store: &Store, subnet: &Stored, own_id: &str) -> Option<String> {
     let prefix = get_str(&subnet.body, "properties.addressPrefix").or_else(|| {
@@ -39,12 +47,7 @@ fn next_free_ip(store: &Store, subnet: &Stored, own_id: &str) -> Option<String> 
         .of_type(TYPE)
         .into_iter()
         .filter(|n| !n.id.eq_ignore_ascii_case(own_id))
-        .flat_map(|n| {
-            n.body["properties"]["ipConfigurations"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
+        .flat_map(ip_configurations)
         .filter_map(|c| get_str(&c, "properties.privateIPAddress").map(str::to_string))
         .collect();
     (4..size.saturating_sub(1))
@@ -55,9 +58,6 @@ fn next_free_ip(store: &Store, subnet: &Stored, own_id: &str) -> Option<String> 
 impl Kind for NetworkInterfaces {
     fn type_name(&self) -> &'static str {
         TYPE
-    }
-    fn versions(&self) -> &'static [&'static str] {
-        NETWORK_VERSIONS
     }
     fn family(&self) -> Family {
         Family::Network

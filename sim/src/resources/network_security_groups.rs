@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    Family, Ids, Kind, NETWORK_VERSIONS, Prepared, PutCtx, expect_enum, expect_int,
-    name_sub_objects, network_common, props_mut, referrers,
+    Family, Ids, Kind, Prepared, PutCtx, expect_enum, expect_int, name_sub_objects, network_common,
+    props_mut, refuse_delete_while_referenced,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::ArmError;
@@ -92,14 +92,8 @@ impl Kind for NetworkSecurityGroups {
     fn type_name(&self) -> &'static str {
         TYPE
     }
-    fn versions(&self) -> &'static [&'static str] {
-        NETWORK_VERSIONS
-    }
     fn family(&self) -> Family {
         Family::Network
-    }
-    fn in_progress_state(&self, _creating: bool) -> &'static str {
-        "Updating"
     }
     fn prepare(
         &self,
@@ -144,22 +138,20 @@ impl Kind for NetworkSecurityGroups {
         Ok(Prepared::default())
     }
     fn check_delete(&self, store: &Store, item: &Stored) -> Result<(), ArmError> {
-        let users: Vec<String> = [
-            "Microsoft.Network/networkInterfaces",
-            "Microsoft.Network/virtualNetworks/subnets",
-        ]
-        .iter()
-        .flat_map(|t| referrers(store, t, &item.id))
-        .collect();
-        match users.first() {
-            Some(user) => Err(ArmError::bad_request(
-                "InUseNetworkSecurityGroupCannotBeDeleted",
+        refuse_delete_while_referenced(
+            store,
+            item,
+            &[
+                "Microsoft.Network/networkInterfaces",
+                "Microsoft.Network/virtualNetworks/subnets",
+            ],
+            "InUseNetworkSecurityGroupCannotBeDeleted",
+            |user| {
                 format!(
                     "Network security group {} cannot be deleted because it is in use by the following resources: {user}.",
                     item.id
-                ),
-            )),
-            None => Ok(()),
-        }
+                )
+            },
+        )
     }
 }

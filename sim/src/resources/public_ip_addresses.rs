@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    Family, Ids, Kind, NETWORK_VERSIONS, Prepared, PutCtx, expect_enum, expect_int, get_str,
-    network_common, props_mut, referrers,
+    Family, Ids, Kind, Prepared, PutCtx, expect_enum, expect_int, get_str, kept_or, network_common,
+    props_mut, refuse_delete_while_referenced,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::ArmError;
@@ -15,14 +15,8 @@ impl Kind for PublicIpAddresses {
     fn type_name(&self) -> &'static str {
         "Microsoft.Network/publicIPAddresses"
     }
-    fn versions(&self) -> &'static [&'static str] {
-        NETWORK_VERSIONS
-    }
     fn family(&self) -> Family {
         Family::Network
-    }
-    fn in_progress_state(&self, _creating: bool) -> &'static str {
-        "Updating"
     }
     fn prepare(
         &self,
@@ -56,18 +50,14 @@ impl Kind for PublicIpAddresses {
         }
         let version = expect_enum(out, "properties.publicIPAddressVersion", &["IPv4", "IPv6"])?
             .unwrap_or("IPv4");
-        let ip = ctx
-            .existing
-            .and_then(|e| get_str(&e.body, "properties.ipAddress"))
-            .map(str::to_string)
-            .unwrap_or_else(|| {
-                format!(
-                    "20.{}.{}.{}",
-                    1 + ids.below(200),
-                    ids.below(255),
-                    1 + ids.below(250)
-                )
-            });
+        let ip = kept_or(ctx.existing, "properties.ipAddress", || {
+            format!(
+                "20.{}.{}.{}",
+                1 + ids.below(200),
+                ids.below(255),
+                1 + ids.below(250)
+            )
+        });
         out["sku"] = json!({"name": sku, "tier": get_str(out, "sku.tier").unwrap_or("Regional")});
         network_common(ctx, ids, out);
         let p = props_mut(out);
@@ -81,23 +71,21 @@ impl Kind for PublicIpAddresses {
         Ok(Prepared::default())
     }
     fn check_delete(&self, store: &Store, item: &Stored) -> Result<(), ArmError> {
-        let users: Vec<String> = [
-            "Microsoft.Network/networkInterfaces",
-            "Microsoft.Network/loadBalancers",
-            "Microsoft.Network/applicationGateways",
-        ]
-        .iter()
-        .flat_map(|t| referrers(store, t, &item.id))
-        .collect();
-        match users.first() {
-            Some(user) => Err(ArmError::bad_request(
-                "PublicIPAddressCannotBeDeleted",
+        refuse_delete_while_referenced(
+            store,
+            item,
+            &[
+                "Microsoft.Network/networkInterfaces",
+                "Microsoft.Network/loadBalancers",
+                "Microsoft.Network/applicationGateways",
+            ],
+            "PublicIPAddressCannotBeDeleted",
+            |user| {
                 format!(
                     "Public IP address {} can not be deleted since it is still allocated to resource {user}.",
                     item.id
-                ),
-            )),
-            None => Ok(()),
-        }
+                )
+            },
+        )
     }
 }

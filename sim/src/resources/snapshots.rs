@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    DISK_VERSIONS, Family, Ids, Kind, Prepared, PutCtx, PutMode, disks, expect_bool, expect_enum,
-    get_str, props_mut,
+    Family, Ids, Kind, Prepared, PutCtx, PutMode, disks, expect_bool, expect_enum, kept_or,
+    props_mut,
 };
 use crate::http::{ArmError, now_rfc3339};
 
@@ -23,9 +23,6 @@ impl Kind for Snapshots {
     fn type_name(&self) -> &'static str {
         "Microsoft.Compute/snapshots"
     }
-    fn versions(&self) -> &'static [&'static str] {
-        DISK_VERSIONS
-    }
     fn family(&self) -> Family {
         Family::Disk
     }
@@ -36,14 +33,7 @@ impl Kind for Snapshots {
         &["sku", "extendedLocation", "managedBy"]
     }
     fn blob_sources(&self, body: &Value) -> Vec<String> {
-        match get_str(body, "properties.creationData.createOption") {
-            Some(o) if o.eq_ignore_ascii_case("Import") => {
-                get_str(body, "properties.creationData.sourceUri")
-                    .map(|u| vec![u.to_string()])
-                    .unwrap_or_default()
-            }
-            _ => Vec::new(),
-        }
+        disks::imported_blob(body)
     }
     fn prepare(
         &self,
@@ -58,22 +48,11 @@ impl Kind for Snapshots {
             .or(implied)
             .unwrap_or(30);
         out["sku"] = json!({"name": sku, "tier": "Standard"});
-        let unique = ctx
-            .existing
-            .and_then(|o| get_str(&o.body, "properties.uniqueId"))
-            .map(str::to_string)
-            .unwrap_or_else(|| ids.uuid());
+        let unique = kept_or(ctx.existing, "properties.uniqueId", || ids.uuid());
         let p = props_mut(out);
-        p.insert("diskSizeGB".into(), json!(size));
-        p.insert("diskSizeBytes".into(), json!(size << 30));
-        p.insert("uniqueId".into(), json!(unique));
-        p.insert("timeCreated".into(), json!(now_rfc3339()));
+        disks::fill_common_properties(p, size, unique, now_rfc3339());
         p.entry("incremental").or_insert(json!(false));
         p.entry("diskState").or_insert(json!("Unattached"));
-        p.entry("encryption")
-            .or_insert(json!({"type": "EncryptionAtRestWithPlatformKey"}));
-        p.entry("networkAccessPolicy").or_insert(json!("AllowAll"));
-        p.entry("publicNetworkAccess").or_insert(json!("Enabled"));
         Ok(Prepared::default())
     }
 }

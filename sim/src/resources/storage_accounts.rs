@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     ActionResult, DeleteMode, Family, Ids, Kind, Prepared, PutCtx, PutMode, STORAGE_VERSIONS,
-    expect_enum, get_str, props_mut,
+    expect_enum, get_str, kept_or, props_mut,
 };
 use crate::arm::Call;
 use crate::arm::store::{Store, Stored};
@@ -76,9 +76,6 @@ impl Kind for StorageAccounts {
     fn type_name(&self) -> &'static str {
         "Microsoft.Storage/storageAccounts"
     }
-    fn versions(&self) -> &'static [&'static str] {
-        STORAGE_VERSIONS
-    }
     fn family(&self) -> Family {
         Family::Storage
     }
@@ -123,11 +120,7 @@ impl Kind for StorageAccounts {
         out["sku"] = json!({"name": sku, "tier": if sku.starts_with("Premium") { "Premium" } else { "Standard" }});
         out["kind"] = json!(kind);
         let location = get_str(out, "location").unwrap_or_default().to_string();
-        let created = ctx
-            .existing
-            .and_then(|e| get_str(&e.body, "properties.creationTime"))
-            .map(str::to_string)
-            .unwrap_or_else(now_rfc3339);
+        let created = kept_or(ctx.existing, "properties.creationTime", now_rfc3339);
         let p = props_mut(out);
         p.insert("primaryEndpoints".into(), endpoints(ctx.sim, &name));
         p.insert("primaryLocation".into(), json!(location));

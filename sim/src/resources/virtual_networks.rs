@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    Family, Ids, Kind, NETWORK_VERSIONS, Prepared, PutCtx, expect_array, get_str,
-    invalid_reference, network_common, props_mut, referrers,
+    Family, Ids, Kind, Prepared, PutCtx, expect_array, get_str, invalid_reference, network_common,
+    network_interfaces::ip_configurations, props_mut, referrers,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req};
@@ -45,14 +45,8 @@ impl Kind for VirtualNetworks {
     fn type_name(&self) -> &'static str {
         "Microsoft.Network/virtualNetworks"
     }
-    fn versions(&self) -> &'static [&'static str] {
-        NETWORK_VERSIONS
-    }
     fn family(&self) -> Family {
         Family::Network
-    }
-    fn in_progress_state(&self, _creating: bool) -> &'static str {
-        "Updating"
     }
     fn prepare(
         &self,
@@ -175,17 +169,11 @@ impl Kind for Subnets {
     fn type_name(&self) -> &'static str {
         SUBNET_TYPE
     }
-    fn versions(&self) -> &'static [&'static str] {
-        NETWORK_VERSIONS
-    }
     fn family(&self) -> Family {
         Family::Network
     }
     fn tracked(&self) -> bool {
         false
-    }
-    fn in_progress_state(&self, _creating: bool) -> &'static str {
-        "Updating"
     }
     fn top_level_keys(&self) -> &'static [&'static str] {
         &[]
@@ -210,12 +198,7 @@ impl Kind for Subnets {
         let configs: Vec<Value> = store
             .of_type(NIC_TYPE)
             .into_iter()
-            .flat_map(|nic| {
-                nic.body["properties"]["ipConfigurations"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
+            .flat_map(ip_configurations)
             .filter(|ipc| {
                 get_str(ipc, "properties.subnet.id")
                     .is_some_and(|s| s.eq_ignore_ascii_case(&item.id))

@@ -1,15 +1,8 @@
-//! Checks the request bodies built in this module against Azure's published OpenAPI specs:
-//! every property must exist in the schema and be writable, booleans and integers must have
-//! JSON's types, enums their canonical case, and required properties must be present.
-//!
-//! The specs are reference material outside the repository (`shared/azure-specs` in an
-//! ancestor directory, or `$AZURE_SPECS_DIR`); without them these tests pass vacuously and
-//! say so on stderr, so a fresh clone still builds and tests green.
+//! Checks the request bodies built in this module against Azure's published Microsoft.Compute
+//! specs (see `crate::azure::spec_check` for what is checked, and the skip when the specs are
+//! absent), and reads Azure's example responses into the models.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::availability_set::{AvailabilitySetSpec, availability_set_body};
 use super::disk::{self, DiskFromBlobSpec, DiskFromSnapshotSpec, DiskPatch, EmptyDiskSpec};
@@ -21,233 +14,19 @@ use super::vm::{
     VmIdentity, VmImage, VmSecurity, VmSpec,
 };
 use super::{Caching, Tags, bosh_tags};
+use crate::azure::spec_check::{Specs, specs_or_skip};
 
 const COMPUTE: &str = "specification/compute/resource-manager/Microsoft.Compute";
 
-fn specs_root() -> Option<PathBuf> {
-    if let Ok(dir) = std::env::var("AZURE_SPECS_DIR") {
-        return Some(PathBuf::from(dir)).filter(|p| p.is_dir());
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared/azure-specs"))
-        .find(|p| p.join(COMPUTE).is_dir())
-}
-
-/// What an object schema allows, gathered through `allOf`.
-struct Shape {
-    properties: Map<String, Value>,
-    /// Schema of keys not listed (tags), with the file it was declared in.
-    additional: Option<(PathBuf, Value)>,
-    required: Vec<String>,
-}
-
-struct Validator {
-    files: HashMap<PathBuf, Value>,
-    errors: Vec<String>,
-}
-
-impl Validator {
-    fn load(&mut self, file: &Path) -> Value {
-        if let Some(doc) = self.files.get(file) {
-            return doc.clone();
-        }
-        let text =
-            std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let doc: Value = serde_json::from_str(&text).unwrap();
-        self.files.insert(file.to_path_buf(), doc.clone());
-        doc
-    }
-
-    /// Follows `$ref`s to the schema they name, returning it and the file it lives in.
-    fn resolve(&mut self, file: &Path, schema: &Value) -> (PathBuf, Value) {
-        let mut file = file.to_path_buf();
-        let mut schema = schema.clone();
-        while let Some(reference) = schema
-            .get("$ref")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-        {
-            let (target, pointer) = reference
-                .split_once('#')
-                .unwrap_or((reference.as_str(), ""));
-            if !target.is_empty() {
-                file = normalize(&file.parent().unwrap().join(target));
-            }
-            let doc = self.load(&file);
-            schema = doc
-                .pointer(pointer)
-                .cloned()
-                .unwrap_or_else(|| panic!("{reference} not found"));
-        }
-        (file, schema)
-    }
-
-    /// Properties (own and inherited through allOf), additionalProperties and required names.
-    fn shape(&mut self, file: &Path, schema: &Value) -> Shape {
-        let mut properties = Map::new();
-        let mut required = Vec::new();
-        let mut additional = None;
-        let mut stack = vec![(file.to_path_buf(), schema.clone())];
-        while let Some((file, schema)) = stack.pop() {
-            let (file, schema) = self.resolve(&file, &schema);
-            if let Some(own) = schema.get("properties").and_then(Value::as_object) {
-                for (name, property) in own {
-                    properties.insert(name.clone(), property.clone());
-                }
-            }
-            if let Some(names) = schema.get("required").and_then(Value::as_array) {
-                required.extend(names.iter().filter_map(Value::as_str).map(str::to_string));
-            }
-            if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
-                additional = Some((file.clone(), extra.clone()));
-            }
-            for parent in schema
-                .get("allOf")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                stack.push((file.clone(), parent.clone()));
-            }
-        }
-        Shape {
-            properties,
-            additional,
-            required,
-        }
-    }
-
-    fn check(&mut self, file: &Path, schema: &Value, value: &Value, at: &str) {
-        let (file, schema) = self.resolve(file, schema);
-        // Some definitions are read-only as a whole (e.g. DiskState).
-        if schema.get("readOnly") == Some(&json!(true)) {
-            self.errors.push(format!("{at}: read-only"));
-        }
-        if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-            let text = value.as_str().unwrap_or_default();
-            let exact = values.iter().any(|v| v.as_str() == Some(text));
-            let loose = values
-                .iter()
-                .any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(text)));
-            let open = schema.pointer("/x-ms-enum/modelAsString") == Some(&json!(true));
-            if !exact && (loose || !open) {
-                self.errors
-                    .push(format!("{at}: {value} is not one of {values:?}"));
-            }
-        }
-        let kind = schema.get("type").and_then(Value::as_str);
-        let type_ok = match kind {
-            Some("boolean") => value.is_boolean(),
-            Some("integer") => value.is_i64() || value.is_u64(),
-            Some("number") => value.is_number(),
-            Some("string") => value.is_string(),
-            Some("array") => value.is_array(),
-            Some("object") => value.is_object(),
-            _ => true,
-        };
-        if !type_ok {
-            self.errors.push(format!(
-                "{at}: {value} is not a {}",
-                kind.unwrap_or_default()
-            ));
-            return;
-        }
-        match value {
-            Value::Array(items) => {
-                if let Some(item_schema) = schema.get("items") {
-                    for (i, item) in items.iter().enumerate() {
-                        self.check(&file, item_schema, item, &format!("{at}[{i}]"));
-                    }
-                }
-            }
-            Value::Object(object) => {
-                let Shape {
-                    properties,
-                    additional,
-                    required,
-                } = self.shape(&file, &schema);
-                for name in &required {
-                    if !object.contains_key(name) {
-                        self.errors.push(format!("{at}: required '{name}' missing"));
-                    }
-                }
-                for (name, item) in object {
-                    let path = format!("{at}.{name}");
-                    match (properties.get(name), &additional) {
-                        (Some(property), _) => {
-                            if property.get("readOnly") == Some(&json!(true)) {
-                                self.errors.push(format!("{path}: read-only"));
-                            }
-                            let property = property.clone();
-                            let owner = self.owner_file(&file, &schema, name);
-                            self.check(&owner, &property, item, &path);
-                        }
-                        (None, Some((extra_file, extra))) => {
-                            let (extra_file, extra) = (extra_file.clone(), extra.clone());
-                            self.check(&extra_file, &extra, item, &path);
-                        }
-                        (None, None) => self.errors.push(format!("{path}: not in the spec")),
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// The file declaring `name` (so relative `$ref`s inside it resolve correctly).
-    fn owner_file(&mut self, file: &Path, schema: &Value, name: &str) -> PathBuf {
-        let mut stack = vec![(file.to_path_buf(), schema.clone())];
-        while let Some((file, schema)) = stack.pop() {
-            let (file, schema) = self.resolve(&file, &schema);
-            if schema.get("properties").and_then(|p| p.get(name)).is_some() {
-                return file;
-            }
-            for parent in schema
-                .get("allOf")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                stack.push((file.clone(), parent.clone()));
-            }
-        }
-        file.to_path_buf()
-    }
-}
-
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
+fn compute_specs(what: &str) -> Option<Specs> {
+    specs_or_skip(COMPUTE, what)
 }
 
 /// Validates `body` against `definition` in `spec` (relative to Microsoft.Compute).
 fn assert_conforms(spec: &str, definition: &str, body: &Value) {
-    let Some(root) = specs_root() else {
-        eprintln!("azure-specs not found: skipping the spec check of {definition}");
-        return;
-    };
-    let file = root.join(COMPUTE).join(spec);
-    let mut validator = Validator {
-        files: HashMap::new(),
-        errors: Vec::new(),
-    };
-    let schema = json!({ "$ref": format!("#/definitions/{definition}") });
-    validator.check(&file, &schema, body, definition);
-    assert!(
-        validator.errors.is_empty(),
-        "{definition} body does not match {spec}:\n{}\n{body:#}",
-        validator.errors.join("\n")
-    );
+    if let Some(mut specs) = compute_specs(&format!("the spec check of {definition}")) {
+        specs.assert_conforms(spec, definition, body);
+    }
 }
 
 const DISK_SPEC: &str = "DiskRP/stable/2024-03-02/disk.json";
@@ -259,51 +38,32 @@ const GALLERY_SPEC: &str = "GalleryRP/stable/2024-03-03/gallery.json";
 
 #[test]
 fn the_validator_catches_deviations() {
-    if specs_root().is_none() {
+    let Some(mut specs) = compute_specs("the validator self-check") else {
         return;
-    }
+    };
     // Ruby's own deviations must be caught, or the checks below prove nothing.
     let ruby_style = json!({
         "name": "x", "type": "Microsoft.Compute/availabilitySets", "location": "l",
         "properties": {"platformUpdateDomainCount": "5"}
     });
-    let root = specs_root().unwrap();
-    let mut validator = Validator {
-        files: HashMap::new(),
-        errors: Vec::new(),
-    };
-    validator.check(
-        &root.join(COMPUTE).join(AS_SPEC),
-        &json!({"$ref": "#/definitions/AvailabilitySet"}),
-        &ruby_style,
-        "as",
-    );
-    let errors = validator.errors.join("\n");
+    let errors = specs
+        .violations(AS_SPEC, "AvailabilitySet", &ruby_style, "as")
+        .join("\n");
     assert!(errors.contains("as.name: read-only"), "{errors}");
     assert!(
-        errors.contains("platformUpdateDomainCount: \"5\" is not a integer"),
+        errors.contains("platformUpdateDomainCount: expected integer, found \"5\""),
         "{errors}"
     );
 
-    let mut validator = Validator {
-        files: HashMap::new(),
-        errors: Vec::new(),
-    };
     let lower_case = json!({"location": "l", "properties": {"storageProfile": {"osDisk": {"osType": "linux", "osState": "generalized"}}, "bogus": 1}});
     let read_only_definition = json!({"location": "l", "properties": {"diskState": "Attached"}});
-    validator.check(
-        &root.join(COMPUTE).join(DISK_SPEC),
-        &json!({"$ref": "#/definitions/Disk"}),
-        &read_only_definition,
-        "disk",
+    let mut errors = specs.violations(DISK_SPEC, "Disk", &read_only_definition, "disk");
+    errors.extend(specs.violations(IMAGE_SPEC, "Image", &lower_case, "image"));
+    let errors = errors.join("\n");
+    assert!(
+        errors.contains("disk.properties.diskState: read-only"),
+        "{errors}"
     );
-    validator.check(
-        &root.join(COMPUTE).join(IMAGE_SPEC),
-        &json!({"$ref": "#/definitions/Image"}),
-        &lower_case,
-        "image",
-    );
-    let errors = validator.errors.join("\n");
     assert!(
         errors.contains("osType: \"linux\" is not one of"),
         "{errors}"
@@ -313,24 +73,16 @@ fn the_validator_catches_deviations() {
         "{errors}"
     );
 
-    let mut validator = Validator {
-        files: HashMap::new(),
-        errors: Vec::new(),
-    };
     let mut deep = vm::vm_body(&full_vm_spec(VmImage::Id("/img".into()), false));
     deep["properties"]["osProfile"]["linuxConfiguration"]["disablePasswordAuthentication"] =
         json!("true");
     deep["properties"]["storageProfile"]["dataDisks"][0]["bogus"] = json!(1);
     deep["identity"]["type"] = json!("systemassigned");
-    validator.check(
-        &root.join(COMPUTE).join(VM_SPEC),
-        &json!({"$ref": "#/definitions/VirtualMachine"}),
-        &deep,
-        "vm",
-    );
-    let errors = validator.errors.join("\n");
+    let errors = specs
+        .violations(VM_SPEC, "VirtualMachine", &deep, "vm")
+        .join("\n");
     assert!(
-        errors.contains("disablePasswordAuthentication: \"true\" is not a boolean"),
+        errors.contains("disablePasswordAuthentication: expected boolean, found \"true\""),
         "{errors}"
     );
     assert!(
@@ -342,23 +94,19 @@ fn the_validator_catches_deviations() {
         "{errors}"
     );
 
-    let mut validator = Validator {
-        files: HashMap::new(),
-        errors: Vec::new(),
-    };
     let no_storage_profile =
         json!({"location": "l", "tags": {}, "properties": {"publishingProfile": {}}});
-    validator.check(
-        &root.join(COMPUTE).join(GALLERY_SPEC),
-        &json!({"$ref": "#/definitions/GalleryImageVersion"}),
+    let errors = specs.violations(
+        GALLERY_SPEC,
+        "GalleryImageVersion",
         &no_storage_profile,
         "v",
     );
     assert!(
-        validator
-            .errors
+        errors
             .join("\n")
-            .contains("required 'storageProfile' missing")
+            .contains("required 'storageProfile' missing"),
+        "{errors:#?}"
     );
 }
 
@@ -596,10 +344,7 @@ fn gallery_bodies_conform() {
 
 /// The `200` (else `201`) response body of an example in Azure's spec tree.
 fn example_response(path: &str) -> Option<Value> {
-    let root = specs_root()?;
-    let text = std::fs::read_to_string(root.join(COMPUTE).join(path))
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let example: Value = serde_json::from_str(&text).unwrap();
+    let example = compute_specs("the example responses")?.read(path);
     let responses = &example["responses"];
     responses
         .get("200")
@@ -620,7 +365,6 @@ fn models_read_azure_example_responses() {
     let Some(vm) = parse_example::<vm::VirtualMachine>(
         "ComputeRP/stable/2024-07-01/examples/virtualMachineExamples/VirtualMachine_Get.json",
     ) else {
-        eprintln!("azure-specs not found: skipping the example responses");
         return;
     };
     assert!(vm.vm_size().is_some());

@@ -63,10 +63,10 @@ mod conformance;
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::null_as_default;
 use crate::error::{CpiError, CpiResult};
 
 /// ARM tags. A sorted map keeps request bodies and logs deterministic.
@@ -109,16 +109,6 @@ pub fn compute_id(subscription_id: &str, resource_group: &str, kind: &str, name:
         kind,
         name,
     )
-}
-
-/// Reads `null` or an absent field as the type's default: ARM sends `"tags": null` and omits
-/// empty lists depending on the resource and api-version.
-pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// Parses an ARM response body into a model; the error names the resource that was read.

@@ -17,9 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::load_balancer::LoadBalancerAttachment;
 use super::{ChildResource, Resource, SubResource};
+use crate::azure::compute::bosh_tags;
 
-/// The tag every CPI-created NIC carries.
-pub const USER_AGENT_TAG: (&str, &str) = ("user-agent", "bosh");
 /// On the primary NIC: the VM's availability set, so delete_vm can find the AS after the VM
 /// is gone.
 pub const AVAILABILITY_SET_TAG: &str = "availability_set";
@@ -62,7 +61,7 @@ pub fn availability_set_from_nics<'a>(nics: &[&'a NetworkInterface]) -> Option<&
 /// The tags of a NIC: `user-agent: bosh`, plus `availability_set` on the primary NIC when the
 /// VM is in one.
 fn nic_tags(availability_set: Option<&str>) -> BTreeMap<String, String> {
-    let mut tags = BTreeMap::from([(USER_AGENT_TAG.0.to_owned(), USER_AGENT_TAG.1.to_owned())]);
+    let mut tags = bosh_tags();
     if let Some(name) = availability_set {
         tags.insert(AVAILABILITY_SET_TAG.to_owned(), name.to_owned());
     }

@@ -55,6 +55,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::null_as_default;
+
 /// `{"id": ...}`: how ARM bodies reference another resource.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SubResource {
@@ -99,12 +101,3 @@ pub struct ChildResource<P> {
 /// The `properties` of a resource the CPI only needs the id and name of.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 pub struct Unread {}
-
-/// ARM sometimes sends `null` where a list, map or string is expected; read it as empty.
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}

@@ -1,13 +1,6 @@
 //! Checks the request bodies this module builds against Azure's published Microsoft.Network
-//! 2024-05-01 spec: every property known to the schema, writable (not `readOnly`), of the right
-//! JSON type, enums in their canonical spelling, no `null` unless `x-nullable`.
-//!
-//! The specs are reference material outside the repository: these tests look for them in
-//! `$AZURE_SPECS_DIR`, else in a `shared/azure-specs` next to an ancestor of the crate, and
-//! skip (with a note on stderr) when they are absent, so a fresh clone still passes.
-
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+//! 2024-05-01 spec (see `crate::azure::spec_check` for what is checked, and the skip when the
+//! specs are absent).
 
 use serde_json::{Value, json};
 
@@ -15,166 +8,15 @@ use super::SubResource;
 use super::interface::{NicSpec, PrimaryNicAttachments, ResolvedNicIds, ipconfig_name};
 use super::load_balancer::LoadBalancerAttachment;
 use super::public_ip::DynamicPublicIp;
+use crate::azure::spec_check::specs_or_skip;
 
 const NETWORK_SPEC: &str =
     "specification/network/resource-manager/Microsoft.Network/stable/2024-05-01";
 
-fn spec_dir() -> Option<PathBuf> {
-    let root = std::env::var_os("AZURE_SPECS_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .ancestors()
-                .map(|dir| dir.join("shared/azure-specs"))
-                .find(|dir| dir.is_dir())
-        })?;
-    let dir = root.join(NETWORK_SPEC);
-    dir.is_dir().then_some(dir)
-}
-
-struct Swagger {
-    dir: PathBuf,
-    files: HashMap<String, Value>,
-}
-
-impl Swagger {
-    fn file(&mut self, name: &str) -> &Value {
-        let dir = &self.dir;
-        self.files.entry(name.to_owned()).or_insert_with(|| {
-            let text = std::fs::read_to_string(dir.join(name))
-                .unwrap_or_else(|e| panic!("reading spec file {name}: {e}"));
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {name}: {e}"))
-        })
-    }
-
-    /// Follows `$ref`s (across files) and returns the schema with sibling keys such as
-    /// `readOnly` kept, plus the file the schema lives in.
-    fn resolve(&mut self, schema: &Value, file: &str) -> (Value, String) {
-        let mut schema = schema.clone();
-        let mut file = file.to_owned();
-        while let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-            let (target_file, pointer) = reference.split_once('#').unwrap_or((reference, ""));
-            if !target_file.is_empty() {
-                file = Path::new(target_file)
-                    .file_name()
-                    .and_then(|f| f.to_str())
-                    .unwrap_or(target_file)
-                    .to_owned();
-            }
-            let target = self
-                .file(&file)
-                .pointer(pointer)
-                .unwrap_or_else(|| panic!("unresolvable $ref {reference} in {file}"))
-                .clone();
-            let mut merged = target;
-            if let (Some(merged), Some(siblings)) = (merged.as_object_mut(), schema.as_object()) {
-                for (key, value) in siblings {
-                    if key != "$ref" {
-                        merged.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-            schema = merged;
-        }
-        (schema, file)
-    }
-
-    /// The properties of an object schema, including those of its `allOf` parents.
-    fn properties(&mut self, schema: &Value, file: &str) -> HashMap<String, (Value, String)> {
-        let (schema, file) = self.resolve(schema, file);
-        let mut out = HashMap::new();
-        for parent in schema["allOf"].as_array().into_iter().flatten() {
-            out.extend(self.properties(parent, &file));
-        }
-        for (name, property) in schema["properties"].as_object().into_iter().flatten() {
-            out.insert(name.clone(), (property.clone(), file.clone()));
-        }
-        out
-    }
-
-    fn check(
-        &mut self,
-        value: &Value,
-        schema: &Value,
-        file: &str,
-        path: &str,
-        errors: &mut Vec<String>,
-    ) {
-        let (schema, file) = self.resolve(schema, file);
-        if schema["readOnly"] == json!(true) {
-            errors.push(format!("{path}: read-only property in a request"));
-        }
-        if value.is_null() {
-            if schema["x-nullable"] != json!(true) {
-                errors.push(format!("{path}: null is not allowed"));
-            }
-            return;
-        }
-        if let Some(allowed) = schema["enum"].as_array()
-            && !allowed.contains(value)
-        {
-            errors.push(format!("{path}: {value} is not one of {allowed:?}"));
-        }
-        let declared = schema["type"].as_str().unwrap_or("");
-        let type_ok = match declared {
-            "boolean" => value.is_boolean(),
-            "string" => value.is_string(),
-            "integer" => value.is_i64() || value.is_u64(),
-            "number" => value.is_number(),
-            "array" => value.is_array(),
-            "object" => value.is_object(),
-            _ => true,
-        };
-        if !type_ok {
-            errors.push(format!("{path}: expected {declared}, found {value}"));
-            return;
-        }
-        match value {
-            Value::Array(items) => {
-                for (index, item) in items.iter().enumerate() {
-                    self.check(
-                        item,
-                        &schema["items"],
-                        &file,
-                        &format!("{path}[{index}]"),
-                        errors,
-                    );
-                }
-            }
-            Value::Object(fields) => {
-                let known = self.properties(&schema, &file);
-                for (name, field) in fields {
-                    let field_path = format!("{path}.{name}");
-                    if let Some((property, property_file)) = known.get(name) {
-                        self.check(field, property, property_file, &field_path, errors);
-                    } else if let Some(additional) =
-                        schema.get("additionalProperties").filter(|a| a.is_object())
-                    {
-                        self.check(field, additional, &file, &field_path, errors);
-                    } else {
-                        errors.push(format!("{field_path}: not in the spec"));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
 /// Errors of `body` against `file#/definitions/definition`; `None` when the spec is absent.
 fn violations(file: &str, definition: &str, body: &Value) -> Option<Vec<String>> {
-    let Some(dir) = spec_dir() else {
-        eprintln!("skipped: Azure network specs not found (set AZURE_SPECS_DIR)");
-        return None;
-    };
-    let mut swagger = Swagger {
-        dir,
-        files: HashMap::new(),
-    };
-    let mut errors = Vec::new();
-    let root = json!({"$ref": format!("{file}#/definitions/{definition}")});
-    swagger.check(body, &root, file, "$", &mut errors);
-    Some(errors)
+    let mut specs = specs_or_skip(NETWORK_SPEC, "the Microsoft.Network spec check")?;
+    Some(specs.violations(file, definition, body, "$"))
 }
 
 fn full_nic() -> NicSpec {

@@ -42,6 +42,23 @@ fn vm(state: &str) -> Reply {
     )
 }
 
+/// GETs the test VM.
+async fn get_vm(arm: &ArmClient) -> Result<Option<Value>, Error> {
+    arm.get(&vm_path(), ApiKind::Compute, deadline()).await
+}
+
+/// DELETEs the test VM.
+async fn delete_vm(arm: &ArmClient) -> Result<Deleted, Error> {
+    arm.delete(&vm_path(), ApiKind::Compute, deadline()).await
+}
+
+/// POSTs the test VM's `performMaintenance` action.
+async fn post_maintenance(arm: &ArmClient, safety: PostSafety) -> Result<Option<Value>, Error> {
+    let action = vm_path().segment("performMaintenance");
+    arm.post(&action, ApiKind::Compute, None, safety, deadline())
+        .await
+}
+
 fn arm_requests(server: &TestServer) -> Vec<Recorded> {
     server
         .requests()
@@ -95,10 +112,7 @@ async fn get_of_a_missing_resource_is_none() {
         )
     })
     .await;
-    let found: Option<Value> = client(&server)
-        .get(&vm_path(), ApiKind::Compute, deadline())
-        .await
-        .unwrap();
+    let found: Option<Value> = get_vm(&client(&server)).await.unwrap();
     assert!(found.is_none());
     assert_eq!(arm_requests(&server).len(), 1);
 }
@@ -113,10 +127,7 @@ async fn gap_after_429(header: &'static str, value: String) -> Duration {
         }
     })
     .await;
-    let found: Option<Value> = client(&server)
-        .get(&vm_path(), ApiKind::Compute, deadline())
-        .await
-        .unwrap();
+    let found: Option<Value> = get_vm(&client(&server)).await.unwrap();
     assert!(found.is_some());
     let requests = arm_requests(&server);
     assert_eq!(requests.len(), 2);
@@ -160,10 +171,7 @@ async fn a_burst_of_503_recovers() {
         }
     })
     .await;
-    let found: Option<Value> = client(&server)
-        .get(&vm_path(), ApiKind::Compute, deadline())
-        .await
-        .unwrap();
+    let found: Option<Value> = get_vm(&client(&server)).await.unwrap();
     assert!(found.is_some());
     assert_eq!(arm_requests(&server).len(), 5);
 }
@@ -171,10 +179,7 @@ async fn a_burst_of_503_recovers() {
 #[tokio::test]
 async fn retries_are_bounded() {
     let server = arm_server(|_| arm_error(503, "ServiceUnavailable", "busy")).await;
-    let err = client(&server)
-        .get::<Value>(&vm_path(), ApiKind::Compute, deadline())
-        .await
-        .unwrap_err();
+    let err = get_vm(&client(&server)).await.unwrap_err();
     assert!(
         matches!(err, Error::Transient { attempts: 6, .. }),
         "{err:?}"
@@ -234,12 +239,7 @@ async fn connection_resets_recover_for_get_put_and_delete() {
                     .await
                     .unwrap();
             }
-            _ => assert_eq!(
-                arm.delete(&vm_path(), ApiKind::Compute, deadline())
-                    .await
-                    .unwrap(),
-                Deleted::Deleted
-            ),
+            _ => assert_eq!(delete_vm(&arm).await.unwrap(), Deleted::Deleted),
         }
     }
 }
@@ -249,15 +249,7 @@ async fn a_non_idempotent_post_is_not_resent_after_an_unknown_outcome() {
     let backend = arm_server(|_| Reply::json(200, json!({"ok": true}))).await;
     let proxy = ResettingProxy::start(backend.addr, 1).await;
     let arm = ArmClient::new(&imds_settings(&proxy.base, &backend.base)).unwrap();
-    let action = vm_path().segment("performMaintenance");
-    let err = arm
-        .post::<Value>(
-            &action,
-            ApiKind::Compute,
-            None,
-            PostSafety::NotIdempotent,
-            deadline(),
-        )
+    let err = post_maintenance(&arm, PostSafety::NotIdempotent)
         .await
         .unwrap_err();
     assert!(
@@ -267,14 +259,7 @@ async fn a_non_idempotent_post_is_not_resent_after_an_unknown_outcome() {
     // The same call marked idempotent is retried and succeeds.
     let proxy = ResettingProxy::start(backend.addr, 1).await;
     let arm = ArmClient::new(&imds_settings(&proxy.base, &backend.base)).unwrap();
-    let result: Option<Value> = arm
-        .post(
-            &action,
-            ApiKind::Compute,
-            None,
-            PostSafety::Idempotent,
-            deadline(),
-        )
+    let result: Option<Value> = post_maintenance(&arm, PostSafety::Idempotent)
         .await
         .unwrap();
     assert_eq!(result.unwrap()["ok"], true);
@@ -487,12 +472,7 @@ async fn lro_through_location_for_delete_and_put() {
     })
     .await;
     let arm = client(&server);
-    assert_eq!(
-        arm.delete(&vm_path(), ApiKind::Compute, deadline())
-            .await
-            .unwrap(),
-        Deleted::Deleted
-    );
+    assert_eq!(delete_vm(&arm).await.unwrap(), Deleted::Deleted);
     let done: Value = arm
         .put(&vm_path(), ApiKind::Compute, &json!({}), deadline())
         .await
@@ -653,18 +633,8 @@ async fn delete_of_a_missing_resource_is_not_an_error() {
     })
     .await;
     let arm = client(&server);
-    assert_eq!(
-        arm.delete(&vm_path(), ApiKind::Compute, deadline())
-            .await
-            .unwrap(),
-        Deleted::NotFound
-    );
-    assert_eq!(
-        arm.delete(&vm_path(), ApiKind::Compute, deadline())
-            .await
-            .unwrap(),
-        Deleted::NotFound
-    );
+    assert_eq!(delete_vm(&arm).await.unwrap(), Deleted::NotFound);
+    assert_eq!(delete_vm(&arm).await.unwrap(), Deleted::NotFound);
 }
 
 #[tokio::test]
@@ -685,15 +655,7 @@ async fn a_kind_missing_from_the_stack_column_sends_nothing() {
 async fn a_non_idempotent_post_is_resent_only_when_azure_refused_it() {
     // 503: the outcome is unknown, so no second attempt; still classified as transient.
     let server = arm_server(|_| arm_error(503, "ServiceUnavailable", "busy")).await;
-    let action = vm_path().segment("performMaintenance");
-    let err = client(&server)
-        .post::<Value>(
-            &action,
-            ApiKind::Compute,
-            None,
-            PostSafety::NotIdempotent,
-            deadline(),
-        )
+    let err = post_maintenance(&client(&server), PostSafety::NotIdempotent)
         .await
         .unwrap_err();
     assert!(
@@ -710,14 +672,7 @@ async fn a_non_idempotent_post_is_resent_only_when_azure_refused_it() {
         }
     })
     .await;
-    let done: Option<Value> = client(&server)
-        .post(
-            &action,
-            ApiKind::Compute,
-            None,
-            PostSafety::NotIdempotent,
-            deadline(),
-        )
+    let done: Option<Value> = post_maintenance(&client(&server), PostSafety::NotIdempotent)
         .await
         .unwrap();
     assert!(done.is_none());

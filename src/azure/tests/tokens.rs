@@ -11,7 +11,7 @@ use sha1::{Digest, Sha1};
 use url::Url;
 
 use super::support::*;
-use crate::azure::settings::{Authority, CredentialSettings};
+use crate::azure::settings::{Authority, AzureSettings, CredentialSettings};
 use crate::azure::{ApiKind, ArmClient, Deadline, Error, ResourcePath};
 
 fn deadline() -> Deadline {
@@ -20,6 +20,41 @@ fn deadline() -> Deadline {
 
 fn rg_path() -> ResourcePath {
     ResourcePath::resource_group(SUBSCRIPTION, "rg")
+}
+
+/// GETs the test resource group.
+async fn get_rg(arm: &ArmClient) -> Result<Option<serde_json::Value>, Error> {
+    arm.get(&rg_path(), ApiKind::Resources, deadline()).await
+}
+
+/// Settings that authenticate against the test server as an Entra ID authority.
+fn entra_settings(server: &TestServer, credential: CredentialSettings) -> AzureSettings {
+    let mut settings = imds_settings(&server.base, &server.base);
+    settings.authority = Authority::EntraId {
+        host: Url::parse(&server.base).unwrap(),
+    };
+    settings.credential = credential;
+    settings
+}
+
+/// A server whose IMDS issues `token-1`, `token-2`, … valid for `lifetime` seconds and whose
+/// ARM side is `arm`; also returns the count of tokens issued.
+async fn counting_token_server(
+    lifetime: u64,
+    arm: impl Fn(&Ctx<'_>) -> Reply + Send + Sync + 'static,
+) -> (TestServer, Arc<AtomicUsize>) {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let counter = issued.clone();
+    let server = TestServer::http(move |ctx| {
+        if is_token_request(ctx) {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            imds_token(&format!("token-{n}"), lifetime)
+        } else {
+            arm(ctx)
+        }
+    })
+    .await;
+    (server, issued)
 }
 
 fn rg_reply(ctx: &Ctx<'_>, token: &str) -> Reply {
@@ -55,29 +90,22 @@ async fn client_secret_against_a_custom_https_authority() {
         }
     })
     .await;
-    let mut settings = imds_settings(&server.base, &server.base);
-    settings.authority = Authority::EntraId {
-        host: Url::parse(&server.base).unwrap(),
-    };
-    settings.credential = CredentialSettings::ClientSecret {
-        client_id: "app-id".into(),
-        secret: Secret::new("s3cret-value"),
-    };
+    let mut settings = entra_settings(
+        &server,
+        CredentialSettings::ClientSecret {
+            client_id: "app-id".into(),
+            secret: Secret::new("s3cret-value"),
+        },
+    );
     settings.extra_ca_pem = server.ca_pem.clone();
     let arm = ArmClient::new(&settings).unwrap();
     assert!(
         server.requests().is_empty(),
         "building the client must not fetch a token"
     );
-    let rg: Option<serde_json::Value> = arm
-        .get(&rg_path(), ApiKind::Resources, deadline())
-        .await
-        .unwrap();
+    let rg: Option<serde_json::Value> = get_rg(&arm).await.unwrap();
     assert_eq!(rg.unwrap()["location"], "westeurope");
-    let _: Option<serde_json::Value> = arm
-        .get(&rg_path(), ApiKind::Resources, deadline())
-        .await
-        .unwrap();
+    let _: Option<serde_json::Value> = get_rg(&arm).await.unwrap();
     assert_eq!(
         server.requests_to("/oauth2/").len(),
         1,
@@ -90,10 +118,7 @@ async fn client_secret_against_a_custom_https_authority() {
         secret: Secret::new("wrong"),
     };
     let arm = ArmClient::new(&settings).unwrap();
-    let err = arm
-        .get::<serde_json::Value>(&rg_path(), ApiKind::Resources, deadline())
-        .await
-        .unwrap_err();
+    let err = get_rg(&arm).await.unwrap_err();
     assert!(matches!(err, Error::Auth { .. }), "{err:?}");
     assert!(err.to_string().contains("azure.client_secret"), "{err}");
 }
@@ -101,19 +126,15 @@ async fn client_secret_against_a_custom_https_authority() {
 #[tokio::test]
 async fn https_authority_without_the_extra_ca_is_refused() {
     let server = TestServer::https(|_| Reply::empty(500)).await;
-    let mut settings = imds_settings(&server.base, &server.base);
-    settings.authority = Authority::EntraId {
-        host: Url::parse(&server.base).unwrap(),
-    };
-    settings.credential = CredentialSettings::ClientSecret {
-        client_id: "app-id".into(),
-        secret: Secret::new("s"),
-    };
+    let settings = entra_settings(
+        &server,
+        CredentialSettings::ClientSecret {
+            client_id: "app-id".into(),
+            secret: Secret::new("s"),
+        },
+    );
     let arm = ArmClient::new(&settings).unwrap();
-    let err = arm
-        .get::<serde_json::Value>(&rg_path(), ApiKind::Resources, deadline())
-        .await
-        .unwrap_err();
+    let err = get_rg(&arm).await.unwrap_err();
     assert!(matches!(err, Error::Auth { .. }), "{err:?}");
     assert!(server.requests().is_empty());
 }
@@ -182,20 +203,16 @@ async fn certificate_assertion_for_entra_id() {
         }
     })
     .await;
-    let mut settings = imds_settings(&server.base, &server.base);
-    settings.authority = Authority::EntraId {
-        host: Url::parse(&server.base).unwrap(),
-    };
-    settings.credential = CredentialSettings::Certificate {
-        client_id: "app-id".into(),
-        pem_path: cert.pem_file.path().to_owned(),
-    };
+    let mut settings = entra_settings(
+        &server,
+        CredentialSettings::Certificate {
+            client_id: "app-id".into(),
+            pem_path: cert.pem_file.path().to_owned(),
+        },
+    );
     settings.extra_ca_pem = server.ca_pem.clone();
     let arm = ArmClient::new(&settings).unwrap();
-    let rg: Option<serde_json::Value> = arm
-        .get(&rg_path(), ApiKind::Resources, deadline())
-        .await
-        .unwrap();
+    let rg: Option<serde_json::Value> = get_rg(&arm).await.unwrap();
     assert!(rg.is_some());
 
     // A missing PEM file is a local error naming the file, and nothing is sent.
@@ -204,9 +221,7 @@ async fn certificate_assertion_for_entra_id() {
         pem_path: "/nonexistent/service_principal_certificate.pem".into(),
     };
     let before = server.requests().len();
-    let err = ArmClient::new(&settings)
-        .unwrap()
-        .get::<serde_json::Value>(&rg_path(), ApiKind::Resources, deadline())
+    let err = get_rg(&ArmClient::new(&settings).unwrap())
         .await
         .unwrap_err();
     assert!(
@@ -259,10 +274,7 @@ async fn adfs_v1_with_secret_and_with_certificate() {
     ] {
         settings.credential = credential;
         let arm = ArmClient::new(&settings).unwrap();
-        let rg: Option<serde_json::Value> = arm
-            .get(&rg_path(), ApiKind::Resources, deadline())
-            .await
-            .unwrap();
+        let rg: Option<serde_json::Value> = get_rg(&arm).await.unwrap();
         assert!(rg.is_some());
     }
     // The Stack column of the api-version table was used.
@@ -295,12 +307,7 @@ async fn managed_identity_system_and_by_resource_id() {
     .await;
     let mut settings = imds_settings(&server.base, &server.base);
     let arm = ArmClient::new(&settings).unwrap();
-    assert!(
-        arm.get::<serde_json::Value>(&rg_path(), ApiKind::Resources, deadline())
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(get_rg(&arm).await.unwrap().is_some());
     assert_eq!(
         server.requests_to("/oauth2/")[0].query_value("msi_res_id"),
         None
@@ -312,12 +319,7 @@ async fn managed_identity_system_and_by_resource_id() {
         endpoint: Some(server.url("/metadata/identity/oauth2/token")),
     };
     let arm = ArmClient::new(&settings).unwrap();
-    assert!(
-        arm.get::<serde_json::Value>(&rg_path(), ApiKind::Resources, deadline())
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(get_rg(&arm).await.unwrap().is_some());
     assert_eq!(
         server.requests_to("/oauth2/")[1]
             .query_value("msi_res_id")
@@ -328,63 +330,31 @@ async fn managed_identity_system_and_by_resource_id() {
 
 #[tokio::test]
 async fn token_is_refreshed_ahead_of_expiry() {
-    let issued = Arc::new(AtomicUsize::new(0));
-    let counter = issued.clone();
-    let server = TestServer::http(move |ctx| {
-        if is_token_request(ctx) {
-            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-            // A 2 s token is refreshed at half its life.
-            imds_token(&format!("token-{n}"), 2)
-        } else {
-            Reply::json(
-                200,
-                serde_json::json!({"auth": ctx.req.header("authorization")}),
-            )
-        }
+    // A 2 s token is refreshed at half its life.
+    let (server, issued) = counting_token_server(2, |ctx| {
+        Reply::json(
+            200,
+            serde_json::json!({"auth": ctx.req.header("authorization")}),
+        )
     })
     .await;
     let arm = ArmClient::new(&imds_settings(&server.base, &server.base)).unwrap();
-    let first: serde_json::Value = arm
-        .get(&rg_path(), ApiKind::Resources, deadline())
-        .await
-        .unwrap()
-        .unwrap();
-    let again: serde_json::Value = arm
-        .get(&rg_path(), ApiKind::Resources, deadline())
-        .await
-        .unwrap()
-        .unwrap();
+    let first: serde_json::Value = get_rg(&arm).await.unwrap().unwrap();
+    let again: serde_json::Value = get_rg(&arm).await.unwrap().unwrap();
     assert_eq!(first["auth"], "Bearer token-1");
     assert_eq!(again["auth"], "Bearer token-1");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let later: serde_json::Value = arm
-        .get(&rg_path(), ApiKind::Resources, deadline())
-        .await
-        .unwrap()
-        .unwrap();
+    let later: serde_json::Value = get_rg(&arm).await.unwrap().unwrap();
     assert_eq!(later["auth"], "Bearer token-2");
     assert_eq!(issued.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
 async fn arm_401_forces_one_refresh_then_succeeds() {
-    let issued = Arc::new(AtomicUsize::new(0));
-    let counter = issued.clone();
-    let server = TestServer::http(move |ctx| {
-        if is_token_request(ctx) {
-            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-            imds_token(&format!("token-{n}"), 3600)
-        } else {
-            // token-1 was revoked: only token-2 is accepted.
-            rg_reply(ctx, "token-2")
-        }
-    })
-    .await;
+    // token-1 was revoked: only token-2 is accepted.
+    let (server, issued) = counting_token_server(3600, |ctx| rg_reply(ctx, "token-2")).await;
     let arm = ArmClient::new(&imds_settings(&server.base, &server.base)).unwrap();
-    let rg: Option<serde_json::Value> = arm
-        .get(&rg_path(), ApiKind::Resources, deadline())
-        .await
-        .unwrap();
+    let rg: Option<serde_json::Value> = get_rg(&arm).await.unwrap();
     assert!(rg.is_some());
     assert_eq!(issued.load(Ordering::SeqCst), 2);
     assert_eq!(server.requests_to("/resourceGroups/").len(), 2);
@@ -405,10 +375,7 @@ async fn arm_401_twice_is_an_auth_error_not_a_loop() {
     })
     .await;
     let arm = ArmClient::new(&imds_settings(&server.base, &server.base)).unwrap();
-    let err = arm
-        .get::<serde_json::Value>(&rg_path(), ApiKind::Resources, deadline())
-        .await
-        .unwrap_err();
+    let err = get_rg(&arm).await.unwrap_err();
     assert!(matches!(err, Error::Auth { .. }), "{err:?}");
     assert!(err.to_string().contains("azure.tenant_id"), "{err}");
     assert_eq!(server.requests_to("/resourceGroups/").len(), 2);
@@ -417,17 +384,7 @@ async fn arm_401_twice_is_an_auth_error_not_a_loop() {
 
 #[tokio::test]
 async fn concurrent_calls_share_one_token_and_one_refresh() {
-    let issued = Arc::new(AtomicUsize::new(0));
-    let counter = issued.clone();
-    let server = TestServer::http(move |ctx| {
-        if is_token_request(ctx) {
-            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-            imds_token(&format!("token-{n}"), 3600)
-        } else {
-            rg_reply(ctx, "token-2")
-        }
-    })
-    .await;
+    let (server, issued) = counting_token_server(3600, |ctx| rg_reply(ctx, "token-2")).await;
     let arm = ArmClient::new(&imds_settings(&server.base, &server.base)).unwrap();
     let path = rg_path();
     let calls = (0..8).map(|_| arm.get::<serde_json::Value>(&path, ApiKind::Resources, deadline()));
