@@ -693,7 +693,7 @@ async fn vm_etag_guards_read_modify_write() {
     let sim = TestSim::start().await;
     let (_, nic_id) = network(&sim).await;
     let image = gallery_version(&sim).await;
-    let vm_url = path(&sim, "rg", "Microsoft.Compute/virtualMachines/vm1", COMPUTE);
+    let vm_url = path(&sim, "Microsoft.Compute/virtualMachines/vm1", COMPUTE);
     let r = sim.put(&vm_url, &vm_body(&nic_id, &image, json!([]))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let first = sim.get(&vm_url).await.body["etag"].clone();
@@ -723,12 +723,7 @@ async fn vm_etag_guards_read_modify_write() {
     assert_eq!(vm["tags"], json!({"who": "a"}));
     // `*` matches any existing resource; a PATCH of a missing one is a plain 404.
     assert_eq!(patch("*", "c").await.unwrap().status(), StatusCode::OK);
-    let missing = path(
-        &sim,
-        "rg",
-        "Microsoft.Compute/virtualMachines/nope",
-        COMPUTE,
-    );
+    let missing = path(&sim, "Microsoft.Compute/virtualMachines/nope", COMPUTE);
     let r = sim
         .client
         .patch(format!("{}{missing}", sim.handle.base_url()))
