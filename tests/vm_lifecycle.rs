@@ -1,0 +1,427 @@
+//! create_vm / delete_vm through the binary against azure-sim (ARM) and Azurite (stemcell
+//! blobs): the bodies Azure receives, the answers, and that a failed create or a delete
+//! leaves the inventory as it was.
+
+mod support;
+
+use base64::Engine;
+use bosh_azure_sim::azurite::Azurite;
+use bosh_azure_sim::stemcell_gen::{
+    Generation, StemcellImageSpec, stemcell_cloud_properties, write_stemcell_image,
+};
+use bosh_azure_sim::{Fault, FaultAction, SimConfig, StorageBackend};
+use serde_json::{Value, json};
+use support::error_type;
+use support::sim::SimEnv;
+
+const AGENT_ID: &str = "6a2f1ad4-4b8a-4d1b-9a5e-1c1e7a3c0b01";
+
+struct Env {
+    sim: SimEnv,
+    _azurite: Azurite,
+}
+
+fn start() -> Option<Env> {
+    let azurite = Azurite::start_for_test()?;
+    let sim = SimEnv::start_with(SimConfig {
+        storage: Some(StorageBackend {
+            blob_endpoint: azurite.blob_endpoint(),
+            account_name: azurite.account_name().into(),
+            account_key: azurite.account_key().into(),
+        }),
+        ..SimConfig::default()
+    });
+    let rg = sim.rg_id();
+    sim.seed(json!([
+        {
+            "id": format!("{rg}/providers/Microsoft.Storage/storageAccounts/{}", azurite.account_name()),
+            "location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"
+        },
+        {
+            "id": format!("{rg}/providers/Microsoft.Network/virtualNetworks/vnet"),
+            "location": "eastus",
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                "subnets": [{"name": "subnet", "properties": {"addressPrefix": "10.0.0.0/24"}}]
+            }
+        },
+        {
+            "id": format!("{rg}/providers/Microsoft.Network/networkSecurityGroups/nsg"),
+            "location": "eastus", "properties": {}
+        }
+    ]));
+    let account = azurite.account_name().to_owned();
+    sim.write_config(|azure| drop(azure.insert("storage_account_name".into(), json!(account))));
+    Some(Env {
+        sim,
+        _azurite: azurite,
+    })
+}
+
+fn light_stemcell(env: &Env) -> String {
+    let properties = json!({
+        "name": "bosh-azure-hyperv-ubuntu-jammy-go_agent", "version": "1.0", "os_type": "linux",
+        "image": {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy",
+                  "sku": "22_04-lts", "version": "22.04.202401010"}
+    });
+    let cid = env
+        .sim
+        .ok("create_stemcell", json!(["/unused", properties]));
+    cid.as_str().expect("stemcell cid").to_owned()
+}
+
+fn manual_network() -> Value {
+    json!({"private": {
+        "type": "manual", "ip": "10.0.0.10", "netmask": "255.255.255.0", "gateway": "10.0.0.1",
+        "dns": ["168.63.129.16"], "default": ["dns", "gateway"],
+        "cloud_properties": {"virtual_network_name": "vnet", "subnet_name": "subnet"}
+    }})
+}
+
+/// Resources in the sim, without the seeded ones' volatile fields: ids and types only.
+fn inventory_ids(env: &Env) -> Vec<String> {
+    env.sim.sim.inventory()["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_ascii_lowercase())
+        .collect()
+}
+
+fn arm_id(env: &Env, kind: &str, name: &str) -> String {
+    format!("{}/providers/{kind}/{name}", env.sim.rg_id())
+}
+
+#[test]
+fn light_stemcell_manual_network_with_nsg_pip_and_group_set_then_delete_restores_inventory() {
+    let Some(env) = start() else { return };
+    let stemcell = light_stemcell(&env);
+    let before = inventory_ids(&env);
+
+    let networks = manual_network();
+    let result = env.sim.ok(
+        "create_vm",
+        json!([
+            AGENT_ID,
+            stemcell,
+            {"instance_type": "Standard_D2s_v3", "security_group": "nsg",
+             "assign_dynamic_public_ip": true, "tags": {"team": "core"}},
+            networks,
+            [],
+            {"bosh": {"group": "my-deployment-web", "tags": {"deployment": "my"}}}
+        ]),
+    );
+    let vm_cid = result[0].as_str().expect("v2 answers [vm_cid, networks]");
+    assert_eq!(
+        vm_cid,
+        format!("agent_id:{AGENT_ID};resource_group_name:rg")
+    );
+    assert_eq!(result[1]["private"]["use_dhcp"], json!(true));
+    assert_eq!(result[1]["private"]["ip"], json!("10.0.0.10"));
+
+    let vm = env
+        .sim
+        .resource(&arm_id(&env, "Microsoft.Compute/virtualMachines", AGENT_ID))
+        .expect("the VM exists");
+    let storage = &vm["properties"]["storageProfile"];
+    assert_eq!(storage["imageReference"]["sku"], json!("22_04-lts"));
+    assert_eq!(
+        storage["imageReference"]["version"],
+        json!("22.04.202401010")
+    );
+    assert!(
+        vm.get("plan").is_none(),
+        "no plan for an image without one: {vm}"
+    );
+    assert_eq!(
+        storage["osDisk"]["name"],
+        json!(format!("bosh-disk-os-{AGENT_ID}"))
+    );
+    assert_eq!(
+        storage["dataDisks"][0]["name"],
+        json!(format!("bosh-disk-os-{AGENT_ID}-ephemeral-disk"))
+    );
+    assert_eq!(
+        vm["properties"]["hardwareProfile"]["vmSize"],
+        json!("Standard_D2s_v3")
+    );
+    assert_eq!(vm["tags"]["user-agent"], json!("bosh"));
+    assert_eq!(vm["tags"]["deployment"], json!("my"));
+    assert_eq!(vm["tags"]["team"], json!("core"));
+    let set_id = arm_id(
+        &env,
+        "Microsoft.Compute/availabilitySets",
+        "my-deployment-web",
+    );
+    assert!(
+        vm["properties"]["availabilitySet"]["id"]
+            .as_str()
+            .is_some_and(|id| id.eq_ignore_ascii_case(&set_id)),
+        "{vm}"
+    );
+    let os_profile = &vm["properties"]["osProfile"];
+    assert_eq!(os_profile["adminUsername"], json!("vcap"));
+    assert_eq!(
+        os_profile["linuxConfiguration"]["ssh"]["publicKeys"][0]["keyData"],
+        json!("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC test@example")
+    );
+
+    // customData is what the sim stored, if it keeps it (Azure does not return it).
+    if let Some(custom_data) = os_profile["customData"].as_str() {
+        let settings: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(custom_data)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(settings["agent_id"], json!(AGENT_ID));
+        assert_eq!(settings["vm"]["name"], json!(AGENT_ID));
+        assert_eq!(settings["dns"]["nameserver"], json!(["168.63.129.16"]));
+        assert_eq!(
+            settings["mbus"],
+            json!("nats://nats:nats-password@10.0.0.6:4222")
+        );
+    }
+
+    let nic = env
+        .sim
+        .resource(&arm_id(
+            &env,
+            "Microsoft.Network/networkInterfaces",
+            &format!("{AGENT_ID}-0"),
+        ))
+        .expect("the primary NIC exists");
+    let ipconfig = &nic["properties"]["ipConfigurations"][0]["properties"];
+    assert_eq!(ipconfig["privateIPAddress"], json!("10.0.0.10"));
+    assert_eq!(ipconfig["privateIPAllocationMethod"], json!("Static"));
+    assert!(
+        ipconfig["subnet"]["id"]
+            .as_str()
+            .unwrap()
+            .ends_with("/virtualNetworks/vnet/subnets/subnet")
+    );
+    assert!(
+        ipconfig["publicIPAddress"]["id"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/publicIPAddresses/{AGENT_ID}"))
+    );
+    assert!(
+        nic["properties"]["networkSecurityGroup"]["id"]
+            .as_str()
+            .unwrap()
+            .ends_with("/networkSecurityGroups/nsg")
+    );
+    assert_eq!(nic["tags"]["availability_set"], json!("my-deployment-web"));
+
+    // delete_vm removes the VM, NIC, public IP, disks and the set it left empty.
+    assert_eq!(env.sim.ok("delete_vm", json!([vm_cid])), Value::Null);
+    assert_eq!(inventory_ids(&env), before);
+    // Deleting again is not an error.
+    assert_eq!(env.sim.ok("delete_vm", json!([vm_cid])), Value::Null);
+}
+
+#[test]
+fn delete_vm_keeps_persistent_disks_and_v1_answers_the_cid() {
+    let Some(env) = start() else { return };
+    let stemcell = light_stemcell(&env);
+    let run = env.sim.call_versioned(
+        "create_vm",
+        json!([AGENT_ID, stemcell, {"instance_type": "Standard_D2s_v3",
+               "ephemeral_disk": {"use_root_disk": true}}, manual_network(), [], {}]),
+        1,
+    );
+    assert_eq!(run.response["error"], Value::Null, "{}", run.stderr);
+    let vm_cid = run.response["result"]
+        .as_str()
+        .expect("v1 answers the cid")
+        .to_owned();
+    let vm = env
+        .sim
+        .resource(&arm_id(&env, "Microsoft.Compute/virtualMachines", AGENT_ID))
+        .unwrap();
+    assert!(
+        vm["properties"]["storageProfile"]["dataDisks"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "use_root_disk: no ephemeral data disk: {vm}"
+    );
+    assert_eq!(
+        vm["properties"]["storageProfile"]["osDisk"]["diskSizeGB"],
+        json!(30)
+    );
+
+    let disk_cid = env.sim.ok("create_disk", json!([1024, {}, vm_cid]));
+    env.sim.ok("attach_disk", json!([vm_cid, disk_cid]));
+    env.sim.ok("delete_vm", json!([vm_cid]));
+    assert_eq!(env.sim.ok("has_vm", json!([vm_cid])), json!(false));
+    assert_eq!(env.sim.ok("has_disk", json!([disk_cid])), json!(true));
+}
+
+#[test]
+fn failed_vm_put_cleans_up_and_only_allocation_failures_are_retriable() {
+    let Some(env) = start() else { return };
+    let stemcell = light_stemcell(&env);
+    let before = inventory_ids(&env);
+    let create = json!([
+        AGENT_ID,
+        stemcell,
+        {"instance_type": "Standard_D2s_v3", "assign_dynamic_public_ip": true},
+        manual_network(),
+        [],
+        {"bosh": {"group": "failing-group"}}
+    ]);
+
+    env.sim
+        .sim
+        .add_fault(Fault {
+            method: Some("PUT".into()),
+            path: "/virtualMachines/".into(),
+            nth: None,
+            times: Some(1),
+            probability: None,
+            action: FaultAction::LroFailed {
+                code: "ZonalAllocationFailed".into(),
+                message: "Allocation failed.".into(),
+                canceled: false,
+                retry_after_secs: None,
+            },
+        })
+        .unwrap();
+    let run = env.sim.call("create_vm", create.clone());
+    assert_eq!(
+        error_type(&run.response),
+        Some("Bosh::Clouds::VMCreationFailed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.response["error"]["ok_to_retry"], json!(true));
+    assert!(
+        run.stdout.contains("ZonalAllocationFailed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        inventory_ids(&env),
+        before,
+        "everything created was deleted"
+    );
+
+    env.sim.sim.clear_faults();
+    env.sim
+        .sim
+        .add_fault(Fault {
+            method: Some("PUT".into()),
+            path: "/networkInterfaces/".into(),
+            nth: None,
+            times: Some(1),
+            probability: None,
+            action: FaultAction::Status {
+                status: 409,
+                code: Some("OperationNotAllowed".into()),
+                message: Some("Quota exceeded.".into()),
+                retry_after_secs: None,
+            },
+        })
+        .unwrap();
+    let run = env.sim.call("create_vm", create);
+    assert_eq!(
+        error_type(&run.response),
+        Some("Bosh::Clouds::VMCreationFailed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.response["error"]["ok_to_retry"], json!(false));
+    assert_eq!(inventory_ids(&env), before);
+}
+
+#[test]
+fn heavy_stemcell_makes_the_user_image_once_and_dynamic_networks_work() {
+    let Some(env) = start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image");
+    write_stemcell_image(&image, &StemcellImageSpec::new(4 * 1024 * 1024, 0.25)).unwrap();
+    let stemcell = env.sim.ok(
+        "create_stemcell",
+        json!([
+            image.to_str().unwrap(),
+            stemcell_cloud_properties(Generation::Gen1)
+        ]),
+    );
+    let stemcell = stemcell.as_str().unwrap().to_owned();
+    let dynamic = json!({"default": {"type": "dynamic", "default": ["dns", "gateway"],
+        "cloud_properties": {"virtual_network_name": "vnet", "subnet_name": "subnet"}}});
+    let props = json!({"instance_type": "Standard_D2s_v3",
+        "root_disk": {"type": "Standard_LRS"}, "availability_zone": "1"});
+
+    let uuid = stemcell.trim_start_matches("bosh-stemcell-");
+    let image_id = arm_id(
+        &env,
+        "Microsoft.Compute/images",
+        &format!("{uuid}-S-eastus"),
+    );
+    for agent in [AGENT_ID, "7b3f1ad4-4b8a-4d1b-9a5e-1c1e7a3c0b02"] {
+        let result = env.sim.ok(
+            "create_vm",
+            json!([agent, stemcell, props, dynamic, [], {}]),
+        );
+        assert!(result[0].as_str().is_some());
+        let vm = env
+            .sim
+            .resource(&arm_id(&env, "Microsoft.Compute/virtualMachines", agent))
+            .unwrap();
+        assert!(
+            vm["properties"]["storageProfile"]["imageReference"]["id"]
+                .as_str()
+                .is_some_and(|id| id.eq_ignore_ascii_case(&image_id)),
+            "{vm}"
+        );
+        assert_eq!(vm["zones"], json!(["1"]));
+        assert!(vm["properties"].get("availabilitySet").is_none());
+        let nic = env
+            .sim
+            .resource(&arm_id(
+                &env,
+                "Microsoft.Network/networkInterfaces",
+                &format!("{agent}-0"),
+            ))
+            .unwrap();
+        assert_eq!(
+            nic["properties"]["ipConfigurations"][0]["properties"]["privateIPAllocationMethod"],
+            json!("Dynamic")
+        );
+    }
+    let image = env.sim.resource(&image_id).expect("the user image exists");
+    assert_eq!(
+        image["properties"]["storageProfile"]["osDisk"]["storageAccountType"],
+        json!("Standard_LRS")
+    );
+    let images = env.sim.sim.inventory()["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] == json!("Microsoft.Compute/images"))
+        .count();
+    assert_eq!(images, 1, "the second VM reuses the image");
+}
+
+#[test]
+fn gallery_stemcells_are_refused_clearly() {
+    let Some(env) = start() else { return };
+    env.sim.write_config(|azure| {
+        azure.insert("compute_gallery_name".into(), json!("gallery"));
+        azure.insert("storage_account_name".into(), json!("unused"));
+    });
+    let run = env.sim.call(
+        "create_vm",
+        json!([AGENT_ID, "bosh-stemcell-d42a792c-db7a-45a6-8132-e03c863c9f01",
+               {"instance_type": "Standard_D2s_v3"}, manual_network(), [], {}]),
+    );
+    assert_eq!(
+        error_type(&run.response),
+        Some("Bosh::Clouds::NotImplemented"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Compute Gallery"), "{}", run.stdout);
+}
