@@ -166,22 +166,35 @@ fn light_stemcell_manual_network_with_nsg_pip_and_group_set_then_delete_restores
         json!("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC test@example")
     );
 
-    // customData is what the sim stored, if it keeps it (Azure does not return it).
-    if let Some(custom_data) = os_profile["customData"].as_str() {
-        let settings: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::STANDARD
-                .decode(custom_data)
-                .unwrap(),
-        )
+    // customData: the sim keeps it out of responses, as ARM does, but records it.
+    let vm_id = arm_id(&env, "Microsoft.Compute/virtualMachines", AGENT_ID);
+    let inventory = env.sim.sim.inventory();
+    let stored = inventory["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"].as_str().unwrap().eq_ignore_ascii_case(&vm_id))
         .unwrap();
-        assert_eq!(settings["agent_id"], json!(AGENT_ID));
-        assert_eq!(settings["vm"]["name"], json!(AGENT_ID));
-        assert_eq!(settings["dns"]["nameserver"], json!(["168.63.129.16"]));
-        assert_eq!(
-            settings["mbus"],
-            json!("nats://nats:nats-password@10.0.0.6:4222")
-        );
-    }
+    let custom_data = stored["hidden"]["customData"]
+        .as_str()
+        .expect("the VM PUT carried customData");
+    let settings: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(custom_data)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(settings["agent_id"], json!(AGENT_ID));
+    assert_eq!(settings["vm"]["name"], json!(AGENT_ID));
+    assert_eq!(settings["server"]["name"], json!(vm_cid));
+    assert_eq!(settings["dns"]["nameserver"], json!(["168.63.129.16"]));
+    assert_eq!(settings["networks"]["private"]["use_dhcp"], json!(true));
+    assert_eq!(settings["disks"]["ephemeral"]["lun"], json!("0"));
+    assert_eq!(settings["env"]["bosh"]["group"], json!("my-deployment-web"));
+    assert_eq!(
+        settings["mbus"],
+        json!("nats://nats:nats-password@10.0.0.6:4222")
+    );
 
     let nic = env
         .sim
@@ -424,4 +437,128 @@ fn gallery_stemcells_are_refused_clearly() {
         run.stdout
     );
     assert!(run.stdout.contains("Compute Gallery"), "{}", run.stdout);
+}
+
+#[test]
+fn vip_load_balancer_and_asg_attach_to_the_primary_nic_and_keep_failed_vms_keeps_resources() {
+    let Some(env) = start() else { return };
+    let rg = env.sim.rg_id();
+    env.sim.seed(json!([
+        {
+            "id": format!("{rg}/providers/Microsoft.Network/publicIPAddresses/vip-ip"),
+            "location": "eastus", "sku": {"name": "Standard"},
+            "properties": {"publicIPAllocationMethod": "Static"}
+        },
+        {
+            "id": format!("{rg}/providers/Microsoft.Network/loadBalancers/lb"),
+            "location": "eastus",
+            "properties": {"backendAddressPools": [{"name": "pool-a"}, {"name": "pool-b"}]}
+        },
+        {
+            "id": format!("{rg}/providers/Microsoft.Network/applicationSecurityGroups/asg"),
+            "location": "eastus", "properties": {}
+        }
+    ]));
+    let vip_id = arm_id(&env, "Microsoft.Network/publicIPAddresses", "vip-ip");
+    let address = env.sim.resource(&vip_id).unwrap()["properties"]["ipAddress"]
+        .as_str()
+        .expect("the sim gave the static IP an address")
+        .to_owned();
+    let stemcell = light_stemcell(&env);
+    let before = inventory_ids(&env);
+    let mut networks = manual_network();
+    networks["public"] = json!({"type": "vip", "ip": address, "cloud_properties": {}});
+    let props = json!({"instance_type": "Standard_D2s_v3",
+        "load_balancer": {"name": "lb", "backend_pool_name": "pool-b"},
+        "application_security_groups": ["asg"]});
+
+    let result = env.sim.ok(
+        "create_vm",
+        json!([AGENT_ID, stemcell, props, networks, [], {}]),
+    );
+    let vm_cid = result[0].as_str().unwrap().to_owned();
+    let nic = env
+        .sim
+        .resource(&arm_id(
+            &env,
+            "Microsoft.Network/networkInterfaces",
+            &format!("{AGENT_ID}-0"),
+        ))
+        .unwrap();
+    let ipconfig = &nic["properties"]["ipConfigurations"][0]["properties"];
+    assert!(
+        ipconfig["publicIPAddress"]["id"]
+            .as_str()
+            .is_some_and(|id| id.eq_ignore_ascii_case(&vip_id)),
+        "{nic}"
+    );
+    let pools = ipconfig["loadBalancerBackendAddressPools"]
+        .as_array()
+        .unwrap();
+    assert_eq!(pools.len(), 1, "{nic}");
+    assert!(
+        pools[0]["id"]
+            .as_str()
+            .unwrap()
+            .ends_with("/backendAddressPools/pool-b")
+    );
+    assert!(
+        ipconfig["applicationSecurityGroups"][0]["id"]
+            .as_str()
+            .unwrap()
+            .ends_with("/applicationSecurityGroups/asg")
+    );
+
+    // keep_failed_vms: the failed VM's resources stay, and the message names them.
+    env.sim.write_config(|azure| {
+        azure.insert("keep_failed_vms".into(), json!(true));
+        azure.insert("storage_account_name".into(), json!("devstoreaccount1"));
+    });
+    env.sim
+        .sim
+        .add_fault(Fault {
+            method: Some("PUT".into()),
+            path: "/virtualMachines/".into(),
+            nth: None,
+            times: Some(1),
+            probability: None,
+            action: FaultAction::LroFailed {
+                code: "InternalExecutionError".into(),
+                message: "Something broke.".into(),
+                canceled: false,
+                retry_after_secs: None,
+            },
+        })
+        .unwrap();
+    let other = "8c4f1ad4-4b8a-4d1b-9a5e-1c1e7a3c0b03";
+    let mut other_networks = manual_network();
+    other_networks["private"]["ip"] = json!("10.0.0.11");
+    let run = env.sim.call(
+        "create_vm",
+        json!([other, stemcell, {"instance_type": "Standard_D2s_v3"}, other_networks, [], {}]),
+    );
+    assert_eq!(
+        error_type(&run.response),
+        Some("Bosh::Clouds::VMCreationFailed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.response["error"]["ok_to_retry"], json!(false));
+    assert!(run.stdout.contains("keep_failed_vms"), "{}", run.stdout);
+    assert!(
+        env.sim
+            .resource(&arm_id(
+                &env,
+                "Microsoft.Network/networkInterfaces",
+                &format!("{other}-0")
+            ))
+            .is_some(),
+        "the failed VM's NIC is kept"
+    );
+
+    // delete_vm removes both, failed or not, and leaves the vip in place.
+    for cid in [vm_cid, format!("agent_id:{other};resource_group_name:rg")] {
+        env.sim.ok("delete_vm", json!([cid]));
+    }
+    assert_eq!(inventory_ids(&env), before);
 }
