@@ -266,7 +266,34 @@ fn delete_vm_keeps_persistent_disks_and_v1_answers_the_cid() {
 
     let disk_cid = env.sim.ok("create_disk", json!([1024, {}, vm_cid]));
     env.sim.ok("attach_disk", json!([vm_cid, disk_cid]));
+    // Azure may hold the NIC for the deleted VM a little longer: the delete is retried.
+    env.sim
+        .sim
+        .add_fault(Fault {
+            method: Some("DELETE".into()),
+            path: "/networkInterfaces/".into(),
+            nth: None,
+            times: Some(1),
+            probability: None,
+            action: FaultAction::Status {
+                status: 400,
+                code: Some("NicReservedForAnotherVm".into()),
+                message: Some("Nic is reserved for another VM.".into()),
+                retry_after_secs: None,
+            },
+        })
+        .unwrap();
     env.sim.ok("delete_vm", json!([vm_cid]));
+    assert!(
+        env.sim
+            .resource(&arm_id(
+                &env,
+                "Microsoft.Network/networkInterfaces",
+                &format!("{AGENT_ID}-0")
+            ))
+            .is_none(),
+        "the NIC is gone after the retry"
+    );
     assert_eq!(env.sim.ok("has_vm", json!([vm_cid])), json!(false));
     assert_eq!(env.sim.ok("has_disk", json!([disk_cid])), json!(true));
 }

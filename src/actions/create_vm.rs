@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use super::azure::Azure;
 use super::create_disk::vm_skus;
 use super::create_stemcell::STEMCELL_CONTAINER;
+use super::delete_vm::delete_nic;
 use crate::agent_settings::{AgentSettings, agent_networks};
 use crate::azure::compute::availability_set::{
     AvailabilitySet, AvailabilitySetAction, AvailabilitySetSpec, availability_set_body,
@@ -705,16 +706,18 @@ async fn clean_up(azure: &Azure<'_>, created: &Created, locks: &LockDir) -> CpiR
         [vm.os_disk_name(), vm.ephemeral_disk_name()]
             .map(|name| azure.disk_path(vm.resource_group_name(), &name))
     });
-    let deletions = disks
-        .map(|path| (path, ApiKind::Disks))
-        .chain(
-            created
-                .nics
-                .iter()
-                .map(|path| (path.clone(), ApiKind::Network)),
-        )
-        .map(|(path, api)| async move { azure.arm.delete(&path, api, azure.deadline).await });
-    try_join_all(deletions).await?;
+    let disk_deletions = disks.map(|path| async move {
+        azure
+            .arm
+            .delete(&path, ApiKind::Disks, azure.deadline)
+            .await?;
+        CpiResult::Ok(())
+    });
+    let nic_deletions = created.nics.iter().map(|path| async move {
+        delete_nic(azure, path).await?;
+        CpiResult::Ok(())
+    });
+    futures::try_join!(try_join_all(disk_deletions), try_join_all(nic_deletions))?;
     // The public IP is released only once its NIC is gone.
     if let Some(pip) = &created.public_ip {
         azure

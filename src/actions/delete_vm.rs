@@ -10,7 +10,9 @@ use serde_json::Value;
 use super::azure::Azure;
 use super::create_vm::{availability_set_of, delete_empty_availability_set};
 use crate::azure::compute::vm::VirtualMachine;
-use crate::azure::network::interface::NetworkInterface;
+use crate::azure::network::interface::{
+    NIC_RESERVED_ERROR_CODE, NIC_RESERVED_MAX_ATTEMPTS, NIC_RESERVED_RETRY_DELAY, NetworkInterface,
+};
 use crate::azure::network::public_ip::dynamic_public_ip_name;
 use crate::azure::{ApiKind, Deleted, ResourcePath};
 use crate::cid::VmCid;
@@ -107,11 +109,7 @@ async fn delete_nics(
     let mut deleted = Vec::new();
     for index in 0.. {
         let name = vm_cid.nic_name(index);
-        match azure
-            .arm
-            .delete(&nic_path(&name), ApiKind::Network, azure.deadline)
-            .await?
-        {
+        match delete_nic(azure, &nic_path(&name)).await? {
             Deleted::Deleted => deleted.push(name.to_ascii_lowercase()),
             Deleted::NotFound => break,
         }
@@ -125,12 +123,31 @@ async fn delete_nics(
             }
         }
     }
-    try_join_all(others.iter().map(|path| async move {
-        azure
+    try_join_all(others.iter().map(|path| delete_nic(azure, path))).await?;
+    Ok(())
+}
+
+/// Deletes a NIC. Azure keeps a NIC reserved for a while after a VM that used it failed or was
+/// deleted (`NicReservedForAnotherVm`); the delete is retried then, as the Ruby CPI does,
+/// within the call's deadline.
+pub async fn delete_nic(azure: &Azure<'_>, path: &ResourcePath) -> CpiResult<Deleted> {
+    let mut attempt = 1;
+    loop {
+        match azure
             .arm
             .delete(path, ApiKind::Network, azure.deadline)
             .await
-    }))
-    .await?;
-    Ok(())
+        {
+            Err(e)
+                if e.code() == Some(NIC_RESERVED_ERROR_CODE)
+                    && attempt < NIC_RESERVED_MAX_ATTEMPTS
+                    && NIC_RESERVED_RETRY_DELAY < azure.deadline.remaining() =>
+            {
+                tracing::info!(nic = %path.name(), attempt, "NIC still reserved; retrying its deletion");
+                attempt += 1;
+                tokio::time::sleep(NIC_RESERVED_RETRY_DELAY).await;
+            }
+            result => return Ok(result?),
+        }
+    }
 }
