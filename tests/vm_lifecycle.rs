@@ -589,3 +589,58 @@ fn vip_load_balancer_and_asg_attach_to_the_primary_nic_and_keep_failed_vms_keeps
     }
     assert_eq!(inventory_ids(&env), before);
 }
+
+#[test]
+fn concurrent_creates_into_one_availability_set_all_succeed_and_share_it() {
+    let Some(env) = start() else { return };
+    let stemcell = light_stemcell(&env);
+    let before = inventory_ids(&env);
+    let agents: Vec<String> = (0..6)
+        .map(|i| format!("9d5f1ad4-4b8a-4d1b-9a5e-1c1e7a3c0c{i:02}"))
+        .collect();
+    let cids: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = agents
+            .iter()
+            .enumerate()
+            .map(|(i, agent)| {
+                let (env, stemcell) = (&env, &stemcell);
+                scope.spawn(move || {
+                    let mut networks = manual_network();
+                    networks["private"]["ip"] = json!(format!("10.0.0.{}", 20 + i));
+                    let result = env.sim.ok(
+                        "create_vm",
+                        json!([agent, stemcell, {"instance_type": "Standard_D2s_v3"},
+                               networks, [], {"bosh": {"group": "shared-group"}}]),
+                    );
+                    result[0].as_str().unwrap().to_owned()
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    let set_id = arm_id(&env, "Microsoft.Compute/availabilitySets", "shared-group");
+    assert!(
+        env.sim.resource(&set_id).is_some(),
+        "one shared availability set"
+    );
+    for agent in &agents {
+        let vm = env
+            .sim
+            .resource(&arm_id(&env, "Microsoft.Compute/virtualMachines", agent))
+            .unwrap();
+        assert!(
+            vm["properties"]["availabilitySet"]["id"]
+                .as_str()
+                .is_some_and(|id| id.eq_ignore_ascii_case(&set_id)),
+            "{vm}"
+        );
+    }
+    for cid in &cids {
+        env.sim.ok("delete_vm", json!([cid]));
+    }
+    assert_eq!(
+        inventory_ids(&env),
+        before,
+        "the last delete_vm removed the set"
+    );
+}
