@@ -99,6 +99,7 @@ fn light_stemcell_manual_network_with_nsg_pip_and_group_set_then_delete_restores
     let before = inventory_ids(&env);
 
     let networks = manual_network();
+    let requests_before = env.sim.sim.request_log().len();
     let result = env.sim.ok(
         "create_vm",
         json!([
@@ -110,6 +111,21 @@ fn light_stemcell_manual_network_with_nsg_pip_and_group_set_then_delete_restores
             [],
             {"bosh": {"group": "my-deployment-web", "tags": {"deployment": "my"}}}
         ]),
+    );
+    let requests: Vec<_> = env.sim.sim.request_log()[requests_before..]
+        .iter()
+        .filter(|r| r.path.contains("/subscriptions/"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    eprintln!(
+        "create_vm (light, manual, NSG, PIP, AS): {} ARM requests",
+        requests.len()
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with("GET") && r.ends_with("/networkInterfaces")),
+        "no NIC listing: {requests:#?}"
     );
     let vm_cid = result[0].as_str().expect("v2 answers [vm_cid, networks]");
     assert_eq!(

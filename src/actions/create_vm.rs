@@ -256,54 +256,60 @@ async fn build(
         Some(_) => None,
         None => availability_set_name(props.availability_set.name.as_deref(), bosh_group),
     };
-    // Shared while this VM may join the set, so delete_vm of its last VM cannot remove it.
-    let mut set_lock: Option<FileLock> = None;
-    let availability_set_id = match &availability_set {
-        Some(name) => {
-            let (id, lock) =
-                get_or_create_availability_set(azure, vm_cid, name, &location, locks, created)
+    // The set and the public IP do not depend on each other: both at once. Each records what
+    // it is about to create before writing, so a failure of either cleans up both.
+    let set_slot = &mut created.availability_set;
+    let public_ip_slot = &mut created.public_ip;
+    let set = async {
+        match &availability_set {
+            Some(name) => {
+                get_or_create_availability_set(azure, vm_cid, name, &location, locks, set_slot)
+                    .await
+                    .map(Some)
+            }
+            None => Ok(None),
+        }
+    };
+    let public_ip = async {
+        match &plan.public_ip {
+            PublicIpPlan::None => Ok(None),
+            PublicIpPlan::Vip {
+                address,
+                resource_group,
+            } => {
+                let path = azure
+                    .arm
+                    .resource_group_path(resource_group)
+                    .provider("Microsoft.Network")
+                    .segment("publicIPAddresses");
+                let all: Vec<PublicIpAddress> = azure
+                    .arm
+                    .list(&path, ApiKind::Network, azure.deadline)
                     .await?;
-            set_lock = Some(lock);
-            Some(id)
-        }
-        None => None,
-    };
-
-    let public_ip_id = match &plan.public_ip {
-        PublicIpPlan::None => None,
-        PublicIpPlan::Vip {
-            address,
-            resource_group,
-        } => {
-            let path = azure
-                .arm
-                .resource_group_path(resource_group)
-                .provider("Microsoft.Network")
-                .segment("publicIPAddresses");
-            let all: Vec<PublicIpAddress> = azure
-                .arm
-                .list(&path, ApiKind::Network, azure.deadline)
-                .await?;
-            let found = find_by_address(&all, address)
-                .ok_or_else(|| vip_not_found_error(address, resource_group))?;
-            Some(found.id.clone())
-        }
-        PublicIpPlan::Dynamic(dynamic) => {
-            let id = dynamic.id(subscription_id).to_string();
-            let path = ResourcePath::parse_id(&id)?;
-            created.public_ip = Some(path.clone());
-            azure
-                .arm
-                .put::<_, Value>(
-                    &path,
-                    ApiKind::Network,
-                    &dynamic.body(&location),
-                    azure.deadline,
-                )
-                .await?;
-            Some(id)
+                let found = find_by_address(&all, address)
+                    .ok_or_else(|| vip_not_found_error(address, resource_group))?;
+                Ok(Some(found.id.clone()))
+            }
+            PublicIpPlan::Dynamic(dynamic) => {
+                let id = dynamic.id(subscription_id).to_string();
+                let path = ResourcePath::parse_id(&id)?;
+                *public_ip_slot = Some(path.clone());
+                azure
+                    .arm
+                    .put::<_, Value>(
+                        &path,
+                        ApiKind::Network,
+                        &dynamic.body(&location),
+                        azure.deadline,
+                    )
+                    .await?;
+                CpiResult::Ok(Some(id))
+            }
         }
     };
+    let (set, public_ip_id) = futures::try_join!(set, public_ip)?;
+    // Held (shared) until the VM is in the set, so delete_vm of its last VM cannot remove it.
+    let (availability_set_id, set_lock) = set.unzip();
 
     let primary = PrimaryNicAttachments {
         public_ip_id,
@@ -634,10 +640,9 @@ async fn get_or_create_availability_set(
     name: &str,
     location: &str,
     locks: &LockDir,
-    created: &mut Created,
+    created_set: &mut Option<(String, ResourcePath)>,
 ) -> CpiResult<(String, FileLock)> {
-    let props_set = &azure.config;
-    let azure_stack = props_set.azure_stack.is_some();
+    let azure_stack = azure.config.azure_stack.is_some();
     let path = availability_set_path(azure, vm_cid, name);
     let lock_name = availability_set_lock(name);
     let deadline = azure.deadline.instant();
@@ -657,37 +662,27 @@ async fn get_or_create_availability_set(
             ),
             managed: azure.config.use_managed_disks,
         };
-        match plan_availability_set(name, existing.as_ref(), &wanted, None)? {
-            AvailabilitySetAction::Use => {}
+        let body = match plan_availability_set(name, existing.as_ref(), &wanted, None)? {
+            AvailabilitySetAction::Use => None,
             AvailabilitySetAction::Create(spec) => {
-                created.availability_set = Some((name.to_owned(), path.clone()));
-                azure
-                    .arm
-                    .put::<_, Value>(
-                        &path,
-                        ApiKind::Compute,
-                        &availability_set_body(&spec),
-                        azure.deadline,
-                    )
-                    .await?;
+                *created_set = Some((name.to_owned(), path.clone()));
+                Some(availability_set_body(&spec))
             }
-            AvailabilitySetAction::UpgradeToManaged(spec) => {
-                azure
-                    .arm
-                    .put::<_, Value>(
-                        &path,
-                        ApiKind::Compute,
-                        &availability_set_body(&spec),
-                        azure.deadline,
-                    )
-                    .await?;
-            }
+            AvailabilitySetAction::UpgradeToManaged(spec) => Some(availability_set_body(&spec)),
+        };
+        if let Some(body) = body {
+            azure
+                .arm
+                .put::<_, Value>(&path, ApiKind::Compute, &body, azure.deadline)
+                .await?;
         }
     }
+    // A flock cannot be downgraded atomically: once shared, read the set again, since a
+    // delete_vm may have removed it (empty) in between.
     let shared = locks.lock(&lock_name, LockMode::Shared, deadline).await?;
     let set: AvailabilitySet = azure.get(&path, ApiKind::Compute).await?.ok_or_else(|| {
         CpiError::cloud(format!(
-            "availability set '{name}' vanished after it was created"
+            "availability set '{name}' was deleted while this VM was being created"
         ))
     })?;
     Ok((set.id, shared))
