@@ -660,3 +660,56 @@ fn concurrent_creates_into_one_availability_set_all_succeed_and_share_it() {
         "the last delete_vm removed the set"
     );
 }
+
+#[test]
+fn delete_vm_without_a_vm_still_removes_kept_nics_public_ip_and_the_set_named_by_the_nic() {
+    let Some(env) = start() else { return };
+    let stemcell = light_stemcell(&env);
+    let before = inventory_ids(&env);
+    env.sim.write_config(|azure| {
+        azure.insert("keep_failed_vms".into(), json!(true));
+        azure.insert("storage_account_name".into(), json!("devstoreaccount1"));
+    });
+    env.sim
+        .sim
+        .add_fault(Fault {
+            method: Some("PUT".into()),
+            path: "/virtualMachines/".into(),
+            nth: None,
+            times: Some(1),
+            probability: None,
+            action: FaultAction::Status {
+                status: 409,
+                code: Some("OperationNotAllowed".into()),
+                message: Some("Operation results in exceeding quota limits of Core.".into()),
+                retry_after_secs: None,
+            },
+        })
+        .unwrap();
+    let run = env.sim.call(
+        "create_vm",
+        json!([AGENT_ID, stemcell,
+               {"instance_type": "Standard_D2s_v3", "assign_dynamic_public_ip": true},
+               manual_network(), [], {"bosh": {"group": "kept-group"}}]),
+    );
+    assert_eq!(
+        run.response["error"]["ok_to_retry"],
+        json!(false),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("OperationNotAllowed"), "{}", run.stdout);
+    let set_id = arm_id(&env, "Microsoft.Compute/availabilitySets", "kept-group");
+    assert!(env.sim.resource(&set_id).is_some(), "kept");
+    assert!(
+        env.sim
+            .resource(&arm_id(&env, "Microsoft.Compute/virtualMachines", AGENT_ID))
+            .is_none()
+    );
+
+    env.sim.ok(
+        "delete_vm",
+        json!([format!("agent_id:{AGENT_ID};resource_group_name:rg")]),
+    );
+    assert_eq!(inventory_ids(&env), before);
+}
