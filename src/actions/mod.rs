@@ -6,9 +6,11 @@ mod attach_disk;
 mod azure;
 mod create_disk;
 mod create_stemcell;
+mod create_vm;
 mod delete_disk;
 mod delete_snapshot;
 mod delete_stemcell;
+mod delete_vm;
 mod detach_disk;
 mod get_disks;
 mod has_disk;
@@ -29,8 +31,9 @@ use self::azure::Azure;
 use crate::azure::Deadline;
 use crate::cid::{DiskCid, SnapshotCid, StemcellCid, VmCid};
 use crate::config::Config;
+use crate::config::Environment;
 use crate::error::{CpiError, CpiResult};
-use crate::props::{DiskCloudProps, VmResources};
+use crate::props::{DiskCloudProps, Networks, PropsContext, VmCloudProps, VmResources};
 use crate::rpc::{ApiVersion, Call};
 
 pub struct Cpi {
@@ -62,6 +65,8 @@ enum AzureCall {
         cloud_properties: Map<String, Value>,
     },
     DeleteStemcell(StemcellCid),
+    CreateVm(Box<create_vm::CreateVm>),
+    DeleteVm(VmCid),
     AttachDisk(VmCid, DiskCid),
     DetachDisk(VmCid, DiskCid),
     ResizeDisk(DiskCid, u64),
@@ -85,6 +90,16 @@ impl Cpi {
 
     fn vm_cid(&self, cid: &str) -> CpiResult<VmCid> {
         VmCid::parse(cid, &self.config.azure.resource_group_name)
+    }
+
+    fn props_context(&self) -> PropsContext {
+        let azure = &self.config.azure;
+        PropsContext {
+            default_resource_group_name: azure.resource_group_name.clone(),
+            is_azure_stack: azure.environment == Environment::AzureStack,
+            use_managed_disks: azure.use_managed_disks,
+            default_managed_identity: azure.default_managed_identity.clone(),
+        }
     }
 
     fn disk_cid(&self, cid: &str) -> CpiResult<DiskCid> {
@@ -126,6 +141,11 @@ impl Cpi {
                 AzureCall::DeleteStemcell(cid) => {
                     delete_stemcell::delete_stemcell(&azure, &cid).await
                 }
+                AzureCall::CreateVm(request) => {
+                    create_vm::create_vm(&azure, &request, &self.config.agent, self.api_version)
+                        .await
+                }
+                AzureCall::DeleteVm(vm) => delete_vm::delete_vm(&azure, &vm).await,
                 AzureCall::AttachDisk(vm, disk) => {
                     attach_disk::attach_disk(&azure, &vm, &disk, self.api_version).await
                 }
@@ -201,13 +221,30 @@ impl Cpi {
             Call::DeleteStemcell { stemcell_cid } => Ok(Decoded::Azure(AzureCall::DeleteStemcell(
                 stemcell_cid.parse()?,
             ))),
-            Call::CreateVm { stemcell_cid, .. } => {
-                stemcell_cid.parse::<StemcellCid>()?;
-                Err(not_yet(name))
+            Call::CreateVm {
+                agent_id,
+                stemcell_cid,
+                cloud_properties,
+                networks,
+                env,
+                ..
+            } => {
+                let context = self.props_context();
+                Ok(Decoded::Azure(AzureCall::CreateVm(Box::new(
+                    create_vm::CreateVm {
+                        agent_id,
+                        stemcell: stemcell_cid.parse()?,
+                        props: VmCloudProps::from_value(
+                            &Value::Object(cloud_properties),
+                            &context,
+                        )?,
+                        networks: Networks::from_value(&Value::Object(networks), &context)?,
+                        env,
+                    },
+                ))))
             }
             Call::DeleteVm { vm_cid } => {
-                self.vm_cid(&vm_cid)?;
-                Err(not_yet(name))
+                Ok(Decoded::Azure(AzureCall::DeleteVm(self.vm_cid(&vm_cid)?)))
             }
             Call::ResizeDisk {
                 disk_cid,

@@ -1,0 +1,756 @@
+//! `create_vm`: NICs (with their subnet, NSG, ASGs, LB/AGW pools and public IP), the
+//! availability set, the image and the VM, named after the agent id so a Director retry
+//! converges. Independent lookups run in parallel. Anything this call created is deleted again
+//! when a later step fails (unless `keep_failed_vms`), and the failure is `VMCreationFailed`,
+//! retriable only for transient allocation failures.
+//!
+//! Not handled yet: Compute Gallery stemcells (NotImplemented), `instance_types` filtering
+//! (the first candidate is used), copying a heavy stemcell to another region's storage
+//! account, boot diagnostics and dual-stack NIC groups.
+
+use std::collections::BTreeMap;
+
+use futures::future::try_join_all;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use super::azure::Azure;
+use super::create_disk::vm_skus;
+use super::create_stemcell::STEMCELL_CONTAINER;
+use super::delete_vm::delete_nic;
+use crate::agent_settings::{AgentSettings, agent_networks};
+use crate::azure::compute::availability_set::{
+    AvailabilitySet, AvailabilitySetAction, AvailabilitySetSpec, availability_set_body,
+    availability_set_name, plan_availability_set,
+};
+use crate::azure::compute::disk::disk_encryption_set_id;
+use crate::azure::compute::image::{
+    StemcellInfo, UserImage, UserImageSpec, VirtualMachineImage, legacy_user_image_name,
+    platform_image_versions_path, user_image_body, user_image_name,
+};
+use crate::azure::compute::sku::default_disk_sku;
+use crate::azure::compute::vm::{
+    EphemeralDataDiskSpec, EphemeralPlacement, OsDiskSpec, OsProfileSpec, VmIdentity, VmImage,
+    VmSecurity, VmSpec, capacity_reservation_group_id, ephemeral_data_disk_size_gib,
+    ephemeral_os_disk_size_gib, os_disk_size_gib, user_assigned_identity_id, vm_body, vm_tags,
+    windows_admin_password, windows_admin_username, windows_computer_name,
+};
+use crate::azure::compute::{Tags, stringify_metadata};
+use crate::azure::network::application_gateway::ApplicationGateway;
+use crate::azure::network::ids::ResourceLookup;
+use crate::azure::network::interface::{PrimaryNicAttachments, ResolvedNicIds};
+use crate::azure::network::load_balancer::LoadBalancer;
+use crate::azure::network::plan::{PlanContext, PublicIpPlan, plan_networks};
+use crate::azure::network::public_ip::{PublicIpAddress, find_by_address, vip_not_found_error};
+use crate::azure::network::virtual_network::{VirtualNetwork, vm_location};
+use crate::azure::{ApiKind, ResourcePath};
+use crate::cid::{StemcellCid, VmCid};
+use crate::error::{CpiError, CpiResult};
+use crate::locks::{FileLock, LockDir, LockMode};
+use crate::props::{ManagedIdentity, Networks, VmCloudProps};
+use crate::rpc::ApiVersion;
+
+/// Azure error codes after which the same request can succeed: capacity comes and goes.
+const TRANSIENT_ALLOCATION_CODES: &[&str] = &[
+    "AllocationFailed",
+    "ZonalAllocationFailed",
+    "OverconstrainedAllocationRequest",
+    "OverconstrainedZonalAllocationRequest",
+];
+
+/// create_vm's decoded arguments.
+pub struct CreateVm {
+    pub agent_id: String,
+    pub stemcell: StemcellCid,
+    pub props: VmCloudProps,
+    pub networks: Networks,
+    pub env: Map<String, Value>,
+}
+
+/// What this call created, so a failure can delete exactly that.
+#[derive(Default)]
+struct Created {
+    nics: Vec<ResourcePath>,
+    public_ip: Option<ResourcePath>,
+    /// The VM PUT was sent: the VM and its OS and ephemeral disks may exist.
+    vm: Option<VmCid>,
+    /// The availability set was created by this call: delete it if it is left empty.
+    availability_set: Option<(String, ResourcePath)>,
+}
+
+impl Created {
+    fn is_empty(&self) -> bool {
+        self.nics.is_empty()
+            && self.public_ip.is_none()
+            && self.vm.is_none()
+            && self.availability_set.is_none()
+    }
+
+    fn describe(&self) -> String {
+        let mut names: Vec<String> = Vec::new();
+        if let Some(vm) = &self.vm {
+            names.push(format!("VM '{}'", vm.vm_name()));
+            names.push(format!("disk '{}'", vm.os_disk_name()));
+            names.push(format!("disk '{}'", vm.ephemeral_disk_name()));
+        }
+        names.extend(self.nics.iter().map(|nic| format!("NIC '{}'", nic.name())));
+        if let Some(pip) = &self.public_ip {
+            names.push(format!("public IP '{}'", pip.name()));
+        }
+        if let Some((name, _)) = &self.availability_set {
+            names.push(format!("availability set '{name}' (if empty)"));
+        }
+        names.join(", ")
+    }
+}
+
+pub async fn create_vm(
+    azure: &Azure<'_>,
+    request: &CreateVm,
+    agent_config: &Map<String, Value>,
+    api_version: ApiVersion,
+) -> CpiResult<Value> {
+    if azure.config.compute_gallery_name.is_some() && !request.stemcell.is_light() {
+        return Err(CpiError::not_implemented(
+            "create_vm from Azure Compute Gallery stemcells (azure.compute_gallery_name) is not implemented yet in bosh-azure-cpi",
+        ));
+    }
+    let vm_cid = VmCid::new_managed(&request.agent_id, &request.props.resource_group_name)?;
+    let locks = LockDir::default();
+    let mut created = Created::default();
+    let outcome = build(azure, request, &vm_cid, agent_config, &locks, &mut created).await;
+    let error = match outcome {
+        Ok(()) => {
+            let cid = Value::String(vm_cid.to_string());
+            return Ok(match api_version {
+                ApiVersion::V1 => cid,
+                ApiVersion::V2 | ApiVersion::V3 => json!([
+                    cid,
+                    agent_networks(request.networks.raw(), &BTreeMap::new())
+                ]),
+            });
+        }
+        Err(error) => error,
+    };
+    if created.is_empty() {
+        return Err(error);
+    }
+    let ok_to_retry = matches!(
+        error,
+        CpiError::VmCreationFailed {
+            ok_to_retry: true,
+            ..
+        }
+    );
+    let message = error.message().to_owned();
+    if azure.config.keep_failed_vms {
+        return Err(CpiError::vm_creation_failed(
+            format!(
+                "{message}. keep_failed_vms is set, so these resources were kept; delete them manually: {}",
+                created.describe()
+            ),
+            false,
+        ));
+    }
+    match clean_up(azure, &created, &locks).await {
+        Ok(()) => Err(CpiError::vm_creation_failed(message, ok_to_retry)),
+        Err(cleanup) => Err(CpiError::vm_creation_failed(
+            format!(
+                "{message}. Cleaning up failed too ({}); these may be left: {}",
+                cleanup.message(),
+                created.describe()
+            ),
+            false,
+        )),
+    }
+}
+
+async fn build(
+    azure: &Azure<'_>,
+    request: &CreateVm,
+    vm_cid: &VmCid,
+    agent_config: &Map<String, Value>,
+    locks: &LockDir,
+    created: &mut Created,
+) -> CpiResult<()> {
+    let config = azure.config;
+    let props = &request.props;
+    let subscription_id = azure.arm.subscription_id();
+    let vm_size = props
+        .candidate_instance_types()
+        .first()
+        .map(|size| (*size).to_owned())
+        .ok_or_else(|| {
+            CpiError::cloud("missing required cloud property 'instance_type' or 'instance_types'")
+        })?;
+
+    let plan = plan_networks(
+        &request.networks,
+        props,
+        &PlanContext {
+            subscription_id,
+            vm: vm_cid,
+            default_resource_group: &config.resource_group_name,
+            default_security_group: config.default_security_group.as_ref(),
+            pip_idle_timeout_in_minutes: config.pip_idle_timeout_in_minutes,
+        },
+    )?;
+
+    // Everything that only reads runs at once: stemcell, VNet, subnets, NSGs, ASGs, pools.
+    let (stemcell, vnet, nic_ids, load_balancers, gateway_pools) = futures::try_join!(
+        stemcell_info(azure, &request.stemcell),
+        resolve::<VirtualNetwork>(azure, &plan.virtual_network),
+        try_join_all(plan.nics.iter().map(|nic| resolve_nic_ids(azure, nic))),
+        try_join_all(plan.load_balancers.iter().map(|pool| async move {
+            resolve::<LoadBalancer>(azure, &pool.owner)
+                .await?
+                .attachment(pool)
+        })),
+        try_join_all(plan.application_gateways.iter().map(|pool| async move {
+            resolve::<ApplicationGateway>(azure, &pool.owner)
+                .await?
+                .backend_pool_id(pool)
+        })),
+    )?;
+    let location = vm_location(config.location.as_deref(), &vnet)?.to_owned();
+    let use_root_disk = props.ephemeral_disk.use_root_disk;
+
+    let image = match &stemcell.image {
+        Some(reference) => {
+            let path = ResourcePath::parse_id(&format!(
+                "{}/{}",
+                platform_image_versions_path(subscription_id, &location, reference),
+                reference.version
+            ))?;
+            let found: VirtualMachineImage = azure
+                .get(&path, ApiKind::Compute)
+                .await?
+                .ok_or_else(|| stemcell_missing(&request.stemcell))?;
+            VmImage::Marketplace {
+                reference: reference.clone(),
+                plan: found.properties.plan,
+            }
+        }
+        None => {
+            let sku = match props
+                .root_disk
+                .disk_type
+                .as_ref()
+                .or(props.storage_account_type.as_ref())
+            {
+                Some(sku) => sku.clone(),
+                None => default_disk_sku(&vm_skus(azure, &location).await?, &vm_size).to_owned(),
+            };
+            VmImage::Id(
+                user_image(azure, &request.stemcell, &stemcell, &sku, &location, locks).await?,
+            )
+        }
+    };
+
+    let bosh_group = request
+        .env
+        .get("bosh")
+        .and_then(|bosh| bosh.get("group"))
+        .and_then(Value::as_str);
+    let availability_set = match &props.availability_zone {
+        Some(_) => None,
+        None => availability_set_name(props.availability_set.name.as_deref(), bosh_group),
+    };
+    // The set and the public IP do not depend on each other: both at once. Each records what
+    // it is about to create before writing, so a failure of either cleans up both.
+    let set_slot = &mut created.availability_set;
+    let public_ip_slot = &mut created.public_ip;
+    let set = async {
+        match &availability_set {
+            Some(name) => {
+                get_or_create_availability_set(azure, vm_cid, name, &location, locks, set_slot)
+                    .await
+                    .map(Some)
+            }
+            None => Ok(None),
+        }
+    };
+    let public_ip = async {
+        match &plan.public_ip {
+            PublicIpPlan::None => Ok(None),
+            PublicIpPlan::Vip {
+                address,
+                resource_group,
+            } => {
+                let path = azure
+                    .arm
+                    .resource_group_path(resource_group)
+                    .provider("Microsoft.Network")
+                    .segment("publicIPAddresses");
+                let all: Vec<PublicIpAddress> = azure
+                    .arm
+                    .list(&path, ApiKind::Network, azure.deadline)
+                    .await?;
+                let found = find_by_address(&all, address)
+                    .ok_or_else(|| vip_not_found_error(address, resource_group))?;
+                Ok(Some(found.id.clone()))
+            }
+            PublicIpPlan::Dynamic(dynamic) => {
+                let id = dynamic.id(subscription_id).to_string();
+                let path = ResourcePath::parse_id(&id)?;
+                *public_ip_slot = Some(path.clone());
+                azure
+                    .arm
+                    .put::<_, Value>(
+                        &path,
+                        ApiKind::Network,
+                        &dynamic.body(&location),
+                        azure.deadline,
+                    )
+                    .await?;
+                CpiResult::Ok(Some(id))
+            }
+        }
+    };
+    let (set, public_ip_id) = futures::try_join!(set, public_ip)?;
+    // Held (shared) until the VM is in the set, so delete_vm of its last VM cannot remove it.
+    let (availability_set_id, set_lock) = set.unzip();
+
+    let primary = PrimaryNicAttachments {
+        public_ip_id,
+        load_balancers,
+        application_gateway_pool_ids: gateway_pools.into_iter().flatten().collect(),
+        availability_set: availability_set.clone(),
+    };
+    let mut nic_writes = Vec::new();
+    for (nic, ids) in plan.nics.iter().zip(nic_ids) {
+        let mut spec = nic.spec(&location, ids, &primary);
+        spec.dns_servers = request
+            .networks
+            .networks()
+            .iter()
+            .find(|network| network.name == nic.network_name)
+            .and_then(|network| network.dns.clone())
+            .unwrap_or_default();
+        let path = ResourcePath::parse_id(&nic.id.to_string())?;
+        created.nics.push(path.clone());
+        nic_writes.push(async move {
+            azure
+                .arm
+                .put::<_, Value>(&path, ApiKind::Network, &spec.body(), azure.deadline)
+                .await
+        });
+    }
+    try_join_all(nic_writes).await?;
+
+    let windows = stemcell.is_windows();
+    let computer_name = windows.then(|| {
+        let unique = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default();
+        windows_computer_name(unique, std::process::id())
+    });
+    let os_profile = match &computer_name {
+        Some(computer_name) => OsProfileSpec::Windows {
+            computer_name: computer_name.clone(),
+            admin_username: windows_admin_username(&uuid::Uuid::new_v4()),
+            admin_password: windows_admin_password(&mut rand::rng()),
+        },
+        None => OsProfileSpec::Linux {
+            admin_username: config.ssh_user.clone(),
+            ssh_public_key: config.ssh_public_key.clone().ok_or_else(|| {
+                CpiError::cloud("Missing required property 'azure.ssh_public_key' for a Linux VM")
+            })?,
+        },
+    };
+    let instance_id = vm_cid.to_string();
+    let custom_data = AgentSettings {
+        instance_id: &instance_id,
+        computer_name: computer_name.as_deref(),
+        dns: request.networks.default_dns(),
+        agent_id: &request.agent_id,
+        vm_name: vm_cid.vm_name(),
+        networks: request.networks.raw(),
+        nic_groups_to_iface: &BTreeMap::new(),
+        env: &request.env,
+        has_ephemeral_disk: !use_root_disk,
+        agent_config,
+    }
+    .encoded();
+
+    let encryption_set = |name: &Option<String>| {
+        name.as_deref()
+            .map(|name| disk_encryption_set_id(subscription_id, &config.resource_group_name, name))
+    };
+    let ephemeral_placement = props
+        .root_disk
+        .placement
+        .diff_disk_placement()
+        .map(|placement| match placement {
+            "CacheDisk" => EphemeralPlacement::CacheDisk,
+            _ => EphemeralPlacement::ResourceDisk,
+        });
+    let os_size = match ephemeral_placement {
+        Some(_) => ephemeral_os_disk_size_gib(
+            props.root_disk.size_mib,
+            props.ephemeral_disk.size_mib,
+            &stemcell,
+            use_root_disk,
+        )?,
+        None => os_disk_size_gib(props.root_disk.size_mib, &stemcell, use_root_disk)?,
+    };
+    let ephemeral_disk = if use_root_disk {
+        None
+    } else {
+        Some(EphemeralDataDiskSpec {
+            name: vm_cid.ephemeral_disk_name(),
+            size_gib: ephemeral_data_disk_size_gib(props.ephemeral_disk.size_mib, &vm_size)?,
+            caching: props.ephemeral_disk.caching,
+            storage_account_type: props.ephemeral_disk.disk_type.clone(),
+            disk_encryption_set_id: encryption_set(&props.ephemeral_disk.disk_encryption_set_name),
+        })
+    };
+    let identity = props
+        .managed_identity
+        .as_ref()
+        .or(config.default_managed_identity.as_ref())
+        .map(|identity| match identity {
+            ManagedIdentity::SystemAssigned => VmIdentity::SystemAssigned,
+            ManagedIdentity::UserAssigned { name } => VmIdentity::UserAssigned(
+                user_assigned_identity_id(subscription_id, vm_cid.resource_group_name(), name),
+            ),
+        });
+    let capacity_reservation = props.capacity_reservation_group_id.clone().or_else(|| {
+        props.capacity_reservation_group.as_deref().map(|name| {
+            capacity_reservation_group_id(subscription_id, vm_cid.resource_group_name(), name)
+        })
+    });
+    let env_tags: Tags = request
+        .env
+        .get("bosh")
+        .and_then(|bosh| bosh.get("tags"))
+        .and_then(Value::as_object)
+        .map(stringify_metadata)
+        .unwrap_or_default();
+    let spec = VmSpec {
+        name: vm_cid.vm_name().to_owned(),
+        location,
+        vm_size,
+        tags: vm_tags(&env_tags, &props.tags),
+        os_profile,
+        custom_data,
+        network_interface_ids: plan.nics.iter().map(|nic| nic.id.to_string()).collect(),
+        image,
+        os_disk: OsDiskSpec {
+            name: vm_cid.os_disk_name(),
+            caching: props.caching,
+            size_gib: os_size,
+            disk_encryption_set_id: encryption_set(&props.root_disk.disk_encryption_set_name),
+            ephemeral_placement,
+        },
+        ephemeral_disk,
+        identity,
+        zone: props.availability_zone.clone(),
+        availability_set_id,
+        capacity_reservation_group_id: capacity_reservation,
+        boot_diagnostics_storage_uri: None,
+        security: VmSecurity::Standard,
+    };
+    created.vm = Some(vm_cid.clone());
+    let put = azure
+        .arm
+        .put::<_, Value>(
+            &azure.vm_path(vm_cid),
+            ApiKind::Compute,
+            &vm_body(&spec),
+            azure.deadline,
+        )
+        .await;
+    drop(set_lock);
+    put.map(drop).map_err(|e| {
+        let retriable = e
+            .code()
+            .is_some_and(|code| TRANSIENT_ALLOCATION_CODES.contains(&code));
+        CpiError::vm_creation_failed(e.to_string(), retriable)
+    })
+}
+
+/// GETs the lookup's candidates in order; the first found wins.
+async fn resolve_value(azure: &Azure<'_>, lookup: &ResourceLookup) -> CpiResult<(String, Value)> {
+    for candidate in &lookup.candidates {
+        let id = candidate.to_string();
+        let path = ResourcePath::parse_id(&id)?;
+        if let Some(found) = azure.get::<Value>(&path, ApiKind::Network).await? {
+            return Ok((id, found));
+        }
+    }
+    Err(lookup.not_found_error())
+}
+
+async fn resolve<T: DeserializeOwned>(azure: &Azure<'_>, lookup: &ResourceLookup) -> CpiResult<T> {
+    let (id, found) = resolve_value(azure, lookup).await?;
+    serde_json::from_value(found)
+        .map_err(|e| CpiError::cloud(format!("Azure sent an unreadable resource '{id}': {e}")))
+}
+
+async fn resolve_nic_ids(
+    azure: &Azure<'_>,
+    nic: &crate::azure::network::plan::PlannedNic,
+) -> CpiResult<ResolvedNicIds> {
+    let subnet = resolve_value(azure, &nic.subnet);
+    let security_group = async {
+        match &nic.network_security_group {
+            Some(lookup) => resolve_value(azure, lookup).await.map(|(id, _)| Some(id)),
+            None => Ok(None),
+        }
+    };
+    let application_security_groups = try_join_all(
+        nic.application_security_groups
+            .iter()
+            .map(|lookup| async move { resolve_value(azure, lookup).await.map(|(id, _)| id) }),
+    );
+    let ((subnet_id, _), network_security_group_id, application_security_group_ids) =
+        futures::try_join!(subnet, security_group, application_security_groups)?;
+    Ok(ResolvedNicIds {
+        subnet_id,
+        network_security_group_id,
+        application_security_group_ids,
+    })
+}
+
+fn stemcell_missing(cid: &StemcellCid) -> CpiError {
+    CpiError::vm_creation_failed(format!("Given stemcell '{cid}' does not exist"), false)
+}
+
+/// The stemcell blob's metadata in the default storage account.
+async fn stemcell_info(azure: &Azure<'_>, cid: &StemcellCid) -> CpiResult<StemcellInfo> {
+    let blobs = azure.default_blobs().await?;
+    let blob = cid.blob_name();
+    let metadata = blobs
+        .get_metadata(STEMCELL_CONTAINER, &blob)
+        .await?
+        .ok_or_else(|| stemcell_missing(cid))?;
+    StemcellInfo::new(
+        blobs.blob_url(STEMCELL_CONTAINER, &blob).to_string(),
+        metadata.into_iter().collect(),
+    )
+}
+
+/// The managed image of a heavy stemcell for this SKU and location, created from the stemcell
+/// blob on first use under a cross-process lock (Ruby §6.3 names, so both CPIs share images).
+async fn user_image(
+    azure: &Azure<'_>,
+    cid: &StemcellCid,
+    stemcell: &StemcellInfo,
+    storage_account_type: &str,
+    location: &str,
+    locks: &LockDir,
+) -> CpiResult<String> {
+    let name = user_image_name(cid.as_str(), storage_account_type, location);
+    let images = azure
+        .arm
+        .resource_group_path(&azure.config.resource_group_name)
+        .provider("Microsoft.Compute")
+        .segment("images");
+    let path = images.clone().segment(&name);
+    if let Some(image) = azure.get::<UserImage>(&path, ApiKind::Compute).await? {
+        return Ok(image.id);
+    }
+    let _lock = locks
+        .lock(
+            &format!("create-user-image-{name}"),
+            LockMode::Exclusive,
+            azure.deadline.instant(),
+        )
+        .await?;
+    if let Some(image) = azure.get::<UserImage>(&path, ApiKind::Compute).await? {
+        return Ok(image.id);
+    }
+    let account_name = azure
+        .config
+        .storage_account_name
+        .as_deref()
+        .ok_or_else(|| {
+            CpiError::cloud(
+                "Missing required property 'azure.storage_account_name' in the CPI configuration",
+            )
+        })?;
+    let account = azure
+        .storage
+        .get(account_name, azure.deadline)
+        .await?
+        .ok_or_else(|| {
+            CpiError::cloud(format!(
+                "The default storage account '{account_name}' cannot be found"
+            ))
+        })?;
+    if !account.location.eq_ignore_ascii_case(location) {
+        return Err(CpiError::not_implemented(format!(
+            "The stemcell is in '{}' and the VM in '{location}': copying a stemcell to another region is not implemented yet in bosh-azure-cpi",
+            account.location
+        )));
+    }
+    let legacy = images.clone().segment(&legacy_user_image_name(
+        cid.as_str(),
+        storage_account_type,
+        location,
+    ));
+    azure
+        .arm
+        .delete(&legacy, ApiKind::Compute, azure.deadline)
+        .await?;
+    let spec = UserImageSpec {
+        location: location.to_owned(),
+        tags: stemcell.metadata.clone(),
+        os_type: stemcell.os_type,
+        blob_uri: stemcell.uri.clone(),
+        storage_account_type: storage_account_type.to_owned(),
+        hyper_v_generation: stemcell.hyper_v_generation()?,
+    };
+    azure
+        .arm
+        .put::<_, Value>(
+            &path,
+            ApiKind::Compute,
+            &user_image_body(&spec),
+            azure.deadline,
+        )
+        .await?;
+    let image: UserImage = azure.get(&path, ApiKind::Compute).await?.ok_or_else(|| {
+        CpiError::cloud(format!(
+            "The user image '{name}' vanished after it was created"
+        ))
+    })?;
+    Ok(image.id)
+}
+
+fn availability_set_path(azure: &Azure<'_>, vm_cid: &VmCid, name: &str) -> ResourcePath {
+    azure
+        .arm
+        .resource_group_path(vm_cid.resource_group_name())
+        .provider("Microsoft.Compute")
+        .child("availabilitySets", name)
+}
+
+fn availability_set_lock(name: &str) -> String {
+    format!("availability-set-{name}")
+}
+
+/// Gets or creates the set under its exclusive lock, then returns its id and a shared lock
+/// held until the VM is in the set.
+async fn get_or_create_availability_set(
+    azure: &Azure<'_>,
+    vm_cid: &VmCid,
+    name: &str,
+    location: &str,
+    locks: &LockDir,
+    created_set: &mut Option<(String, ResourcePath)>,
+) -> CpiResult<(String, FileLock)> {
+    let azure_stack = azure.config.azure_stack.is_some();
+    let path = availability_set_path(azure, vm_cid, name);
+    let lock_name = availability_set_lock(name);
+    let deadline = azure.deadline.instant();
+    {
+        let _exclusive = locks
+            .lock(&lock_name, LockMode::Exclusive, deadline)
+            .await?;
+        let existing: Option<AvailabilitySet> = azure.get(&path, ApiKind::Compute).await?;
+        let wanted = AvailabilitySetSpec {
+            location: location.to_owned(),
+            update_domains: crate::azure::compute::availability_set::default_update_domains(
+                azure_stack,
+            ),
+            fault_domains: crate::azure::compute::availability_set::default_fault_domains(
+                azure.config.use_managed_disks,
+                azure_stack,
+            ),
+            managed: azure.config.use_managed_disks,
+        };
+        let body = match plan_availability_set(name, existing.as_ref(), &wanted, None)? {
+            AvailabilitySetAction::Use => None,
+            AvailabilitySetAction::Create(spec) => {
+                *created_set = Some((name.to_owned(), path.clone()));
+                Some(availability_set_body(&spec))
+            }
+            AvailabilitySetAction::UpgradeToManaged(spec) => Some(availability_set_body(&spec)),
+        };
+        if let Some(body) = body {
+            azure
+                .arm
+                .put::<_, Value>(&path, ApiKind::Compute, &body, azure.deadline)
+                .await?;
+        }
+    }
+    // A flock cannot be downgraded atomically: once shared, read the set again, since a
+    // delete_vm may have removed it (empty) in between.
+    let shared = locks.lock(&lock_name, LockMode::Shared, deadline).await?;
+    let set: AvailabilitySet = azure.get(&path, ApiKind::Compute).await?.ok_or_else(|| {
+        CpiError::cloud(format!(
+            "availability set '{name}' was deleted while this VM was being created"
+        ))
+    })?;
+    Ok((set.id, shared))
+}
+
+/// Deletes what `created` lists: the VM first (it holds the NICs and disks), then NICs, disks
+/// and the public IP, then the availability set when no VM is left in it.
+async fn clean_up(azure: &Azure<'_>, created: &Created, locks: &LockDir) -> CpiResult<()> {
+    if let Some(vm) = &created.vm {
+        azure
+            .arm
+            .delete(&azure.vm_path(vm), ApiKind::Compute, azure.deadline)
+            .await?;
+    }
+    let disks = created.vm.iter().flat_map(|vm| {
+        [vm.os_disk_name(), vm.ephemeral_disk_name()]
+            .map(|name| azure.disk_path(vm.resource_group_name(), &name))
+    });
+    let disk_deletions = disks.map(|path| async move {
+        azure
+            .arm
+            .delete(&path, ApiKind::Disks, azure.deadline)
+            .await?;
+        CpiResult::Ok(())
+    });
+    let nic_deletions = created.nics.iter().map(|path| async move {
+        delete_nic(azure, path).await?;
+        CpiResult::Ok(())
+    });
+    futures::try_join!(try_join_all(disk_deletions), try_join_all(nic_deletions))?;
+    // The public IP is released only once its NIC is gone.
+    if let Some(pip) = &created.public_ip {
+        azure
+            .arm
+            .delete(pip, ApiKind::Network, azure.deadline)
+            .await?;
+    }
+    if let Some((name, path)) = &created.availability_set {
+        delete_empty_availability_set(azure, name, path, locks).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the set under its exclusive lock when no VM is in it.
+pub async fn delete_empty_availability_set(
+    azure: &Azure<'_>,
+    name: &str,
+    path: &ResourcePath,
+    locks: &LockDir,
+) -> CpiResult<()> {
+    let _lock = locks
+        .lock(
+            &availability_set_lock(name),
+            LockMode::Exclusive,
+            azure.deadline.instant(),
+        )
+        .await?;
+    let set: Option<AvailabilitySet> = azure.get(path, ApiKind::Compute).await?;
+    if set.is_some_and(|set| set.is_empty()) {
+        azure
+            .arm
+            .delete(path, ApiKind::Compute, azure.deadline)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The availability set path of a VM's resource group, for delete_vm.
+pub fn availability_set_of(azure: &Azure<'_>, vm_cid: &VmCid, name: &str) -> ResourcePath {
+    availability_set_path(azure, vm_cid, name)
+}
