@@ -460,3 +460,44 @@ fn gallery_version_not_made_by_bosh_is_refused() {
     );
     assert!(cid.is_string());
 }
+
+#[test]
+fn parallel_gallery_uploads_of_one_stemcell_make_one_version_with_every_reference() {
+    let Some(env) = start_gallery() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_image(dir.path(), "image", 6);
+    let mut props = stemcell_cloud_properties(Generation::Gen1);
+    props["version"] = json!("1.205");
+    let cids: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let cid = env.sim.ok("create_stemcell", json!([image, props]));
+                    cid.as_str().expect("a CID").to_string()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let version_id = format!(
+        "{}/images/bosh-azure-hyperv-ubuntu-jammy-go_agent/versions/1.205.0",
+        gallery_id(&env)
+    );
+    let version = env.sim.resource(&version_id).expect("one version");
+    let mut references: Vec<String> = version["tags"]["stemcell_references"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    references.sort();
+    let mut expected = cids.clone();
+    expected.sort();
+    assert_eq!(references, expected);
+    assert_eq!(version_puts(&env), 1, "one process created the version");
+    let full_vhds = cids
+        .iter()
+        .filter(|cid| blob_size_and_metadata(&env, cid).unwrap().0 > 1024)
+        .count();
+    assert_eq!(full_vhds, 1, "the VHD is uploaded once");
+}
