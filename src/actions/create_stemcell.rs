@@ -4,6 +4,12 @@
 //! tarball into the page blob `stemcell/bosh-stemcell-<uuid>.vhd` of the default storage
 //! account; create_vm makes images from it. The blob metadata is the stemcell's properties,
 //! as the Ruby CPI writes it, so either CPI can use the other's stemcells.
+//!
+//! With `compute_gallery_name`, the stemcell becomes an image version of the gallery (one
+//! definition per series and generation, one version per stemcell version). Unlike the Ruby
+//! CPI, the image is hashed before anything is uploaded: when the version already exists with
+//! the same SHA-256, the new CID gets only a small record blob carrying the gallery metadata
+//! (so delete_stemcell and create_vm's recovery find the version) instead of a second VHD.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,16 +17,24 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::azure::Azure;
-use crate::azure::ApiKind;
 use crate::azure::ResourcePath;
+use crate::azure::compute::Tags;
+use crate::azure::compute::gallery::{
+    GalleryImageVersion, ImageDefinitionSpec, ImageVersionSpec, add_stemcell_reference,
+    check_existing_version, gallery_blob_metadata, image_definition_body, image_version_body,
+    is_referenced_by, version_location_from_blob_metadata, version_tags, version_tags_patch,
+};
 use crate::azure::compute::image::{
     PlatformImageReference, PlatformImageVersion, has_platform_image_version,
     platform_image_versions_path,
 };
 use crate::azure::compute::stringify_metadata;
+use crate::azure::storage::StorageAccount;
+use crate::azure::{ApiKind, Error as AzureError};
 use crate::cid::StemcellCid;
 use crate::error::{CpiError, CpiResult};
-use crate::stemcell::{UploadOptions, upload_stemcell_vhd};
+use crate::locks::{FileLock, LockDir, LockMode};
+use crate::stemcell::{UploadOptions, image_sha256, upload_stemcell_vhd};
 
 /// The blob container of stemcells.
 pub const STEMCELL_CONTAINER: &str = "stemcell";
@@ -33,10 +47,8 @@ pub async fn create_stemcell(
     if let Some(image) = cloud_properties.get("image") {
         return create_light_stemcell(azure, image, cloud_properties).await;
     }
-    if azure.config.compute_gallery_name.is_some() {
-        return Err(CpiError::not_implemented(
-            "Azure Compute Gallery stemcells (azure.compute_gallery_name) are not implemented yet in bosh-azure-cpi; unset compute_gallery_name to upload the stemcell as a blob",
-        ));
+    if let Some(gallery) = azure.config.compute_gallery_name.as_deref() {
+        return create_gallery_stemcell(azure, gallery, image_path, cloud_properties).await;
     }
     if !azure.config.use_managed_disks {
         return Err(CpiError::cloud(
@@ -72,6 +84,28 @@ pub async fn create_stemcell(
     Ok(Value::String(cid.to_string()))
 }
 
+/// The ARM model of `azure.storage_account_name`.
+async fn default_storage_account(azure: &Azure<'_>) -> CpiResult<StorageAccount> {
+    let account_name = azure
+        .config
+        .storage_account_name
+        .as_deref()
+        .ok_or_else(|| {
+            CpiError::cloud(
+                "Missing required property 'azure.storage_account_name' in the CPI configuration",
+            )
+        })?;
+    azure
+        .storage
+        .get(account_name, azure.deadline)
+        .await?
+        .ok_or_else(|| {
+            CpiError::cloud(format!(
+                "The default storage account '{account_name}' cannot be found"
+            ))
+        })
+}
+
 async fn create_light_stemcell(
     azure: &Azure<'_>,
     image: &Value,
@@ -83,24 +117,7 @@ async fn create_light_stemcell(
         ))
     })?;
     // The Ruby CPI looks for the image where the default storage account is.
-    let account_name = azure
-        .config
-        .storage_account_name
-        .as_deref()
-        .ok_or_else(|| {
-            CpiError::cloud(
-                "Missing required property 'azure.storage_account_name' in the CPI configuration",
-            )
-        })?;
-    let account = azure
-        .storage
-        .get(account_name, azure.deadline)
-        .await?
-        .ok_or_else(|| {
-            CpiError::cloud(format!(
-                "The default storage account '{account_name}' cannot be found"
-            ))
-        })?;
+    let account = default_storage_account(azure).await?;
     let path = ResourcePath::parse_id(&platform_image_versions_path(
         azure.arm.subscription_id(),
         &account.location,
@@ -131,4 +148,274 @@ async fn create_light_stemcell(
         .create_record_blob(STEMCELL_CONTAINER, &cid.blob_name(), &metadata)
         .await?;
     Ok(Value::String(cid.to_string()))
+}
+
+/// `galleries/<gallery>/images/<definition>` in the default resource group.
+pub(super) fn image_definition_path(
+    azure: &Azure<'_>,
+    gallery: &str,
+    definition: &str,
+) -> ResourcePath {
+    azure
+        .arm
+        .resource_group_path(&azure.config.resource_group_name)
+        .provider("Microsoft.Compute")
+        .child("galleries", gallery)
+        .child("images", definition)
+}
+
+pub(super) fn image_version_path(
+    azure: &Azure<'_>,
+    gallery: &str,
+    definition: &str,
+    version: &str,
+) -> ResourcePath {
+    image_definition_path(azure, gallery, definition).child("versions", version)
+}
+
+/// The Ruby CPI's lock names (`create-gallery-image-<gallery>-<definition>[-<version>]`), so
+/// both CPIs on one Director VM exclude each other.
+pub(super) async fn lock_gallery_image(
+    azure: &Azure<'_>,
+    gallery: &str,
+    definition: &str,
+    version: Option<&str>,
+) -> CpiResult<FileLock> {
+    let name = match version {
+        Some(version) => format!("create-gallery-image-{gallery}-{definition}-{version}"),
+        None => format!("create-gallery-image-{gallery}-{definition}"),
+    };
+    LockDir::default()
+        .lock(&name, LockMode::Exclusive, azure.deadline.instant())
+        .await
+}
+
+fn is_conflict(error: &AzureError) -> bool {
+    matches!(error, AzureError::Conflict { .. })
+}
+
+async fn create_gallery_stemcell(
+    azure: &Azure<'_>,
+    gallery: &str,
+    image_path: &Path,
+    cloud_properties: &Map<String, Value>,
+) -> CpiResult<Value> {
+    let location = azure.config.location.as_deref().ok_or_else(|| {
+        CpiError::cloud(
+            "Missing required property 'azure.location' in the CPI configuration: Azure Compute Gallery stemcells (azure.compute_gallery_name) are replicated to it",
+        )
+    })?;
+    if !azure.config.use_managed_disks {
+        return Err(CpiError::cloud(
+            "Azure Compute Gallery stemcells need managed disks: set azure.use_managed_disks to true",
+        ));
+    }
+    // Hash first: an existing version with this content needs no upload at all.
+    let sha256 = image_sha256(image_path).await?;
+    let metadata = gallery_blob_metadata(cloud_properties, gallery, &sha256)?;
+    let (definition, image) = version_location_from_blob_metadata(&metadata, gallery)
+        .ok_or_else(|| CpiError::cloud("Cannot derive the gallery image from the stemcell"))?;
+    let version = image.version;
+    let blobs = azure.default_blobs().await?;
+    blobs.ensure_container(STEMCELL_CONTAINER).await?;
+    let cid = StemcellCid::new_heavy();
+    let blob_metadata: HashMap<String, String> = metadata.clone().into_iter().collect();
+    let version_path = image_version_path(azure, gallery, &definition, &version);
+
+    // One process per host creates a version; the others wait and then only add a reference.
+    let _version_lock = lock_gallery_image(azure, gallery, &definition, Some(&version)).await?;
+    let existing: Option<GalleryImageVersion> =
+        azure.get(&version_path, ApiKind::Galleries).await?;
+    if let Some(existing) = existing {
+        check_existing_version(&existing, gallery, &definition, Some(&sha256))?;
+        blobs
+            .create_record_blob(STEMCELL_CONTAINER, &cid.blob_name(), &blob_metadata)
+            .await?;
+        if let Err(e) = add_reference(azure, &version_path, existing, &cid, &sha256).await {
+            blobs
+                .delete_blob(STEMCELL_CONTAINER, &cid.blob_name())
+                .await?;
+            return Err(e);
+        }
+        tracing::info!(stemcell = %cid, gallery, definition, version, "stemcell registered on the existing gallery image version");
+        return Ok(Value::String(cid.to_string()));
+    }
+
+    let options = UploadOptions {
+        parallelism: azure.config.parallel_upload_thread_num,
+        ..UploadOptions::default()
+    };
+    let report = upload_stemcell_vhd(
+        image_path,
+        &blobs,
+        STEMCELL_CONTAINER,
+        &cid.blob_name(),
+        &blob_metadata,
+        &options,
+    )
+    .await?;
+    tracing::info!(
+        stemcell = %cid,
+        vhd_bytes = report.vhd_size,
+        uploaded_bytes = report.bytes_uploaded,
+        seconds = report.duration.as_secs_f64(),
+        "stemcell VHD uploaded for the gallery"
+    );
+    let blob_uri = blobs.blob_url(STEMCELL_CONTAINER, &cid.blob_name());
+    let stemcell = GalleryStemcell {
+        gallery,
+        definition: &definition,
+        version_path: &version_path,
+        cid: &cid,
+        sha256: &sha256,
+    };
+    let created = create_image_version(
+        azure,
+        &stemcell,
+        location,
+        cloud_properties,
+        &metadata,
+        blob_uri.as_str(),
+    )
+    .await;
+    if let Err(e) = created {
+        // No orphan VHD when the gallery refused it (a Ruby weak spot).
+        if let Err(cleanup) = blobs
+            .delete_blob(STEMCELL_CONTAINER, &cid.blob_name())
+            .await
+        {
+            tracing::warn!(stemcell = %cid, error = %cleanup, "cannot delete the uploaded VHD");
+        }
+        return Err(e);
+    }
+    Ok(Value::String(cid.to_string()))
+}
+
+/// The stemcell being registered in a gallery, and where its version lives.
+struct GalleryStemcell<'a> {
+    gallery: &'a str,
+    definition: &'a str,
+    version_path: &'a ResourcePath,
+    cid: &'a StemcellCid,
+    sha256: &'a str,
+}
+
+/// Creates the definition when missing (never updates one: its features are immutable), then
+/// the version from the uploaded VHD, waiting for replication under the call's deadline.
+async fn create_image_version(
+    azure: &Azure<'_>,
+    stemcell: &GalleryStemcell<'_>,
+    location: &str,
+    cloud_properties: &Map<String, Value>,
+    metadata: &Tags,
+    blob_uri: &str,
+) -> CpiResult<()> {
+    let GalleryStemcell {
+        gallery,
+        definition,
+        version_path,
+        cid,
+        sha256,
+    } = stemcell;
+    ensure_image_definition(azure, gallery, definition, location, cloud_properties).await?;
+    let account = default_storage_account(azure).await?;
+    let spec = ImageVersionSpec {
+        location: location.to_string(),
+        tags: version_tags(metadata, cid.as_str()),
+        storage_account_id: account.id,
+        blob_uri: blob_uri.to_string(),
+        replica_count: u32::try_from(azure.config.compute_gallery_replicas).map_err(|_| {
+            CpiError::cloud("azure.compute_gallery_replicas is too large (Azure allows 1 to 100)")
+        })?,
+        target_regions: vec![location.to_string()],
+    };
+    let put = azure
+        .arm
+        .put::<_, Value>(
+            version_path,
+            ApiKind::Galleries,
+            &image_version_body(&spec),
+            azure.deadline,
+        )
+        .await;
+    match put {
+        Ok(_) => {}
+        // Another host is creating the same version: register on it instead.
+        Err(e) if is_conflict(&e) => {
+            tracing::info!(stemcell = %cid, error = %e, "the version is being written by another CPI");
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // A writer on another host (outside our lock) may have replaced the tags: make sure this
+    // CID is referenced by what is stored now.
+    let stored: GalleryImageVersion = azure
+        .get(version_path, ApiKind::Galleries)
+        .await?
+        .ok_or_else(|| {
+            CpiError::cloud(format!(
+                "The gallery image version {gallery}/{definition}:{} vanished while it was created",
+                version_path.name()
+            ))
+        })?;
+    if !is_referenced_by(&stored.tags, cid.as_str()) {
+        check_existing_version(&stored, gallery, definition, Some(sha256))?;
+        add_reference(azure, version_path, stored, cid, sha256).await?;
+    }
+    Ok(())
+}
+
+async fn ensure_image_definition(
+    azure: &Azure<'_>,
+    gallery: &str,
+    definition: &str,
+    location: &str,
+    cloud_properties: &Map<String, Value>,
+) -> CpiResult<()> {
+    let path = image_definition_path(azure, gallery, definition);
+    let _lock = lock_gallery_image(azure, gallery, definition, None).await?;
+    if azure
+        .get::<Value>(&path, ApiKind::Galleries)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let body = image_definition_body(&ImageDefinitionSpec::from_stemcell(
+        location,
+        cloud_properties,
+    )?);
+    match azure
+        .arm
+        .put::<_, Value>(&path, ApiKind::Galleries, &body, azure.deadline)
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Created meanwhile from another host: an existing definition is what we want.
+        Err(e) if is_conflict(&e) => match azure.get::<Value>(&path, ApiKind::Galleries).await? {
+            Some(_) => Ok(()),
+            None => Err(e.into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// PATCHes the version's tags with this CID added to `stemcell_references`.
+async fn add_reference(
+    azure: &Azure<'_>,
+    version_path: &ResourcePath,
+    version: GalleryImageVersion,
+    cid: &StemcellCid,
+    sha256: &str,
+) -> CpiResult<()> {
+    let tags = add_stemcell_reference(&version.tags, cid.as_str(), Some(sha256));
+    azure
+        .arm
+        .patch::<_, Value>(
+            version_path,
+            ApiKind::Galleries,
+            &version_tags_patch(&tags),
+            azure.deadline,
+        )
+        .await?;
+    Ok(())
 }

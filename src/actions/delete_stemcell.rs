@@ -2,22 +2,32 @@
 //! after its CID, in the default resource group), then its blob: from the default storage
 //! account when `use_default_account_for_cleaning` is set, else from every account of the
 //! default resource group, as the Ruby CPI does. A CID that no longer exists is not an error.
+//!
+//! With `compute_gallery_name`, the CID is first removed from its gallery image version's
+//! `stemcell_references` (the version is deleted with its last reference; definitions never
+//! are). The version is found from the CID's blob metadata, not from ARM's tag-filtered
+//! resource list, which returns no tags.
 
 use serde_json::Value;
 
 use super::azure::Azure;
-use super::create_stemcell::STEMCELL_CONTAINER;
+use super::create_stemcell::{STEMCELL_CONTAINER, image_version_path, lock_gallery_image};
 use crate::azure::ApiKind;
+use crate::azure::compute::Tags;
+use crate::azure::compute::gallery::{
+    GalleryImageVersion, ReferenceRemoval, remove_stemcell_reference,
+    version_location_from_blob_metadata, version_tags_patch,
+};
 use crate::azure::compute::image::{UserImage, is_image_of_stemcell};
 use crate::azure::storage::blob::{BlobService, BlobServiceOptions};
 use crate::cid::StemcellCid;
-use crate::error::{CpiError, CpiResult};
+use crate::error::CpiResult;
 
 pub async fn delete_stemcell(azure: &Azure<'_>, cid: &StemcellCid) -> CpiResult<Value> {
-    if azure.config.compute_gallery_name.is_some() && !cid.is_light() {
-        return Err(CpiError::not_implemented(
-            "Deleting Azure Compute Gallery stemcells (azure.compute_gallery_name) is not implemented yet in bosh-azure-cpi",
-        ));
+    if let Some(gallery) = azure.config.compute_gallery_name.as_deref()
+        && !cid.is_light()
+    {
+        release_gallery_version(azure, gallery, cid).await?;
     }
     if !cid.is_light() {
         delete_user_images(azure, cid).await?;
@@ -61,6 +71,57 @@ async fn delete_user_images(azure: &Azure<'_>, cid: &StemcellCid) -> CpiResult<(
             .delete(&path, ApiKind::Compute, azure.deadline)
             .await?;
         tracing::info!(stemcell = %cid, image = %image.name, "user image deleted");
+    }
+    Ok(())
+}
+
+/// Removes the CID from the version its blob names; deletes the version with its last reference.
+async fn release_gallery_version(
+    azure: &Azure<'_>,
+    gallery: &str,
+    cid: &StemcellCid,
+) -> CpiResult<()> {
+    let Some(metadata) = azure
+        .default_blobs()
+        .await?
+        .get_metadata(STEMCELL_CONTAINER, &cid.blob_name())
+        .await?
+    else {
+        return Ok(());
+    };
+    let metadata: Tags = metadata.into_iter().collect();
+    let Some((definition, image)) = version_location_from_blob_metadata(&metadata, gallery) else {
+        return Ok(());
+    };
+    let version = image.version;
+    let path = image_version_path(azure, gallery, &definition, &version);
+    // The same lock as create_stemcell, so a reference being added is not lost.
+    let _lock = lock_gallery_image(azure, gallery, &definition, Some(&version)).await?;
+    let Some(found): Option<GalleryImageVersion> = azure.get(&path, ApiKind::Galleries).await?
+    else {
+        return Ok(());
+    };
+    match remove_stemcell_reference(&found.tags, cid.as_str()) {
+        ReferenceRemoval::NotReferenced => {}
+        ReferenceRemoval::DeleteVersion => {
+            azure
+                .arm
+                .delete(&path, ApiKind::Galleries, azure.deadline)
+                .await?;
+            tracing::info!(stemcell = %cid, gallery, definition, version, "gallery image version deleted");
+        }
+        ReferenceRemoval::UpdateTags(tags) => {
+            azure
+                .arm
+                .patch::<_, Value>(
+                    &path,
+                    ApiKind::Galleries,
+                    &version_tags_patch(&tags),
+                    azure.deadline,
+                )
+                .await?;
+            tracing::info!(stemcell = %cid, gallery, definition, version, "stemcell reference removed from the gallery image version");
+        }
     }
     Ok(())
 }
