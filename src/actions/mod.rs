@@ -4,6 +4,7 @@
 
 mod attach_disk;
 mod azure;
+mod calculate_vm_cloud_properties;
 mod create_disk;
 mod create_stemcell;
 mod create_vm;
@@ -65,6 +66,7 @@ enum AzureCall {
         cloud_properties: Map<String, Value>,
     },
     DeleteStemcell(StemcellCid),
+    CalculateVmCloudProperties(VmResources),
     CreateVm(Box<create_vm::CreateVm>),
     DeleteVm(VmCid),
     AttachDisk(VmCid, DiskCid),
@@ -138,6 +140,10 @@ impl Cpi {
                     image_path,
                     cloud_properties,
                 } => create_stemcell::create_stemcell(&azure, &image_path, &cloud_properties).await,
+                AzureCall::CalculateVmCloudProperties(desired) => {
+                    calculate_vm_cloud_properties::calculate_vm_cloud_properties(&azure, &desired)
+                        .await
+                }
                 AzureCall::DeleteStemcell(cid) => {
                     delete_stemcell::delete_stemcell(&azure, &cid).await
                 }
@@ -280,16 +286,10 @@ impl Cpi {
                 SnapshotCid::parse(&snapshot_cid, &self.config.azure.resource_group_name)?,
             ))),
             Call::CalculateVmCloudProperties { desired } => {
-                VmResources::from_value(&Value::Object(desired))?;
-                Err(not_yet(name))
+                Ok(Decoded::Azure(AzureCall::CalculateVmCloudProperties(
+                    VmResources::from_value(&Value::Object(desired))?,
+                )))
             }
         }
     }
-}
-
-fn not_yet(method: &str) -> CpiError {
-    CpiError::not_implemented(format!(
-        "'{method}' is not implemented yet in bosh-azure-cpi {}",
-        env!("CARGO_PKG_VERSION")
-    ))
 }
