@@ -85,7 +85,7 @@ pub async fn create_stemcell(
 }
 
 /// The ARM model of `azure.storage_account_name`.
-async fn default_storage_account(azure: &Azure<'_>) -> CpiResult<StorageAccount> {
+pub(super) async fn default_storage_account(azure: &Azure<'_>) -> CpiResult<StorageAccount> {
     let account_name = azure
         .config
         .storage_account_name
@@ -292,17 +292,17 @@ async fn create_gallery_stemcell(
 }
 
 /// The stemcell being registered in a gallery, and where its version lives.
-struct GalleryStemcell<'a> {
-    gallery: &'a str,
-    definition: &'a str,
-    version_path: &'a ResourcePath,
-    cid: &'a StemcellCid,
-    sha256: &'a str,
+pub(super) struct GalleryStemcell<'a> {
+    pub gallery: &'a str,
+    pub definition: &'a str,
+    pub version_path: &'a ResourcePath,
+    pub cid: &'a StemcellCid,
+    pub sha256: &'a str,
 }
 
 /// Creates the definition when missing (never updates one: its features are immutable), then
 /// the version from the uploaded VHD, waiting for replication under the call's deadline.
-async fn create_image_version(
+pub(super) async fn create_image_version(
     azure: &Azure<'_>,
     stemcell: &GalleryStemcell<'_>,
     location: &str,

@@ -4,9 +4,12 @@
 //! when a later step fails (unless `keep_failed_vms`), and the failure is `VMCreationFailed`,
 //! retriable only for transient allocation failures.
 //!
-//! Not handled yet: Compute Gallery stemcells (NotImplemented), `instance_types` filtering
-//! (the first candidate is used), copying a heavy stemcell to another region's storage
-//! account, boot diagnostics and dual-stack NIC groups.
+//! Images: a light stemcell's marketplace image; with `compute_gallery_name`, the stemcell's
+//! gallery image version (gallery_image.rs); otherwise a user image made from the stemcell
+//! blob on first use.
+//!
+//! Not handled yet: `instance_types` filtering (the first candidate is used), copying a heavy
+//! stemcell to another region's storage account, boot diagnostics and dual-stack NIC groups.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +21,7 @@ use super::azure::Azure;
 use super::create_disk::vm_skus;
 use super::create_stemcell::STEMCELL_CONTAINER;
 use super::delete_vm::delete_nic;
+use super::gallery_image::{StemcellBlob, gallery_image_for_vm};
 use crate::agent_settings::{AgentSettings, agent_networks};
 use crate::azure::compute::availability_set::{
     AvailabilitySet, AvailabilitySetAction, AvailabilitySetSpec, availability_set_body,
@@ -110,11 +114,6 @@ pub async fn create_vm(
     agent_config: &Map<String, Value>,
     api_version: ApiVersion,
 ) -> CpiResult<Value> {
-    if azure.config.compute_gallery_name.is_some() && !request.stemcell.is_light() {
-        return Err(CpiError::not_implemented(
-            "create_vm from Azure Compute Gallery stemcells (azure.compute_gallery_name) is not implemented yet in bosh-azure-cpi",
-        ));
-    }
     let vm_cid = VmCid::new_managed(&request.agent_id, &request.props.resource_group_name)?;
     let locks = LockDir::default();
     let mut created = Created::default();
@@ -197,8 +196,8 @@ async fn build(
     )?;
 
     // Everything that only reads runs at once: stemcell, VNet, subnets, NSGs, ASGs, pools.
-    let (stemcell, vnet, nic_ids, load_balancers, gateway_pools) = futures::try_join!(
-        stemcell_info(azure, &request.stemcell),
+    let (stemcell_blob, vnet, nic_ids, load_balancers, gateway_pools) = futures::try_join!(
+        stemcell_blob(azure, &request.stemcell),
         resolve::<VirtualNetwork>(azure, &plan.virtual_network),
         try_join_all(plan.nics.iter().map(|nic| resolve_nic_ids(azure, nic))),
         try_join_all(plan.load_balancers.iter().map(|pool| async move {
@@ -215,7 +214,7 @@ async fn build(
     let location = vm_location(config.location.as_deref(), &vnet)?.to_owned();
     let use_root_disk = props.ephemeral_disk.use_root_disk;
 
-    let image = match &stemcell.image {
+    let image = match &stemcell_blob.info.image {
         Some(reference) => {
             let path = ResourcePath::parse_id(&format!(
                 "{}/{}",
@@ -231,20 +230,33 @@ async fn build(
                 plan: found.properties.plan,
             }
         }
-        None => {
-            let sku = match props
-                .root_disk
-                .disk_type
-                .as_ref()
-                .or(props.storage_account_type.as_ref())
-            {
-                Some(sku) => sku.clone(),
-                None => default_disk_sku(&vm_skus(azure, &location).await?, &vm_size).to_owned(),
-            };
-            VmImage::Id(
-                user_image(azure, &request.stemcell, &stemcell, &sku, &location, locks).await?,
-            )
-        }
+        None => match gallery_image(azure, &request.stemcell, &stemcell_blob, &location).await? {
+            Some(version_id) => VmImage::Id(version_id),
+            None => {
+                let sku = match props
+                    .root_disk
+                    .disk_type
+                    .as_ref()
+                    .or(props.storage_account_type.as_ref())
+                {
+                    Some(sku) => sku.clone(),
+                    None => {
+                        default_disk_sku(&vm_skus(azure, &location).await?, &vm_size).to_owned()
+                    }
+                };
+                VmImage::Id(
+                    user_image(
+                        azure,
+                        &request.stemcell,
+                        &stemcell_blob.info,
+                        &sku,
+                        &location,
+                        locks,
+                    )
+                    .await?,
+                )
+            }
+        },
     };
 
     let bosh_group = request
@@ -338,6 +350,7 @@ async fn build(
     }
     try_join_all(nic_writes).await?;
 
+    let stemcell = &stemcell_blob.info;
     let windows = stemcell.is_windows();
     let computer_name = windows.then(|| {
         let unique = std::time::SystemTime::now()
@@ -390,10 +403,10 @@ async fn build(
         Some(_) => ephemeral_os_disk_size_gib(
             props.root_disk.size_mib,
             props.ephemeral_disk.size_mib,
-            &stemcell,
+            stemcell,
             use_root_disk,
         )?,
-        None => os_disk_size_gib(props.root_disk.size_mib, &stemcell, use_root_disk)?,
+        None => os_disk_size_gib(props.root_disk.size_mib, stemcell, use_root_disk)?,
     };
     let ephemeral_disk = if use_root_disk {
         None
@@ -518,18 +531,37 @@ fn stemcell_missing(cid: &StemcellCid) -> CpiError {
     CpiError::vm_creation_failed(format!("Given stemcell '{cid}' does not exist"), false)
 }
 
-/// The stemcell blob's metadata in the default storage account.
-async fn stemcell_info(azure: &Azure<'_>, cid: &StemcellCid) -> CpiResult<StemcellInfo> {
+/// The stemcell blob's metadata and size in the default storage account.
+async fn stemcell_blob(azure: &Azure<'_>, cid: &StemcellCid) -> CpiResult<StemcellBlob> {
     let blobs = azure.default_blobs().await?;
     let blob = cid.blob_name();
-    let metadata = blobs
-        .get_metadata(STEMCELL_CONTAINER, &blob)
+    let properties = blobs
+        .get_properties(STEMCELL_CONTAINER, &blob)
         .await?
         .ok_or_else(|| stemcell_missing(cid))?;
-    StemcellInfo::new(
-        blobs.blob_url(STEMCELL_CONTAINER, &blob).to_string(),
-        metadata.into_iter().collect(),
-    )
+    Ok(StemcellBlob {
+        info: StemcellInfo::new(
+            blobs.blob_url(STEMCELL_CONTAINER, &blob).to_string(),
+            properties.metadata.into_iter().collect(),
+        )?,
+        content_length: properties.content_length,
+    })
+}
+
+/// With `compute_gallery_name`, the stemcell's gallery image version, replicated to the VM's
+/// region; `None` without a gallery or when the stemcell has no version there.
+async fn gallery_image(
+    azure: &Azure<'_>,
+    cid: &StemcellCid,
+    stemcell: &StemcellBlob,
+    location: &str,
+) -> CpiResult<Option<String>> {
+    match azure.config.compute_gallery_name.as_deref() {
+        Some(gallery) if !gallery.is_empty() => {
+            gallery_image_for_vm(azure, gallery, cid, stemcell, location).await
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The managed image of a heavy stemcell for this SKU and location, created from the stemcell

@@ -13,6 +13,7 @@ mod delete_snapshot;
 mod delete_stemcell;
 mod delete_vm;
 mod detach_disk;
+mod gallery_image;
 mod get_disks;
 mod has_disk;
 mod has_vm;

@@ -46,6 +46,7 @@ pub mod deadline;
 pub mod error;
 pub mod http;
 pub mod network;
+pub mod resources;
 pub mod settings;
 #[cfg(test)]
 mod spec_check;

@@ -1123,7 +1123,12 @@ fn list_resources(call: &Call<'_>, group: Option<&str>) -> Reply {
     let by_tag = filter.as_ref().is_some_and(|f| f.tag_name.is_some());
     let values: Vec<Value> = items
         .into_iter()
-        .filter(|s| ResourceId::parse(&s.id).is_some_and(|r| r.types.len() == 1))
+        // Tracked resources only (they have a location): nested ones such as gallery image
+        // versions are listed too, proxy children such as subnets are not.
+        .filter(|s| {
+            ResourceId::parse(&s.id)
+                .is_some_and(|r| r.types.len() == 1 || s.body.get("location").is_some())
+        })
         .filter(|s| filter.as_ref().is_none_or(|f| f.matches(s)))
         .map(|s| {
             let mut v = json!({"id": s.id, "name": s.body["name"], "type": s.type_name});

@@ -83,7 +83,36 @@ pub(crate) fn vms_in_set(store: &Store, set_id: &str) -> Vec<String> {
         .collect()
 }
 
-fn image_exists(store: &Store, image: &Value) -> Result<(), ArmError> {
+/// A gallery image version serves only the regions it is replicated to, as Azure enforces.
+fn version_in_region(found: &Stored, vm_location: &str) -> Result<(), ArmError> {
+    if !found
+        .type_name
+        .eq_ignore_ascii_case("Microsoft.Compute/galleries/images/versions")
+    {
+        return Ok(());
+    }
+    let normalize = |s: &str| s.replace(' ', "").to_ascii_lowercase();
+    let replicated = found
+        .body
+        .pointer("/properties/publishingProfile/targetRegions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|region| region.get("name").and_then(Value::as_str))
+        .any(|region| normalize(region) == normalize(vm_location));
+    if replicated {
+        return Ok(());
+    }
+    Err(ArmError::not_found(
+        "GalleryImageNotFound",
+        format!(
+            "The gallery image {} is not available in {vm_location} region. Please contact image owner to replicate to this region, or change your requested region.",
+            found.id
+        ),
+    ))
+}
+
+fn image_exists(store: &Store, image: &Value, vm_location: &str) -> Result<(), ArmError> {
     if let Some(id) = get_str(image, "id").or_else(|| get_str(image, "sharedGalleryImageId")) {
         // `.../images/{def}` without a version means "latest version".
         if let Some(def) = store.get(id)
@@ -102,8 +131,8 @@ fn image_exists(store: &Store, image: &Value) -> Result<(), ArmError> {
             }
             return Ok(());
         }
-        if store.contains(id) {
-            return Ok(());
+        if let Some(found) = store.get(id) {
+            return version_in_region(found, vm_location);
         }
         return Err(ArmError::not_found(
             "NotFound",
@@ -272,7 +301,11 @@ impl Kind for VirtualMachines {
                         "Required parameter 'imageReference' is missing (null).",
                     ));
                 };
-                image_exists(ctx.store, &image)?;
+                image_exists(
+                    ctx.store,
+                    &image,
+                    get_str(out, "location").unwrap_or_default(),
+                )?;
             } else if os_option.eq_ignore_ascii_case("Attach") {
                 let id = require_string(out, "properties.storageProfile.osDisk.managedDisk.id")?;
                 if !ctx.store.contains(&id) {

@@ -18,7 +18,7 @@ use azure_storage_blob::{BlobServiceClient, BlobServiceClientOptions};
 
 use crate::error::{CpiError, CpiResult};
 
-pub use page_blob::{MAX_PUT_PAGE_BYTES, PAGE_SIZE};
+pub use page_blob::{MAX_PUT_PAGE_BYTES, PAGE_SIZE, RECORD_BLOB_SIZE};
 pub use shared_key::SharedKeyPolicy;
 
 /// What the data plane needs to reach one storage account (produced from ARM `listKeys`, or

@@ -16,7 +16,7 @@ pub const PAGE_SIZE: u64 = 512;
 /// Azure rejects a Put Page `update` larger than 4 MiB (413). Azurite does not, so we check.
 pub const MAX_PUT_PAGE_BYTES: u64 = 4 * 1024 * 1024;
 /// Size of the record blob that carries only metadata (light stemcells, reused gallery versions).
-const RECORD_BLOB_SIZE: u64 = 1024;
+pub const RECORD_BLOB_SIZE: u64 = 1024;
 
 impl BlobService {
     /// Creates (or overwrites) an empty page blob of `size` bytes with `metadata`.
