@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::azure::Azure;
-use super::create_disk::vm_skus;
+use super::resource_skus::vm_skus;
 use crate::azure::compute::sku::{DesiredInstanceSize, map_instance_types};
 use crate::error::{CpiError, CpiResult};
 use crate::props::VmResources;

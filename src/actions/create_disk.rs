@@ -7,11 +7,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::azure::Azure;
+// attach_disk reads the SKUs through here too.
+pub use super::resource_skus::vm_skus;
+use crate::azure::ApiKind;
 use crate::azure::compute::disk::{
     EmptyDiskSpec, create_size_gib, disk_encryption_set_id, empty_disk_body,
 };
-use crate::azure::compute::sku::{ResourceSku, default_disk_sku};
-use crate::azure::{ApiKind, ResourcePath};
+use crate::azure::compute::sku::default_disk_sku;
 use crate::cid::{DiskCid, VmCid};
 use crate::error::{CpiError, CpiResult};
 use crate::props::DiskCloudProps;
@@ -88,20 +90,4 @@ pub async fn create_disk(
         )
         .await?;
     Ok(Value::String(cid.to_string()))
-}
-
-/// The VM sizes offered in a location (every page), to read their capabilities.
-pub async fn vm_skus(azure: &Azure<'_>, location: &str) -> CpiResult<Vec<ResourceSku>> {
-    let path = ResourcePath::subscription(azure.arm.subscription_id())
-        .provider("Microsoft.Compute")
-        .segment("skus")
-        .query("$filter", &format!("location eq '{location}'"));
-    let skus: Vec<ResourceSku> = azure
-        .arm
-        .list(&path, ApiKind::ResourceSkus, azure.deadline)
-        .await?;
-    Ok(skus
-        .into_iter()
-        .filter(|sku| sku.resource_type.as_deref() == Some("virtualMachines"))
-        .collect())
 }

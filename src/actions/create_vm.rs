@@ -8,8 +8,10 @@
 //! gallery image version (gallery_image.rs); otherwise a user image made from the stemcell
 //! blob on first use.
 //!
-//! Not handled yet: `instance_types` filtering (the first candidate is used), copying a heavy
-//! stemcell to another region's storage account, boot diagnostics and dual-stack NIC groups.
+//! The size is `instance_type`, or the first fitting one of `instance_types` (vm_size.rs).
+//!
+//! Not handled yet: copying a heavy stemcell to another region's storage account and
+//! dual-stack NIC groups.
 
 use std::collections::BTreeMap;
 
@@ -18,10 +20,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::azure::Azure;
-use super::create_disk::vm_skus;
+use super::boot_diagnostics::diagnostics_storage_uri;
 use super::create_stemcell::STEMCELL_CONTAINER;
 use super::delete_vm::delete_nic;
 use super::gallery_image::{StemcellBlob, gallery_image_for_vm};
+use super::resource_skus::vm_skus;
+use super::vm_size::{VmSizeInputs, select_vm_size};
 use crate::agent_settings::{AgentSettings, agent_networks};
 use crate::azure::compute::availability_set::{
     AvailabilitySet, AvailabilitySetAction, AvailabilitySetSpec, availability_set_body,
@@ -48,7 +52,7 @@ use crate::azure::network::plan::{PlanContext, PublicIpPlan, plan_networks};
 use crate::azure::network::public_ip::{PublicIpAddress, find_by_address, vip_not_found_error};
 use crate::azure::network::virtual_network::{VirtualNetwork, vm_location};
 use crate::azure::{ApiKind, ResourcePath};
-use crate::cid::{StemcellCid, VmCid};
+use crate::cid::{DiskCid, StemcellCid, VmCid};
 use crate::error::{CpiError, CpiResult};
 use crate::locks::{FileLock, LockDir, LockMode};
 use crate::props::{ManagedIdentity, Networks, VmCloudProps};
@@ -69,6 +73,8 @@ pub struct CreateVm {
     pub props: VmCloudProps,
     pub networks: Networks,
     pub env: Map<String, Value>,
+    /// Persistent disks the Director will attach: premium ones narrow `instance_types`.
+    pub disk_cids: Vec<DiskCid>,
 }
 
 /// What this call created, so a failure can delete exactly that.
@@ -175,14 +181,6 @@ async fn build(
     let config = azure.config;
     let props = &request.props;
     let subscription_id = azure.arm.subscription_id();
-    let vm_size = props
-        .candidate_instance_types()
-        .first()
-        .map(|size| (*size).to_owned())
-        .ok_or_else(|| {
-            CpiError::cloud("missing required cloud property 'instance_type' or 'instance_types'")
-        })?;
-
     let plan = plan_networks(
         &request.networks,
         props,
@@ -213,6 +211,33 @@ async fn build(
     )?;
     let location = vm_location(config.location.as_deref(), &vnet)?.to_owned();
     let use_root_disk = props.ephemeral_disk.use_root_disk;
+    let bosh_group = request
+        .env
+        .get("bosh")
+        .and_then(|bosh| bosh.get("group"))
+        .and_then(Value::as_str);
+    let availability_set = match &props.availability_zone {
+        Some(_) => None,
+        None => availability_set_name(props.availability_set.name.as_deref(), bosh_group),
+    };
+    let vm_size = select_vm_size(
+        azure,
+        props,
+        &VmSizeInputs {
+            location: &location,
+            stemcell_architecture: stemcell_blob
+                .info
+                .metadata
+                .get("architecture")
+                .map(String::as_str),
+            disk_cids: &request.disk_cids,
+            availability_set: availability_set
+                .as_deref()
+                .map(|name| availability_set_path(azure, vm_cid, name))
+                .as_ref(),
+        },
+    )
+    .await?;
 
     let image = match &stemcell_blob.info.image {
         Some(reference) => {
@@ -259,16 +284,7 @@ async fn build(
         },
     };
 
-    let bosh_group = request
-        .env
-        .get("bosh")
-        .and_then(|bosh| bosh.get("group"))
-        .and_then(Value::as_str);
-    let availability_set = match &props.availability_zone {
-        Some(_) => None,
-        None => availability_set_name(props.availability_set.name.as_deref(), bosh_group),
-    };
-    // The set and the public IP do not depend on each other: both at once. Each records what
+    // The set, the public IP and the diagnostics account do not depend on each other: at once. Each records what
     // it is about to create before writing, so a failure of either cleans up both.
     let set_slot = &mut created.availability_set;
     let public_ip_slot = &mut created.public_ip;
@@ -319,7 +335,11 @@ async fn build(
             }
         }
     };
-    let (set, public_ip_id) = futures::try_join!(set, public_ip)?;
+    let (set, public_ip_id, boot_diagnostics_storage_uri) = futures::try_join!(
+        set,
+        public_ip,
+        diagnostics_storage_uri(azure, &location, locks)
+    )?;
     // Held (shared) until the VM is in the set, so delete_vm of its last VM cannot remove it.
     let (availability_set_id, set_lock) = set.unzip();
 
@@ -462,7 +482,7 @@ async fn build(
         zone: props.availability_zone.clone(),
         availability_set_id,
         capacity_reservation_group_id: capacity_reservation,
-        boot_diagnostics_storage_uri: None,
+        boot_diagnostics_storage_uri,
         security: VmSecurity::Standard,
     };
     created.vm = Some(vm_cid.clone());

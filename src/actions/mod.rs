@@ -4,6 +4,7 @@
 
 mod attach_disk;
 mod azure;
+mod boot_diagnostics;
 mod calculate_vm_cloud_properties;
 mod create_disk;
 mod create_stemcell;
@@ -20,10 +21,12 @@ mod has_vm;
 mod info;
 mod reboot_vm;
 mod resize_disk;
+mod resource_skus;
 mod set_disk_metadata;
 mod set_vm_metadata;
 mod snapshot_disk;
 mod update_disk;
+mod vm_size;
 
 use std::path::PathBuf;
 
@@ -233,8 +236,8 @@ impl Cpi {
                 stemcell_cid,
                 cloud_properties,
                 networks,
+                disk_cids,
                 env,
-                ..
             } => {
                 let context = self.props_context();
                 Ok(Decoded::Azure(AzureCall::CreateVm(Box::new(
@@ -247,6 +250,10 @@ impl Cpi {
                         )?,
                         networks: Networks::from_value(&Value::Object(networks), &context)?,
                         env,
+                        disk_cids: disk_cids
+                            .iter()
+                            .map(|cid| self.disk_cid(cid))
+                            .collect::<CpiResult<_>>()?,
                     },
                 ))))
             }

@@ -7,8 +7,7 @@
 //! - [`PropsContext`]: the global settings defaults depend on.
 //! - [`VmCloudProps::from_value(&Value, &PropsContext)`](VmCloudProps::from_value), with
 //!   [`RootDisk`], [`RootDiskPlacement`], [`EphemeralDisk`], [`AvailabilitySet`] and
-//!   [`BackendPoolRef`] (load balancer / application gateway pools);
-//!   `candidate_instance_types()`.
+//!   [`BackendPoolRef`] (load balancer / application gateway pools).
 //! - [`DiskCloudProps::from_value(&Value)`](DiskCloudProps::from_value); `caching()` applies the
 //!   default `None`.
 //! - [`Networks::from_value(&Value, &PropsContext)`](Networks::from_value): `networks()` (never

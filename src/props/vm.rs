@@ -204,14 +204,6 @@ impl VmCloudProps {
             capacity_reservation_group_id: fields.string("capacity_reservation_group_id")?,
         })
     }
-
-    /// The sizes to try, in order: `instance_type` alone when set, else `instance_types`.
-    pub fn candidate_instance_types(&self) -> Vec<&str> {
-        match &self.instance_type {
-            Some(instance_type) => vec![instance_type.as_str()],
-            None => self.instance_types.iter().map(String::as_str).collect(),
-        }
-    }
 }
 
 fn parse_root_disk(fields: &Fields, ctx: &PropsContext) -> CpiResult<RootDisk> {
@@ -490,7 +482,7 @@ mod tests {
                 capacity_reservation_group_id: None,
             }
         );
-        assert_eq!(props.candidate_instance_types(), vec!["Standard_D1"]);
+        assert_eq!(props.instance_type.as_deref(), Some("Standard_D1"));
     }
 
     #[test]
@@ -521,7 +513,7 @@ mod tests {
         .unwrap();
         assert_eq!(props.instance_type, None);
         assert_eq!(
-            props.candidate_instance_types(),
+            props.instance_types,
             vec!["Standard_D2_v3", "Standard_F2s_v2"]
         );
         assert_eq!(

@@ -75,6 +75,15 @@ const VM_SIZES: &[(&str, &str, u32, f64, u32, bool, u32)] = &[
     ),
     ("Standard_E2s_v5", "standardESv5Family", 2, 16.0, 4, true, 0),
     (
+        "Standard_D2ps_v5",
+        "standardDPSv5Family",
+        2,
+        8.0,
+        4,
+        true,
+        0,
+    ),
+    (
         "Standard_F2s_v2",
         "standardFSv2Family",
         2,
@@ -104,6 +113,9 @@ const VM_SIZES: &[(&str, &str, u32, f64, u32, bool, u32)] = &[
 ];
 
 const LOCATIONS: &[&str] = &["eastus", "westus2", "westeurope"];
+
+/// Sizes with Ampere Altra (Arm64) CPUs; every other size is x64.
+const ARM64_SIZES: &[&str] = &["Standard_D2ps_v5"];
 
 pub(crate) fn vm_size_exists(name: &str) -> bool {
     VM_SIZES.iter().any(|s| s.0.eq_ignore_ascii_case(name))
@@ -150,7 +162,7 @@ fn catalogue() -> Vec<Value> {
                     {"name": "PremiumIO", "value": if *premium { "True" } else { "False" }},
                     {"name": "HyperVGenerations", "value": "V1,V2"},
                     {"name": "AcceleratedNetworkingEnabled", "value": if *cpus >= 2 { "True" } else { "False" }},
-                    {"name": "CpuArchitectureType", "value": "x64"},
+                    {"name": "CpuArchitectureType", "value": if ARM64_SIZES.contains(name) { "Arm64" } else { "x64" }},
                     {"name": "EncryptionAtHostSupported", "value": "True"},
                 ],
                 "restrictions": [],
