@@ -103,7 +103,11 @@ fn resource_skus_are_cached_for_a_day_in_the_data_directory() {
         .collect();
     assert_eq!(cache_files.len(), 1, "{cache_files:?}");
     assert_eq!(run(), first, "the cached list gives the same answer");
-    assert_eq!(sku_requests(), fetched, "no SKU request while the cache is fresh");
+    assert_eq!(
+        sku_requests(),
+        fetched,
+        "no SKU request while the cache is fresh"
+    );
 
     // A day-old cache is read from Azure again.
     let mut cache: serde_json::Value =

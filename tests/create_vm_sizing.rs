@@ -94,7 +94,8 @@ fn instance_types_skip_sizes_that_cannot_run_the_stemcell_or_its_premium_disk() 
     let Some(env) = start() else { return };
     let x64 = light_stemcell(&env, None);
     let arm64 = light_stemcell(&env, Some("arm64"));
-    let choices = json!({"instance_types": ["Standard_D2ps_v5", "Standard_D2_v3", "Standard_D2s_v3"]});
+    let choices =
+        json!({"instance_types": ["Standard_D2ps_v5", "Standard_D2_v3", "Standard_D2s_v3"]});
 
     env.sim.ok(
         "create_vm",
@@ -103,9 +104,10 @@ fn instance_types_skip_sizes_that_cannot_run_the_stemcell_or_its_premium_disk() 
     assert_eq!(vm_size(&env, AGENT_ID), "Standard_D2ps_v5");
 
     // A premium persistent disk rules out Standard_D2_v3, which has no premium IO.
-    let disk = env
-        .sim
-        .ok("create_disk", json!([10240, {"storage_account_type": "Premium_LRS"}, null]));
+    let disk = env.sim.ok(
+        "create_disk",
+        json!([10240, {"storage_account_type": "Premium_LRS"}, null]),
+    );
     env.sim.ok(
         "create_vm",
         json!([OTHER_AGENT_ID, x64, choices, network(), [disk], {}]),
@@ -184,4 +186,37 @@ fn boot_diagnostics_go_to_one_tagged_account_per_location() {
             json!({"enabled": true, "storageUri": endpoint})
         );
     }
+}
+
+#[test]
+fn ephemeral_disk_performance_is_set_after_the_vm_is_created() {
+    let Some(env) = start() else { return };
+    let stemcell = light_stemcell(&env, None);
+    let vm_type = json!({
+        "instance_type": "Standard_D2s_v3",
+        "ephemeral_disk": {"size": 20480, "type": "PremiumV2_LRS", "iops": 3000, "mbps": 125}
+    });
+    let before = env.sim.sim.request_log().len();
+    env.sim.ok(
+        "create_vm",
+        json!([AGENT_ID, stemcell, vm_type, network(), [], {}]),
+    );
+    let disk_id = format!(
+        "{}/providers/Microsoft.Compute/disks/bosh-disk-os-{AGENT_ID}-ephemeral-disk",
+        env.sim.rg_id()
+    );
+    let patches: Vec<_> = env.sim.sim.request_log()[before..]
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.eq_ignore_ascii_case(&disk_id))
+        .map(|r| r.body.clone())
+        .collect();
+    assert_eq!(
+        patches,
+        [Some(
+            json!({"properties": {"diskIOPSReadWrite": 3000, "diskMBpsReadWrite": 125}})
+        )]
+    );
+    let disk = env.sim.resource(&disk_id).expect("the ephemeral disk");
+    assert_eq!(disk["properties"]["diskIOPSReadWrite"], 3000);
+    assert_eq!(disk["properties"]["diskMBpsReadWrite"], 125);
 }

@@ -31,7 +31,7 @@ use crate::azure::compute::availability_set::{
     AvailabilitySet, AvailabilitySetAction, AvailabilitySetSpec, availability_set_body,
     availability_set_name, plan_availability_set,
 };
-use crate::azure::compute::disk::disk_encryption_set_id;
+use crate::azure::compute::disk::{DiskPatch, disk_encryption_set_id};
 use crate::azure::compute::image::{
     StemcellInfo, UserImage, UserImageSpec, VirtualMachineImage, legacy_user_image_name,
     platform_image_versions_path, user_image_body, user_image_name,
@@ -496,12 +496,26 @@ async fn build(
         )
         .await;
     drop(set_lock);
-    put.map(drop).map_err(|e| {
+    put.map_err(|e| {
         let retriable = e
             .code()
             .is_some_and(|code| TRANSIENT_ALLOCATION_CODES.contains(&code));
         CpiError::vm_creation_failed(e.to_string(), retriable)
-    })
+    })?;
+    // A data disk created with the VM takes no performance settings: they are set afterwards.
+    let performance = DiskPatch {
+        iops: props.ephemeral_disk.iops,
+        mbps: props.ephemeral_disk.mbps,
+        ..DiskPatch::default()
+    };
+    if !use_root_disk && !performance.is_empty() {
+        let path = azure.disk_path(vm_cid.resource_group_name(), &vm_cid.ephemeral_disk_name());
+        azure
+            .arm
+            .patch::<_, Value>(&path, ApiKind::Disks, &performance.body(), azure.deadline)
+            .await?;
+    }
+    Ok(())
 }
 
 /// GETs the lookup's candidates in order; the first found wins.
