@@ -220,3 +220,47 @@ fn ephemeral_disk_performance_is_set_after_the_vm_is_created() {
     assert_eq!(disk["properties"]["diskIOPSReadWrite"], 3000);
     assert_eq!(disk["properties"]["diskMBpsReadWrite"], 125);
 }
+
+#[test]
+fn a_vm_types_own_resource_group_is_created_when_missing() {
+    let Some(env) = start() else { return };
+    let stemcell = light_stemcell(&env, None);
+    let vm_type = json!({"instance_type": "Standard_D2s_v3", "resource_group_name": "vms-rg"});
+    let result = env.sim.ok(
+        "create_vm",
+        json!([AGENT_ID, stemcell, vm_type, network(), [], {}]),
+    );
+    assert_eq!(
+        result[0],
+        json!(format!("agent_id:{AGENT_ID};resource_group_name:vms-rg"))
+    );
+    let group_id = format!(
+        "/subscriptions/{}/resourceGroups/vms-rg",
+        env.sim.subscription_id()
+    );
+    let group = env.sim.resource(&group_id).expect("the resource group");
+    assert_eq!(group["location"], "eastus");
+    assert!(
+        env.sim
+            .resource(&format!(
+                "{group_id}/providers/Microsoft.Compute/virtualMachines/{AGENT_ID}"
+            ))
+            .is_some()
+    );
+    // The second VM finds the group.
+    let before = env.sim.sim.request_log().len();
+    let second = json!({"private": {
+        "type": "manual", "ip": "10.0.0.11", "netmask": "255.255.255.0", "gateway": "10.0.0.1",
+        "default": ["dns", "gateway"],
+        "cloud_properties": {"virtual_network_name": "vnet", "subnet_name": "subnet"}
+    }});
+    env.sim.ok(
+        "create_vm",
+        json!([OTHER_AGENT_ID, stemcell, vm_type, second, [], {}]),
+    );
+    assert!(
+        !env.sim.sim.request_log()[before..]
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.eq_ignore_ascii_case(&group_id))
+    );
+}

@@ -211,6 +211,12 @@ async fn build(
     )?;
     let location = vm_location(config.location.as_deref(), &vnet)?.to_owned();
     let use_root_disk = props.ephemeral_disk.use_root_disk;
+    if !vm_cid
+        .resource_group_name()
+        .eq_ignore_ascii_case(&config.resource_group_name)
+    {
+        ensure_resource_group(azure, vm_cid.resource_group_name(), &location).await?;
+    }
     let bosh_group = request
         .env
         .get("bosh")
@@ -684,6 +690,34 @@ async fn user_image(
         ))
     })?;
     Ok(image.id)
+}
+
+/// A vm_type's own resource group is created when missing, as the Ruby CPI does (the default
+/// one exists: the CPI works in it).
+async fn ensure_resource_group(azure: &Azure<'_>, name: &str, location: &str) -> CpiResult<()> {
+    let path = azure.arm.resource_group_path(name);
+    if azure
+        .get::<Value>(&path, ApiKind::Resources)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    tracing::info!(
+        resource_group = name,
+        location,
+        "creating the VM's resource group"
+    );
+    azure
+        .arm
+        .put::<_, Value>(
+            &path,
+            ApiKind::Resources,
+            &json!({"name": name, "location": location}),
+            azure.deadline,
+        )
+        .await?;
+    Ok(())
 }
 
 fn availability_set_path(azure: &Azure<'_>, vm_cid: &VmCid, name: &str) -> ResourcePath {
