@@ -5,9 +5,8 @@ use hyper::Method;
 use serde_json::{Value, json};
 
 use super::{
-    ActionResult, COMPUTE_VERSIONS, Family, Ids, Kind, Prepared, PutCtx, compute_not_found,
-    disks::DISK_SKUS, expect_array, expect_enum, expect_int, get, get_str, props_mut,
-    require_string,
+    ActionResult, Family, Ids, Kind, Prepared, PutCtx, compute_not_found, disks::DISK_SKUS,
+    expect_array, expect_enum, expect_int, get, get_str, props_mut, require_string,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req, now_rfc3339};
@@ -208,9 +207,6 @@ fn new_disk(
 impl Kind for VirtualMachines {
     fn type_name(&self) -> &'static str {
         TYPE
-    }
-    fn versions(&self) -> &'static [&'static str] {
-        COMPUTE_VERSIONS
     }
     fn family(&self) -> Family {
         Family::Compute
