@@ -462,27 +462,6 @@ fn heavy_stemcell_makes_the_user_image_once_and_dynamic_networks_work() {
 }
 
 #[test]
-fn gallery_stemcells_are_refused_clearly() {
-    let Some(env) = start() else { return };
-    env.sim.write_config(|azure| {
-        azure.insert("compute_gallery_name".into(), json!("gallery"));
-        azure.insert("storage_account_name".into(), json!("unused"));
-    });
-    let run = env.sim.call(
-        "create_vm",
-        json!([AGENT_ID, "bosh-stemcell-d42a792c-db7a-45a6-8132-e03c863c9f01",
-               {"instance_type": "Standard_D2s_v3"}, manual_network(), [], {}]),
-    );
-    assert_eq!(
-        error_type(&run.response),
-        Some("Bosh::Clouds::NotImplemented"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("Compute Gallery"), "{}", run.stdout);
-}
-
-#[test]
 fn vip_load_balancer_and_asg_attach_to_the_primary_nic_and_keep_failed_vms_keeps_resources() {
     let Some(env) = start() else { return };
     let rg = env.sim.rg_id();
