@@ -17,7 +17,6 @@ use serde_json::Value;
 
 use super::azure::{Azure, disk_not_found};
 use super::create_disk::vm_skus;
-use crate::azure::ApiKind;
 use crate::azure::compute::disk::{
     DiskFromBlobSpec, DiskFromSnapshotSpec, ManagedDisk, disk_from_blob_body,
     disk_from_snapshot_body, migration_disk_sku, needs_zone_migration,
@@ -29,6 +28,7 @@ use crate::azure::compute::vm::{AttachDisk, DiskHints, attach_disk_patch, disk_i
 use crate::azure::storage::blob_disk::{
     DISK_CONTAINER, is_migrated, vhd_blob_name, with_migrated_marker,
 };
+use crate::azure::{ApiKind, ResourcePath};
 use crate::cid::{Caching, DiskCid, SnapshotCid, VmCid};
 use crate::error::{CpiError, CpiResult};
 use crate::rpc::ApiVersion;
@@ -59,10 +59,13 @@ pub async fn attach_disk(
             None => import_blob_disk(azure, disk_cid, caching, vm.zone()).await?,
         }
     };
+    let mut migration_snapshot = None;
     if vm.data_disk(&disk.name).is_none()
         && let Some(zone) = vm.zone().filter(|_| needs_zone_migration(&disk, vm.zone()))
     {
-        disk = migrate_into_zone(azure, disk_cid, caching, &disk, zone).await?;
+        let (moved, snapshot) = migrate_into_zone(azure, disk_cid, caching, &disk, zone).await?;
+        disk = moved;
+        migration_snapshot = Some(snapshot);
     }
     let max_luns = match vm.vm_size() {
         Some(size) => max_data_disks(&vm_skus(azure, &vm.location).await?, size),
@@ -79,15 +82,21 @@ pub async fn attach_disk(
         managed_disk_id: disk.id.clone(),
     };
     let tag = disk_id_tag(&attach.name);
-    let lun = azure
-        .update_vm(vm_cid, |vm| {
-            let plan = attach_disk_patch(vm, &attach, max_luns)?;
-            // A Director retry of an attach that landed: nothing to write unless the tag is
-            // missing.
-            let done = plan.already_attached && vm.tags.get(&tag) == Some(&attach.disk_cid);
-            Ok(((!done).then_some(plan.body), plan.lun))
-        })
-        .await?;
+    let attached = azure.update_vm(vm_cid, |vm| {
+        let plan = attach_disk_patch(vm, &attach, max_luns)?;
+        // A Director retry of an attach that landed: nothing to write unless the tag is
+        // missing.
+        let done = plan.already_attached && vm.tags.get(&tag) == Some(&attach.disk_cid);
+        Ok(((!done).then_some(plan.body), plan.lun))
+    });
+    // The migrated disk is verified: its snapshot goes while the VM is updated.
+    let cleanup = async {
+        if let Some(snapshot) = &migration_snapshot {
+            snapshot.delete(azure).await;
+        }
+    };
+    let (lun, ()) = tokio::join!(attached, cleanup);
+    let lun = lun?;
     Ok(match api_version {
         ApiVersion::V1 => Value::Null,
         ApiVersion::V2 | ApiVersion::V3 => serde_json::to_value(DiskHints::new(lun))
@@ -182,15 +191,37 @@ async fn import_blob_disk(
     )))
 }
 
+/// The snapshot a finished zone migration leaves, to delete once the disk is in place.
+struct MigrationSnapshot {
+    path: ResourcePath,
+    name: String,
+    resource_group: String,
+}
+
+impl MigrationSnapshot {
+    /// The disk is in place: a snapshot that cannot be deleted only costs storage, so it is
+    /// reported, not failed on.
+    async fn delete(&self, azure: &Azure<'_>) {
+        if let Err(e) = azure
+            .arm
+            .delete(&self.path, ApiKind::Snapshots, azure.deadline)
+            .await
+        {
+            tracing::warn!(snapshot = %self.name, resource_group = %self.resource_group, error = %e, "the zone migration snapshot could not be deleted; delete it by hand");
+        }
+    }
+}
+
 /// Moves a regional managed disk into `zone` under the same name: snapshot it, delete it,
-/// recreate it from the snapshot in the zone, verify, delete the snapshot. Answers the new disk.
+/// recreate it from the snapshot in the zone, verify. Answers the new disk and the snapshot,
+/// which the caller deletes.
 async fn migrate_into_zone(
     azure: &Azure<'_>,
     disk_cid: &DiskCid,
     caching: Caching,
     disk: &ManagedDisk,
     zone: &str,
-) -> CpiResult<ManagedDisk> {
+) -> CpiResult<(ManagedDisk, MigrationSnapshot)> {
     if let Some(user) = &disk.managed_by {
         return Err(CpiError::cloud(format!(
             "Disk '{disk_cid}' is regional and attached to '{user}', so it cannot be moved into zone '{zone}'; detach it first. The disk is unchanged."
@@ -305,7 +336,7 @@ async fn migrate_into_zone(
         }
     };
 
-    // 4. The snapshot is dropped only once the zonal disk is known good.
+    // 4. The snapshot may go only once the zonal disk is known good.
     if created.zone() != Some(zone) {
         return Err(CpiError::cloud(format!(
             "migrate_to_zone - Disk '{}' in resource group '{resource_group}' is not in zone '{zone}' after its migration (zones: {:?}). Snapshot '{snapshot_name}' holds its data and is kept.\n{}",
@@ -314,22 +345,21 @@ async fn migrate_into_zone(
             recover_by_hand()
         )));
     }
-    if let Err(e) = azure
-        .arm
-        .delete(&snapshot_path, ApiKind::Snapshots, azure.deadline)
-        .await
-    {
-        // The disk is in place; a leftover snapshot only costs storage.
-        tracing::warn!(snapshot = snapshot_name, resource_group, error = %e, "the migration snapshot could not be deleted; delete it by hand");
-    }
     tracing::info!(disk = %disk_cid, zone, "disk moved into the zone");
-    Ok(created)
+    Ok((
+        created,
+        MigrationSnapshot {
+            path: snapshot_path,
+            name: snapshot_name.to_owned(),
+            resource_group: resource_group.to_owned(),
+        },
+    ))
 }
 
 /// PUT the disk from the snapshot, then read it back: it must exist and be provisioned.
 async fn create_from_snapshot(
     azure: &Azure<'_>,
-    disk_path: &crate::azure::ResourcePath,
+    disk_path: &ResourcePath,
     spec: &DiskFromSnapshotSpec,
 ) -> CpiResult<ManagedDisk> {
     azure
@@ -358,7 +388,7 @@ async fn create_from_snapshot(
 /// disk is recreated from the snapshot without a zone.
 async fn restore_regional(
     azure: &Azure<'_>,
-    disk_path: &crate::azure::ResourcePath,
+    disk_path: &ResourcePath,
     disk: &ManagedDisk,
     zonal: &DiskFromSnapshotSpec,
 ) -> CpiResult<()> {
@@ -377,7 +407,7 @@ async fn restore_regional(
 /// Deletes a migration snapshot that is no longer needed; the answer ends the error message.
 async fn remove_snapshot(
     azure: &Azure<'_>,
-    path: &crate::azure::ResourcePath,
+    path: &ResourcePath,
     name: &str,
     resource_group: &str,
 ) -> String {
