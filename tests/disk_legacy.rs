@@ -726,6 +726,15 @@ fn get_disks_lists_unmanaged_data_disks_of_a_vm() {
         env.ok("get_disks", json!([vm_cid])),
         json!([cid, "bosh-data-untagged"])
     );
+    // Such a VM gets no disk attached: Azure retired unmanaged VM disks.
+    let vm_before = env.resource(&vm_id(&env, "vm-u"));
+    let run = env.call("attach_disk", json!([vm_cid, cid]));
+    assert_error(
+        &run,
+        "Bosh::Clouds::CloudError",
+        &["uses unmanaged disks", "Nothing was changed"],
+    );
+    assert_eq!(env.resource(&vm_id(&env, "vm-u")), vm_before);
 }
 
 fn median_ms(mut samples: Vec<Duration>) -> f64 {

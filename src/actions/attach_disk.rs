@@ -47,6 +47,13 @@ pub async fn attach_disk(
     let caching = disk_cid.caching()?;
     // The VM first: a missing VM is VMNotFound whatever the disk.
     let vm = azure.existing_vm(vm_cid).await?;
+    if !vm_cid.is_managed() {
+        // The Ruby CPI attached the blob itself to such a VM; Azure retired unmanaged VM disks
+        // on 2025-09-30, and a VM never mixes managed and unmanaged disks.
+        return Err(CpiError::cloud(format!(
+            "VM '{vm_cid}' uses unmanaged disks, which Azure retired on 2025-09-30; bosh-azure-cpi attaches disks to VMs with managed disks only. Nothing was changed."
+        )));
+    }
     let mut disk = if disk_cid.has_managed_name() {
         azure.existing_disk(disk_cid).await?
     } else {
