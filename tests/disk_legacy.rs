@@ -798,3 +798,55 @@ fn legacy_attach_wall_time() {
         );
     }
 }
+
+#[test]
+fn zone_move_keeps_customer_keys_and_leaves_zone_redundant_disks_alone() {
+    let env = SimEnv::start();
+    seed_vm(&env, "vm-z", VM_SIZE, Some("1"), json!([]));
+    let des = format!(
+        "{}/providers/Microsoft.Compute/diskEncryptionSets/des",
+        env.rg_id()
+    );
+    let encryption = json!({"diskEncryptionSetId": des, "type": "EncryptionAtRestWithCustomerKey"});
+    env.seed(json!([
+        {"id": disk_id(&env, "bosh-disk-data-cmk"), "location": LOCATION, "sku": {"name": "Premium_LRS"},
+         "tags": {"user-agent": "bosh", "caching": "None"},
+         "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 3, "encryption": encryption}},
+        {"id": disk_id(&env, "bosh-disk-data-zrs"), "location": LOCATION, "sku": {"name": "Premium_ZRS"},
+         "tags": {"user-agent": "bosh", "caching": "None"},
+         "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 3}}
+    ]));
+
+    env.ok(
+        "attach_disk",
+        json!([vm_cid("vm-z"), disk_cid("bosh-disk-data-cmk", "None")]),
+    );
+    let put = bodies(&env, "PUT", "/disks/bosh-disk-data-cmk");
+    assert_eq!(put.len(), 1);
+    assert_eq!(put[0]["properties"]["encryption"], encryption);
+    let moved = env.resource(&disk_id(&env, "bosh-disk-data-cmk")).unwrap();
+    assert_eq!(moved["zones"], json!(["1"]));
+    assert_eq!(moved["properties"]["encryption"], encryption);
+
+    // Zone-redundant: attached as it is, no snapshot, no copy.
+    let zrs_before = env.resource(&disk_id(&env, "bosh-disk-data-zrs")).unwrap();
+    let hints = env.ok(
+        "attach_disk",
+        json!([vm_cid("vm-z"), disk_cid("bosh-disk-data-zrs", "None")]),
+    );
+    assert_eq!(hints["lun"], "1");
+    assert!(bodies(&env, "PUT", "/disks/bosh-disk-data-zrs").is_empty());
+    assert_eq!(
+        bodies(&env, "PUT", "")
+            .iter()
+            .filter(|b| b["tags"]["original"] == "bosh-disk-data-zrs")
+            .count(),
+        0
+    );
+    let zrs = env.resource(&disk_id(&env, "bosh-disk-data-zrs")).unwrap();
+    assert!(zrs.get("zones").is_none());
+    assert_eq!(
+        zrs["properties"]["uniqueId"],
+        zrs_before["properties"]["uniqueId"]
+    );
+}
