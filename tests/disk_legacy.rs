@@ -420,6 +420,17 @@ fn failed_import_leaves_the_blob_as_it_was() {
     assert_eq!(env.sim.resource(&vm_id(&env.sim, "vm-f")), vm_before);
     assert_eq!(env.sim.ok("has_disk", json!([cid])), json!(true));
 
+    // The account's keys cannot be read: nothing is created or marked.
+    env.sim
+        .sim
+        .add_fault(fault("POST", "/listKeys$", 1, refused()))
+        .unwrap();
+    let run = env.sim.call("attach_disk", json!([vm_cid("vm-f"), cid]));
+    assert_error(&run, "Bosh::Clouds::CloudError", &["Injected refusal"]);
+    assert!(env.sim.resource(&disk_id(&env.sim, &name)).is_none());
+    assert_eq!(env.blob_metadata(&name), Some(HashMap::new()));
+    assert_eq!(env.sim.resource(&vm_id(&env.sim, "vm-f")), vm_before);
+
     // The Director's retry imports it (regional VM: no zone).
     env.sim.ok("attach_disk", json!([vm_cid("vm-f"), cid]));
     let disk = env.sim.resource(&disk_id(&env.sim, &name)).unwrap();
