@@ -166,38 +166,20 @@ fn attach_and_detach_errors() {
     assert_eq!(run.response["error"]["ok_to_retry"], false);
     assert!(error_message(&run.response).contains("bosh-disk-data-gone"));
 
-    // Legacy blob disk: a clear refusal, nothing written.
+    // Legacy blob disk whose storage account does not exist: DiskNotFound, nothing written.
+    // (Blob import and the regional → zonal move are in tests/disk_legacy.rs.)
     let legacy = "bosh-data-sa1-00000000-0000-0000-0000-000000000001-None";
     let run = env.call("attach_disk", json!([vm_cid("vm-z"), legacy]));
     assert_eq!(
         error_type(&run.response),
-        Some("Bosh::Clouds::CloudError"),
+        Some("Bosh::Clouds::DiskNotFound"),
         "{}",
         run.stdout
     );
     assert!(
-        error_message(&run.response).contains("unmanaged"),
+        error_message(&run.response).contains(legacy),
         "{}",
         run.stdout
-    );
-
-    // Regional disk, zonal VM: the migration is not built; the disk and VM stay as they were.
-    let before = env.resource(&disk_id(&env, "bosh-disk-data-regional"));
-    let run = env.call("attach_disk", json!([vm_cid("vm-z"), regional]));
-    assert_eq!(
-        error_type(&run.response),
-        Some("Bosh::Clouds::CloudError"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        error_message(&run.response).contains("zone '1'"),
-        "{}",
-        run.stdout
-    );
-    assert_eq!(
-        env.resource(&disk_id(&env, "bosh-disk-data-regional")),
-        before
     );
     assert_eq!(patches_of(&env, "vm-z"), 0);
 }

@@ -99,17 +99,12 @@ impl<'a> Azure<'a> {
             .await
     }
 
-    /// The managed disk a CID names, or `DiskNotFound`. A legacy `bosh-data-*` name without a
-    /// managed disk of that name is an unmanaged (blob) disk, which this build cannot handle.
+    /// The managed disk a CID names, or `DiskNotFound`. Callers that handle legacy `bosh-data-*`
+    /// blob disks look for the blob when there is no managed disk of that name.
     pub async fn existing_disk(&self, disk: &DiskCid) -> CpiResult<ManagedDisk> {
-        match self
-            .managed_disk(disk.resource_group_name(), disk.disk_name())
+        self.managed_disk(disk.resource_group_name(), disk.disk_name())
             .await?
-        {
-            Some(found) => Ok(found),
-            None if !disk.has_managed_name() => Err(super::has_disk::legacy_blob_disk(disk)),
-            None => Err(disk_not_found(disk)),
-        }
+            .ok_or_else(|| disk_not_found(disk))
     }
 
     /// Read-modify-write of a VM without lost updates: GET, let `change` compute a PATCH from

@@ -1,9 +1,12 @@
-//! `delete_disk`: DELETE the managed disk; a disk already gone is not an error.
+//! `delete_disk`: DELETE the managed disk; a disk already gone is not an error. A legacy
+//! `bosh-data-*` name without a managed disk is an unmanaged disk: its blob (with its blob
+//! snapshots, as in the Ruby CPI) is deleted instead. A migrated blob disk is deleted as its
+//! managed copy; the blob, marked migrated, stays for the operator (Ruby's behaviour).
 
 use serde_json::Value;
 
 use super::azure::Azure;
-use super::has_disk::legacy_blob_disk;
+use crate::azure::storage::blob_disk::{DISK_CONTAINER, vhd_blob_name};
 use crate::azure::{ApiKind, Deleted};
 use crate::cid::DiskCid;
 use crate::error::CpiResult;
@@ -14,9 +17,18 @@ pub async fn delete_disk(azure: &Azure<'_>, disk: &DiskCid) -> CpiResult<Value> 
         .arm
         .delete(&path, ApiKind::Disks, azure.deadline)
         .await?;
-    if deleted == Deleted::NotFound && !disk.has_managed_name() {
-        // A `bosh-data-*` name that is not a managed disk may still be a blob.
-        return Err(legacy_blob_disk(disk));
+    if deleted == Deleted::Deleted || disk.has_managed_name() {
+        return Ok(Value::Null);
+    }
+    let account = azure
+        .storage
+        .blob_disk_account(disk.storage_account_name()?, azure.deadline)
+        .await?;
+    if let Some(account) = account {
+        let blob = vhd_blob_name(disk.disk_name());
+        if !account.blobs.delete_blob(DISK_CONTAINER, &blob).await? {
+            tracing::info!(disk = %disk, "the disk's blob was already gone");
+        }
     }
     Ok(Value::Null)
 }

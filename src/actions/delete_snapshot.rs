@@ -1,18 +1,33 @@
-//! `delete_snapshot`: DELETE the managed snapshot; one already gone is not an error. Blob
-//! snapshots of legacy unmanaged disks need the blob layer and answer a CloudError for now.
+//! `delete_snapshot`: DELETE the managed snapshot, or, for a legacy `<disk>--<time>` CID, the
+//! blob snapshot of the unmanaged disk. One already gone (or whose storage account is gone) is
+//! not an error.
 
 use serde_json::Value;
 
 use super::azure::Azure;
 use crate::azure::ApiKind;
+use crate::azure::storage::blob_disk::{DISK_CONTAINER, vhd_blob_name};
 use crate::cid::SnapshotCid;
-use crate::error::{CpiError, CpiResult};
+use crate::error::CpiResult;
 
 pub async fn delete_snapshot(azure: &Azure<'_>, snapshot: &SnapshotCid) -> CpiResult<Value> {
     if !snapshot.is_managed() {
-        return Err(CpiError::cloud(format!(
-            "Snapshot '{snapshot}' is a blob snapshot of a legacy unmanaged disk; bosh-azure-cpi does not handle unmanaged disks yet"
-        )));
+        let (disk_name, snapshot_time) = snapshot.blob_snapshot()?;
+        let account = azure
+            .storage
+            .blob_disk_account(snapshot.storage_account_name()?, azure.deadline)
+            .await?;
+        if let Some(account) = account {
+            let blob = vhd_blob_name(disk_name);
+            if !account
+                .blobs
+                .delete_snapshot(DISK_CONTAINER, &blob, snapshot_time)
+                .await?
+            {
+                tracing::info!(snapshot = %snapshot, "the blob snapshot was already gone");
+            }
+        }
+        return Ok(Value::Null);
     }
     let path = azure.snapshot_path(snapshot.resource_group_name(), snapshot.snapshot_name());
     azure

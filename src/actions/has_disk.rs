@@ -1,10 +1,13 @@
-//! `has_disk`: managed disks by GET. Legacy unmanaged (blob) disks are not handled yet.
+//! `has_disk`: a managed disk of the CID's name first. A legacy `bosh-data-*` name without one
+//! is an unmanaged disk: it exists while its blob does, unless the blob is marked migrated
+//! (its managed copy was the disk, and that is gone), as in the Ruby CPI.
 
 use serde_json::Value;
 
 use super::azure::Azure;
+use crate::azure::storage::blob_disk::{DISK_CONTAINER, is_migrated, vhd_blob_name};
 use crate::cid::DiskCid;
-use crate::error::{CpiError, CpiResult};
+use crate::error::CpiResult;
 
 pub async fn has_disk(azure: &Azure<'_>, disk: &DiskCid) -> CpiResult<Value> {
     let found = azure
@@ -14,12 +17,16 @@ pub async fn has_disk(azure: &Azure<'_>, disk: &DiskCid) -> CpiResult<Value> {
     if found || disk.has_managed_name() {
         return Ok(Value::Bool(found));
     }
-    Err(legacy_blob_disk(disk))
-}
-
-/// A `bosh-data-*` disk that never became a managed disk lives in a storage account blob.
-pub fn legacy_blob_disk(disk: &DiskCid) -> CpiError {
-    CpiError::cloud(format!(
-        "Disk '{disk}' is a legacy unmanaged (blob) disk; bosh-azure-cpi does not handle unmanaged disks yet"
-    ))
+    let Some(account) = azure
+        .storage
+        .blob_disk_account(disk.storage_account_name()?, azure.deadline)
+        .await?
+    else {
+        return Ok(Value::Bool(false));
+    };
+    let blob = account
+        .blobs
+        .get_properties(DISK_CONTAINER, &vhd_blob_name(disk.disk_name()))
+        .await?;
+    Ok(Value::Bool(blob.is_some_and(|b| !is_migrated(&b.metadata))))
 }

@@ -81,9 +81,15 @@ pub(crate) fn check_creation_data(
                     "Required parameter 'sourceUri' is missing (null).",
                 )
             })?;
-            if let Some(account) = get_str(out, "properties.creationData.storageAccountId")
-                && !ctx.store.contains(account)
-            {
+            // "Required if createOption is Import" (DiskRP 2024-03-02, creationData).
+            let account =
+                get_str(out, "properties.creationData.storageAccountId").ok_or_else(|| {
+                    ArmError::invalid_parameter(
+                        "properties.creationData.storageAccountId",
+                        "Required parameter 'storageAccountId' is missing (null).",
+                    )
+                })?;
+            if !ctx.store.contains(account) {
                 return Err(ArmError::invalid_parameter(
                     "properties.creationData.storageAccountId",
                     format!("Storage account '{account}' was not found."),
@@ -115,6 +121,32 @@ pub(crate) fn check_creation_data(
                 let Some(src) = ctx.store.get(source) else {
                     return Err(compute_not_found(source));
                 };
+                // A copy stays in its source's region (zones may differ: that is how a
+                // regional disk moves into a zone).
+                let region = |body: &Value| {
+                    get_str(body, "location")
+                        .unwrap_or_default()
+                        .replace(' ', "")
+                        .to_ascii_lowercase()
+                };
+                if out.get("location").is_some() && region(out) != region(&src.body) {
+                    return Err(ArmError::invalid_parameter(
+                        "properties.creationData.sourceResourceId",
+                        format!(
+                            "The source '{source}' is in region '{}', not in '{}'.",
+                            get_str(&src.body, "location").unwrap_or_default(),
+                            get_str(out, "location").unwrap_or_default()
+                        ),
+                    ));
+                }
+                if get_str(&src.body, "properties.provisioningState")
+                    .is_some_and(|state| !state.eq_ignore_ascii_case("Succeeded"))
+                {
+                    return Err(ArmError::conflict(
+                        "OperationNotAllowed",
+                        format!("The source '{source}' is not in a succeeded state."),
+                    ));
+                }
                 implied = get(&src.body, "properties.diskSizeGB").and_then(Value::as_i64);
             }
         }
@@ -214,6 +246,20 @@ impl Kind for Disks {
         expect_int(out, "properties.diskIOPSReadWrite")?;
         expect_int(out, "properties.diskMBpsReadWrite")?;
         let old = ctx.existing;
+        // Azure never moves a disk between zones in place: it must be recreated (from a
+        // snapshot), which is what the CPI's regional → zonal migration does.
+        if let Some(old) = old {
+            let zones = |body: &Value| body.get("zones").cloned().unwrap_or(json!([]));
+            if zones(&old.body) != zones(out) {
+                return Err(ArmError {
+                    target: Some("zones".into()),
+                    ..ArmError::conflict(
+                        "PropertyChangeNotAllowed",
+                        "Changing property 'zones' is not allowed.",
+                    )
+                });
+            }
+        }
         if let (Some(old), Some(new)) = (old, size) {
             let before = get(&old.body, "properties.diskSizeGB")
                 .and_then(Value::as_i64)

@@ -138,6 +138,7 @@ fn disk_bodies_conform() {
         zone: Some("3".into()),
         snapshot_id: "/snap".into(),
         tags: bosh_tags(),
+        encryption: None,
     };
     assert_conforms(DISK_SPEC, "Disk", &disk::disk_from_snapshot_body(&copy));
     let patch = DiskPatch {

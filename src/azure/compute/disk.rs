@@ -84,6 +84,17 @@ pub struct DiskProperties {
     pub disk_state: Option<String>,
     #[serde(rename = "provisioningState", default)]
     pub provisioning_state: Option<String>,
+    #[serde(default)]
+    pub encryption: Option<DiskEncryption>,
+}
+
+/// How a disk is encrypted at rest.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DiskEncryption {
+    #[serde(rename = "diskEncryptionSetId", default)]
+    pub disk_encryption_set_id: Option<String>,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
 }
 
 impl ManagedDisk {
@@ -206,6 +217,9 @@ pub struct DiskFromSnapshotSpec {
     /// ARM id of the snapshot.
     pub snapshot_id: String,
     pub tags: Tags,
+    /// The source disk's customer-key encryption, kept by the copy (the Ruby CPI dropped it,
+    /// so a migrated disk fell back to platform keys).
+    pub encryption: Option<DiskEncryption>,
 }
 
 /// PUT body copying a snapshot (`createOption: Copy`, `sourceResourceId`).
@@ -218,13 +232,25 @@ pub fn disk_from_snapshot_body(spec: &DiskFromSnapshotSpec) -> Value {
             "creationData": {"createOption": "Copy", "sourceResourceId": spec.snapshot_id}
         },
     });
+    if let Some(DiskEncryption {
+        disk_encryption_set_id: Some(set),
+        kind,
+    }) = &spec.encryption
+    {
+        body["properties"]["encryption"] = json!({
+            "diskEncryptionSetId": set,
+            "type": kind.as_deref().unwrap_or(CUSTOMER_KEY_ENCRYPTION),
+        });
+    }
     insert_zone(&mut body, spec.zone.as_deref());
     body
 }
 
-/// attach_disk moves a regional disk into the zone of a zonal VM.
+/// attach_disk moves a regional disk into the zone of a zonal VM. Zone-redundant (`*_ZRS`)
+/// disks have no zone yet attach in every zone, and cannot be made zonal: they stay as they are.
 pub fn needs_zone_migration(disk: &ManagedDisk, vm_zone: Option<&str>) -> bool {
-    disk.zone().is_none() && vm_zone.is_some()
+    let zone_redundant = disk.sku_name().is_some_and(|sku| sku.ends_with("_ZRS"));
+    disk.zone().is_none() && vm_zone.is_some() && !zone_redundant
 }
 
 /// The disk to recreate from the migration snapshot: same name (the URL), SKU, tags and
@@ -243,6 +269,11 @@ pub fn zone_migration_spec(
         zone: Some(zone.to_string()),
         snapshot_id: snapshot_id.to_string(),
         tags: disk.tags.clone(),
+        encryption: disk
+            .properties
+            .encryption
+            .clone()
+            .filter(|e| e.disk_encryption_set_id.is_some()),
     })
 }
 
@@ -594,6 +625,7 @@ mod tests {
                 "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/snap"
                     .into(),
             tags: Tags::from([("caching".into(), "None".into())]),
+            encryption: None,
         };
         assert_eq!(
             disk_from_snapshot_body(&spec),
@@ -789,6 +821,38 @@ mod tests {
         ), "{message}");
         regional.sku = None;
         assert!(zone_migration_spec(&regional, "/s", "2").is_err());
+        regional.sku = Some(DiskSku {
+            name: "Premium_ZRS".into(),
+            tier: None,
+        });
+        assert!(
+            !needs_zone_migration(&regional, Some("2")),
+            "zone-redundant disks attach in any zone"
+        );
+    }
+
+    #[test]
+    fn zone_migration_keeps_customer_key_encryption() {
+        let mut regional = disk();
+        regional.zones.clear();
+        let des =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/diskEncryptionSets/des";
+        regional.properties.encryption = Some(DiskEncryption {
+            disk_encryption_set_id: Some(des.into()),
+            kind: Some("EncryptionAtRestWithPlatformAndCustomerKeys".into()),
+        });
+        let body = disk_from_snapshot_body(&zone_migration_spec(&regional, "/snap", "2").unwrap());
+        assert_eq!(
+            body["properties"]["encryption"],
+            json!({"diskEncryptionSetId": des, "type": "EncryptionAtRestWithPlatformAndCustomerKeys"})
+        );
+        // Platform keys: nothing to carry, Azure's default.
+        regional.properties.encryption = Some(DiskEncryption {
+            disk_encryption_set_id: None,
+            kind: Some("EncryptionAtRestWithPlatformKey".into()),
+        });
+        let body = disk_from_snapshot_body(&zone_migration_spec(&regional, "/snap", "2").unwrap());
+        assert!(body["properties"].get("encryption").is_none());
     }
 
     #[test]

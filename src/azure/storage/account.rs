@@ -144,6 +144,16 @@ impl StorageAccounts {
                     self.resource_group
                 ),
             })?;
+        self.access_of(&account, deadline).await
+    }
+
+    /// Endpoint and key of an account already read.
+    pub async fn access_of(
+        &self,
+        account: &StorageAccount,
+        deadline: Deadline,
+    ) -> Result<StorageAccess> {
+        let name = account.name.as_str();
         let blob = account
             .properties
             .primary_endpoints
@@ -159,7 +169,7 @@ impl StorageAccounts {
         })?;
         let account_key = self.primary_key(name, deadline).await?;
         Ok(StorageAccess {
-            account_name: account.name,
+            account_name: account.name.clone(),
             blob_endpoint,
             account_key,
         })

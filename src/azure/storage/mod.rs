@@ -2,5 +2,6 @@
 
 pub mod account;
 pub mod blob;
+pub mod blob_disk;
 
 pub use account::{StorageAccess, StorageAccount, StorageAccounts};

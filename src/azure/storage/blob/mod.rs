@@ -13,7 +13,9 @@ use std::sync::Arc;
 use azure_core::error::ErrorKind;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, StatusCode, Url};
 use azure_core::time::Duration;
-use azure_storage_blob::models::BlobClientGetPropertiesResultHeaders;
+use azure_storage_blob::models::{
+    BlobClientCreateSnapshotResultHeaders, BlobClientGetPropertiesResultHeaders,
+};
 use azure_storage_blob::{BlobServiceClient, BlobServiceClientOptions};
 
 use crate::error::{CpiError, CpiResult};
@@ -216,6 +218,102 @@ impl BlobService {
             Ok(_) => Ok(true),
             Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(false),
             Err(e) => Err(self.failure("delete", container, Some(blob), &e)),
+        }
+    }
+
+    /// Takes a read-only snapshot of a blob carrying `metadata` (Put Blob `comp=snapshot`).
+    /// Answers the snapshot's time stamp (`x-ms-snapshot`, the value that names it), or `None`
+    /// when the blob does not exist.
+    pub async fn create_snapshot(
+        &self,
+        container: &str,
+        blob: &str,
+        metadata: &HashMap<String, String>,
+    ) -> CpiResult<Option<String>> {
+        let options = azure_storage_blob::models::BlobClientCreateSnapshotOptions {
+            metadata: Some(metadata.clone()),
+            ..Default::default()
+        };
+        let response = match self
+            .client
+            .blob_client(container, blob)
+            .create_snapshot(Some(options))
+            .await
+        {
+            Ok(response) => response,
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
+            Err(e) => return Err(self.failure("snapshot", container, Some(blob), &e)),
+        };
+        response
+            .snapshot()
+            .map_err(|e| self.failure("read the snapshot of", container, Some(blob), &e))?
+            .map(Some)
+            .ok_or_else(|| {
+                CpiError::cloud(format!(
+                    "Blob storage answered no snapshot time for blob '{container}/{blob}' in storage account '{}'",
+                    self.account_name
+                ))
+            })
+    }
+
+    /// Properties of one snapshot of a blob, or `None` when it does not exist.
+    pub async fn get_snapshot_properties(
+        &self,
+        container: &str,
+        blob: &str,
+        snapshot: &str,
+    ) -> CpiResult<Option<BlobProperties>> {
+        let client = self
+            .client
+            .blob_client(container, blob)
+            .with_snapshot(snapshot)
+            .map_err(|e| self.failure("address a snapshot of", container, Some(blob), &e))?;
+        let response = match client.get_properties(None).await {
+            Ok(response) => response,
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
+            Err(e) => {
+                return Err(self.failure(
+                    "get properties of a snapshot of",
+                    container,
+                    Some(blob),
+                    &e,
+                ));
+            }
+        };
+        let content_length = response
+            .content_length()
+            .map_err(|e| self.failure("read properties of", container, Some(blob), &e))?
+            .unwrap_or(0);
+        let metadata = response
+            .metadata()
+            .map_err(|e| self.failure("read metadata of", container, Some(blob), &e))?;
+        Ok(Some(BlobProperties {
+            content_length,
+            metadata,
+        }))
+    }
+
+    /// Deletes one snapshot of a blob, leaving the blob and its other snapshots. Answers
+    /// `false` when the snapshot (or the blob) was already gone.
+    pub async fn delete_snapshot(
+        &self,
+        container: &str,
+        blob: &str,
+        snapshot: &str,
+    ) -> CpiResult<bool> {
+        let options = azure_storage_blob::models::BlobClientDeleteOptions {
+            snapshot: Some(snapshot.to_owned()),
+            ..Default::default()
+        };
+        match self
+            .client
+            .blob_client(container, blob)
+            .delete(Some(options))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(false),
+            Err(e) => Err(self.failure("delete a snapshot of", container, Some(blob), &e)),
         }
     }
 
