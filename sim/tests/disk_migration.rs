@@ -93,7 +93,7 @@ async fn a_regional_disk_moves_into_a_zone_only_by_recreation_from_a_snapshot() 
 }
 
 #[tokio::test]
-async fn copies_need_a_succeeded_source_and_imports_name_their_account() {
+async fn copies_need_a_succeeded_source_and_imports_need_an_existing_account() {
     let sim = TestSim::start().await;
     sim.group("rg").await;
     let disk = create(
@@ -136,11 +136,14 @@ async fn copies_need_a_succeeded_source_and_imports_name_their_account() {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
 
+    // An import naming a storage account that does not exist is refused (Azure's examples of
+    // same-subscription imports leave the account out, so it is not required).
     let r = sim
         .put(
             &url(&sim, "disks/imported"),
             &json!({"location": "eastus", "properties": {"creationData": {"createOption": "Import",
-                "sourceUri": "https://sa.blob.core.windows.net/bosh/bosh-data-1.vhd"}}}),
+                "sourceUri": "https://sa.blob.core.windows.net/bosh/bosh-data-1.vhd",
+                "storageAccountId": format!("/subscriptions/{}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/missing", sim.handle.config().subscription_id)}}}),
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);

@@ -81,15 +81,11 @@ pub(crate) fn check_creation_data(
                     "Required parameter 'sourceUri' is missing (null).",
                 )
             })?;
-            // "Required if createOption is Import" (DiskRP 2024-03-02, creationData).
-            let account =
-                get_str(out, "properties.creationData.storageAccountId").ok_or_else(|| {
-                    ArmError::invalid_parameter(
-                        "properties.creationData.storageAccountId",
-                        "Required parameter 'storageAccountId' is missing (null).",
-                    )
-                })?;
-            if !ctx.store.contains(account) {
+            // The spec calls it required for Import, but its own same-subscription import
+            // examples leave it out and ARM accepts them: check it only when it is given.
+            if let Some(account) = get_str(out, "properties.creationData.storageAccountId")
+                && !ctx.store.contains(account)
+            {
                 return Err(ArmError::invalid_parameter(
                     "properties.creationData.storageAccountId",
                     format!("Storage account '{account}' was not found."),
