@@ -157,9 +157,10 @@ impl Kind for StorageAccounts {
             Some(b) => (b.account_key.clone(), b.account_key.clone()),
             None => (fake_key(account, 1), fake_key(account, 2)),
         };
+        // `permissions` spelled as the spec's KeyPermission enum and its examples spell it.
         Some(Ok(ActionResult::Sync(json!({"keys": [
-            {"creationTime": created, "keyName": "key1", "value": k1, "permissions": "FULL"},
-            {"creationTime": created, "keyName": "key2", "value": k2, "permissions": "FULL"},
+            {"creationTime": created, "keyName": "key1", "value": k1, "permissions": "Full"},
+            {"creationTime": created, "keyName": "key2", "value": k2, "permissions": "Full"},
         ]}))))
     }
 }
