@@ -217,6 +217,9 @@ async function main() {
   }
   const ok = files.length > 0 && failures.length === 0 && unmatched.length === 0;
   if (files.length === 0) console.log("conformance: FAILED: no traffic files");
+  // Last, in the plain form CI reads as a test result: files passed / failed.
+  const failed = failures.length + unmatched.length;
+  console.log(`conformance: ${files.length - failed} passed, ${failed} failed`);
   process.exit(ok ? 0 : 1);
 }
 
