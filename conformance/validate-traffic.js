@@ -7,7 +7,11 @@
 // path, method or api-version) and still exits 0. Here such a file is a failure, like a
 // validation error, and so is an empty traffic directory.
 //
-// Usage: node validate-traffic.js <traffic-dir> <specs-dir> [--json-report FILE]
+// With --responses-only (for the sim's own tests, whose clients send bad requests on purpose)
+// request issues are not counted, and a request the sim refused with 400 that matches no
+// operation (an unknown api-version, say) is counted as refused, not unmatched.
+//
+// Usage: node validate-traffic.js <traffic-dir> <specs-dir> [--json-report FILE] [--responses-only]
 // Exit status: 0 when every file matched an operation and validated, 1 otherwise, 2 on bad use.
 "use strict";
 
@@ -17,15 +21,18 @@ const { LiveValidator, Constants } = require("oav");
 
 function usage(message) {
   console.error(`validate-traffic: ${message}`);
-  console.error("usage: node validate-traffic.js <traffic-dir> <specs-dir> [--json-report FILE]");
+  console.error("usage: node validate-traffic.js <traffic-dir> <specs-dir> [--json-report FILE] [--responses-only]");
   process.exit(2);
 }
 
 function parseArgs(argv) {
   const positional = [];
   let jsonReport;
+  let responsesOnly = false;
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--json-report") {
+    if (argv[i] === "--responses-only") {
+      responsesOnly = true;
+    } else if (argv[i] === "--json-report") {
       jsonReport = argv[++i];
       if (!jsonReport) usage("--json-report needs a file");
     } else {
@@ -33,7 +40,7 @@ function parseArgs(argv) {
     }
   }
   if (positional.length !== 2) usage("expected a traffic directory and a specs directory");
-  return { trafficDir: path.resolve(positional[0]), specsDir: path.resolve(positional[1]), jsonReport };
+  return { trafficDir: path.resolve(positional[0]), specsDir: path.resolve(positional[1]), jsonReport, responsesOnly };
 }
 
 function readTraffic(trafficDir) {
@@ -100,7 +107,7 @@ function describeIssue(issue, source) {
 }
 
 async function main() {
-  const { trafficDir, specsDir, jsonReport } = parseArgs(process.argv.slice(2));
+  const { trafficDir, specsDir, jsonReport, responsesOnly } = parseArgs(process.argv.slice(2));
   const started = Date.now();
   const files = readTraffic(trafficDir);
   const patterns = specPatterns(specsDir, files);
@@ -123,6 +130,8 @@ async function main() {
   const operations = new Map(); // "apiVersion operationId" -> count
   const unmatched = [];
   const undescribedErrors = new Map(); // "apiVersion operationId status" -> count
+  let requestIssuesIgnored = 0;
+  let refusedUnmatched = 0;
   const failures = []; // { name, operation, issues[] }
   for (const f of files) {
     if (f.unreadable) {
@@ -141,6 +150,11 @@ async function main() {
     const notFound = [req, res].find(
       (r) => r.runtimeException && /^OPERATION_NOT_FOUND/.test(String(r.runtimeException.code)),
     );
+    const status = Number(f.payload.liveResponse && f.payload.liveResponse.statusCode);
+    if (notFound && responsesOnly && status === 400) {
+      refusedUnmatched++;
+      continue;
+    }
     if (notFound) {
       const { code, message } = notFound.runtimeException;
       unmatched.push({ name: f.name, operation: label, code, reason: message });
@@ -149,10 +163,13 @@ async function main() {
     const operation = `${req.operationInfo.apiVersion} ${req.operationInfo.operationId}`;
     operations.set(operation, (operations.get(operation) || 0) + 1);
     const issues = [];
-    const status = Number(f.payload.liveResponse && f.payload.liveResponse.statusCode);
     for (const [r, source] of [[req, "request"], [res, "response"]]) {
       if (r.runtimeException) issues.push(`${source} ${r.runtimeException.code}: ${r.runtimeException.message}`);
       for (const issue of r.errors || []) {
+        if (responsesOnly && source === "request") {
+          requestIssuesIgnored++;
+          continue;
+        }
         // Some specs (DiskRP) define no `default` response, so an error answer, which ARM
         // sends for any operation, has no schema to check. Counted and shown, not failed;
         // an undefined success code is still an error.
@@ -195,12 +212,15 @@ async function main() {
   const summary = {
     trafficFiles: files.length,
     specFiles: validator.swaggerList.length,
-    matchedFiles: files.length - unmatched.length - failures.filter((f) => f.operation === "?").length,
+    matchedFiles: files.length - unmatched.length - refusedUnmatched - failures.filter((f) => f.operation === "?").length,
     operationsCovered: [...operations.keys()].sort(),
     filesWithErrors: failures.length,
     errors: failures.reduce((n, f) => n + f.issues.length, 0),
     unmatchedFiles: unmatched.length,
     errorAnswersWithoutSpecSchema: Object.fromEntries(undescribedErrors),
+    responsesOnly,
+    requestIssuesIgnored,
+    refusedUnmatched,
     seconds: Math.round((Date.now() - started) / 100) / 10,
   };
   if (jsonReport) {
@@ -212,6 +232,12 @@ async function main() {
       `${summary.errors} errors in ${summary.filesWithErrors} files, ${summary.unmatchedFiles} unmatched (${summary.seconds}s)`,
   );
   for (const op of summary.operationsCovered) console.log(`  covered: ${op} x${operations.get(op)}`);
+  if (responsesOnly) {
+    console.log(
+      `  responses only: ${requestIssuesIgnored} request issues not counted, ` +
+        `${refusedUnmatched} unmatched requests the sim refused with 400 not counted`,
+    );
+  }
   for (const [key, n] of undescribedErrors) {
     console.log(`  not checked (the spec defines no error response): ${key} x${n}`);
   }

@@ -19,6 +19,9 @@ use crate::state::Sim;
 
 pub(crate) struct StorageAccounts;
 
+/// The Ruby CPI's api-version, the oldest one served.
+const OLDEST_VERSION: &str = "2017-10-01";
+
 const SKUS: &[&str] = &[
     "Standard_LRS",
     "Standard_GRS",
@@ -138,6 +141,33 @@ impl Kind for StorageAccounts {
             p.entry("accessTier").or_insert(json!("Hot"));
         }
         Ok(Prepared::default())
+    }
+
+    /// An account read with the Ruby CPI's 2017-10-01 has that version's shape: properties
+    /// added since (dfs/web endpoints, key creation times, encryption key types) are left out.
+    fn render(&self, _store: &Store, item: &Stored, req: &Req) -> Value {
+        let mut body = item.body.clone();
+        if req
+            .q("api-version")
+            .is_some_and(|v| v.eq_ignore_ascii_case(OLDEST_VERSION))
+            && let Some(p) = body.get_mut("properties").and_then(Value::as_object_mut)
+        {
+            p.remove("keyCreationTime");
+            if let Some(endpoints) = p.get_mut("primaryEndpoints").and_then(Value::as_object_mut) {
+                endpoints.remove("dfs");
+                endpoints.remove("web");
+            }
+            if let Some(services) = p
+                .get_mut("encryption")
+                .and_then(|e| e.get_mut("services"))
+                .and_then(Value::as_object_mut)
+            {
+                for service in services.values_mut().filter_map(Value::as_object_mut) {
+                    service.remove("keyType");
+                }
+            }
+        }
+        body
     }
 
     fn action(
