@@ -120,7 +120,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, Error> {
         .or_else(|| std::env::var_os(TRAFFIC_DIR_ENV).map(PathBuf::from));
     let traffic = traffic_dir
         .map(|d| {
-            traffic::TrafficWriter::new(&d, port)
+            traffic::TrafficWriter::new(&d)
                 .map_err(|e| Error::Config(format!("traffic directory {}: {e}", d.display())))
         })
         .transpose()?;

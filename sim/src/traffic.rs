@@ -33,6 +33,9 @@ const SECRET_FIELDS: &[&str] = &[
 /// Request headers never written.
 const DROPPED_HEADERS: &[&str] = &["authorization", "cookie"];
 
+/// Numbers the writers of this process: a later sim may get an earlier one's port.
+static WRITERS: AtomicU64 = AtomicU64::new(0);
+
 pub(crate) struct TrafficWriter {
     dir: PathBuf,
     /// Distinguishes the files of every sim of every process writing into one directory.
@@ -41,17 +44,18 @@ pub(crate) struct TrafficWriter {
 }
 
 impl TrafficWriter {
-    /// Creates the directory; `port` makes names unique among sims of one process.
-    pub fn new(dir: &Path, port: u16) -> std::io::Result<Self> {
+    /// Creates the directory.
+    pub fn new(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
+        let writer = WRITERS.fetch_add(1, Ordering::Relaxed) + 1;
         Ok(Self {
             dir: dir.to_path_buf(),
-            prefix: format!("{}-{port}", std::process::id()),
+            prefix: format!("{}-{writer:03}", std::process::id()),
             seq: AtomicU64::new(0),
         })
     }
 
-    /// Writes the pair as `{pid}-{port}-{seq}-{method}.json`. A failed write is reported on
+    /// Writes the pair as `{pid}-{writer}-{seq}-{method}.json`. A failed write is reported on
     /// stderr and does not fail the request it describes.
     pub fn record(&self, base_url: &str, req: &Req, reply: &Reply) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;

@@ -129,3 +129,19 @@ async fn unusable_traffic_dir_fails_start_with_a_clear_error() {
     .expect("start fails");
     assert!(err.to_string().contains("traffic directory"), "{err}");
 }
+
+#[tokio::test]
+async fn sims_sharing_a_directory_do_not_overwrite_each_other() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = bosh_azure_sim::SimConfig {
+        traffic_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    for _ in 0..2 {
+        let sim = TestSim::start_with(config.clone()).await;
+        let r = sim.get(&format!("{}?api-version={RES}", sim.rg("g"))).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        sim.handle.shutdown().await;
+    }
+    assert_eq!(traffic_files(dir.path()).len(), 2);
+}
