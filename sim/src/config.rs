@@ -45,6 +45,9 @@ pub struct SimConfig {
     pub storage: Option<StorageBackend>,
     /// Append one JSON line per request to this file.
     pub request_log: Option<PathBuf>,
+    /// Conformance mode: write every ARM request/response pair as an `oav validate-traffic`
+    /// file into this directory. When `None`, `AZURE_SIM_TRAFFIC_DIR` (if set) is used.
+    pub traffic_dir: Option<PathBuf>,
     /// Faults (and latency) active from the start.
     pub scenario: Option<Scenario>,
     /// Seed for probabilistic faults.
@@ -80,6 +83,7 @@ impl Default for SimConfig {
             page_size: 2,
             storage: None,
             request_log: None,
+            traffic_dir: None,
             scenario: None,
             seed: 1,
             latency: None,

@@ -18,6 +18,7 @@ mod server;
 mod state;
 mod storage_backend;
 mod tls;
+mod traffic;
 
 pub mod azurite;
 pub mod stemcell_gen;
@@ -35,6 +36,7 @@ pub use config::{SimConfig, StorageBackend};
 pub use faults::{Fault, FaultAction, FaultStatus, Scenario};
 pub use http::ArmError;
 pub use reqlog::LoggedRequest;
+pub use traffic::TRAFFIC_DIR_ENV;
 
 /// Errors starting or controlling the simulator.
 #[derive(Debug, thiserror::Error)]
@@ -112,10 +114,21 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, Error> {
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| Error::Config(format!("HTTP client for the storage backend: {e}")))?;
+    let traffic_dir = config
+        .traffic_dir
+        .clone()
+        .or_else(|| std::env::var_os(TRAFFIC_DIR_ENV).map(PathBuf::from));
+    let traffic = traffic_dir
+        .map(|d| {
+            traffic::TrafficWriter::new(&d)
+                .map_err(|e| Error::Config(format!("traffic directory {}: {e}", d.display())))
+        })
+        .transpose()?;
     let sim = Arc::new(Sim {
         state: Mutex::new(state::State::new(config.seed)),
         faults: Mutex::new(faults),
         log: reqlog::RequestLog::new(config.request_log.clone()),
+        traffic,
         base_url,
         token_key,
         assertion_cert,

@@ -32,6 +32,10 @@ struct Args {
     /// Append a JSON line per request to this file.
     #[arg(long)]
     request_log: Option<PathBuf>,
+    /// Conformance mode: write every ARM request/response pair as an `oav validate-traffic`
+    /// file into this directory (default: $AZURE_SIM_TRAFFIC_DIR when set).
+    #[arg(long)]
+    traffic_dir: Option<PathBuf>,
     /// Blob endpoint of an Azurite instance, e.g. http://127.0.0.1:10000/devstoreaccount1
     #[arg(long)]
     azurite_blob_endpoint: Option<url::Url>,
@@ -119,6 +123,7 @@ fn config_from(args: Args) -> Result<SimConfig, String> {
     c.imds_port = args.imds_port;
     c.state_dir = args.state_dir;
     c.request_log = args.request_log;
+    c.traffic_dir = args.traffic_dir;
     c.token_lifetime = Duration::from_secs(args.token_lifetime_secs);
     c.lro_in_progress_polls = args.lro_polls;
     c.retry_after_secs = args.retry_after_secs;

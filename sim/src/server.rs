@@ -90,6 +90,15 @@ async fn handle(
     if !control {
         sim.log.record(&req, &reply, started.elapsed(), faulted);
     }
+    if let Some(traffic) = &sim.traffic
+        && !control
+        && !imds
+        && !reply.reset
+        && !crate::auth::is_token_path(&req)
+        && !crate::arm::is_operation_status(&req)
+    {
+        traffic.record(&sim.base_url, &req, &reply);
+    }
     if reply.reset {
         return Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,

@@ -13,6 +13,7 @@ use crate::auth::AssertionCert;
 use crate::config::SimConfig;
 use crate::faults::FaultEngine;
 use crate::reqlog::RequestLog;
+use crate::traffic::TrafficWriter;
 
 pub(crate) struct Sim {
     pub config: SimConfig,
@@ -27,6 +28,8 @@ pub(crate) struct Sim {
     pub state: Mutex<State>,
     pub faults: Mutex<FaultEngine>,
     pub log: RequestLog,
+    /// Conformance mode's traffic files, when on.
+    pub traffic: Option<TrafficWriter>,
     /// Client for checking source blobs in the storage backend.
     pub blob_client: reqwest::Client,
 }

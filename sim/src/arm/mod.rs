@@ -210,6 +210,22 @@ const OP_SEGMENTS: &[&str] = &[
     "operationresults",
 ];
 
+/// True for the operation-status URLs the sim hands out in `Azure-AsyncOperation` and
+/// `Location` headers (the paths [`route`] sends to `poll`).
+pub(crate) fn is_operation_status(req: &Req) -> bool {
+    let lower: Vec<String> = req
+        .segments
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    match lower.as_slice() {
+        ["subscriptions", _, "operationresults", _] => true,
+        ["subscriptions", _, "providers", _, "locations", _, seg, _] => OP_SEGMENTS.contains(seg),
+        _ => false,
+    }
+}
+
 fn provider_in_subscription(call: &mut Call<'_>, ns: &str, rest: &[&str]) -> Reply {
     let req = call.req;
     let lower: Vec<String> = rest.iter().map(|s| s.to_ascii_lowercase()).collect();

@@ -154,7 +154,7 @@ pub(crate) fn handle(call: &mut Call<'_>, rest: &[&str]) -> Reply {
                 "properties": {
                     "hyperVGeneration": generation,
                     "architecture": "x64",
-                    "osDiskImage": {"operatingSystem": if p.eq_ignore_ascii_case("pivotal") { "Windows" } else { "Linux" }, "sizeInGb": 30},
+                    "osDiskImage": {"operatingSystem": if p.eq_ignore_ascii_case("pivotal") { "Windows" } else { "Linux" }},
                     "dataDiskImages": [],
                     "automaticOSUpgradeProperties": {"automaticOSUpgradeSupported": false},
                     "imageDeprecationStatus": {"imageState": "Active"},

@@ -19,6 +19,9 @@ use crate::state::Sim;
 
 pub(crate) struct StorageAccounts;
 
+/// The Ruby CPI's api-version, the oldest one served.
+const OLDEST_VERSION: &str = "2017-10-01";
+
 const SKUS: &[&str] = &[
     "Standard_LRS",
     "Standard_GRS",
@@ -140,6 +143,33 @@ impl Kind for StorageAccounts {
         Ok(Prepared::default())
     }
 
+    /// An account read with the Ruby CPI's 2017-10-01 has that version's shape: properties
+    /// added since (dfs/web endpoints, key creation times, encryption key types) are left out.
+    fn render(&self, _store: &Store, item: &Stored, req: &Req) -> Value {
+        let mut body = item.body.clone();
+        if req
+            .q("api-version")
+            .is_some_and(|v| v.eq_ignore_ascii_case(OLDEST_VERSION))
+            && let Some(p) = body.get_mut("properties").and_then(Value::as_object_mut)
+        {
+            p.remove("keyCreationTime");
+            if let Some(endpoints) = p.get_mut("primaryEndpoints").and_then(Value::as_object_mut) {
+                endpoints.remove("dfs");
+                endpoints.remove("web");
+            }
+            if let Some(services) = p
+                .get_mut("encryption")
+                .and_then(|e| e.get_mut("services"))
+                .and_then(Value::as_object_mut)
+            {
+                for service in services.values_mut().filter_map(Value::as_object_mut) {
+                    service.remove("keyType");
+                }
+            }
+        }
+        body
+    }
+
     fn action(
         &self,
         sim: &Sim,
@@ -157,9 +187,10 @@ impl Kind for StorageAccounts {
             Some(b) => (b.account_key.clone(), b.account_key.clone()),
             None => (fake_key(account, 1), fake_key(account, 2)),
         };
+        // `permissions` spelled as the spec's KeyPermission enum and its examples spell it.
         Some(Ok(ActionResult::Sync(json!({"keys": [
-            {"creationTime": created, "keyName": "key1", "value": k1, "permissions": "FULL"},
-            {"creationTime": created, "keyName": "key2", "value": k2, "permissions": "FULL"},
+            {"creationTime": created, "keyName": "key1", "value": k1, "permissions": "Full"},
+            {"creationTime": created, "keyName": "key2", "value": k2, "permissions": "Full"},
         ]}))))
     }
 }
