@@ -1,6 +1,7 @@
 //! Drives the real `azure_cpi` binary and enforces the Director's response contract.
 #![allow(dead_code)]
 
+pub mod disk;
 pub mod golden;
 pub mod sim;
 pub mod vm_env;
