@@ -58,17 +58,19 @@ impl ArmCalls {
             .collect()
     }
 
-    /// The bodies of the PUTs to `…/<collection>/<name>` (no deeper path), by name.
+    /// The bodies of the PUTs to top-level resources `…/providers/<namespace>/<collection>/<name>`
+    /// (not to children such as a gallery's `images`), by name.
     pub fn puts(&self, collection: &str) -> Vec<(String, Value)> {
-        let marker = format!("/{}/", collection.to_ascii_lowercase());
         self.requests
             .iter()
             .filter(|r| r.method == "PUT")
             .filter_map(|r| {
-                let lower = r.path.to_ascii_lowercase();
-                let at = lower.rfind(&marker)?;
-                let name = &r.path[at + marker.len()..];
-                (!name.contains('/')).then(|| (name.to_owned(), r.body.clone().unwrap_or_default()))
+                let segments: Vec<&str> = r.path.rsplitn(5, '/').collect();
+                let [name, kind, _namespace, providers, ..] = segments[..] else {
+                    return None;
+                };
+                (kind.eq_ignore_ascii_case(collection) && providers == "providers")
+                    .then(|| (name.to_owned(), r.body.clone().unwrap_or_default()))
             })
             .collect()
     }
