@@ -649,3 +649,165 @@ fn delete_vm_without_a_vm_still_removes_kept_nics_public_ip_and_the_set_named_by
     );
     assert_eq!(inventory_ids(&env), before);
 }
+
+/// A fault on one create_vm step, and what the Director must get back.
+struct StepFailure {
+    step: &'static str,
+    method: &'static str,
+    path: &'static str,
+    action: FaultAction,
+    code: &'static str,
+    ok_to_retry: bool,
+}
+
+fn status(status: u16, code: &str, message: &str) -> FaultAction {
+    FaultAction::Status {
+        status,
+        code: Some(code.into()),
+        message: Some(message.into()),
+        retry_after_secs: None,
+    }
+}
+
+fn lro_failed(code: &str, message: &str) -> FaultAction {
+    FaultAction::LroFailed {
+        code: code.into(),
+        message: message.into(),
+        canceled: false,
+        retry_after_secs: None,
+    }
+}
+
+#[test]
+fn a_failure_at_each_step_leaves_the_inventory_as_it_was_and_answers_the_right_retry() {
+    let Some(env) = start() else { return };
+    let stemcell = light_stemcell(&env);
+    let before = inventory_ids(&env);
+    // Every step runs: availability set, dynamic public IP, NIC, VM.
+    let create = json!([
+        AGENT_ID,
+        stemcell,
+        {"instance_type": "Standard_D2s_v3", "assign_dynamic_public_ip": true},
+        manual_network(),
+        [],
+        {"bosh": {"group": "step-failure-group"}}
+    ]);
+    let quota = "Operation could not be completed as it results in exceeding approved Total Regional Cores quota.";
+    let cases = [
+        StepFailure {
+            step: "availability set PUT",
+            method: "PUT",
+            path: "/availabilitySets/",
+            action: status(
+                400,
+                "InvalidParameter",
+                "The value of parameter platformFaultDomainCount is invalid.",
+            ),
+            code: "InvalidParameter",
+            ok_to_retry: false,
+        },
+        StepFailure {
+            step: "public IP PUT",
+            method: "PUT",
+            path: "/publicIPAddresses/",
+            action: status(
+                400,
+                "PublicIPCountLimitReached",
+                "Cannot create more than 10 public IP addresses.",
+            ),
+            code: "PublicIPCountLimitReached",
+            ok_to_retry: false,
+        },
+        StepFailure {
+            step: "NIC PUT",
+            method: "PUT",
+            path: "/networkInterfaces/",
+            action: status(
+                400,
+                "PrivateIPAddressInUse",
+                "IP configuration is using the private IP address 10.0.0.10 which is already in use.",
+            ),
+            code: "PrivateIPAddressInUse",
+            ok_to_retry: false,
+        },
+        StepFailure {
+            step: "VM PUT refused (quota)",
+            method: "PUT",
+            path: "/virtualMachines/",
+            action: status(409, "OperationNotAllowed", quota),
+            code: "OperationNotAllowed",
+            ok_to_retry: false,
+        },
+        StepFailure {
+            step: "VM LRO Failed (zonal allocation)",
+            method: "PUT",
+            path: "/virtualMachines/",
+            action: lro_failed(
+                "ZonalAllocationFailed",
+                "Allocation failed. We do not have sufficient capacity in the zone.",
+            ),
+            code: "ZonalAllocationFailed",
+            ok_to_retry: true,
+        },
+        StepFailure {
+            step: "VM LRO Failed (allocation)",
+            method: "PUT",
+            path: "/virtualMachines/",
+            action: lro_failed("AllocationFailed", "Allocation failed."),
+            code: "AllocationFailed",
+            ok_to_retry: true,
+        },
+        StepFailure {
+            step: "VM LRO Failed (quota)",
+            method: "PUT",
+            path: "/virtualMachines/",
+            action: lro_failed("OperationNotAllowed", quota),
+            code: "OperationNotAllowed",
+            ok_to_retry: false,
+        },
+    ];
+    for case in cases {
+        env.sim.sim.clear_faults();
+        env.sim
+            .sim
+            .add_fault(Fault {
+                method: Some(case.method.into()),
+                path: case.path.into(),
+                nth: None,
+                times: Some(1),
+                probability: None,
+                action: case.action,
+            })
+            .unwrap();
+        let run = env.sim.call("create_vm", create.clone());
+        assert_eq!(
+            error_type(&run.response),
+            Some("Bosh::Clouds::VMCreationFailed"),
+            "{}: {}",
+            case.step,
+            run.stdout
+        );
+        assert_eq!(
+            run.response["error"]["ok_to_retry"],
+            json!(case.ok_to_retry),
+            "{}: {}",
+            case.step,
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains(case.code),
+            "{}: Azure's code in the message: {}",
+            case.step,
+            run.stdout
+        );
+        assert_eq!(
+            inventory_ids(&env),
+            before,
+            "{}: everything created was deleted",
+            case.step
+        );
+    }
+    // With the faults gone the same request converges.
+    env.sim.sim.clear_faults();
+    env.sim.ok("create_vm", create);
+}
