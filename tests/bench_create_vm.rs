@@ -3,7 +3,8 @@
 //! one after another), the sequential depth × latency (the critical path the call's
 //! dependencies allow), and the same calls without injected latency (the CPI's own time:
 //! process start, token, TLS, JSON). Ignored by `cargo test`; run it with
-//! `scripts/bench-create-vm` (`AZURE_CPI_BIN=<path>` measures another build of the binary).
+//! `scripts/bench-create-vm` (`AZURE_CPI_BIN=<path>` measures another build of the binary;
+//! `BENCH_TRACE=1` lists each call's requests).
 
 mod support;
 
@@ -29,6 +30,9 @@ impl Measure {
         let result = env.sim.ok(method, arguments);
         let wall = started.elapsed();
         let calls = ArmCalls::since(&env.sim.sim, offset);
+        if std::env::var_os("BENCH_TRACE").is_some() {
+            println!("{method}:\n  {}", calls.lines().join("\n  "));
+        }
         let measure = Self {
             wall,
             requests: calls.count(),
@@ -52,7 +56,7 @@ fn measure_round(env: &VmEnv, stemcell: &str, round: &str) -> (Vec<Measure>, Vec
     let mut creates = Vec::new();
     let mut attaches = Vec::new();
     for run in 0..RUNS {
-        let agent = format!("{round}0c1ad4-4b8a-4d1b-9a5e-1c1e7a3c0b{run:02}");
+        let agent = format!("{round}00c1ad4-4b8a-4d1b-9a5e-1c1e7a3c0b{run:02}");
         let mut networks = manual_network();
         networks["private"]["ip"] = json!(format!("10.0.0.{}", 100 + run));
         let props = json!({"instance_type": "Standard_D2s_v3", "security_group": "nsg",
