@@ -58,6 +58,23 @@ impl ArmCalls {
             .collect()
     }
 
+    /// The collections listed (GETs of `…/providers/<namespace>/<type>[/<name>/<child type>]`):
+    /// the last segment of each listed path, once per page.
+    pub fn listed_collections(&self) -> Vec<String> {
+        self.requests
+            .iter()
+            .filter(|r| r.method == "GET")
+            .filter_map(|r| {
+                let (_, under_provider) = r.path.rsplit_once("/providers/")?;
+                let segments: Vec<&str> = under_provider.split('/').collect();
+                segments
+                    .len()
+                    .is_multiple_of(2)
+                    .then(|| segments[segments.len() - 1].to_owned())
+            })
+            .collect()
+    }
+
     /// The bodies of the PUTs to top-level resources `…/providers/<namespace>/<collection>/<name>`
     /// (not to children such as a gallery's `images`), by name.
     pub fn puts(&self, collection: &str) -> Vec<(String, Value)> {
