@@ -1,14 +1,13 @@
 //! attach_disk and detach_disk through the binary against azure-sim: answers, VM bodies, tags,
 //! errors, ETag conflicts and concurrent attaches on one VM.
 
-mod disk_support;
 mod support;
 
 use std::time::Instant;
 
 use bosh_azure_sim::{Fault, FaultAction, SimConfig};
-use disk_support::{disk_cid, disk_id, seed_disk, seed_vm, vm_cid, vm_id};
 use serde_json::{Value, json};
+use support::disk::{disk_cid, disk_id, seed_disk, seed_vm, vm_cid, vm_id};
 use support::sim::SimEnv;
 use support::{error_message, error_type};
 

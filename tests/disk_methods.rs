@@ -1,12 +1,11 @@
 //! resize_disk, update_disk, set_disk_metadata, snapshot_disk and delete_snapshot through the
 //! binary against azure-sim: request bodies, resulting resources and error types.
 
-mod disk_support;
 mod support;
 
 use bosh_azure_sim::{Fault, FaultAction};
-use disk_support::{disk_cid, disk_id, seed_disk};
 use serde_json::{Value, json};
+use support::disk::{disk_cid, disk_id, seed_disk};
 use support::sim::{LOCATION, RESOURCE_GROUP, SimEnv};
 use support::{error_message, error_type};
 

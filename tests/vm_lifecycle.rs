@@ -4,92 +4,30 @@
 
 mod support;
 
-use base64::Engine;
-use bosh_azure_sim::azurite::Azurite;
 use bosh_azure_sim::stemcell_gen::{
     Generation, StemcellImageSpec, stemcell_cloud_properties, write_stemcell_image,
 };
-use bosh_azure_sim::{Fault, FaultAction, SimConfig, StorageBackend};
+use bosh_azure_sim::{Fault, FaultAction};
 use serde_json::{Value, json};
 use support::error_type;
-use support::sim::SimEnv;
+use support::vm_env::{AGENT_ID, VmEnv, manual_network};
 
-const AGENT_ID: &str = "6a2f1ad4-4b8a-4d1b-9a5e-1c1e7a3c0b01";
-
-struct Env {
-    sim: SimEnv,
-    _azurite: Azurite,
-}
+type Env = VmEnv;
 
 fn start() -> Option<Env> {
-    let azurite = Azurite::start_for_test()?;
-    let sim = SimEnv::start_with(SimConfig {
-        storage: Some(StorageBackend {
-            blob_endpoint: azurite.blob_endpoint(),
-            account_name: azurite.account_name().into(),
-            account_key: azurite.account_key().into(),
-        }),
-        ..SimConfig::default()
-    });
-    let rg = sim.rg_id();
-    sim.seed(json!([
-        {
-            "id": format!("{rg}/providers/Microsoft.Storage/storageAccounts/{}", azurite.account_name()),
-            "location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"
-        },
-        {
-            "id": format!("{rg}/providers/Microsoft.Network/virtualNetworks/vnet"),
-            "location": "eastus",
-            "properties": {
-                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
-                "subnets": [{"name": "subnet", "properties": {"addressPrefix": "10.0.0.0/24"}}]
-            }
-        },
-        {
-            "id": format!("{rg}/providers/Microsoft.Network/networkSecurityGroups/nsg"),
-            "location": "eastus", "properties": {}
-        }
-    ]));
-    let account = azurite.account_name().to_owned();
-    sim.write_config(|azure| drop(azure.insert("storage_account_name".into(), json!(account))));
-    Some(Env {
-        sim,
-        _azurite: azurite,
-    })
+    VmEnv::start()
 }
 
 fn light_stemcell(env: &Env) -> String {
-    let properties = json!({
-        "name": "bosh-azure-hyperv-ubuntu-jammy-go_agent", "version": "1.0", "os_type": "linux",
-        "image": {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy",
-                  "sku": "22_04-lts", "version": "22.04.202401010"}
-    });
-    let cid = env
-        .sim
-        .ok("create_stemcell", json!(["/unused", properties]));
-    cid.as_str().expect("stemcell cid").to_owned()
+    env.light_stemcell()
 }
 
-fn manual_network() -> Value {
-    json!({"private": {
-        "type": "manual", "ip": "10.0.0.10", "netmask": "255.255.255.0", "gateway": "10.0.0.1",
-        "dns": ["168.63.129.16"], "default": ["dns", "gateway"],
-        "cloud_properties": {"virtual_network_name": "vnet", "subnet_name": "subnet"}
-    }})
-}
-
-/// Resources in the sim, without the seeded ones' volatile fields: ids and types only.
 fn inventory_ids(env: &Env) -> Vec<String> {
-    env.sim.sim.inventory()["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_ascii_lowercase())
-        .collect()
+    env.inventory_ids()
 }
 
 fn arm_id(env: &Env, kind: &str, name: &str) -> String {
-    format!("{}/providers/{kind}/{name}", env.sim.rg_id())
+    env.arm_id(kind, name)
 }
 
 #[test]
@@ -183,23 +121,7 @@ fn light_stemcell_manual_network_with_nsg_pip_and_group_set_then_delete_restores
     );
 
     // customData: the sim keeps it out of responses, as ARM does, but records it.
-    let vm_id = arm_id(&env, "Microsoft.Compute/virtualMachines", AGENT_ID);
-    let inventory = env.sim.sim.inventory();
-    let stored = inventory["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"].as_str().unwrap().eq_ignore_ascii_case(&vm_id))
-        .unwrap();
-    let custom_data = stored["hidden"]["customData"]
-        .as_str()
-        .expect("the VM PUT carried customData");
-    let settings: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(custom_data)
-            .unwrap(),
-    )
-    .unwrap();
+    let settings = env.agent_settings(AGENT_ID);
     assert_eq!(settings["agent_id"], json!(AGENT_ID));
     assert_eq!(settings["vm"]["name"], json!(AGENT_ID));
     assert_eq!(settings["server"]["name"], json!(vm_cid));
@@ -590,7 +512,7 @@ fn concurrent_creates_into_one_availability_set_all_succeed_and_share_it() {
     let Some(env) = start() else { return };
     let stemcell = light_stemcell(&env);
     let before = inventory_ids(&env);
-    let agents: Vec<String> = (0..6)
+    let agents: Vec<String> = (0..16)
         .map(|i| format!("9d5f1ad4-4b8a-4d1b-9a5e-1c1e7a3c0c{i:02}"))
         .collect();
     let cids: Vec<String> = std::thread::scope(|scope| {
@@ -614,10 +536,24 @@ fn concurrent_creates_into_one_availability_set_all_succeed_and_share_it() {
         runs.into_iter().map(|run| run.join().unwrap()).collect()
     });
     let set_id = arm_id(&env, "Microsoft.Compute/availabilitySets", "shared-group");
-    assert!(
-        env.sim.resource(&set_id).is_some(),
-        "one shared availability set"
-    );
+    let vms = inventory_ids(&env)
+        .iter()
+        .filter(|id| id.contains("/microsoft.compute/virtualmachines/"))
+        .count();
+    assert_eq!(vms, agents.len(), "16 VMs");
+    let sets: Vec<String> = inventory_ids(&env)
+        .into_iter()
+        .filter(|id| id.contains("/microsoft.compute/availabilitysets/"))
+        .collect();
+    assert_eq!(sets, [set_id.to_ascii_lowercase()], "one availability set");
+    let set_puts = env
+        .sim
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.eq_ignore_ascii_case(&set_id))
+        .count();
+    assert_eq!(set_puts, 1, "the set was created once, under the lock");
     for agent in &agents {
         let vm = env
             .sim
@@ -691,4 +627,166 @@ fn delete_vm_without_a_vm_still_removes_kept_nics_public_ip_and_the_set_named_by
         json!([format!("agent_id:{AGENT_ID};resource_group_name:rg")]),
     );
     assert_eq!(inventory_ids(&env), before);
+}
+
+/// A fault on one create_vm step, and what the Director must get back.
+struct StepFailure {
+    step: &'static str,
+    method: &'static str,
+    path: &'static str,
+    action: FaultAction,
+    code: &'static str,
+    ok_to_retry: bool,
+}
+
+fn status(status: u16, code: &str, message: &str) -> FaultAction {
+    FaultAction::Status {
+        status,
+        code: Some(code.into()),
+        message: Some(message.into()),
+        retry_after_secs: None,
+    }
+}
+
+fn lro_failed(code: &str, message: &str) -> FaultAction {
+    FaultAction::LroFailed {
+        code: code.into(),
+        message: message.into(),
+        canceled: false,
+        retry_after_secs: None,
+    }
+}
+
+#[test]
+fn a_failure_at_each_step_leaves_the_inventory_as_it_was_and_answers_the_right_retry() {
+    let Some(env) = start() else { return };
+    let stemcell = light_stemcell(&env);
+    let before = inventory_ids(&env);
+    // Every step runs: availability set, dynamic public IP, NIC, VM.
+    let create = json!([
+        AGENT_ID,
+        stemcell,
+        {"instance_type": "Standard_D2s_v3", "assign_dynamic_public_ip": true},
+        manual_network(),
+        [],
+        {"bosh": {"group": "step-failure-group"}}
+    ]);
+    let quota = "Operation could not be completed as it results in exceeding approved Total Regional Cores quota.";
+    let cases = [
+        StepFailure {
+            step: "availability set PUT",
+            method: "PUT",
+            path: "/availabilitySets/",
+            action: status(
+                400,
+                "InvalidParameter",
+                "The value of parameter platformFaultDomainCount is invalid.",
+            ),
+            code: "InvalidParameter",
+            ok_to_retry: false,
+        },
+        StepFailure {
+            step: "public IP PUT",
+            method: "PUT",
+            path: "/publicIPAddresses/",
+            action: status(
+                400,
+                "PublicIPCountLimitReached",
+                "Cannot create more than 10 public IP addresses.",
+            ),
+            code: "PublicIPCountLimitReached",
+            ok_to_retry: false,
+        },
+        StepFailure {
+            step: "NIC PUT",
+            method: "PUT",
+            path: "/networkInterfaces/",
+            action: status(
+                400,
+                "PrivateIPAddressInUse",
+                "IP configuration is using the private IP address 10.0.0.10 which is already in use.",
+            ),
+            code: "PrivateIPAddressInUse",
+            ok_to_retry: false,
+        },
+        StepFailure {
+            step: "VM PUT refused (quota)",
+            method: "PUT",
+            path: "/virtualMachines/",
+            action: status(409, "OperationNotAllowed", quota),
+            code: "OperationNotAllowed",
+            ok_to_retry: false,
+        },
+        StepFailure {
+            step: "VM LRO Failed (zonal allocation)",
+            method: "PUT",
+            path: "/virtualMachines/",
+            action: lro_failed(
+                "ZonalAllocationFailed",
+                "Allocation failed. We do not have sufficient capacity in the zone.",
+            ),
+            code: "ZonalAllocationFailed",
+            ok_to_retry: true,
+        },
+        StepFailure {
+            step: "VM LRO Failed (allocation)",
+            method: "PUT",
+            path: "/virtualMachines/",
+            action: lro_failed("AllocationFailed", "Allocation failed."),
+            code: "AllocationFailed",
+            ok_to_retry: true,
+        },
+        StepFailure {
+            step: "VM LRO Failed (quota)",
+            method: "PUT",
+            path: "/virtualMachines/",
+            action: lro_failed("OperationNotAllowed", quota),
+            code: "OperationNotAllowed",
+            ok_to_retry: false,
+        },
+    ];
+    for case in cases {
+        env.sim.sim.clear_faults();
+        env.sim
+            .sim
+            .add_fault(Fault {
+                method: Some(case.method.into()),
+                path: case.path.into(),
+                nth: None,
+                times: Some(1),
+                probability: None,
+                action: case.action,
+            })
+            .unwrap();
+        let run = env.sim.call("create_vm", create.clone());
+        assert_eq!(
+            error_type(&run.response),
+            Some("Bosh::Clouds::VMCreationFailed"),
+            "{}: {}",
+            case.step,
+            run.stdout
+        );
+        assert_eq!(
+            run.response["error"]["ok_to_retry"],
+            json!(case.ok_to_retry),
+            "{}: {}",
+            case.step,
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains(case.code),
+            "{}: Azure's code in the message: {}",
+            case.step,
+            run.stdout
+        );
+        assert_eq!(
+            inventory_ids(&env),
+            before,
+            "{}: everything created was deleted",
+            case.step
+        );
+    }
+    // With the faults gone the same request converges.
+    env.sim.sim.clear_faults();
+    env.sim.ok("create_vm", create);
 }

@@ -208,6 +208,13 @@ pub(crate) fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
+/// The time `elapsed` ago, as [`now_rfc3339`] writes it.
+pub(crate) fn rfc3339_before(elapsed: std::time::Duration) -> String {
+    (time::OffsetDateTime::now_utc() - elapsed)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 pub(crate) fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }

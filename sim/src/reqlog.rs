@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::http::{Reply, Req, now_rfc3339};
+use crate::http::{Reply, Req, now_rfc3339, rfc3339_before};
 
 /// Fields whose values are replaced by `<redacted>` in logged bodies and queries.
 const SECRET_KEYS: &[&str] = &[
@@ -30,7 +30,11 @@ const SECRET_KEYS: &[&str] = &[
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LoggedRequest {
     pub seq: u64,
+    /// When the answer was sent (RFC 3339, nanoseconds).
     pub time: String,
+    /// When the request arrived (RFC 3339, nanoseconds): with `time`, which requests overlapped.
+    #[serde(default)]
+    pub started: String,
     pub method: String,
     pub path: String,
     /// Query parameters (secret ones redacted).
@@ -107,6 +111,7 @@ impl RequestLog {
         let entry = LoggedRequest {
             seq: entries.len() as u64 + 1,
             time: now_rfc3339(),
+            started: rfc3339_before(elapsed),
             method: req.method.to_string(),
             path: req.raw_path.clone(),
             query: req

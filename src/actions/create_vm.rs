@@ -297,9 +297,12 @@ async fn build(
     let set = async {
         match &availability_set {
             Some(name) => {
-                get_or_create_availability_set(azure, vm_cid, name, &location, locks, set_slot)
-                    .await
-                    .map(Some)
+                let counts = &props.availability_set;
+                get_or_create_availability_set(
+                    azure, vm_cid, name, &location, counts, locks, set_slot,
+                )
+                .await
+                .map(Some)
             }
             None => Ok(None),
         }
@@ -357,14 +360,8 @@ async fn build(
     };
     let mut nic_writes = Vec::new();
     for (nic, ids) in plan.nics.iter().zip(nic_ids) {
-        let mut spec = nic.spec(&location, ids, &primary);
-        spec.dns_servers = request
-            .networks
-            .networks()
-            .iter()
-            .find(|network| network.name == nic.network_name)
-            .and_then(|network| network.dns.clone())
-            .unwrap_or_default();
+        // No NIC DNS servers, as Ruby: the VNet's DNS applies, the agent gets `dns`.
+        let spec = nic.spec(&location, ids, &primary);
         let path = ResourcePath::parse_id(&nic.id.to_string())?;
         created.nics.push(path.clone());
         nic_writes.push(async move {
@@ -728,6 +725,11 @@ fn availability_set_path(azure: &Azure<'_>, vm_cid: &VmCid, name: &str) -> Resou
         .child("availabilitySets", name)
 }
 
+fn domain_count(count: u64) -> CpiResult<u32> {
+    u32::try_from(count)
+        .map_err(|_| CpiError::cloud(format!("Invalid availability set domain count {count}")))
+}
+
 fn availability_set_lock(name: &str) -> String {
     format!("availability-set-{name}")
 }
@@ -739,10 +741,10 @@ async fn get_or_create_availability_set(
     vm_cid: &VmCid,
     name: &str,
     location: &str,
+    counts: &crate::props::AvailabilitySet,
     locks: &LockDir,
     created_set: &mut Option<(String, ResourcePath)>,
 ) -> CpiResult<(String, FileLock)> {
-    let azure_stack = azure.config.azure_stack.is_some();
     let path = availability_set_path(azure, vm_cid, name);
     let lock_name = availability_set_lock(name);
     let deadline = azure.deadline.instant();
@@ -753,13 +755,9 @@ async fn get_or_create_availability_set(
         let existing: Option<AvailabilitySet> = azure.get(&path, ApiKind::Compute).await?;
         let wanted = AvailabilitySetSpec {
             location: location.to_owned(),
-            update_domains: crate::azure::compute::availability_set::default_update_domains(
-                azure_stack,
-            ),
-            fault_domains: crate::azure::compute::availability_set::default_fault_domains(
-                azure.config.use_managed_disks,
-                azure_stack,
-            ),
+            // The vm_type's counts, defaulted by props as Ruby's VMCloudProps does.
+            update_domains: domain_count(counts.platform_update_domain_count)?,
+            fault_domains: domain_count(counts.platform_fault_domain_count)?,
             managed: azure.config.use_managed_disks,
         };
         let body = match plan_availability_set(name, existing.as_ref(), &wanted, None)? {

@@ -1,7 +1,10 @@
 //! Drives the real `azure_cpi` binary and enforces the Director's response contract.
 #![allow(dead_code)]
 
+pub mod disk;
+pub mod golden;
 pub mod sim;
+pub mod vm_env;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,9 +37,16 @@ pub struct CpiRun {
     pub stderr: String,
 }
 
+/// The binary under test: this build's, or `AZURE_CPI_BIN` (to measure another build).
+pub fn binary() -> PathBuf {
+    std::env::var_os("AZURE_CPI_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_azure_cpi")))
+}
+
 /// Runs the binary with `args`, `input` on stdin and extra environment variables.
 pub fn run_raw(args: &[&Path], input: &[u8], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_azure_cpi"));
+    let mut command = Command::new(binary());
     command
         .args(args)
         .stdin(Stdio::piped())

@@ -8,7 +8,7 @@ pub(crate) mod redact;
 mod retry;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -108,6 +108,7 @@ impl ArmClient {
         ))
         .map_err(|_| Error::Invalid("azure.isv_tracking_guid holds invalid characters".into()))?;
         let tokens = TokenProvider::new(settings, http.clone())?;
+        let timings = poll_timings_for(&base, &settings.timings);
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -117,7 +118,7 @@ impl ArmClient {
                 tokens,
                 user_agent,
                 debug_mode: settings.debug_mode,
-                timings: settings.timings.clone(),
+                timings,
             }),
         })
     }
@@ -610,6 +611,20 @@ fn check_transport_security(base: &Url) -> Result<()> {
     }
 }
 
+/// Smallest pause between LRO polls against a loopback endpoint (a local simulator).
+const LOOPBACK_POLL_FLOOR: Duration = Duration::from_millis(10);
+
+/// Real Azure keeps the configured poll floor whatever `Retry-After` says; a loopback
+/// simulator answers at once, so there the server's hint is honoured down to
+/// [`LOOPBACK_POLL_FLOOR`] instead of idling the floor on every operation.
+fn poll_timings_for(base: &Url, timings: &Timings) -> Timings {
+    let mut timings = timings.clone();
+    if is_loopback(base) {
+        timings.poll_floor = timings.poll_floor.min(LOOPBACK_POLL_FLOOR);
+    }
+    timings
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -725,6 +740,37 @@ mod tests {
         assert!(!err.contains("SECRETKEY"), "{err}");
         let err = decode::<Keys>("GET x", b"{}").err().unwrap().to_string();
         assert!(err.contains("missing field `value`"), "{err}");
+    }
+
+    #[test]
+    fn poll_floor_drops_only_for_a_loopback_endpoint() {
+        let production = Timings::default();
+        assert_eq!(production.poll_floor, Duration::from_secs(1));
+        for azure in [
+            "https://management.azure.com/",
+            "https://management.chinacloudapi.cn/",
+            "https://10.0.0.1/",
+        ] {
+            let timings = poll_timings_for(&Url::parse(azure).unwrap(), &production);
+            assert_eq!(timings.poll_floor, Duration::from_secs(1), "{azure}");
+        }
+        for simulator in [
+            "https://127.0.0.1:8443/",
+            "http://localhost:1/",
+            "https://[::1]:9/",
+        ] {
+            let timings = poll_timings_for(&Url::parse(simulator).unwrap(), &production);
+            assert_eq!(timings.poll_floor, LOOPBACK_POLL_FLOOR, "{simulator}");
+            assert_eq!(timings.poll_default, production.poll_default);
+            assert_eq!(timings.poll_ceiling, production.poll_ceiling);
+        }
+        // A floor already below the loopback one (tests) is kept.
+        let fast = Timings {
+            poll_floor: Duration::from_millis(1),
+            ..Timings::default()
+        };
+        let timings = poll_timings_for(&Url::parse("https://127.0.0.1/").unwrap(), &fast);
+        assert_eq!(timings.poll_floor, Duration::from_millis(1));
     }
 
     #[test]

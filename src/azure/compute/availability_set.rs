@@ -36,21 +36,6 @@ pub fn availability_set_name(explicit: Option<&str>, bosh_group: Option<&str>) -
     Some(format!("az-{hex}-{tail}"))
 }
 
-/// Default update domains: 5, or 1 on Azure Stack.
-pub fn default_update_domains(azure_stack: bool) -> u32 {
-    if azure_stack { 1 } else { 5 }
-}
-
-/// Default fault domains: 2 with managed disks (the Aligned limit in most regions), 3
-/// without, 1 on Azure Stack.
-pub fn default_fault_domains(managed: bool, azure_stack: bool) -> u32 {
-    match (azure_stack, managed) {
-        (true, _) => 1,
-        (false, true) => 2,
-        (false, false) => 3,
-    }
-}
-
 /// What create_vm asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AvailabilitySetSpec {
@@ -255,15 +240,6 @@ mod tests {
                 "properties": {"platformUpdateDomainCount": 5, "platformFaultDomainCount": 3}
             })
         );
-    }
-
-    #[test]
-    fn defaults() {
-        assert_eq!(default_update_domains(false), 5);
-        assert_eq!(default_update_domains(true), 1);
-        assert_eq!(default_fault_domains(true, false), 2);
-        assert_eq!(default_fault_domains(false, false), 3);
-        assert_eq!(default_fault_domains(true, true), 1);
     }
 
     fn existing(location: &str, sku: Option<&str>, fd: u32, vms: usize) -> AvailabilitySet {

@@ -1,10 +1,9 @@
-//! Seeding VMs and disks straight into azure-sim (create_vm is not built yet), and the CIDs that
-//! name them, for the disk method tests.
-#![allow(dead_code)]
+//! Seeding VMs and disks straight into azure-sim (faster than create_vm, and independent of
+//! it), and the CIDs that name them, for the disk method tests.
 
 use serde_json::{Value, json};
 
-use crate::support::sim::{LOCATION, RESOURCE_GROUP, SimEnv};
+use super::sim::{LOCATION, RESOURCE_GROUP, SimEnv};
 
 pub fn vm_cid(name: &str) -> String {
     format!("agent_id:{name};resource_group_name:{RESOURCE_GROUP}")
