@@ -524,17 +524,29 @@ fn parallel_gallery_uploads_of_one_series_make_one_definition_and_one_version_ea
             .collect()
     };
     let definitions = ids_of("Microsoft.Compute/galleries/images");
-    assert_eq!(definitions.len(), 1, "exactly one definition: {definitions:?}");
+    assert_eq!(
+        definitions.len(),
+        1,
+        "exactly one definition: {definitions:?}"
+    );
     let definition_puts = env
         .sim
         .sim
         .request_log()
         .iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/images/bosh-azure-hyperv-ubuntu-jammy-go_agent"))
+        .filter(|r| {
+            r.method == "PUT"
+                && r.path
+                    .ends_with("/images/bosh-azure-hyperv-ubuntu-jammy-go_agent")
+        })
         .count();
     assert_eq!(definition_puts, 1, "one process created the definition");
     let versions = ids_of("Microsoft.Compute/galleries/images/versions");
-    assert_eq!(versions.len(), 4, "one version per stemcell version: {versions:?}");
+    assert_eq!(
+        versions.len(),
+        4,
+        "one version per stemcell version: {versions:?}"
+    );
 
     for version in ["1.205", "1.206", "1.207", "1.208"] {
         let semver = format!("{version}.0");
@@ -550,7 +562,11 @@ fn parallel_gallery_uploads_of_one_series_make_one_definition_and_one_version_ea
             expected,
             "every CID of {version} is referenced"
         );
-        assert_eq!(version_puts_of(&env, &semver), 1, "{version} was created once");
+        assert_eq!(
+            version_puts_of(&env, &semver),
+            1,
+            "{version} was created once"
+        );
         let full_vhds = expected
             .iter()
             .filter(|cid| blob_size_and_metadata(&env, cid).unwrap().0 > 1024)
@@ -574,7 +590,10 @@ fn wait_for_gets(env: &Env, path_suffix: &str, count: usize) {
         if gets >= count {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "no GET of {path_suffix}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no GET of {path_suffix}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
@@ -630,7 +649,11 @@ fn tag_updates_do_not_lose_a_concurrent_change_from_another_host() {
         upload.join().unwrap()
     });
     let second = second.as_str().unwrap().to_string();
-    let mut expected = vec![first.clone(), second.clone(), "bosh-stemcell-other-host-1".to_string()];
+    let mut expected = vec![
+        first.clone(),
+        second.clone(),
+        "bosh-stemcell-other-host-1".to_string(),
+    ];
     expected.sort();
     assert_eq!(references(&env, &version_id), expected, "nothing lost");
     let refused = |env: &Env| {
@@ -641,7 +664,11 @@ fn tag_updates_do_not_lose_a_concurrent_change_from_another_host() {
             .filter(|r| r.method == "PATCH" && r.status == 412)
             .count()
     };
-    assert_eq!(refused(&env), 1, "the stale write was refused, then recomputed");
+    assert_eq!(
+        refused(&env),
+        1,
+        "the stale write was refused, then recomputed"
+    );
 
     // delete_stemcell removes its reference while another host adds one.
     env.sim.sim.add_fault(delay_next_patch()).unwrap();
@@ -660,4 +687,97 @@ fn tag_updates_do_not_lose_a_concurrent_change_from_another_host() {
     expected.sort();
     assert_eq!(references(&env, &version_id), expected, "nothing lost");
     assert_eq!(refused(&env), 2);
+}
+
+/// The body create_stemcell sent with the PUT of `version`.
+fn version_put_body(env: &Env, version: &str) -> Value {
+    env.sim
+        .sim
+        .request_log()
+        .into_iter()
+        .find(|r| r.method == "PUT" && r.path.ends_with(&format!("/versions/{version}")))
+        .and_then(|r| r.body)
+        .expect("the version PUT")
+}
+
+#[test]
+fn gallery_publishing_extensions_reach_the_definition_and_the_version() {
+    let Some(env) = start_gallery() else { return };
+    // Each config is the gallery's plus `settings`.
+    let configure = |settings: Value| {
+        let account = env.azurite.account_name().to_owned();
+        env.sim.write_config(|azure| {
+            azure.insert("storage_account_name".into(), json!(account));
+            azure.insert("compute_gallery_name".into(), json!(GALLERY));
+            azure.extend(settings.as_object().unwrap().clone());
+        })
+    };
+    configure(json!({
+        "compute_gallery_replication_mode": "Shallow",
+        "compute_gallery_storage_account_type": "Standard_ZRS",
+        "compute_gallery_security_type": "TrustedLaunch"
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_image(dir.path(), "image", 8);
+    let mut props = stemcell_cloud_properties(Generation::Gen2);
+    props["version"] = json!("1.220");
+    props["security_type"] = json!("TrustedLaunchSupported");
+    env.sim.ok("create_stemcell", json!([image, props]));
+    let definition_id = format!(
+        "{}/images/bosh-azure-hyperv-ubuntu-jammy-go_agent-gen2",
+        gallery_id(&env)
+    );
+    let definition = env.sim.resource(&definition_id).expect("the definition");
+    let security: Vec<&Value> = definition["properties"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["name"] == "SecurityType")
+        .collect();
+    assert_eq!(
+        security,
+        [&json!({"name": "SecurityType", "value": "TrustedLaunch"})],
+        "the configured security type wins over the stemcell's"
+    );
+    assert_eq!(
+        version_put_body(&env, "1.220.0")["properties"]["publishingProfile"],
+        json!({"replicaCount": 1, "targetRegions": [{"name": "eastus"}], "replicationMode": "Shallow", "storageAccountType": "Standard_ZRS"})
+    );
+    let version = env
+        .sim
+        .resource(&format!("{definition_id}/versions/1.220.0"))
+        .expect("the version");
+    assert_eq!(
+        version["properties"]["publishingProfile"]["replicationMode"],
+        "Shallow"
+    );
+
+    // Full replication (unset) to an extra region at upload time.
+    configure(json!({
+        "compute_gallery_storage_account_type": "Standard_ZRS",
+        "compute_gallery_target_regions": ["westeurope", "East US"]
+    }));
+    let image = write_image(dir.path(), "image-1.221", 9);
+    props["version"] = json!("1.221");
+    env.sim.ok("create_stemcell", json!([image, props]));
+    assert_eq!(
+        version_put_body(&env, "1.221.0")["properties"]["publishingProfile"],
+        json!({"replicaCount": 3, "targetRegions": [{"name": "eastus"}, {"name": "westeurope"}], "storageAccountType": "Standard_ZRS"})
+    );
+
+    // A bad value is refused before anything is done, naming the key.
+    configure(json!({"compute_gallery_storage_account_type": "Standard_GRS"}));
+    props["version"] = json!("1.222");
+    let run = env.sim.call("create_stemcell", json!([image, props]));
+    assert_eq!(error_type(&run.response), Some("Bosh::Clouds::CloudError"));
+    assert!(
+        error_message(&run.response).contains("azure.compute_gallery_storage_account_type"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        env.sim
+            .resource(&format!("{definition_id}/versions/1.222.0"))
+            .is_none()
+    );
 }

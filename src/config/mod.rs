@@ -458,7 +458,9 @@ fn region_list(f: &Fields, key: &str) -> CpiResult<Vec<String>> {
     let regions = f.string_list(key)?.unwrap_or_default();
     for region in &regions {
         let valid = !region.trim().is_empty()
-            && region.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ');
+            && region
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == ' ');
         if !valid {
             return Err(CpiError::cloud(format!(
                 "Invalid value for '{}': '{region}' is not an Azure region name (letters, digits and spaces, e.g. westeurope)",

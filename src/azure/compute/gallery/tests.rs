@@ -380,8 +380,14 @@ fn ids() {
 
 #[test]
 fn publishing_choices_parse_case_insensitively_into_the_spec_spelling() {
-    assert_eq!(ReplicationMode::parse("shallow"), Some(ReplicationMode::Shallow));
-    assert_eq!(ReplicationMode::parse("FULL").map(ReplicationMode::as_str), Some("Full"));
+    assert_eq!(
+        ReplicationMode::parse("shallow"),
+        Some(ReplicationMode::Shallow)
+    );
+    assert_eq!(
+        ReplicationMode::parse("FULL").map(ReplicationMode::as_str),
+        Some("Full")
+    );
     assert_eq!(ReplicationMode::parse("deep"), None);
     for value in ReplicaStorageType::VALUES {
         let parsed = ReplicaStorageType::parse(&value.to_ascii_lowercase()).unwrap();
@@ -407,7 +413,10 @@ fn settings(mode: Option<ReplicationMode>, extra: &[&str]) -> PublishingSettings
 
 #[test]
 fn publishing_settings_decide_regions_and_replicas() {
-    let full = settings(None, &["westeurope", "East US", "West Europe", "northeurope"]);
+    let full = settings(
+        None,
+        &["westeurope", "East US", "West Europe", "northeurope"],
+    );
     assert_eq!(full.effective_replica_count(), 3);
     assert_eq!(
         full.target_regions("eastus"),
@@ -500,7 +509,10 @@ fn configured_security_type_replaces_the_stemcells_on_gen2_only() {
         Some(DefinitionSecurityType::TrustedLaunch),
     )
     .unwrap();
-    assert!(gen1.features.is_empty(), "V1 images cannot be Trusted Launch");
+    assert!(
+        gen1.features.is_empty(),
+        "V1 images cannot be Trusted Launch"
+    );
 }
 
 #[test]
