@@ -335,51 +335,39 @@ fn gallery_extensions_parse_into_the_spec_spelling() {
 
 #[test]
 fn invalid_gallery_extensions_name_the_key() {
-    let cases: Vec<(Box<dyn FnOnce(&mut Map<String, Value>)>, &str)> = vec![
+    let cases = [
         (
-            Box::new(|a| drop(a.insert("compute_gallery_replication_mode".into(), json!("Deep")))),
+            json!({"compute_gallery_replication_mode": "Deep"}),
             "Invalid value for 'azure.compute_gallery_replication_mode': 'Deep'. Valid values are Full, Shallow",
         ),
         (
-            Box::new(|a| {
-                drop(a.insert(
-                    "compute_gallery_storage_account_type".into(),
-                    json!("Standard_GRS"),
-                ))
-            }),
+            json!({"compute_gallery_storage_account_type": "Standard_GRS"}),
             "'azure.compute_gallery_storage_account_type': 'Standard_GRS'. Valid values are Standard_LRS, Standard_ZRS, Premium_LRS",
         ),
         (
-            Box::new(|a| drop(a.insert("compute_gallery_security_type".into(), json!("Secure")))),
+            json!({"compute_gallery_security_type": "Secure"}),
             "'azure.compute_gallery_security_type': 'Secure'. Valid values are Standard, TrustedLaunchSupported",
         ),
         (
-            Box::new(|a| drop(a.insert("compute_gallery_target_regions".into(), json!("westus")))),
+            json!({"compute_gallery_target_regions": "westus"}),
             "azure.compute_gallery_target_regions",
         ),
         (
-            Box::new(|a| {
-                drop(a.insert(
-                    "compute_gallery_target_regions".into(),
-                    json!(["westus", "west/us"]),
-                ))
-            }),
+            json!({"compute_gallery_target_regions": ["westus", "west/us"]}),
             "Invalid value for 'azure.compute_gallery_target_regions': 'west/us' is not an Azure region name",
         ),
         (
-            Box::new(|a| drop(a.insert("compute_gallery_replicas".into(), json!(101)))),
+            json!({"compute_gallery_replicas": 101}),
             "Invalid value for 'azure.compute_gallery_replicas': 101 replicas, Azure allows at most 100",
         ),
         (
-            Box::new(|a| {
-                a.insert("compute_gallery_replication_mode".into(), json!("Shallow"));
-                a.insert("compute_gallery_target_regions".into(), json!(["westus"]));
-            }),
+            json!({"compute_gallery_replication_mode": "Shallow", "compute_gallery_target_regions": ["westus"]}),
             "'azure.compute_gallery_replication_mode' is Shallow, which keeps a version in its own region, so 'azure.compute_gallery_target_regions' must be empty",
         ),
     ];
-    for (edit, expected) in cases {
-        let err = with_azure(edit).unwrap_err();
+    for (settings, expected) in cases {
+        let err =
+            with_azure(|azure| azure.extend(settings.as_object().unwrap().clone())).unwrap_err();
         assert!(
             err.message().contains(expected),
             "expected {expected:?} in {:?}",
