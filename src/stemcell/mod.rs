@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use crate::azure::storage::blob::{BlobService, MAX_PUT_PAGE_BYTES, PAGE_SIZE};
+use crate::azure::storage::blob::{BlobService, MAX_PUT_PAGE_BYTES, PAGE_SIZE, PageWriter};
 use crate::error::{CpiError, CpiResult};
 use image::{ImageError, ImageEvent, ImageSummary, PageRun, ScanState};
 
@@ -153,6 +153,15 @@ pub async fn upload_stemcell_vhd(
         container: Arc::from(container),
         blob: Arc::from(blob_name),
     };
+    let writer = match service.page_writer(container, blob_name) {
+        Ok(writer) => Arc::new(writer),
+        Err(e) => {
+            state.cancelled.store(true, Ordering::Relaxed);
+            drop(events);
+            let _ = reader.await;
+            return Err(failed(e.message().to_owned()));
+        }
+    };
     let prepared = async {
         service.ensure_container(container).await?;
         service
@@ -174,7 +183,7 @@ pub async fn upload_stemcell_vhd(
         "uploading the non-zero pages of the stemcell VHD"
     );
 
-    let pumped = pump(&mut events, &target, vhd_size, parallelism, &state, started).await;
+    let pumped = pump(&mut events, &writer, vhd_size, parallelism, &state, started).await;
     state.cancelled.store(true, Ordering::Relaxed);
     drop(events);
     let read = finish_reader(reader).await;
@@ -246,7 +255,7 @@ struct Written {
 /// byte budget. Returns at the first failed call (after the pipeline's own retries).
 async fn pump(
     events: &mut mpsc::Receiver<ImageEvent>,
-    target: &BlobTarget,
+    writer: &Arc<PageWriter>,
     vhd_size: u64,
     parallelism: usize,
     state: &ScanState,
@@ -272,10 +281,10 @@ async fn pump(
                 .acquire_many_owned(pages)
                 .await
                 .map_err(|_| "the upload budget was closed".to_owned())?;
-            let target = target.clone();
+            let writer = writer.clone();
             in_flight.spawn(async move {
                 let _permit = permit;
-                put_run(&target, run).await
+                put_run(&writer, run).await
             });
         }
         tokio::select! {
@@ -300,11 +309,10 @@ async fn pump(
     Ok(written)
 }
 
-async fn put_run(target: &BlobTarget, run: PageRun) -> Result<u64, String> {
+async fn put_run(writer: &PageWriter, run: PageRun) -> Result<u64, String> {
     let len = run.data.len() as u64;
-    target
-        .service
-        .upload_pages(&target.container, &target.blob, run.offset, run.data)
+    writer
+        .put_pages(run.offset, run.data)
         .await
         .map(|()| len)
         .map_err(|e| e.message().to_owned())
