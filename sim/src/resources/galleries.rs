@@ -135,6 +135,14 @@ impl Kind for GalleryImages {
     }
 }
 
+/// `StorageAccountType` of the 2024-03-03 spec (publishing profile and target regions).
+const STORAGE_ACCOUNT_TYPES: &[&str] = &[
+    "Standard_LRS",
+    "Standard_ZRS",
+    "Premium_LRS",
+    "PremiumV2_LRS",
+];
+
 fn valid_version_name(name: &str) -> bool {
     let parts: Vec<&str> = name.split('.').collect();
     parts.len() == 3
@@ -231,16 +239,12 @@ impl Kind for GalleryImageVersions {
                 )
             })?;
             expect_int(r, "regionalReplicaCount")?;
-            expect_enum(
-                r,
-                "storageAccountType",
-                &["Standard_LRS", "Standard_ZRS", "Premium_LRS", "PremiumV2_LRS"],
-            )?;
+            expect_enum(r, "storageAccountType", STORAGE_ACCOUNT_TYPES)?;
         }
         let account_type = expect_enum(
             out,
             "properties.publishingProfile.storageAccountType",
-            &["Standard_LRS", "Standard_ZRS", "Premium_LRS", "PremiumV2_LRS"],
+            STORAGE_ACCOUNT_TYPES,
         )?
         .unwrap_or("Standard_LRS");
         let mode = expect_enum(
@@ -251,7 +255,10 @@ impl Kind for GalleryImageVersions {
         .unwrap_or("Full");
         // Both are "not updatable" in the spec: a later write may repeat them, not change them.
         if let Some(old) = ctx.existing {
-            for (field, new) in [("storageAccountType", account_type), ("replicationMode", mode)] {
+            for (field, new) in [
+                ("storageAccountType", account_type),
+                ("replicationMode", mode),
+            ] {
                 let path = format!("properties.publishingProfile.{field}");
                 let before = get_str(&old.body, &path).unwrap_or(if field == "replicationMode" {
                     "Full"
