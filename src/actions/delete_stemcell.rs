@@ -111,6 +111,8 @@ async fn release_gallery_version(
     match removal {
         None | Some(ReferenceRemoval::NotReferenced) => {}
         Some(ReferenceRemoval::DeleteVersion) => {
+            // Unconditional: the ARM client has no If-Match DELETE, so a reference another
+            // host adds between the read and this DELETE goes with the version.
             azure
                 .arm
                 .delete(&path, ApiKind::Galleries, azure.deadline)
