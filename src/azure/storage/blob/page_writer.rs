@@ -141,7 +141,13 @@ impl PageWriter {
             })?;
         let status = response.status();
         if status.is_success() {
-            return Ok(());
+            // Read to the end (it is empty) so the connection goes back to the pool: a body
+            // left unread, e.g. a chunked one, would close it.
+            return response.bytes().await.map(drop).map_err(|e| Failure {
+                retriable: true,
+                retry_after: None,
+                message: describe_transport(&e),
+            });
         }
         let retry_after = response
             .headers()
