@@ -28,6 +28,8 @@ const CASES: &[&str] = &[
     "azure_stack_minimal",
     "azure_stack_without_resource",
     "compute_gallery_default_replicas",
+    "compute_gallery_extensions",
+    "compute_gallery_extensions_without_name",
     "compute_gallery_replicas",
     "compute_gallery_replicas_without_name",
     "credentials_source_invalid",

@@ -8,7 +8,7 @@ use bosh_azure_sim::azurite::Azurite;
 use bosh_azure_sim::stemcell_gen::{
     Generation, StemcellImageSpec, stemcell_cloud_properties, write_stemcell_image,
 };
-use bosh_azure_sim::{SimConfig, StorageBackend};
+use bosh_azure_sim::{Fault, FaultAction, SimConfig, StorageBackend};
 use serde_json::{Value, json};
 use std::io::Read;
 use support::sim::SimEnv;
@@ -461,43 +461,323 @@ fn gallery_version_not_made_by_bosh_is_refused() {
     assert!(cid.is_string());
 }
 
+/// The stemcell references of a version, sorted.
+fn references(env: &Env, version_id: &str) -> Vec<String> {
+    let version = env.sim.resource(version_id).expect("the version");
+    let mut references: Vec<String> = version["tags"]["stemcell_references"]
+        .as_str()
+        .expect("stemcell_references")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    references.sort();
+    references
+}
+
+fn version_puts_of(env: &Env, version: &str) -> usize {
+    env.sim
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with(&format!("/versions/{version}")))
+        .count()
+}
+
 #[test]
-fn parallel_gallery_uploads_of_one_stemcell_make_one_version_with_every_reference() {
+fn parallel_gallery_uploads_of_one_series_make_one_definition_and_one_version_each() {
     let Some(env) = start_gallery() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let image = write_image(dir.path(), "image", 6);
-    let mut props = stemcell_cloud_properties(Generation::Gen1);
-    props["version"] = json!("1.205");
-    let cids: Vec<String> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..4)
-            .map(|_| {
-                scope.spawn(|| {
+    // 8 processes upload 1.205; at the same time 2 processes each upload 1.206, 1.207, 1.208
+    // of the same series (one definition).
+    let mut uploads: Vec<(String, std::path::PathBuf)> = Vec::new();
+    let image = write_image(dir.path(), "image-1.205", 6);
+    uploads.extend((0..8).map(|_| ("1.205".to_string(), image.clone())));
+    for (i, version) in ["1.206", "1.207", "1.208"].into_iter().enumerate() {
+        let image = write_image(dir.path(), &format!("image-{version}"), 60 + i as u64);
+        uploads.extend((0..2).map(|_| (version.to_string(), image.clone())));
+    }
+    let results: Vec<(String, String)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = uploads
+            .iter()
+            .map(|(version, image)| {
+                let env = &env;
+                scope.spawn(move || {
+                    let mut props = stemcell_cloud_properties(Generation::Gen1);
+                    props["version"] = json!(version);
+                    // `ok` fails the test on any error answer: no failed call.
                     let cid = env.sim.ok("create_stemcell", json!([image, props]));
-                    cid.as_str().expect("a CID").to_string()
+                    (version.clone(), cid.as_str().expect("a CID").to_string())
                 })
             })
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).collect()
     });
-    let version_id = format!(
-        "{}/images/bosh-azure-hyperv-ubuntu-jammy-go_agent/versions/1.205.0",
-        gallery_id(&env)
+
+    let inventory = env.sim.sim.inventory();
+    let ids_of = |type_name: &str| -> Vec<String> {
+        inventory["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["type"] == type_name)
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let definitions = ids_of("Microsoft.Compute/galleries/images");
+    assert_eq!(
+        definitions.len(),
+        1,
+        "exactly one definition: {definitions:?}"
     );
-    let version = env.sim.resource(&version_id).expect("one version");
-    let mut references: Vec<String> = version["tags"]["stemcell_references"]
+    let definition_puts = env
+        .sim
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| {
+            r.method == "PUT"
+                && r.path
+                    .ends_with("/images/bosh-azure-hyperv-ubuntu-jammy-go_agent")
+        })
+        .count();
+    assert_eq!(definition_puts, 1, "one process created the definition");
+    let versions = ids_of("Microsoft.Compute/galleries/images/versions");
+    assert_eq!(
+        versions.len(),
+        4,
+        "one version per stemcell version: {versions:?}"
+    );
+
+    for version in ["1.205", "1.206", "1.207", "1.208"] {
+        let semver = format!("{version}.0");
+        let version_id = format!("{}/versions/{semver}", definitions[0]);
+        let mut expected: Vec<String> = results
+            .iter()
+            .filter(|(v, _)| v == version)
+            .map(|(_, cid)| cid.clone())
+            .collect();
+        expected.sort();
+        assert_eq!(
+            references(&env, &version_id),
+            expected,
+            "every CID of {version} is referenced"
+        );
+        assert_eq!(
+            version_puts_of(&env, &semver),
+            1,
+            "{version} was created once"
+        );
+        let full_vhds = expected
+            .iter()
+            .filter(|cid| blob_size_and_metadata(&env, cid).unwrap().0 > 1024)
+            .count();
+        assert_eq!(full_vhds, 1, "the VHD of {version} is uploaded once");
+    }
+    assert_eq!(results.iter().filter(|(v, _)| v == "1.205").count(), 8);
+}
+
+/// Waits until the sim has answered `count` GETs of `path_suffix`.
+fn wait_for_gets(env: &Env, path_suffix: &str, count: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let gets = env
+            .sim
+            .sim
+            .request_log()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with(path_suffix))
+            .count();
+        if gets >= count {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no GET of {path_suffix}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Another host (whose lock files this host cannot see) changes the version's tags.
+fn other_host_adds_reference(env: &Env, version_id: &str, cid: &str) {
+    let mut version = env.sim.resource(version_id).expect("the version");
+    let references = version["tags"]["stemcell_references"]
         .as_str()
         .unwrap()
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    references.sort();
-    let mut expected = cids.clone();
+        .to_string();
+    version["tags"]["stemcell_references"] = json!(format!("{references},{cid}"));
+    env.sim.seed(version);
+}
+
+#[test]
+fn tag_updates_do_not_lose_a_concurrent_change_from_another_host() {
+    let Some(env) = start_gallery() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_image(dir.path(), "image", 7);
+    let mut props = stemcell_cloud_properties(Generation::Gen1);
+    props["version"] = json!("1.210");
+    let first = env.sim.ok("create_stemcell", json!([image, props]));
+    let first = first.as_str().unwrap().to_string();
+    let suffix = "/images/bosh-azure-hyperv-ubuntu-jammy-go_agent/versions/1.210.0";
+    let version_id = format!("{}{suffix}", gallery_id(&env));
+    let version_gets = |env: &Env| {
+        env.sim
+            .sim
+            .request_log()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with(suffix))
+            .count()
+    };
+    // The next tag PATCH reaches the sim 1.5 s late: long after the other host's write.
+    let delay_next_patch = || Fault {
+        method: Some("PATCH".into()),
+        // The dots of the version match themselves too.
+        path: format!("{suffix}$"),
+        nth: None,
+        times: Some(1),
+        probability: None,
+        action: FaultAction::Delay { ms: 1500 },
+    };
+
+    // create_stemcell adds its reference while another host adds one.
+    env.sim.sim.add_fault(delay_next_patch()).unwrap();
+    let gets_before = version_gets(&env);
+    let second = std::thread::scope(|scope| {
+        let upload = scope.spawn(|| env.sim.ok("create_stemcell", json!([image, props])));
+        wait_for_gets(&env, suffix, gets_before + 1);
+        other_host_adds_reference(&env, &version_id, "bosh-stemcell-other-host-1");
+        upload.join().unwrap()
+    });
+    let second = second.as_str().unwrap().to_string();
+    let mut expected = vec![
+        first.clone(),
+        second.clone(),
+        "bosh-stemcell-other-host-1".to_string(),
+    ];
     expected.sort();
-    assert_eq!(references, expected);
-    assert_eq!(version_puts(&env), 1, "one process created the version");
-    let full_vhds = cids
+    assert_eq!(references(&env, &version_id), expected, "nothing lost");
+    let refused = |env: &Env| {
+        env.sim
+            .sim
+            .request_log()
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.status == 412)
+            .count()
+    };
+    assert_eq!(
+        refused(&env),
+        1,
+        "the stale write was refused, then recomputed"
+    );
+
+    // delete_stemcell removes its reference while another host adds one.
+    env.sim.sim.add_fault(delay_next_patch()).unwrap();
+    let gets_before = version_gets(&env);
+    std::thread::scope(|scope| {
+        let delete = scope.spawn(|| env.sim.ok("delete_stemcell", json!([first])));
+        wait_for_gets(&env, suffix, gets_before + 1);
+        other_host_adds_reference(&env, &version_id, "bosh-stemcell-other-host-2");
+        assert_eq!(delete.join().unwrap(), Value::Null);
+    });
+    let mut expected = vec![
+        second,
+        "bosh-stemcell-other-host-1".to_string(),
+        "bosh-stemcell-other-host-2".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(references(&env, &version_id), expected, "nothing lost");
+    assert_eq!(refused(&env), 2);
+}
+
+/// The body create_stemcell sent with the PUT of `version`.
+fn version_put_body(env: &Env, version: &str) -> Value {
+    env.sim
+        .sim
+        .request_log()
+        .into_iter()
+        .find(|r| r.method == "PUT" && r.path.ends_with(&format!("/versions/{version}")))
+        .and_then(|r| r.body)
+        .expect("the version PUT")
+}
+
+#[test]
+fn gallery_publishing_extensions_reach_the_definition_and_the_version() {
+    let Some(env) = start_gallery() else { return };
+    // Each config is the gallery's plus `settings`.
+    let configure = |settings: Value| {
+        let account = env.azurite.account_name().to_owned();
+        env.sim.write_config(|azure| {
+            azure.insert("storage_account_name".into(), json!(account));
+            azure.insert("compute_gallery_name".into(), json!(GALLERY));
+            azure.extend(settings.as_object().unwrap().clone());
+        })
+    };
+    configure(json!({
+        "compute_gallery_replication_mode": "Shallow",
+        "compute_gallery_storage_account_type": "Standard_ZRS",
+        "compute_gallery_security_type": "TrustedLaunch"
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_image(dir.path(), "image", 8);
+    let mut props = stemcell_cloud_properties(Generation::Gen2);
+    props["version"] = json!("1.220");
+    props["security_type"] = json!("TrustedLaunchSupported");
+    env.sim.ok("create_stemcell", json!([image, props]));
+    let definition_id = format!(
+        "{}/images/bosh-azure-hyperv-ubuntu-jammy-go_agent-gen2",
+        gallery_id(&env)
+    );
+    let definition = env.sim.resource(&definition_id).expect("the definition");
+    let security: Vec<&Value> = definition["properties"]["features"]
+        .as_array()
+        .unwrap()
         .iter()
-        .filter(|cid| blob_size_and_metadata(&env, cid).unwrap().0 > 1024)
-        .count();
-    assert_eq!(full_vhds, 1, "the VHD is uploaded once");
+        .filter(|f| f["name"] == "SecurityType")
+        .collect();
+    assert_eq!(
+        security,
+        [&json!({"name": "SecurityType", "value": "TrustedLaunch"})],
+        "the configured security type wins over the stemcell's"
+    );
+    assert_eq!(
+        version_put_body(&env, "1.220.0")["properties"]["publishingProfile"],
+        json!({"replicaCount": 1, "targetRegions": [{"name": "eastus"}], "replicationMode": "Shallow", "storageAccountType": "Standard_ZRS"})
+    );
+    let version = env
+        .sim
+        .resource(&format!("{definition_id}/versions/1.220.0"))
+        .expect("the version");
+    assert_eq!(
+        version["properties"]["publishingProfile"]["replicationMode"],
+        "Shallow"
+    );
+
+    // Full replication (unset) to an extra region at upload time.
+    configure(json!({
+        "compute_gallery_storage_account_type": "Standard_ZRS",
+        "compute_gallery_target_regions": ["westeurope", "East US"]
+    }));
+    let image = write_image(dir.path(), "image-1.221", 9);
+    props["version"] = json!("1.221");
+    env.sim.ok("create_stemcell", json!([image, props]));
+    assert_eq!(
+        version_put_body(&env, "1.221.0")["properties"]["publishingProfile"],
+        json!({"replicaCount": 3, "targetRegions": [{"name": "eastus"}, {"name": "westeurope"}], "storageAccountType": "Standard_ZRS"})
+    );
+
+    // A bad value is refused before anything is done, naming the key.
+    configure(json!({"compute_gallery_storage_account_type": "Standard_GRS"}));
+    props["version"] = json!("1.222");
+    let run = env.sim.call("create_stemcell", json!([image, props]));
+    assert_eq!(error_type(&run.response), Some("Bosh::Clouds::CloudError"));
+    assert!(
+        error_message(&run.response).contains("azure.compute_gallery_storage_account_type"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        env.sim
+            .resource(&format!("{definition_id}/versions/1.222.0"))
+            .is_none()
+    );
 }

@@ -13,16 +13,19 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
+use rand::Rng;
 use serde_json::{Map, Value};
 
 use super::azure::Azure;
 use crate::azure::ResourcePath;
 use crate::azure::compute::Tags;
 use crate::azure::compute::gallery::{
-    GalleryImageVersion, ImageDefinitionSpec, ImageVersionSpec, add_stemcell_reference,
-    check_existing_version, gallery_blob_metadata, image_definition_body, image_version_body,
-    is_referenced_by, version_location_from_blob_metadata, version_tags, version_tags_patch,
+    GalleryImageVersion, ImageDefinitionSpec, ImageVersionSpec, PublishingSettings,
+    add_stemcell_reference, check_existing_version, gallery_blob_metadata, image_definition_body,
+    image_version_body, is_referenced_by, version_location_from_blob_metadata, version_tags,
+    version_tags_patch,
 };
 use crate::azure::compute::image::{
     PlatformImageReference, PlatformImageVersion, has_platform_image_version,
@@ -38,6 +41,8 @@ use crate::stemcell::{UploadOptions, image_sha256, upload_stemcell_vhd};
 
 /// The blob container of stemcells.
 pub const STEMCELL_CONTAINER: &str = "stemcell";
+/// Read-modify-write rounds of a version's tags before giving up on a busy version.
+const TAG_UPDATE_ATTEMPTS: u32 = 32;
 
 pub async fn create_stemcell(
     azure: &Azure<'_>,
@@ -190,6 +195,87 @@ pub(super) async fn lock_gallery_image(
         .await
 }
 
+/// How new versions are published: `compute_gallery_replicas` and the publishing extensions.
+/// create_vm uses it too, with [`crate::azure::compute::gallery::replication_patch_for`].
+pub(super) fn gallery_publishing(azure: &Azure<'_>) -> CpiResult<PublishingSettings> {
+    let config = azure.config;
+    Ok(PublishingSettings {
+        replica_count: u32::try_from(config.compute_gallery_replicas).map_err(|_| {
+            CpiError::cloud("azure.compute_gallery_replicas is too large (Azure allows 1 to 100)")
+        })?,
+        replication_mode: config.compute_gallery_replication_mode,
+        storage_account_type: config.compute_gallery_storage_account_type,
+        extra_regions: config.compute_gallery_target_regions.clone(),
+    })
+}
+
+/// Read-modify-write of a version's tags without lost updates across hosts: `change` computes
+/// the new tags from the version as read (`None`: nothing to write) and the PATCH carries the
+/// read's ETag as `If-Match`; when another writer changed the version in between (412), it is
+/// read again and `change` runs again. `first` saves the first GET when the caller just read
+/// the version. Answers None when the version does not exist (or vanished meanwhile).
+/// A version without an ETag (the 2024-03-03 spec declares none) gets a plain PATCH, and
+/// then only the same-host lock protects the update.
+pub(super) async fn update_version_tags<R>(
+    azure: &Azure<'_>,
+    path: &ResourcePath,
+    mut first: Option<GalleryImageVersion>,
+    mut change: impl FnMut(&GalleryImageVersion) -> CpiResult<(Option<Tags>, R)>,
+) -> CpiResult<Option<R>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let version = match first.take() {
+            Some(version) => version,
+            None => match azure.get(path, ApiKind::Galleries).await? {
+                Some(version) => version,
+                None => return Ok(None),
+            },
+        };
+        let (tags, outcome) = change(&version)?;
+        let Some(tags) = tags else {
+            return Ok(Some(outcome));
+        };
+        let body = version_tags_patch(&tags);
+        let written = match version.etag.as_deref() {
+            Some(etag) => {
+                azure
+                    .arm
+                    .patch_if_match::<_, Value>(
+                        path,
+                        ApiKind::Galleries,
+                        &body,
+                        etag,
+                        azure.deadline,
+                    )
+                    .await
+            }
+            None => {
+                azure
+                    .arm
+                    .patch::<_, Value>(path, ApiKind::Galleries, &body, azure.deadline)
+                    .await
+            }
+        };
+        match written {
+            Ok(_) => return Ok(Some(outcome)),
+            Err(e) if e.is_precondition_failed() && attempt < TAG_UPDATE_ATTEMPTS => {
+                tracing::debug!(version = %path, attempt, "gallery image version changed since it was read; reading it again");
+                // Jitter spreads writers that lost the same race, so one of them wins next.
+                let pause = Duration::from_millis(
+                    rand::rng().random_range(0..=40 * u64::from(attempt.min(5))),
+                );
+                if pause >= azure.deadline.remaining() {
+                    return Err(e.into());
+                }
+                tokio::time::sleep(pause).await;
+            }
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 fn is_conflict(error: &AzureError) -> bool {
     matches!(error, AzureError::Conflict { .. })
 }
@@ -231,7 +317,14 @@ async fn create_gallery_stemcell(
         blobs
             .create_record_blob(STEMCELL_CONTAINER, &cid.blob_name(), &blob_metadata)
             .await?;
-        if let Err(e) = add_reference(azure, &version_path, existing, &cid, &sha256).await {
+        let stemcell = GalleryStemcell {
+            gallery,
+            definition: &definition,
+            version_path: &version_path,
+            cid: &cid,
+            sha256: &sha256,
+        };
+        if let Err(e) = add_reference(azure, &stemcell, Some(existing)).await {
             blobs
                 .delete_blob(STEMCELL_CONTAINER, &cid.blob_name())
                 .await?;
@@ -315,19 +408,20 @@ pub(super) async fn create_image_version(
         definition,
         version_path,
         cid,
-        sha256,
+        ..
     } = stemcell;
     ensure_image_definition(azure, gallery, definition, location, cloud_properties).await?;
     let account = default_storage_account(azure).await?;
+    let publishing = gallery_publishing(azure)?;
     let spec = ImageVersionSpec {
         location: location.to_string(),
         tags: version_tags(metadata, cid.as_str()),
         storage_account_id: account.id,
         blob_uri: blob_uri.to_string(),
-        replica_count: u32::try_from(azure.config.compute_gallery_replicas).map_err(|_| {
-            CpiError::cloud("azure.compute_gallery_replicas is too large (Azure allows 1 to 100)")
-        })?,
-        target_regions: vec![location.to_string()],
+        replica_count: publishing.effective_replica_count(),
+        target_regions: publishing.target_regions(location),
+        replication_mode: publishing.replication_mode,
+        storage_account_type: publishing.storage_account_type,
     };
     let put = azure
         .arm
@@ -348,20 +442,7 @@ pub(super) async fn create_image_version(
     }
     // A writer on another host (outside our lock) may have replaced the tags: make sure this
     // CID is referenced by what is stored now.
-    let stored: GalleryImageVersion = azure
-        .get(version_path, ApiKind::Galleries)
-        .await?
-        .ok_or_else(|| {
-            CpiError::cloud(format!(
-                "The gallery image version {gallery}/{definition}:{} vanished while it was created",
-                version_path.name()
-            ))
-        })?;
-    if !is_referenced_by(&stored.tags, cid.as_str()) {
-        check_existing_version(&stored, gallery, definition, Some(sha256))?;
-        add_reference(azure, version_path, stored, cid, sha256).await?;
-    }
-    Ok(())
+    add_reference(azure, stemcell, None).await
 }
 
 async fn ensure_image_definition(
@@ -380,9 +461,10 @@ async fn ensure_image_definition(
     {
         return Ok(());
     }
-    let body = image_definition_body(&ImageDefinitionSpec::from_stemcell(
+    let body = image_definition_body(&ImageDefinitionSpec::from_stemcell_with(
         location,
         cloud_properties,
+        azure.config.compute_gallery_security_type,
     )?);
     match azure
         .arm
@@ -399,23 +481,33 @@ async fn ensure_image_definition(
     }
 }
 
-/// PATCHes the version's tags with this CID added to `stemcell_references`.
+/// Adds this CID to the version's `stemcell_references` (unless already there), refusing a
+/// version with other content or not made by BOSH. `read` is the version when just read.
 async fn add_reference(
     azure: &Azure<'_>,
-    version_path: &ResourcePath,
-    version: GalleryImageVersion,
-    cid: &StemcellCid,
-    sha256: &str,
+    stemcell: &GalleryStemcell<'_>,
+    read: Option<GalleryImageVersion>,
 ) -> CpiResult<()> {
-    let tags = add_stemcell_reference(&version.tags, cid.as_str(), Some(sha256));
-    azure
-        .arm
-        .patch::<_, Value>(
-            version_path,
-            ApiKind::Galleries,
-            &version_tags_patch(&tags),
-            azure.deadline,
-        )
-        .await?;
-    Ok(())
+    let GalleryStemcell {
+        gallery,
+        definition,
+        version_path,
+        cid,
+        sha256,
+    } = stemcell;
+    let added = update_version_tags(azure, version_path, read, |version| {
+        if is_referenced_by(&version.tags, cid.as_str()) {
+            return Ok((None, ()));
+        }
+        check_existing_version(version, gallery, definition, Some(sha256))?;
+        let tags = add_stemcell_reference(&version.tags, cid.as_str(), Some(sha256));
+        Ok((Some(tags), ()))
+    })
+    .await?;
+    added.ok_or_else(|| {
+        CpiError::cloud(format!(
+            "The gallery image version {gallery}/{definition}:{} vanished while stemcell {cid} was registered on it",
+            version_path.name()
+        ))
+    })
 }

@@ -11,12 +11,13 @@
 use serde_json::Value;
 
 use super::azure::Azure;
-use super::create_stemcell::{STEMCELL_CONTAINER, image_version_path, lock_gallery_image};
+use super::create_stemcell::{
+    STEMCELL_CONTAINER, image_version_path, lock_gallery_image, update_version_tags,
+};
 use crate::azure::ApiKind;
 use crate::azure::compute::Tags;
 use crate::azure::compute::gallery::{
-    GalleryImageVersion, ReferenceRemoval, remove_stemcell_reference,
-    version_location_from_blob_metadata, version_tags_patch,
+    ReferenceRemoval, remove_stemcell_reference, version_location_from_blob_metadata,
 };
 use crate::azure::compute::image::{UserImage, is_image_of_stemcell};
 use crate::azure::storage::blob::{BlobService, BlobServiceOptions};
@@ -95,31 +96,30 @@ async fn release_gallery_version(
     };
     let version = image.version;
     let path = image_version_path(azure, gallery, &definition, &version);
-    // The same lock as create_stemcell, so a reference being added is not lost.
+    // The same lock as create_stemcell, so a reference being added on this host is not lost;
+    // the ETag guards the tags against writers on other hosts.
     let _lock = lock_gallery_image(azure, gallery, &definition, Some(&version)).await?;
-    let Some(found): Option<GalleryImageVersion> = azure.get(&path, ApiKind::Galleries).await?
-    else {
-        return Ok(());
-    };
-    match remove_stemcell_reference(&found.tags, cid.as_str()) {
-        ReferenceRemoval::NotReferenced => {}
-        ReferenceRemoval::DeleteVersion => {
+    let removal = update_version_tags(azure, &path, None, |found| {
+        let removal = remove_stemcell_reference(&found.tags, cid.as_str());
+        let tags = match &removal {
+            ReferenceRemoval::UpdateTags(tags) => Some(tags.clone()),
+            ReferenceRemoval::NotReferenced | ReferenceRemoval::DeleteVersion => None,
+        };
+        Ok((tags, removal))
+    })
+    .await?;
+    match removal {
+        None | Some(ReferenceRemoval::NotReferenced) => {}
+        Some(ReferenceRemoval::DeleteVersion) => {
+            // Unconditional: the ARM client has no If-Match DELETE, so a reference another
+            // host adds between the read and this DELETE goes with the version.
             azure
                 .arm
                 .delete(&path, ApiKind::Galleries, azure.deadline)
                 .await?;
             tracing::info!(stemcell = %cid, gallery, definition, version, "gallery image version deleted");
         }
-        ReferenceRemoval::UpdateTags(tags) => {
-            azure
-                .arm
-                .patch::<_, Value>(
-                    &path,
-                    ApiKind::Galleries,
-                    &version_tags_patch(&tags),
-                    azure.deadline,
-                )
-                .await?;
+        Some(ReferenceRemoval::UpdateTags(_)) => {
             tracing::info!(stemcell = %cid, gallery, definition, version, "stemcell reference removed from the gallery image version");
         }
     }

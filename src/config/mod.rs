@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 pub use environment::{AzureStackConfig, EndpointOverrides, Endpoints, Environment};
 
+use crate::azure::compute::gallery::{DefinitionSecurityType, ReplicaStorageType, ReplicationMode};
 use crate::azure::settings::{
     AzureSettings, CloudKind, CredentialSettings, DEFAULT_ISV_TRACKING_GUID, Timings,
     azure_stack_ca_cert_path, service_principal_certificate_path,
@@ -59,6 +60,15 @@ pub struct AzureConfig {
     pub use_default_account_for_cleaning: bool,
     pub compute_gallery_name: Option<String>,
     pub compute_gallery_replicas: u64,
+    /// Extension: `Shallow` or `Full` replication of new versions; unset sends nothing (Full).
+    pub compute_gallery_replication_mode: Option<ReplicationMode>,
+    /// Extension: the replicas' storage; unset sends nothing (Azure's Standard_LRS).
+    pub compute_gallery_storage_account_type: Option<ReplicaStorageType>,
+    /// Extension: regions a new version is replicated to besides `location`.
+    pub compute_gallery_target_regions: Vec<String>,
+    /// Extension: the `SecurityType` feature of new gen2 definitions, instead of the
+    /// stemcell's `security_type`.
+    pub compute_gallery_security_type: Option<DefinitionSecurityType>,
     /// Per-method overrides of how long a CPI call may take (`azure.method_timeouts`).
     pub method_timeouts: BTreeMap<String, Duration>,
     /// From the context (`vm.stemcell.api_version`); 2 when the caller does not say.
@@ -215,6 +225,40 @@ impl AzureConfig {
         }
         let parallel_upload_thread_num = count(f, "parallel_upload_thread_num")?.unwrap_or(16);
         let compute_gallery_replicas = count(f, "compute_gallery_replicas")?.unwrap_or(3);
+        if compute_gallery_replicas > MAX_GALLERY_REPLICAS {
+            return Err(CpiError::cloud(format!(
+                "Invalid value for '{}': {compute_gallery_replicas} replicas, Azure allows at most {MAX_GALLERY_REPLICAS}",
+                f.path("compute_gallery_replicas")
+            )));
+        }
+        let compute_gallery_replication_mode = one_of(
+            f,
+            "compute_gallery_replication_mode",
+            ReplicationMode::parse,
+            &ReplicationMode::VALUES,
+        )?;
+        let compute_gallery_storage_account_type = one_of(
+            f,
+            "compute_gallery_storage_account_type",
+            ReplicaStorageType::parse,
+            &ReplicaStorageType::VALUES,
+        )?;
+        let compute_gallery_security_type = one_of(
+            f,
+            "compute_gallery_security_type",
+            DefinitionSecurityType::parse,
+            &DefinitionSecurityType::VALUES,
+        )?;
+        let compute_gallery_target_regions = region_list(f, "compute_gallery_target_regions")?;
+        if compute_gallery_replication_mode == Some(ReplicationMode::Shallow)
+            && !compute_gallery_target_regions.is_empty()
+        {
+            return Err(CpiError::cloud(format!(
+                "Invalid combination: '{}' is Shallow, which keeps a version in its own region, so '{}' must be empty",
+                f.path("compute_gallery_replication_mode"),
+                f.path("compute_gallery_target_regions")
+            )));
+        }
         let stemcell_api_version = f
             .object("vm")?
             .map(|vm| vm.object("stemcell"))
@@ -261,6 +305,10 @@ impl AzureConfig {
                 .unwrap_or(false),
             compute_gallery_name: optional(f, "compute_gallery_name")?,
             compute_gallery_replicas,
+            compute_gallery_replication_mode,
+            compute_gallery_storage_account_type,
+            compute_gallery_target_regions,
+            compute_gallery_security_type,
             stemcell_api_version,
             azure_stack,
         })
@@ -381,6 +429,46 @@ fn required(f: &Fields, key: &str) -> CpiResult<String> {
             f.path(key)
         ))
     })
+}
+
+/// Azure's limit of replicas per region of a gallery image version.
+const MAX_GALLERY_REPLICAS: u64 = 100;
+
+/// A string setting that must be one of `values` (matched case-insensitively by `parse`).
+fn one_of<T>(
+    f: &Fields,
+    key: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    values: &[&str],
+) -> CpiResult<Option<T>> {
+    let Some(text) = optional(f, key)? else {
+        return Ok(None);
+    };
+    parse(text.trim()).map(Some).ok_or_else(|| {
+        CpiError::cloud(format!(
+            "Invalid value for '{}': '{text}'. Valid values are {}",
+            f.path(key),
+            values.join(", ")
+        ))
+    })
+}
+
+/// A list of Azure region names (`eastus`, `West Europe`): letters, digits and spaces.
+fn region_list(f: &Fields, key: &str) -> CpiResult<Vec<String>> {
+    let regions = f.string_list(key)?.unwrap_or_default();
+    for region in &regions {
+        let valid = !region.trim().is_empty()
+            && region
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == ' ');
+        if !valid {
+            return Err(CpiError::cloud(format!(
+                "Invalid value for '{}': '{region}' is not an Azure region name (letters, digits and spaces, e.g. westeurope)",
+                f.path(key)
+            )));
+        }
+    }
+    Ok(regions.iter().map(|r| r.trim().to_owned()).collect())
 }
 
 /// A count of at least 1; a numeric string is accepted as the Ruby CPI's `to_i` does.

@@ -280,3 +280,98 @@ fn azure_settings_follow_the_credentials() {
         }
     ));
 }
+
+#[test]
+fn gallery_extensions_default_to_the_ruby_behaviour() {
+    let azure = Config::from_json(fixture("static-secret.json"), &context())
+        .unwrap()
+        .azure;
+    assert_eq!(azure.compute_gallery_replication_mode, None);
+    assert_eq!(azure.compute_gallery_storage_account_type, None);
+    assert!(azure.compute_gallery_target_regions.is_empty());
+    assert_eq!(azure.compute_gallery_security_type, None);
+}
+
+#[test]
+fn gallery_extensions_parse_into_the_spec_spelling() {
+    let azure = with_azure(|azure| {
+        azure.insert("compute_gallery_replication_mode".into(), json!("shallow"));
+        azure.insert(
+            "compute_gallery_storage_account_type".into(),
+            json!("standard_zrs"),
+        );
+        azure.insert(
+            "compute_gallery_security_type".into(),
+            json!("trustedlaunch"),
+        );
+    })
+    .unwrap()
+    .azure;
+    assert_eq!(
+        azure.compute_gallery_replication_mode,
+        Some(ReplicationMode::Shallow)
+    );
+    assert_eq!(
+        azure.compute_gallery_storage_account_type,
+        Some(ReplicaStorageType::StandardZrs)
+    );
+    assert_eq!(
+        azure.compute_gallery_security_type,
+        Some(DefinitionSecurityType::TrustedLaunch)
+    );
+    let azure = with_azure(|azure| {
+        azure.insert(
+            "compute_gallery_target_regions".into(),
+            json!(["westeurope", "North Europe"]),
+        );
+    })
+    .unwrap()
+    .azure;
+    assert_eq!(
+        azure.compute_gallery_target_regions,
+        ["westeurope", "North Europe"]
+    );
+}
+
+#[test]
+fn invalid_gallery_extensions_name_the_key() {
+    let cases = [
+        (
+            json!({"compute_gallery_replication_mode": "Deep"}),
+            "Invalid value for 'azure.compute_gallery_replication_mode': 'Deep'. Valid values are Full, Shallow",
+        ),
+        (
+            json!({"compute_gallery_storage_account_type": "Standard_GRS"}),
+            "'azure.compute_gallery_storage_account_type': 'Standard_GRS'. Valid values are Standard_LRS, Standard_ZRS, Premium_LRS",
+        ),
+        (
+            json!({"compute_gallery_security_type": "Secure"}),
+            "'azure.compute_gallery_security_type': 'Secure'. Valid values are Standard, TrustedLaunchSupported",
+        ),
+        (
+            json!({"compute_gallery_target_regions": "westus"}),
+            "azure.compute_gallery_target_regions",
+        ),
+        (
+            json!({"compute_gallery_target_regions": ["westus", "west/us"]}),
+            "Invalid value for 'azure.compute_gallery_target_regions': 'west/us' is not an Azure region name",
+        ),
+        (
+            json!({"compute_gallery_replicas": 101}),
+            "Invalid value for 'azure.compute_gallery_replicas': 101 replicas, Azure allows at most 100",
+        ),
+        (
+            json!({"compute_gallery_replication_mode": "Shallow", "compute_gallery_target_regions": ["westus"]}),
+            "'azure.compute_gallery_replication_mode' is Shallow, which keeps a version in its own region, so 'azure.compute_gallery_target_regions' must be empty",
+        ),
+    ];
+    for (settings, expected) in cases {
+        let err =
+            with_azure(|azure| azure.extend(settings.as_object().unwrap().clone())).unwrap_err();
+        assert!(
+            err.message().contains(expected),
+            "expected {expected:?} in {:?}",
+            err.message()
+        );
+    }
+}

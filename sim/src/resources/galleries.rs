@@ -135,6 +135,14 @@ impl Kind for GalleryImages {
     }
 }
 
+/// `StorageAccountType` of the 2024-03-03 spec (publishing profile and target regions).
+const STORAGE_ACCOUNT_TYPES: &[&str] = &[
+    "Standard_LRS",
+    "Standard_ZRS",
+    "Premium_LRS",
+    "PremiumV2_LRS",
+];
+
 fn valid_version_name(name: &str) -> bool {
     let parts: Vec<&str> = name.split('.').collect();
     parts.len() == 3
@@ -231,13 +239,40 @@ impl Kind for GalleryImageVersions {
                 )
             })?;
             expect_int(r, "regionalReplicaCount")?;
+            expect_enum(r, "storageAccountType", STORAGE_ACCOUNT_TYPES)?;
         }
         let account_type = expect_enum(
             out,
             "properties.publishingProfile.storageAccountType",
-            &["Standard_LRS", "Standard_ZRS", "Premium_LRS"],
+            STORAGE_ACCOUNT_TYPES,
         )?
         .unwrap_or("Standard_LRS");
+        let mode = expect_enum(
+            out,
+            "properties.publishingProfile.replicationMode",
+            &["Full", "Shallow"],
+        )?
+        .unwrap_or("Full");
+        // Both are "not updatable" in the spec: a later write may repeat them, not change them.
+        if let Some(old) = ctx.existing {
+            for (field, new) in [
+                ("storageAccountType", account_type),
+                ("replicationMode", mode),
+            ] {
+                let path = format!("properties.publishingProfile.{field}");
+                let before = get_str(&old.body, &path).unwrap_or(if field == "replicationMode" {
+                    "Full"
+                } else {
+                    "Standard_LRS"
+                });
+                if !before.eq_ignore_ascii_case(new) {
+                    return Err(ArmError::conflict(
+                        "PropertyChangeNotAllowed",
+                        format!("Changing property '{path}' is not allowed."),
+                    ));
+                }
+            }
+        }
         let regions: Vec<Value> = if regions.is_empty() {
             vec![
                 json!({"name": location, "regionalReplicaCount": replicas, "storageAccountType": account_type}),
@@ -266,6 +301,9 @@ impl Kind for GalleryImageVersions {
         pp["replicaCount"] = json!(replicas);
         pp["targetRegions"] = json!(regions);
         pp["storageAccountType"] = json!(account_type);
+        if mode == "Shallow" {
+            pp["replicationMode"] = json!(mode);
+        }
         pp["publishedDate"] = json!(published);
         pp["excludeFromLatest"] = pp.get("excludeFromLatest").cloned().unwrap_or(json!(false));
         if let Some(osd) = p
@@ -297,6 +335,15 @@ impl Kind for GalleryImageVersions {
                 safety[k] = v;
             }
         }
+        // A strong ETag, bumped by every write (as the sim's VMs), so read-modify-write tag
+        // updates can send `If-Match`. The 2024-03-03 spec declares none on versions; a CPI
+        // must also work when Azure sends none.
+        let generation = ctx
+            .existing
+            .and_then(|o| get_str(&o.body, "etag"))
+            .and_then(|e| e.trim_matches('"').parse::<u64>().ok())
+            .unwrap_or(0);
+        out["etag"] = json!(format!("\"{}\"", generation + 1));
         Ok(Prepared::default())
     }
     fn render(&self, _store: &Store, item: &Stored, req: &Req) -> Value {

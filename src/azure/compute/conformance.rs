@@ -318,7 +318,9 @@ fn gallery_bodies_conform() {
         storage_account_id: "/sa".into(),
         blob_uri: "https://sa.blob.core.windows.net/stemcell/bosh-stemcell-1.vhd".into(),
         replica_count: 3,
-        target_regions: vec!["eastus".into()],
+        target_regions: vec!["eastus".into(), "westeurope".into()],
+        replication_mode: Some(gallery::ReplicationMode::Shallow),
+        storage_account_type: Some(gallery::ReplicaStorageType::StandardZrs),
     };
     assert_conforms(
         GALLERY_SPEC,

@@ -16,6 +16,9 @@
 //! - Existing target regions keep their per-region settings when a region is added.
 //! - Removing a reference counts a legacy `stemcell_name` tag as a reference, so a version
 //!   still used by a stemcell registered the old way is not deleted.
+//! - Beyond Ruby, each only when configured ([`PublishingSettings`], [`DefinitionSecurityType`]):
+//!   shallow replication, the replicas' storage account type, extra target regions written
+//!   with the version, and the definitions' security type.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -23,6 +26,160 @@ use serde_json::{Map, Value, json};
 use super::image::{OsType, hyper_v_generation};
 use super::{Tags, compute_id, null_as_default, stringify_metadata};
 use crate::error::{CpiError, CpiResult};
+
+/// `publishingProfile.replicationMode` of new versions (`compute_gallery_replication_mode`).
+/// Not updatable once a version exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicationMode {
+    /// Every replica is a full copy (Azure's default).
+    Full,
+    /// The replicas reference the source instead of copying it: the version is ready much
+    /// sooner; Azure documents it for test and development, not mass deployments.
+    Shallow,
+}
+
+impl ReplicationMode {
+    pub const VALUES: [&'static str; 2] = ["Full", "Shallow"];
+
+    /// Case-insensitive, returning the spec's spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "full" => Some(Self::Full),
+            "shallow" => Some(Self::Shallow),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "Full",
+            Self::Shallow => "Shallow",
+        }
+    }
+}
+
+/// `storageAccountType` of the replicas (`compute_gallery_storage_account_type`). Not
+/// updatable once a region holds replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaStorageType {
+    StandardLrs,
+    StandardZrs,
+    PremiumLrs,
+}
+
+impl ReplicaStorageType {
+    pub const VALUES: [&'static str; 3] = ["Standard_LRS", "Standard_ZRS", "Premium_LRS"];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "standard_lrs" => Some(Self::StandardLrs),
+            "standard_zrs" => Some(Self::StandardZrs),
+            "premium_lrs" => Some(Self::PremiumLrs),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StandardLrs => "Standard_LRS",
+            Self::StandardZrs => "Standard_ZRS",
+            Self::PremiumLrs => "Premium_LRS",
+        }
+    }
+}
+
+/// The `SecurityType` feature of new non-gen1 definitions (`compute_gallery_security_type`),
+/// overriding the stemcell's `security_type`. Definitions are immutable: an existing one
+/// keeps its features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefinitionSecurityType {
+    /// No `SecurityType` feature, even when the stemcell declares one: a Standard image at
+    /// this api-version (`Standard` is not a documented value of the feature itself).
+    Standard,
+    TrustedLaunchSupported,
+    TrustedLaunch,
+    ConfidentialVmSupported,
+    ConfidentialVm,
+    TrustedLaunchAndConfidentialVmSupported,
+}
+
+impl DefinitionSecurityType {
+    pub const VALUES: [&'static str; 6] = [
+        "Standard",
+        "TrustedLaunchSupported",
+        "TrustedLaunch",
+        "ConfidentialVmSupported",
+        "ConfidentialVM",
+        "TrustedLaunchAndConfidentialVmSupported",
+    ];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        const ALL: [DefinitionSecurityType; 6] = [
+            DefinitionSecurityType::Standard,
+            DefinitionSecurityType::TrustedLaunchSupported,
+            DefinitionSecurityType::TrustedLaunch,
+            DefinitionSecurityType::ConfidentialVmSupported,
+            DefinitionSecurityType::ConfidentialVm,
+            DefinitionSecurityType::TrustedLaunchAndConfidentialVmSupported,
+        ];
+        ALL.into_iter()
+            .find(|choice| choice.as_str().eq_ignore_ascii_case(text))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "Standard",
+            Self::TrustedLaunchSupported => "TrustedLaunchSupported",
+            Self::TrustedLaunch => "TrustedLaunch",
+            Self::ConfidentialVmSupported => "ConfidentialVmSupported",
+            Self::ConfidentialVm => "ConfidentialVM",
+            Self::TrustedLaunchAndConfidentialVmSupported => {
+                "TrustedLaunchAndConfidentialVmSupported"
+            }
+        }
+    }
+
+    /// The feature value to send; None for Standard.
+    fn feature_value(self) -> Option<&'static str> {
+        (self != Self::Standard).then(|| self.as_str())
+    }
+}
+
+/// How versions are published, from the `compute_gallery_*` settings. The default (no
+/// setting) is the Ruby CPI's: Full replication, Azure's default storage, the version's own
+/// location only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishingSettings {
+    /// `compute_gallery_replicas`.
+    pub replica_count: u32,
+    pub replication_mode: Option<ReplicationMode>,
+    pub storage_account_type: Option<ReplicaStorageType>,
+    /// Regions replicated to when the version is created, besides its own location.
+    pub extra_regions: Vec<String>,
+}
+
+impl PublishingSettings {
+    /// The replicas per region to ask for: one with shallow replication (as in the spec's
+    /// shallow example and Packer's `use_shallow_replication`), else `replica_count`.
+    pub fn effective_replica_count(&self) -> u32 {
+        match self.replication_mode {
+            Some(ReplicationMode::Shallow) => 1,
+            _ => self.replica_count,
+        }
+    }
+
+    /// `location` first, then each extra region not already listed (regions compared as
+    /// [`same_region`] does).
+    pub fn target_regions(&self, location: &str) -> Vec<String> {
+        let mut regions = vec![location.to_string()];
+        for region in &self.extra_regions {
+            if !regions.iter().any(|r| same_region(r, region)) {
+                regions.push(region.clone());
+            }
+        }
+        regions
+    }
+}
 
 /// Publisher of every BOSH image definition.
 pub const PUBLISHER: &str = "bosh";
@@ -192,6 +349,17 @@ impl ImageDefinitionSpec {
         location: &str,
         stemcell_properties: &Map<String, Value>,
     ) -> CpiResult<Self> {
+        Self::from_stemcell_with(location, stemcell_properties, None)
+    }
+
+    /// [`Self::from_stemcell`], with `security_type` (when given) replacing the stemcell's
+    /// own `security_type` on non-gen1 definitions. Gen1 (Hyper-V V1) images cannot boot
+    /// Trusted Launch or confidential VMs, so they never carry the feature.
+    pub fn from_stemcell_with(
+        location: &str,
+        stemcell_properties: &Map<String, Value>,
+        security_type: Option<DefinitionSecurityType>,
+    ) -> CpiResult<Self> {
         let text = |key: &str| match stemcell_properties.get(key) {
             Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
             _ => None,
@@ -211,7 +379,7 @@ impl ImageDefinitionSpec {
         let features = if is_gen1(&generation) {
             Vec::new()
         } else {
-            features(stemcell_properties)
+            features(stemcell_properties, security_type)
         };
         Ok(Self {
             location: location.into(),
@@ -235,8 +403,12 @@ fn normalize_architecture(architecture: &str) -> CpiResult<&'static str> {
     }
 }
 
-/// Ruby's features: each only when the stemcell declares it.
-fn features(properties: &Map<String, Value>) -> Vec<(String, String)> {
+/// Ruby's features: each only when the stemcell declares it; the configured security type,
+/// when set, instead of the stemcell's.
+fn features(
+    properties: &Map<String, Value>,
+    security_type: Option<DefinitionSecurityType>,
+) -> Vec<(String, String)> {
     let mut features = Vec::new();
     if let Some(controllers) = disk_controller_types(properties.get("disk_controller_types")) {
         features.push(("DiskControllerTypes".to_string(), controllers.join(",")));
@@ -250,10 +422,16 @@ fn features(properties: &Map<String, Value>) -> Vec<(String, String)> {
     if let Some(value) = properties.get("hibernation") {
         features.push(("IsHibernateSupported".to_string(), true_false(value).into()));
     }
-    if let Some(Value::String(security_type)) = properties.get("security_type")
-        && !security_type.is_empty()
-    {
-        features.push(("SecurityType".to_string(), security_type.clone()));
+    let declared = match properties.get("security_type") {
+        Some(Value::String(declared)) if !declared.is_empty() => Some(declared.as_str()),
+        _ => None,
+    };
+    let security_type = match security_type {
+        Some(configured) => configured.feature_value(),
+        None => declared,
+    };
+    if let Some(value) = security_type {
+        features.push(("SecurityType".to_string(), value.to_string()));
     }
     features
 }
@@ -324,9 +502,13 @@ pub struct ImageVersionSpec {
     pub storage_account_id: String,
     /// The VHD URL (no SAS).
     pub blob_uri: String,
-    /// `compute_gallery_replicas`.
+    /// Replicas per region ([`PublishingSettings::effective_replica_count`]).
     pub replica_count: u32,
+    /// The version's location first ([`PublishingSettings::target_regions`]).
     pub target_regions: Vec<String>,
+    /// Sent only when configured, so Azure's defaults (Full, Standard_LRS) apply otherwise.
+    pub replication_mode: Option<ReplicationMode>,
+    pub storage_account_type: Option<ReplicaStorageType>,
 }
 
 /// The tags of a new version: the blob metadata plus `stemcell_references: <cid>`.
@@ -343,6 +525,15 @@ pub fn image_version_body(spec: &ImageVersionSpec) -> Value {
         .iter()
         .map(|r| json!({ "name": r }))
         .collect();
+    let mut publishing = Map::new();
+    publishing.insert("replicaCount".into(), json!(spec.replica_count));
+    publishing.insert("targetRegions".into(), Value::Array(regions));
+    if let Some(mode) = spec.replication_mode {
+        publishing.insert("replicationMode".into(), json!(mode.as_str()));
+    }
+    if let Some(storage) = spec.storage_account_type {
+        publishing.insert("storageAccountType".into(), json!(storage.as_str()));
+    }
     json!({
         "location": spec.location,
         "tags": spec.tags,
@@ -351,7 +542,7 @@ pub fn image_version_body(spec: &ImageVersionSpec) -> Value {
                 "storageAccountId": spec.storage_account_id,
                 "uri": spec.blob_uri,
             }}},
-            "publishingProfile": {"replicaCount": spec.replica_count, "targetRegions": regions},
+            "publishingProfile": publishing,
         }
     })
 }
@@ -368,6 +559,10 @@ pub struct GalleryImageVersion {
     pub id: String,
     pub name: String,
     pub location: String,
+    /// For `If-Match` on tag updates. The 2024-03-03 spec declares no `etag` on versions, so
+    /// Azure may send none; callers then fall back to a plain PATCH.
+    #[serde(default)]
+    pub etag: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub tags: Tags,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -396,6 +591,9 @@ pub struct PublishingProfile {
     pub target_regions: Vec<TargetRegion>,
     #[serde(default)]
     pub storage_account_type: Option<String>,
+    /// `Full` or `Shallow`; absent means Full.
+    #[serde(default)]
+    pub replication_mode: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -498,6 +696,31 @@ pub fn replication_patch(
     location: &str,
     replica_count: u32,
 ) -> Option<Value> {
+    replication_patch_with(version, location, replica_count, None)
+}
+
+/// [`replication_patch`] following the configured publishing settings: their effective
+/// replica count (one with shallow replication), and their storage account type for the added
+/// region (regions already there keep theirs: the type is not updatable).
+pub fn replication_patch_for(
+    version: &GalleryImageVersion,
+    location: &str,
+    settings: &PublishingSettings,
+) -> Option<Value> {
+    replication_patch_with(
+        version,
+        location,
+        settings.effective_replica_count(),
+        settings.storage_account_type,
+    )
+}
+
+fn replication_patch_with(
+    version: &GalleryImageVersion,
+    location: &str,
+    replica_count: u32,
+    storage_account_type: Option<ReplicaStorageType>,
+) -> Option<Value> {
     let publishing = &version.properties.publishing_profile;
     let needs_region = !version
         .target_region_names()
@@ -511,7 +734,7 @@ pub fn replication_patch(
         regions.push(TargetRegion {
             name: location.to_string(),
             regional_replica_count: None,
-            storage_account_type: None,
+            storage_account_type: storage_account_type.map(|t| t.as_str().to_string()),
         });
     }
     let mut profile = Map::new();

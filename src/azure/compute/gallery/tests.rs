@@ -203,6 +203,8 @@ fn version_body() {
         blob_uri: "https://sa.blob.core.windows.net/stemcell/bosh-stemcell-1.vhd".into(),
         replica_count: 3,
         target_regions: vec!["eastus".into()],
+        replication_mode: None,
+        storage_account_type: None,
     };
     assert_eq!(
         image_version_body(&spec),
@@ -374,4 +376,180 @@ fn ids() {
         image_version_id("s", "rg", "g", "d", "1.0.0"),
         "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d/versions/1.0.0"
     );
+}
+
+#[test]
+fn publishing_choices_parse_case_insensitively_into_the_spec_spelling() {
+    assert_eq!(
+        ReplicationMode::parse("shallow"),
+        Some(ReplicationMode::Shallow)
+    );
+    assert_eq!(
+        ReplicationMode::parse("FULL").map(ReplicationMode::as_str),
+        Some("Full")
+    );
+    assert_eq!(ReplicationMode::parse("deep"), None);
+    for value in ReplicaStorageType::VALUES {
+        let parsed = ReplicaStorageType::parse(&value.to_ascii_lowercase()).unwrap();
+        assert_eq!(parsed.as_str(), value);
+    }
+    assert_eq!(ReplicaStorageType::parse("PremiumV2_LRS"), None);
+    assert_eq!(ReplicaStorageType::parse("Standard_GRS"), None);
+    for value in DefinitionSecurityType::VALUES {
+        let parsed = DefinitionSecurityType::parse(&value.to_ascii_uppercase()).unwrap();
+        assert_eq!(parsed.as_str(), value);
+    }
+    assert_eq!(DefinitionSecurityType::parse("Trusted"), None);
+}
+
+fn settings(mode: Option<ReplicationMode>, extra: &[&str]) -> PublishingSettings {
+    PublishingSettings {
+        replica_count: 3,
+        replication_mode: mode,
+        storage_account_type: Some(ReplicaStorageType::StandardZrs),
+        extra_regions: extra.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+#[test]
+fn publishing_settings_decide_regions_and_replicas() {
+    let full = settings(
+        None,
+        &["westeurope", "East US", "West Europe", "northeurope"],
+    );
+    assert_eq!(full.effective_replica_count(), 3);
+    assert_eq!(
+        full.target_regions("eastus"),
+        ["eastus", "westeurope", "northeurope"],
+        "the own location first, each region once"
+    );
+    let shallow = settings(Some(ReplicationMode::Shallow), &[]);
+    assert_eq!(shallow.effective_replica_count(), 1);
+    assert_eq!(shallow.target_regions("eastus"), ["eastus"]);
+    assert_eq!(
+        settings(Some(ReplicationMode::Full), &[]).effective_replica_count(),
+        3
+    );
+}
+
+#[test]
+fn version_body_carries_the_publishing_extensions_only_when_set() {
+    let publishing = settings(Some(ReplicationMode::Shallow), &[]);
+    let spec = ImageVersionSpec {
+        location: "eastus".into(),
+        tags: Tags::new(),
+        storage_account_id: "/sa".into(),
+        blob_uri: "https://sa.blob.core.windows.net/stemcell/bosh-stemcell-1.vhd".into(),
+        replica_count: publishing.effective_replica_count(),
+        target_regions: publishing.target_regions("eastus"),
+        replication_mode: publishing.replication_mode,
+        storage_account_type: publishing.storage_account_type,
+    };
+    assert_eq!(
+        image_version_body(&spec)["properties"]["publishingProfile"],
+        json!({"replicaCount": 1, "targetRegions": [{"name": "eastus"}], "replicationMode": "Shallow", "storageAccountType": "Standard_ZRS"})
+    );
+    let full = settings(None, &["westeurope"]);
+    let spec = ImageVersionSpec {
+        replica_count: full.effective_replica_count(),
+        target_regions: full.target_regions("eastus"),
+        replication_mode: None,
+        storage_account_type: None,
+        ..spec
+    };
+    assert_eq!(
+        image_version_body(&spec)["properties"]["publishingProfile"],
+        json!({"replicaCount": 3, "targetRegions": [{"name": "eastus"}, {"name": "westeurope"}]}),
+        "unset extensions leave Azure's defaults"
+    );
+}
+
+#[test]
+fn configured_security_type_replaces_the_stemcells_on_gen2_only() {
+    let mut p = gen2_props();
+    p.insert("security_type".into(), json!("TrustedLaunchSupported"));
+    let security = |spec: &ImageDefinitionSpec| {
+        spec.features
+            .iter()
+            .find(|(name, _)| name == "SecurityType")
+            .map(|(_, value)| value.clone())
+    };
+    let chosen = ImageDefinitionSpec::from_stemcell_with(
+        "eastus",
+        &p,
+        Some(DefinitionSecurityType::TrustedLaunch),
+    )
+    .unwrap();
+    assert_eq!(security(&chosen).as_deref(), Some("TrustedLaunch"));
+    let standard = ImageDefinitionSpec::from_stemcell_with(
+        "eastus",
+        &p,
+        Some(DefinitionSecurityType::Standard),
+    )
+    .unwrap();
+    assert_eq!(security(&standard), None, "Standard sends no feature");
+    assert_eq!(standard.features.len(), 3, "the other features stay");
+    let unset = ImageDefinitionSpec::from_stemcell_with("eastus", &p, None).unwrap();
+    assert_eq!(security(&unset).as_deref(), Some("TrustedLaunchSupported"));
+    let bare = props(json!({"name": "n", "os_type": "linux", "generation": "gen2"}));
+    let confidential = ImageDefinitionSpec::from_stemcell_with(
+        "eastus",
+        &bare,
+        Some(DefinitionSecurityType::ConfidentialVm),
+    )
+    .unwrap();
+    assert_eq!(
+        image_definition_body(&confidential)["properties"]["features"],
+        json!([{"name": "SecurityType", "value": "ConfidentialVM"}])
+    );
+    let gen1 = props(json!({"name": "n", "os_type": "linux"}));
+    let gen1 = ImageDefinitionSpec::from_stemcell_with(
+        "eastus",
+        &gen1,
+        Some(DefinitionSecurityType::TrustedLaunch),
+    )
+    .unwrap();
+    assert!(
+        gen1.features.is_empty(),
+        "V1 images cannot be Trusted Launch"
+    );
+}
+
+#[test]
+fn replication_patch_for_follows_the_settings() {
+    let regions = json!([{"name": "East US", "regionalReplicaCount": 3, "storageAccountType": "Standard_LRS"}]);
+    let v = version(json!({}), 3, regions);
+    let full = settings(None, &[]);
+    let body = replication_patch_for(&v, "westus", &full).unwrap();
+    assert_eq!(
+        body["properties"]["publishingProfile"]["targetRegions"],
+        json!([
+            {"name": "East US", "regionalReplicaCount": 3, "storageAccountType": "Standard_LRS"},
+            {"name": "westus", "storageAccountType": "Standard_ZRS"}
+        ]),
+        "the added region gets the configured storage, the others keep theirs"
+    );
+    assert_eq!(replication_patch_for(&v, "eastus", &full), None);
+    let shallow = settings(Some(ReplicationMode::Shallow), &[]);
+    let body = replication_patch_for(&v, "eastus", &shallow).unwrap();
+    assert_eq!(body["properties"]["publishingProfile"]["replicaCount"], 1);
+}
+
+#[test]
+fn version_model_reads_the_etag_and_replication_mode() {
+    let mut body = serde_json::to_value(json!({
+        "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g1/images/def1/versions/1.2.0",
+        "name": "1.2.0", "location": "eastus", "etag": "\"4\"",
+        "properties": {"publishingProfile": {"replicaCount": 1, "replicationMode": "Shallow"}}
+    }))
+    .unwrap();
+    let v: GalleryImageVersion = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(v.etag.as_deref(), Some("\"4\""));
+    assert_eq!(
+        v.properties.publishing_profile.replication_mode.as_deref(),
+        Some("Shallow")
+    );
+    body.as_object_mut().unwrap().remove("etag");
+    let v: GalleryImageVersion = serde_json::from_value(body).unwrap();
+    assert_eq!(v.etag, None);
 }

@@ -5,6 +5,7 @@
 //! container/blob names; URLs stay inside this module.
 
 mod page_blob;
+mod page_writer;
 mod shared_key;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use azure_storage_blob::{BlobServiceClient, BlobServiceClientOptions};
 use crate::error::{CpiError, CpiResult};
 
 pub use page_blob::{MAX_PUT_PAGE_BYTES, PAGE_SIZE, RECORD_BLOB_SIZE};
+pub use page_writer::PageWriter;
 pub use shared_key::SharedKeyPolicy;
 
 /// What the data plane needs to reach one storage account (produced from ARM `listKeys`, or
@@ -67,6 +69,10 @@ pub struct BlobProperties {
 pub struct BlobService {
     client: Arc<BlobServiceClient>,
     account_name: String,
+    /// For [`PageWriter`], which signs its own requests.
+    account_key: azure_core::credentials::Secret,
+    version: String,
+    retry: RetrySettings,
 }
 
 impl std::fmt::Debug for BlobService {
@@ -107,6 +113,7 @@ impl BlobService {
         if let Some(version) = &options.api_version {
             service_options.version = version.clone();
         }
+        let version = service_options.version.clone();
         let client =
             BlobServiceClient::new(endpoint, None, Some(service_options)).map_err(|e| {
                 CpiError::cloud(format!(
@@ -117,7 +124,23 @@ impl BlobService {
         Ok(Self {
             client: Arc::new(client),
             account_name: access.account_name.clone(),
+            account_key: access.account_key.clone(),
+            version,
+            retry: options.retry,
         })
+    }
+
+    /// A lighter Put Page path for one blob (the stemcell upload), with this service's
+    /// account, api-version and retry settings.
+    pub fn page_writer(&self, container: &str, blob: &str) -> CpiResult<PageWriter> {
+        PageWriter::new(
+            &self.blob_url(container, blob),
+            format!("{container}/{blob}"),
+            &self.account_name,
+            &self.account_key,
+            &self.version,
+            &self.retry,
+        )
     }
 
     pub fn account_name(&self) -> &str {
