@@ -591,8 +591,62 @@ fn galleries_off_makes_the_user_image_lazily() {
     );
 }
 
-// A Compute Gallery stemcell scenario (gallery version in another region) goes here, next to
-// `galleries_off_makes_the_user_image_lazily`, once create_vm has the gallery path.
+#[test]
+fn gallery_stemcell_in_another_region() {
+    let Some(env) = VmEnv::start() else { return };
+    let rg = env.sim.rg_id();
+    env.sim.seed(json!([
+        {
+            "id": format!("{rg}/providers/Microsoft.Compute/galleries/gallery"),
+            "location": LOCATION, "properties": {}
+        },
+        {
+            "id": format!("{rg}/providers/Microsoft.Network/virtualNetworks/vnet-west"),
+            "location": "westus2",
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.1.0.0/16"]},
+                "subnets": [{"name": "subnet", "properties": {"addressPrefix": "10.1.0.0/24"}}]
+            }
+        }
+    ]));
+    let gallery_config = |location: &'static str| {
+        move |azure: &mut serde_json::Map<String, Value>| {
+            azure.insert("compute_gallery_name".into(), json!("gallery"));
+            azure.insert("location".into(), json!(location));
+        }
+    };
+    env.write_config(gallery_config(LOCATION));
+    let stemcell = env.heavy_stemcell();
+    // A second CPI (another region) sharing the gallery and the default storage account.
+    env.write_config(gallery_config("westus2"));
+    let calls = run_golden(
+        &env,
+        Scenario {
+            name: "gallery_stemcell_other_region",
+            stemcell: &stemcell,
+            props: json!({"instance_type": "Standard_D2s_v3"}),
+            networks: json!({"private": {
+                "type": "manual", "ip": "10.1.0.10", "netmask": "255.255.255.0",
+                "gateway": "10.1.0.1", "dns": ["168.63.129.16"], "default": ["dns", "gateway"],
+                "cloud_properties": {"virtual_network_name": "vnet-west", "subnet_name": "subnet"}
+            }}),
+            env: json!({}),
+            // The version is found from the stemcell blob's metadata: no resource-group list.
+            lists: &[],
+        },
+    );
+    let patches: Vec<_> = calls
+        .requests
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.contains("/versions/"))
+        .collect();
+    assert_eq!(
+        patches.len(),
+        1,
+        "one replication PATCH: {:#?}",
+        calls.lines()
+    );
+}
 
 #[test]
 fn windows_stemcell() {

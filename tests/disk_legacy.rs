@@ -6,7 +6,6 @@
 //! Azurite's account doubles as the ARM storage account (`devstoreaccount1`), so Shared Key
 //! names match.
 
-mod disk_support;
 mod support;
 
 use std::collections::HashMap;
@@ -16,8 +15,8 @@ use bosh_azure_cpi::azure::storage::StorageAccess;
 use bosh_azure_cpi::azure::storage::blob::{BlobService, BlobServiceOptions};
 use bosh_azure_sim::azurite::Azurite;
 use bosh_azure_sim::{Fault, FaultAction, SimConfig, StorageBackend};
-use disk_support::{disk_cid, disk_id, seed_vm, vm_cid, vm_id};
 use serde_json::{Value, json};
+use support::disk::{disk_cid, disk_id, seed_vm, vm_cid, vm_id};
 use support::sim::{LOCATION, RESOURCE_GROUP, SimEnv};
 use support::{error_message, error_type};
 

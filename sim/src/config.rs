@@ -64,6 +64,10 @@ pub struct SimConfig {
     pub location: String,
     /// Enforce ARM's per-subscription token buckets with 429s (headers are sent either way).
     pub arm_rate_limits: bool,
+    /// Give gallery image versions an ETag and honour `If-Match` on them. Azure's gallery
+    /// specs declare no ETag (so the default sends none, and conformance mode stays clean);
+    /// turn it on to test clients that use one when Azure does send it.
+    pub gallery_version_etags: bool,
 }
 
 impl Default for SimConfig {
@@ -92,6 +96,7 @@ impl Default for SimConfig {
             state_dir: None,
             location: "eastus".into(),
             arm_rate_limits: true,
+            gallery_version_etags: false,
         }
     }
 }

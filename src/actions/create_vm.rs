@@ -710,7 +710,8 @@ async fn ensure_resource_group(azure: &Azure<'_>, name: &str, location: &str) ->
         .put::<_, Value>(
             &path,
             ApiKind::Resources,
-            &json!({"name": name, "location": location}),
+            // Ruby also sends `name`, which the spec marks read-only.
+            &json!({ "location": location }),
             azure.deadline,
         )
         .await?;

@@ -13,12 +13,13 @@ use serde_json::{Map, Value};
 
 use super::azure::Azure;
 use super::create_stemcell::{
-    GalleryStemcell, create_image_version, image_version_path, lock_gallery_image,
+    GalleryStemcell, create_image_version, gallery_publishing, image_version_path,
+    lock_gallery_image, update_version_tags,
 };
 use crate::azure::compute::gallery::{
     GALLERY_NAME_TAG, GalleryImageVersion, IMAGE_SHA256_TAG, add_stemcell_reference,
-    check_existing_version, is_referenced_by, replication_patch,
-    version_location_from_blob_metadata, version_tags_patch,
+    check_existing_version, is_referenced_by, replication_patch_for,
+    version_location_from_blob_metadata,
 };
 use crate::azure::compute::image::StemcellInfo;
 use crate::azure::resources::{GenericResource, tagged_resources_path};
@@ -89,16 +90,12 @@ async fn registered_version(
         // The version exists without this CID (e.g. the reference was lost to a concurrent
         // tag write): register it, as Ruby's recovery does.
         check_existing_version(&found, gallery, definition, sha256)?;
-        let tags = add_stemcell_reference(&found.tags, cid.as_str(), sha256);
-        azure
-            .arm
-            .patch::<_, Value>(
-                path,
-                ApiKind::Galleries,
-                &version_tags_patch(&tags),
-                azure.deadline,
-            )
-            .await?;
+        update_version_tags(azure, path, Some(found), |version| {
+            let tags = (!is_referenced_by(&version.tags, cid.as_str()))
+                .then(|| add_stemcell_reference(&version.tags, cid.as_str(), sha256));
+            Ok((tags, ()))
+        })
+        .await?;
         return existing_version(azure, path).await;
     }
     recreate_version(azure, gallery, definition, path, cid, stemcell, sha256).await?;
@@ -202,10 +199,8 @@ async fn ensure_replicated(
     mut version: GalleryImageVersion,
     vm_location: &str,
 ) -> CpiResult<GalleryImageVersion> {
-    let replicas = u32::try_from(azure.config.compute_gallery_replicas).map_err(|_| {
-        CpiError::cloud("azure.compute_gallery_replicas is too large (Azure allows 1 to 100)")
-    })?;
-    if replication_patch(&version, vm_location, replicas).is_none() {
+    let settings = gallery_publishing(azure)?;
+    if replication_patch_for(&version, vm_location, &settings).is_none() {
         return Ok(version);
     }
     let path = ResourcePath::parse_id(&version.id)?;
@@ -213,10 +208,10 @@ async fn ensure_replicated(
     let _lock = lock_gallery_image(azure, gallery, &definition, Some(&version.name)).await?;
     for _ in 0..REPLICATION_ATTEMPTS {
         version = existing_version(azure, &path).await?;
-        let Some(patch) = replication_patch(&version, vm_location, replicas) else {
+        let Some(patch) = replication_patch_for(&version, vm_location, &settings) else {
             return Ok(version);
         };
-        tracing::info!(version = %version.id, region = vm_location, replicas, "replicating the gallery image version");
+        tracing::info!(version = %version.id, region = vm_location, "replicating the gallery image version");
         azure
             .arm
             .patch::<_, Value>(&path, ApiKind::Galleries, &patch, azure.deadline)

@@ -335,15 +335,16 @@ impl Kind for GalleryImageVersions {
                 safety[k] = v;
             }
         }
-        // A strong ETag, bumped by every write (as the sim's VMs), so read-modify-write tag
-        // updates can send `If-Match`. The 2024-03-03 spec declares none on versions; a CPI
-        // must also work when Azure sends none.
-        let generation = ctx
-            .existing
-            .and_then(|o| get_str(&o.body, "etag"))
-            .and_then(|e| e.trim_matches('"').parse::<u64>().ok())
-            .unwrap_or(0);
-        out["etag"] = json!(format!("\"{}\"", generation + 1));
+        // A strong ETag, bumped by every write (as the sim's VMs), only when configured: the
+        // gallery specs declare none, so a CPI must also work without one.
+        if ctx.sim.config.gallery_version_etags {
+            let generation = ctx
+                .existing
+                .and_then(|o| get_str(&o.body, "etag"))
+                .and_then(|e| e.trim_matches('"').parse::<u64>().ok())
+                .unwrap_or(0);
+            out["etag"] = json!(format!("\"{}\"", generation + 1));
+        }
         Ok(Prepared::default())
     }
     fn render(&self, _store: &Store, item: &Stored, req: &Req) -> Value {
