@@ -17,6 +17,7 @@ use azure_storage_blob::models::{
     BlobClientCreateSnapshotResultHeaders, BlobClientGetPropertiesResultHeaders,
 };
 use azure_storage_blob::{BlobServiceClient, BlobServiceClientOptions};
+use futures::TryStreamExt;
 
 use crate::error::{CpiError, CpiResult};
 
@@ -67,6 +68,7 @@ pub struct BlobProperties {
 pub struct BlobService {
     client: Arc<BlobServiceClient>,
     account_name: String,
+    list_page_size: Option<i32>,
 }
 
 impl std::fmt::Debug for BlobService {
@@ -117,7 +119,14 @@ impl BlobService {
         Ok(Self {
             client: Arc::new(client),
             account_name: access.account_name.clone(),
+            list_page_size: None,
         })
+    }
+
+    /// Lists at most `size` blobs a page (the service's default is 5000).
+    pub fn with_list_page_size(mut self, size: u32) -> Self {
+        self.list_page_size = Some(i32::try_from(size).unwrap_or(i32::MAX));
+        self
     }
 
     pub fn account_name(&self) -> &str {
@@ -314,6 +323,31 @@ impl BlobService {
             Ok(_) => Ok(true),
             Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(false),
             Err(e) => Err(self.failure("delete a snapshot of", container, Some(blob), &e)),
+        }
+    }
+
+    /// Names of the blobs in `container` that start with `prefix`, across every page of the
+    /// listing. A missing container holds no blobs.
+    pub async fn list_blob_names(&self, container: &str, prefix: &str) -> CpiResult<Vec<String>> {
+        let options = azure_storage_blob::models::BlobContainerClientListBlobsOptions {
+            // Sent only when set: Azurite refuses the Shared Key signature of an empty `prefix=`.
+            prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+            maxresults: self.list_page_size,
+            ..Default::default()
+        };
+        let mut pager = self
+            .client
+            .blob_container_client(container)
+            .list_blobs(Some(options))
+            .map_err(|e| self.failure("list blobs of", container, None, &e))?;
+        let mut names = Vec::new();
+        loop {
+            match pager.try_next().await {
+                Ok(Some(item)) => names.extend(item.name),
+                Ok(None) => return Ok(names),
+                Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(names),
+                Err(e) => return Err(self.failure("list blobs of", container, None, &e)),
+            }
         }
     }
 
