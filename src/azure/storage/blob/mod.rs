@@ -4,7 +4,9 @@
 //! stemcell records as 1 KiB page blobs carrying metadata only. Everything here speaks in
 //! container/blob names; URLs stay inside this module.
 
+mod copy;
 mod page_blob;
+mod sas;
 mod shared_key;
 
 use std::collections::HashMap;
@@ -21,6 +23,7 @@ use futures::TryStreamExt;
 
 use crate::error::{CpiError, CpiResult};
 
+pub use copy::{CopyPolling, CopyState};
 pub use page_blob::{MAX_PUT_PAGE_BYTES, PAGE_SIZE, RECORD_BLOB_SIZE};
 pub use shared_key::SharedKeyPolicy;
 
@@ -68,6 +71,8 @@ pub struct BlobProperties {
 pub struct BlobService {
     client: Arc<BlobServiceClient>,
     account_name: String,
+    /// Signs read SAS URLs (the pipeline's Shared Key policy holds its own copy).
+    account_key: azure_core::credentials::Secret,
     list_page_size: Option<i32>,
 }
 
@@ -119,6 +124,7 @@ impl BlobService {
         Ok(Self {
             client: Arc::new(client),
             account_name: access.account_name.clone(),
+            account_key: access.account_key.clone(),
             list_page_size: None,
         })
     }
