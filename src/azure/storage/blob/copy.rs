@@ -1,9 +1,9 @@
 //! Server-side blob copy (Copy Blob from a URL) and waiting for it.
 //!
 //! The destination service pulls the source itself, so the caller only polls the destination's
-//! copy status. A stemcell VHD is tens of GiB: the poll interval starts short (small blobs and
-//! same-region copies finish in seconds) and doubles while the copy is pending, up to a cap, so a
-//! long copy costs few requests.
+//! copy status. A stemcell VHD is tens of GiB: the next poll comes when the copy should be done
+//! at the rate seen so far (`remaining / copied × elapsed`, as the Ruby CPI waits), kept between
+//! a floor and a cap, so a long copy costs few requests and a short one is not overslept.
 
 use std::time::Duration;
 
@@ -32,15 +32,41 @@ pub enum CopyState {
 /// How often a pending copy is looked at.
 #[derive(Debug, Clone, Copy)]
 pub struct CopyPolling {
-    pub first: Duration,
+    /// While no progress is reported.
+    pub without_progress: Duration,
+    pub min: Duration,
     pub max: Duration,
 }
 
 impl Default for CopyPolling {
     fn default() -> Self {
         Self {
-            first: Duration::from_secs(1),
+            without_progress: Duration::from_secs(5),
+            min: Duration::from_secs(1),
             max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl CopyPolling {
+    /// The wait before the next look, from the service's `<copied>/<total>` progress after
+    /// `elapsed`.
+    pub fn next_interval(&self, progress: Option<&str>, elapsed: Duration) -> Duration {
+        let parsed = progress.and_then(|p| {
+            let (copied, total) = p.split_once('/')?;
+            Some((
+                copied.trim().parse::<u64>().ok()?,
+                total.trim().parse::<u64>().ok()?,
+            ))
+        });
+        match parsed {
+            Some((copied, total)) if copied > 0 => {
+                let remaining = total.saturating_sub(copied) as f64 / copied as f64;
+                Duration::try_from_secs_f64(elapsed.as_secs_f64() * remaining)
+                    .unwrap_or(self.max)
+                    .clamp(self.min, self.max)
+            }
+            _ => self.without_progress,
         }
     }
 }
@@ -117,11 +143,12 @@ impl BlobService {
         deadline: Deadline,
     ) -> CpiResult<()> {
         self.start_copy(container, blob, source).await?;
-        let mut interval = polling.first;
+        let started = std::time::Instant::now();
         loop {
             let failure = match self.copy_state(container, blob).await? {
                 Some(CopyState::Success) => return Ok(()),
                 Some(CopyState::Pending { progress }) => {
+                    let interval = polling.next_interval(progress.as_deref(), started.elapsed());
                     if deadline.remaining() <= interval {
                         format!(
                             "the copy was still pending ({}) when the call's time ran out",
@@ -130,7 +157,6 @@ impl BlobService {
                     } else {
                         tracing::debug!(container, blob, ?progress, "copy pending");
                         tokio::time::sleep(interval).await;
-                        interval = (interval * 2).min(polling.max);
                         continue;
                     }
                 }
@@ -145,5 +171,24 @@ impl BlobService {
                 self.account_name
             )));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_follows_the_copy_rate_within_bounds() {
+        let polling = CopyPolling::default();
+        let secs = Duration::from_secs;
+        assert_eq!(polling.next_interval(None, secs(3)), secs(5));
+        assert_eq!(polling.next_interval(Some("0/100"), secs(3)), secs(5));
+        assert_eq!(polling.next_interval(Some("garbage"), secs(3)), secs(5));
+        // A quarter done after 4 s: three times as long again, 12 s.
+        assert_eq!(polling.next_interval(Some("25/100"), secs(4)), secs(12));
+        assert_eq!(polling.next_interval(Some("1/100"), secs(60)), secs(30));
+        assert_eq!(polling.next_interval(Some("99/100"), secs(10)), secs(1));
+        assert_eq!(polling.next_interval(Some("100/100"), secs(10)), secs(1));
     }
 }
