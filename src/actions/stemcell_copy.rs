@@ -45,8 +45,19 @@ pub(super) async fn stemcell_blob_in(
         Some(CopyState::Success) => return Ok(url),
         // No copy record: a blob put there otherwise (e.g. uploaded by hand) is used as is.
         None if target.exists(STEMCELL_CONTAINER, &blob).await? => return Ok(url),
-        // Pending under our lock means a CPI died while waiting; failed is a leftover.
-        // Either way the copy starts over.
+        // Pending under our lock: a CPI died while waiting, and the service copies on.
+        Some(CopyState::Pending { .. }) => {
+            target
+                .wait_for_copy(
+                    STEMCELL_CONTAINER,
+                    &blob,
+                    CopyPolling::default(),
+                    azure.deadline,
+                )
+                .await?;
+            return Ok(url);
+        }
+        // A failed copy is overwritten by a new one.
         _ => {}
     }
     target.ensure_container(STEMCELL_CONTAINER).await?;

@@ -143,6 +143,18 @@ impl BlobService {
         deadline: Deadline,
     ) -> CpiResult<()> {
         self.start_copy(container, blob, source).await?;
+        self.wait_for_copy(container, blob, polling, deadline).await
+    }
+
+    /// Waits until the copy into `container/blob` (started here or by an earlier process) is
+    /// done. A failed copy, or one still pending at the deadline, leaves no destination blob.
+    pub async fn wait_for_copy(
+        &self,
+        container: &str,
+        blob: &str,
+        polling: CopyPolling,
+        deadline: Deadline,
+    ) -> CpiResult<()> {
         let started = std::time::Instant::now();
         loop {
             let failure = match self.copy_state(container, blob).await? {
