@@ -72,6 +72,12 @@ impl Azurite {
 
     /// Starts the blob service in memory on a free loopback port and waits until it listens.
     pub fn start() -> Result<Self, AzuriteError> {
+        Self::start_with_accounts(&[])
+    }
+
+    /// Like [`Azurite::start`], with `(name, base64 key)` accounts besides the well-known one
+    /// (`AZURITE_ACCOUNTS`), each reached at [`Azurite::account_endpoint`].
+    pub fn start_with_accounts(extra: &[(&str, &str)]) -> Result<Self, AzuriteError> {
         let binary = Self::binary();
         if !binary.exists() {
             return Err(AzuriteError::NotInstalled {
@@ -82,7 +88,7 @@ impl Azurite {
         let mut last = None;
         // The port is free when chosen but another process may take it before Azurite binds.
         for _ in 0..START_ATTEMPTS {
-            match Self::start_once(&binary) {
+            match Self::start_once(&binary, extra) {
                 Ok(azurite) => return Ok(azurite),
                 Err(e @ AzuriteError::Exited { .. }) => last = Some(e),
                 Err(e) => return Err(e),
@@ -104,9 +110,18 @@ impl Azurite {
         }
     }
 
-    fn start_once(binary: &Path) -> Result<Self, AzuriteError> {
+    fn start_once(binary: &Path, extra: &[(&str, &str)]) -> Result<Self, AzuriteError> {
         let port = free_port().map_err(AzuriteError::NoPort)?;
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        if !extra.is_empty() {
+            // Listing any account replaces the default one, so it is listed too.
+            let accounts: Vec<String> = std::iter::once((ACCOUNT_NAME, ACCOUNT_KEY))
+                .chain(extra.iter().copied())
+                .map(|(name, key)| format!("{name}:{key}"))
+                .collect();
+            command.env("AZURITE_ACCOUNTS", accounts.join(";"));
+        }
+        let child = command
             .args(["--blobHost", "127.0.0.1", "--blobPort"])
             .arg(port.to_string())
             .args([
@@ -154,6 +169,12 @@ impl Azurite {
 
     pub fn account_name(&self) -> &'static str {
         ACCOUNT_NAME
+    }
+
+    /// Path-style endpoint of any account of this Azurite: `http://127.0.0.1:<port>/<name>`.
+    pub fn account_endpoint(&self, name: &str) -> url::Url {
+        url::Url::parse(&format!("http://127.0.0.1:{}/{name}", self.port))
+            .expect("a loopback URL always parses")
     }
 
     pub fn account_key(&self) -> &'static str {

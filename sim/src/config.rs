@@ -43,6 +43,10 @@ pub struct SimConfig {
     pub page_size: usize,
     /// Azurite (or other blob service) the storage accounts point at.
     pub storage: Option<StorageBackend>,
+    /// `(name, base64 key)` of further accounts the same backend serves (Azurite's
+    /// `AZURITE_ACCOUNTS`): an ARM storage account of that name points at its own account
+    /// there instead of `storage.account_name`.
+    pub extra_storage_accounts: Vec<(String, String)>,
     /// Append one JSON line per request to this file.
     pub request_log: Option<PathBuf>,
     /// Conformance mode: write every ARM request/response pair as an `oav validate-traffic`
@@ -86,6 +90,7 @@ impl Default for SimConfig {
             retry_after_secs: 0,
             page_size: 2,
             storage: None,
+            extra_storage_accounts: Vec::new(),
             request_log: None,
             traffic_dir: None,
             scenario: None,

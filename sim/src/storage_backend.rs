@@ -9,22 +9,66 @@ use crate::state::Sim;
 
 const BLOB_API_VERSION: &str = "2021-08-06";
 
+/// One account of the backend: its blob endpoint (no trailing slash), name and base64 key.
+pub(crate) struct BackendAccount {
+    pub endpoint: String,
+    pub name: String,
+    pub key: String,
+}
+
+/// The backend account an ARM storage account named `arm_name` points at: its own when it is
+/// one of `extra_storage_accounts`, else the backend's main account. `None` without a backend.
+pub(crate) fn backend_account(sim: &Sim, arm_name: &str) -> Option<BackendAccount> {
+    let backend = sim.config.storage.as_ref()?;
+    let main = backend.blob_endpoint.as_str().trim_end_matches('/');
+    Some(
+        match sim
+            .config
+            .extra_storage_accounts
+            .iter()
+            .find(|(name, _)| name == arm_name)
+        {
+            Some((name, key)) => {
+                // Path-style: the account is the endpoint's last path segment.
+                let base = main.rsplit_once('/').map_or(main, |(base, _)| base);
+                BackendAccount {
+                    endpoint: format!("{base}/{name}"),
+                    name: name.clone(),
+                    key: key.clone(),
+                }
+            }
+            None => BackendAccount {
+                endpoint: main.to_owned(),
+                name: backend.account_name.clone(),
+                key: backend.account_key.clone(),
+            },
+        },
+    )
+}
+
 /// `None` when no backend is configured (nothing can be checked); `Some(None)` when the blob
 /// does not exist (or lies outside the backend); `Some(Some(size))` otherwise.
 pub(crate) async fn blob_size(sim: &Sim, uri: &str) -> Option<Option<u64>> {
-    let backend = sim.config.storage.as_ref()?;
-    let endpoint = backend.blob_endpoint.as_str().trim_end_matches('/');
-    if !uri.starts_with(endpoint) {
+    let main = backend_account(sim, "")?;
+    let extras = sim
+        .config
+        .extra_storage_accounts
+        .iter()
+        .filter_map(|(name, _)| backend_account(sim, name));
+    let Some(account) = std::iter::once(main)
+        .chain(extras)
+        .find(|account| uri.starts_with(&format!("{}/", account.endpoint)))
+    else {
         return Some(None);
-    }
+    };
     let Ok(url) = url::Url::parse(uri) else {
         return Some(None);
     };
-    let Ok(key) = STANDARD.decode(&backend.account_key) else {
+    let Ok(key) = STANDARD.decode(&account.key) else {
         return Some(None);
     };
     let date = httpdate::fmt_http_date(std::time::SystemTime::now());
-    let canonical_resource = format!("/{}{}", backend.account_name, url.path());
+    let canonical_resource = format!("/{}{}", account.name, url.path());
     let string_to_sign = format!(
         "HEAD\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{BLOB_API_VERSION}\n{canonical_resource}"
     );
@@ -40,7 +84,7 @@ pub(crate) async fn blob_size(sim: &Sim, uri: &str) -> Option<Option<u64>> {
         .header("x-ms-version", BLOB_API_VERSION)
         .header(
             "Authorization",
-            format!("SharedKey {}:{signature}", backend.account_name),
+            format!("SharedKey {}:{signature}", account.name),
         )
         .send()
         .await;

@@ -649,12 +649,12 @@ async fn user_image(
                 "The default storage account '{account_name}' cannot be found"
             ))
         })?;
-    if !account.location.eq_ignore_ascii_case(location) {
-        return Err(CpiError::not_implemented(format!(
-            "The stemcell is in '{}' and the VM in '{location}': copying a stemcell to another region is not implemented yet in bosh-azure-cpi",
-            account.location
-        )));
-    }
+    // An image is made from a blob in its own region: elsewhere, from a copy there.
+    let blob_uri = if account.location.eq_ignore_ascii_case(location) {
+        stemcell.uri.clone()
+    } else {
+        super::stemcell_copy::stemcell_blob_in(azure, cid, location, locks).await?
+    };
     let legacy = images.clone().segment(&legacy_user_image_name(
         cid.as_str(),
         storage_account_type,
@@ -668,7 +668,7 @@ async fn user_image(
         location: location.to_owned(),
         tags: stemcell.metadata.clone(),
         os_type: stemcell.os_type,
-        blob_uri: stemcell.uri.clone(),
+        blob_uri,
         storage_account_type: storage_account_type.to_owned(),
         hyper_v_generation: stemcell.hyper_v_generation()?,
     };

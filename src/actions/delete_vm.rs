@@ -3,6 +3,11 @@
 //! (named like the VM), its OS and ephemeral disks, and its availability set when no VM is
 //! left in it. Persistent disks are never touched. A VM that is already gone is not an error;
 //! any failed deletion is.
+//!
+//! A legacy VM with unmanaged disks (its CID names a storage account) keeps its OS and
+//! ephemeral disks as blobs `bosh/bosh-os-<vm>[-ephemeral-disk].vhd` in that account, next to
+//! the boot status blobs `bosh/<vm>*status`; those blobs go instead of managed disks. As in
+//! the Ruby CPI, a status blob that cannot be deleted is only logged.
 
 use futures::future::try_join_all;
 use serde_json::Value;
@@ -14,17 +19,13 @@ use crate::azure::network::interface::{
     NIC_RESERVED_ERROR_CODE, NIC_RESERVED_MAX_ATTEMPTS, NIC_RESERVED_RETRY_DELAY, NetworkInterface,
 };
 use crate::azure::network::public_ip::dynamic_public_ip_name;
+use crate::azure::storage::blob_disk::{DISK_CONTAINER, vhd_blob_name};
 use crate::azure::{ApiKind, Deleted, ResourcePath};
 use crate::cid::VmCid;
-use crate::error::{CpiError, CpiResult};
+use crate::error::CpiResult;
 use crate::locks::{LockDir, LockMode};
 
 pub async fn delete_vm(azure: &Azure<'_>, vm_cid: &VmCid) -> CpiResult<Value> {
-    if !vm_cid.is_managed() {
-        return Err(CpiError::cloud(format!(
-            "VM '{vm_cid}' uses unmanaged disks, which bosh-azure-cpi cannot delete yet"
-        )));
-    }
     let locks = LockDir::default();
     let vm: Option<VirtualMachine> = azure.vm(vm_cid).await?;
     let network = azure
@@ -75,18 +76,12 @@ pub async fn delete_vm(azure: &Azure<'_>, vm_cid: &VmCid) -> CpiResult<Value> {
             .await?;
         CpiResult::Ok(())
     };
-    let disks = try_join_all([vm_cid.os_disk_name(), vm_cid.ephemeral_disk_name()].map(
-        |name| async move {
-            azure
-                .arm
-                .delete(
-                    &azure.disk_path(vm_cid.resource_group_name(), &name),
-                    ApiKind::Disks,
-                    azure.deadline,
-                )
-                .await
-        },
-    ));
+    let disks = async {
+        match vm_cid.storage_account_name() {
+            None => delete_managed_disks(azure, vm_cid).await,
+            Some(account) => delete_disk_blobs(azure, vm_cid, account).await,
+        }
+    };
     let (nics, disks) = futures::join!(nics, disks);
     nics?;
     disks?;
@@ -96,6 +91,50 @@ pub async fn delete_vm(azure: &Azure<'_>, vm_cid: &VmCid) -> CpiResult<Value> {
         delete_empty_availability_set(azure, name, &path, &locks).await?;
     }
     Ok(Value::Null)
+}
+
+async fn delete_managed_disks(azure: &Azure<'_>, vm_cid: &VmCid) -> CpiResult<()> {
+    try_join_all(
+        [vm_cid.os_disk_name(), vm_cid.ephemeral_disk_name()].map(|name| async move {
+            azure
+                .arm
+                .delete(
+                    &azure.disk_path(vm_cid.resource_group_name(), &name),
+                    ApiKind::Disks,
+                    azure.deadline,
+                )
+                .await
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The unmanaged VM's OS and ephemeral disk blobs and its status blobs, in the storage account
+/// its CID names. An account that is gone holds none of them.
+async fn delete_disk_blobs(azure: &Azure<'_>, vm_cid: &VmCid, account: &str) -> CpiResult<()> {
+    let Some(account) = azure
+        .storage
+        .blob_disk_account(account, azure.deadline)
+        .await?
+    else {
+        tracing::info!(vm = %vm_cid, account, "the VM's storage account is gone, and its disk blobs with it");
+        return Ok(());
+    };
+    let blobs = &account.blobs;
+    let vhds = try_join_all([vm_cid.os_disk_name(), vm_cid.ephemeral_disk_name()].map(
+        |disk| async move {
+            blobs
+                .delete_blob(DISK_CONTAINER, &vhd_blob_name(&disk))
+                .await
+        },
+    ));
+    let (vhds, status) = futures::join!(vhds, account.delete_status_blobs(vm_cid.vm_name()));
+    vhds?;
+    if let Err(e) = status {
+        tracing::warn!(vm = %vm_cid, error = %e, "could not delete the VM's status blobs");
+    }
+    Ok(())
 }
 
 /// Deletes `<vm>-0`, `<vm>-1`, ... until one is missing, plus any other NIC the VM still

@@ -25,6 +25,8 @@ mod resource_skus;
 mod set_disk_metadata;
 mod set_vm_metadata;
 mod snapshot_disk;
+mod stemcell_copy;
+mod tagged_storage_account;
 mod update_disk;
 mod vm_size;
 

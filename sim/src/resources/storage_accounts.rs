@@ -59,9 +59,9 @@ fn fake_key(account: &str, n: u8) -> String {
 }
 
 fn endpoints(sim: &Sim, name: &str) -> Value {
-    match &sim.config.storage {
-        Some(b) => {
-            let blob = format!("{}/", b.blob_endpoint.as_str().trim_end_matches('/'));
+    match crate::storage_backend::backend_account(sim, name) {
+        Some(account) => {
+            let blob = format!("{}/", account.endpoint);
             json!({"blob": blob, "queue": format!("https://{name}.queue.core.windows.net/"), "table": format!("https://{name}.table.core.windows.net/"), "file": format!("https://{name}.file.core.windows.net/"), "dfs": format!("https://{name}.dfs.core.windows.net/"), "web": format!("https://{name}.z13.web.core.windows.net/")})
         }
         None => json!({
@@ -183,8 +183,8 @@ impl Kind for StorageAccounts {
         }
         let account = item.body["name"].as_str().unwrap_or_default();
         let created = get_str(&item.body, "properties.creationTime").unwrap_or_default();
-        let (k1, k2) = match &sim.config.storage {
-            Some(b) => (b.account_key.clone(), b.account_key.clone()),
+        let (k1, k2) = match crate::storage_backend::backend_account(sim, account) {
+            Some(backend) => (backend.key.clone(), backend.key),
             None => (fake_key(account, 1), fake_key(account, 2)),
         };
         // `permissions` spelled as the spec's KeyPermission enum and its examples spell it.

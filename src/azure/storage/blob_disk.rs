@@ -78,6 +78,17 @@ pub struct BlobDiskAccount {
     pub blobs: BlobService,
 }
 
+impl BlobDiskAccount {
+    /// Deletes the status blobs Azure wrote for an unmanaged VM: `bosh/<vm name>*status`.
+    pub async fn delete_status_blobs(&self, vm_name: &str) -> CpiResult<()> {
+        let names = self.blobs.list_blob_names(DISK_CONTAINER, vm_name).await?;
+        for name in names.iter().filter(|name| name.ends_with("status")) {
+            self.blobs.delete_blob(DISK_CONTAINER, name).await?;
+        }
+        Ok(())
+    }
+}
+
 impl StorageAccounts {
     /// The account named in an unmanaged disk CID and its blob service, or `None` when the
     /// account does not exist (then neither do its disks).

@@ -4,8 +4,10 @@
 //! stemcell records as 1 KiB page blobs carrying metadata only. Everything here speaks in
 //! container/blob names; URLs stay inside this module.
 
+mod copy;
 mod page_blob;
 mod page_writer;
+mod sas;
 mod shared_key;
 
 use std::collections::HashMap;
@@ -18,9 +20,11 @@ use azure_storage_blob::models::{
     BlobClientCreateSnapshotResultHeaders, BlobClientGetPropertiesResultHeaders,
 };
 use azure_storage_blob::{BlobServiceClient, BlobServiceClientOptions};
+use futures::TryStreamExt;
 
 use crate::error::{CpiError, CpiResult};
 
+pub use copy::{CopyPolling, CopyState};
 pub use page_blob::{MAX_PUT_PAGE_BYTES, PAGE_SIZE, RECORD_BLOB_SIZE};
 pub use page_writer::PageWriter;
 pub use shared_key::SharedKeyPolicy;
@@ -69,10 +73,12 @@ pub struct BlobProperties {
 pub struct BlobService {
     client: Arc<BlobServiceClient>,
     account_name: String,
-    /// For [`PageWriter`], which signs its own requests.
+    /// Signs read SAS URLs and, for [`PageWriter`], its own requests (the pipeline's Shared Key
+    /// policy holds its own copy).
     account_key: azure_core::credentials::Secret,
     version: String,
     retry: RetrySettings,
+    list_page_size: Option<i32>,
 }
 
 impl std::fmt::Debug for BlobService {
@@ -127,6 +133,7 @@ impl BlobService {
             account_key: access.account_key.clone(),
             version,
             retry: options.retry,
+            list_page_size: None,
         })
     }
 
@@ -141,6 +148,12 @@ impl BlobService {
             &self.version,
             &self.retry,
         )
+    }
+
+    /// Lists at most `size` blobs a page (the service's default is 5000).
+    pub fn with_list_page_size(mut self, size: u32) -> Self {
+        self.list_page_size = Some(i32::try_from(size).unwrap_or(i32::MAX));
+        self
     }
 
     pub fn account_name(&self) -> &str {
@@ -337,6 +350,31 @@ impl BlobService {
             Ok(_) => Ok(true),
             Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(false),
             Err(e) => Err(self.failure("delete a snapshot of", container, Some(blob), &e)),
+        }
+    }
+
+    /// Names of the blobs in `container` that start with `prefix`, across every page of the
+    /// listing. A missing container holds no blobs.
+    pub async fn list_blob_names(&self, container: &str, prefix: &str) -> CpiResult<Vec<String>> {
+        let options = azure_storage_blob::models::BlobContainerClientListBlobsOptions {
+            // Sent only when set: Azurite refuses the Shared Key signature of an empty `prefix=`.
+            prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+            maxresults: self.list_page_size,
+            ..Default::default()
+        };
+        let mut pager = self
+            .client
+            .blob_container_client(container)
+            .list_blobs(Some(options))
+            .map_err(|e| self.failure("list blobs of", container, None, &e))?;
+        let mut names = Vec::new();
+        loop {
+            match pager.try_next().await {
+                Ok(Some(item)) => names.extend(item.name),
+                Ok(None) => return Ok(names),
+                Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(names),
+                Err(e) => return Err(self.failure("list blobs of", container, None, &e)),
+            }
         }
     }
 

@@ -1,0 +1,83 @@
+//! A heavy stemcell for a VM in another region than the default storage account (managed
+//! disks, no gallery): a user image can only be made from a blob in its own region, so the
+//! stemcell blob is first copied, server side, into the account tagged `type: stemcell` in the
+//! VM's location (created when missing), as the Ruby CPI does. The copy runs once per stemcell
+//! and account under the lock `copy-stemcell-<cid>-<account>`; a later VM finds it done.
+
+use std::time::Duration;
+
+use super::azure::Azure;
+use super::create_stemcell::STEMCELL_CONTAINER;
+use super::tagged_storage_account;
+use crate::azure::storage::blob::{BlobService, BlobServiceOptions, CopyPolling, CopyState};
+use crate::cid::StemcellCid;
+use crate::error::CpiResult;
+use crate::locks::{LockDir, LockMode};
+
+/// The `type` tag of stemcell copy accounts.
+const PURPOSE: &str = "stemcell";
+/// How long the source's read SAS stays valid (the Ruby CPI's 7 days: a copy of a large VHD
+/// between distant regions can take hours, and the service reads until it is done).
+const SOURCE_SAS_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The URL (no SAS) of the stemcell's blob in the stemcell account of `location`, copied there
+/// from the default account when it is not there yet.
+pub(super) async fn stemcell_blob_in(
+    azure: &Azure<'_>,
+    cid: &StemcellCid,
+    location: &str,
+    locks: &LockDir,
+) -> CpiResult<String> {
+    let account = tagged_storage_account::find_or_create(azure, location, PURPOSE, locks).await?;
+    let access = azure.storage.access_of(&account, azure.deadline).await?;
+    let target = BlobService::new(&access, BlobServiceOptions::default())?;
+    let blob = cid.blob_name();
+    let url = target.blob_url(STEMCELL_CONTAINER, &blob).to_string();
+
+    let _lock = locks
+        .lock(
+            &format!("copy-stemcell-{}-{}", cid.as_str(), account.name),
+            LockMode::Exclusive,
+            azure.deadline.instant(),
+        )
+        .await?;
+    match target.copy_state(STEMCELL_CONTAINER, &blob).await? {
+        Some(CopyState::Success) => return Ok(url),
+        // No copy record: a blob put there otherwise (e.g. uploaded by hand) is used as is.
+        None if target.exists(STEMCELL_CONTAINER, &blob).await? => return Ok(url),
+        // Pending under our lock: a CPI died while waiting, and the service copies on.
+        Some(CopyState::Pending { .. }) => {
+            target
+                .wait_for_copy(
+                    STEMCELL_CONTAINER,
+                    &blob,
+                    CopyPolling::default(),
+                    azure.deadline,
+                )
+                .await?;
+            return Ok(url);
+        }
+        // A failed copy is overwritten by a new one.
+        _ => {}
+    }
+    target.ensure_container(STEMCELL_CONTAINER).await?;
+    let source = azure.default_blobs().await?;
+    let source_url = source.read_sas_url(STEMCELL_CONTAINER, &blob, SOURCE_SAS_VALIDITY)?;
+    tracing::info!(
+        stemcell = cid.as_str(),
+        from = source.account_name(),
+        to = %account.name,
+        location,
+        "copying the stemcell into the VM's region"
+    );
+    target
+        .copy_and_wait(
+            STEMCELL_CONTAINER,
+            &blob,
+            &source_url,
+            CopyPolling::default(),
+            azure.deadline,
+        )
+        .await?;
+    Ok(url)
+}

@@ -1,0 +1,206 @@
+//! Server-side blob copy (Copy Blob from a URL) and waiting for it.
+//!
+//! The destination service pulls the source itself, so the caller only polls the destination's
+//! copy status. A stemcell VHD is tens of GiB: the next poll comes when the copy should be done
+//! at the rate seen so far (`remaining / copied × elapsed`, as the Ruby CPI waits), kept between
+//! a floor and a cap, so a long copy costs few requests and a short one is not overslept.
+
+use std::time::Duration;
+
+use azure_core::http::Url;
+use azure_storage_blob::models::{BlobClientGetPropertiesResultHeaders, CopyStatus};
+
+use super::BlobService;
+use super::sas::BlobReadSas;
+use crate::azure::deadline::Deadline;
+use crate::error::{CpiError, CpiResult};
+
+/// Where a copy into a blob stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyState {
+    /// `progress` is the service's `<bytes copied>/<total bytes>`.
+    Pending {
+        progress: Option<String>,
+    },
+    Success,
+    /// Failed or aborted, with the service's description.
+    Failed {
+        description: String,
+    },
+}
+
+/// How often a pending copy is looked at.
+#[derive(Debug, Clone, Copy)]
+pub struct CopyPolling {
+    /// While no progress is reported.
+    pub without_progress: Duration,
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Default for CopyPolling {
+    fn default() -> Self {
+        Self {
+            without_progress: Duration::from_secs(5),
+            min: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl CopyPolling {
+    /// The wait before the next look, from the service's `<copied>/<total>` progress after
+    /// `elapsed`.
+    pub fn next_interval(&self, progress: Option<&str>, elapsed: Duration) -> Duration {
+        let parsed = progress.and_then(|p| {
+            let (copied, total) = p.split_once('/')?;
+            Some((
+                copied.trim().parse::<u64>().ok()?,
+                total.trim().parse::<u64>().ok()?,
+            ))
+        });
+        match parsed {
+            Some((copied, total)) if copied > 0 => {
+                let remaining = total.saturating_sub(copied) as f64 / copied as f64;
+                Duration::try_from_secs_f64(elapsed.as_secs_f64() * remaining)
+                    .unwrap_or(self.max)
+                    .clamp(self.min, self.max)
+            }
+            _ => self.without_progress,
+        }
+    }
+}
+
+impl BlobService {
+    /// The blob's URL with a read-only SAS valid for `valid_for`.
+    pub fn read_sas_url(&self, container: &str, blob: &str, valid_for: Duration) -> CpiResult<Url> {
+        BlobReadSas {
+            account_name: &self.account_name,
+            container,
+            blob,
+            expiry: time::OffsetDateTime::now_utc() + valid_for,
+        }
+        .sign_url(&self.blob_url(container, blob), &self.account_key)
+    }
+
+    /// Starts copying `source` (readable by this service, e.g. a SAS URL) into
+    /// `container/blob`; the source's metadata comes along.
+    pub async fn start_copy(&self, container: &str, blob: &str, source: &Url) -> CpiResult<()> {
+        self.client
+            .blob_client(container, blob)
+            .start_copy_from_url(source.to_string(), None)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.failure("start a copy into", container, Some(blob), &e))
+    }
+
+    /// The state of the last copy into a blob; `None` when the blob does not exist, or was
+    /// never a copy destination.
+    pub async fn copy_state(&self, container: &str, blob: &str) -> CpiResult<Option<CopyState>> {
+        let response = match self
+            .client
+            .blob_client(container, blob)
+            .get_properties(None)
+            .await
+        {
+            Ok(response) => response,
+            Err(e) if e.http_status() == Some(azure_core::http::StatusCode::NotFound) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(self.failure("get properties of", container, Some(blob), &e)),
+        };
+        let read = |e: azure_core::Error| {
+            self.failure("read the copy state of", container, Some(blob), &e)
+        };
+        let Some(status) = response.copy_status().map_err(read)? else {
+            return Ok(None);
+        };
+        Ok(Some(match status {
+            CopyStatus::Success => CopyState::Success,
+            CopyStatus::Pending => CopyState::Pending {
+                progress: response.copy_progress().map_err(read)?,
+            },
+            other => CopyState::Failed {
+                description: format!(
+                    "{other:?}: {}",
+                    response
+                        .copy_status_description()
+                        .map_err(read)?
+                        .unwrap_or_default()
+                ),
+            },
+        }))
+    }
+
+    /// Copies `source` into `container/blob` and waits until the copy is done. A failed copy,
+    /// or one still pending at the deadline, leaves no destination blob behind.
+    pub async fn copy_and_wait(
+        &self,
+        container: &str,
+        blob: &str,
+        source: &Url,
+        polling: CopyPolling,
+        deadline: Deadline,
+    ) -> CpiResult<()> {
+        self.start_copy(container, blob, source).await?;
+        self.wait_for_copy(container, blob, polling, deadline).await
+    }
+
+    /// Waits until the copy into `container/blob` (started here or by an earlier process) is
+    /// done. A failed copy, or one still pending at the deadline, leaves no destination blob.
+    pub async fn wait_for_copy(
+        &self,
+        container: &str,
+        blob: &str,
+        polling: CopyPolling,
+        deadline: Deadline,
+    ) -> CpiResult<()> {
+        let started = std::time::Instant::now();
+        loop {
+            let failure = match self.copy_state(container, blob).await? {
+                Some(CopyState::Success) => return Ok(()),
+                Some(CopyState::Pending { progress }) => {
+                    let interval = polling.next_interval(progress.as_deref(), started.elapsed());
+                    if deadline.remaining() <= interval {
+                        format!(
+                            "the copy was still pending ({}) when the call's time ran out",
+                            progress.as_deref().unwrap_or("no progress reported")
+                        )
+                    } else {
+                        tracing::debug!(container, blob, ?progress, "copy pending");
+                        tokio::time::sleep(interval).await;
+                        continue;
+                    }
+                }
+                Some(CopyState::Failed { description }) => description,
+                None => "the destination blob vanished".to_owned(),
+            };
+            if let Err(e) = self.delete_blob(container, blob).await {
+                tracing::warn!(error = %e, "could not delete the partial copy");
+            }
+            return Err(CpiError::cloud(format!(
+                "Failed to copy a blob into '{container}/{blob}' in storage account '{}': {failure}",
+                self.account_name
+            )));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_follows_the_copy_rate_within_bounds() {
+        let polling = CopyPolling::default();
+        let secs = Duration::from_secs;
+        assert_eq!(polling.next_interval(None, secs(3)), secs(5));
+        assert_eq!(polling.next_interval(Some("0/100"), secs(3)), secs(5));
+        assert_eq!(polling.next_interval(Some("garbage"), secs(3)), secs(5));
+        // A quarter done after 4 s: three times as long again, 12 s.
+        assert_eq!(polling.next_interval(Some("25/100"), secs(4)), secs(12));
+        assert_eq!(polling.next_interval(Some("1/100"), secs(60)), secs(30));
+        assert_eq!(polling.next_interval(Some("99/100"), secs(10)), secs(1));
+        assert_eq!(polling.next_interval(Some("100/100"), secs(10)), secs(1));
+    }
+}
