@@ -249,7 +249,8 @@ fn run_bin_cpi(bin_cpi: &Path, extra_env: &[(&str, &Path)], stdin: &str) -> std:
     {
         use std::io::Write;
         let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.as_bytes()).unwrap();
+        // A bin/cpi that fails at once (no binary) closes stdin first: that is its answer.
+        let _ = input.write_all(stdin.as_bytes());
     }
     child.wait_with_output().unwrap()
 }
@@ -289,6 +290,10 @@ fn bin_cpi_execs_the_binary_with_the_config_and_the_proxies() {
         config.display()
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    assert!(
+        installed.jobs().join("../data/azure_cpi").is_dir(),
+        "bin/cpi makes the CPI's data directory beside the jobs directory"
+    );
 }
 
 #[test]
