@@ -1,6 +1,7 @@
 //! The demo behind `scripts/demo`: starts azure-sim and Azurite (blob storage), writes a
 //! cpi.json pointing at them, generates a small stemcell, and walks a BOSH lifecycle through
-//! the real `azure_cpi` binary, printing every request and the CPI's answer as it is. Nothing
+//! the real `azure_cpi` binary, printing every request and the CPI's answer as it is. The
+//! stemcell becomes an Azure Compute Gallery image version and the VM boots from it. Nothing
 //! is faked: a method that is not built yet shows its NotImplemented answer.
 
 use std::io::Write;
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 
 const RESOURCE_GROUP: &str = "bosh-demo";
 const LOCATION: &str = "eastus";
+const GALLERY: &str = "bosh_gallery";
 
 fn main() {
     let binary = std::env::args_os()
@@ -55,6 +57,9 @@ fn main() {
         // Named like Azurite's account, so the Shared Key signature matches.
         {"id": format!("{rg_id}/providers/Microsoft.Storage/storageAccounts/{}", azurite.account_name()),
          "location": LOCATION, "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"},
+        // The Azure Compute Gallery stemcells go into (operators create it; the CPI never does).
+        {"id": format!("{rg_id}/providers/Microsoft.Compute/galleries/{GALLERY}"), "location": LOCATION,
+         "properties": {}},
     ]))
     .expect("seed the demo network");
 
@@ -73,6 +78,7 @@ fn main() {
             "location": LOCATION,
             "use_managed_disks": true,
             "storage_account_name": azurite.account_name(),
+            "compute_gallery_name": GALLERY,
             "ssh_user": "vcap",
             "ssh_public_key": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC demo@example",
             "endpoints": {"resource_manager": sim.base_url(), "active_directory": sim.base_url(), "ca_cert": sim.ca_pem()}

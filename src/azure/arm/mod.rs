@@ -613,14 +613,19 @@ fn check_transport_security(base: &Url) -> Result<()> {
 
 /// Smallest pause between LRO polls against a loopback endpoint (a local simulator).
 const LOOPBACK_POLL_FLOOR: Duration = Duration::from_millis(10);
+/// Poll interval on loopback when the server sends no `Retry-After` (the sim's gallery
+/// operations, like Azure's, send none).
+const LOOPBACK_POLL_DEFAULT: Duration = Duration::from_millis(100);
 
 /// Real Azure keeps the configured poll floor whatever `Retry-After` says; a loopback
 /// simulator answers at once, so there the server's hint is honoured down to
-/// [`LOOPBACK_POLL_FLOOR`] instead of idling the floor on every operation.
+/// [`LOOPBACK_POLL_FLOOR`], and without a hint polls come every [`LOOPBACK_POLL_DEFAULT`],
+/// instead of idling seconds on every operation.
 fn poll_timings_for(base: &Url, timings: &Timings) -> Timings {
     let mut timings = timings.clone();
     if is_loopback(base) {
         timings.poll_floor = timings.poll_floor.min(LOOPBACK_POLL_FLOOR);
+        timings.poll_default = timings.poll_default.min(LOOPBACK_POLL_DEFAULT);
     }
     timings
 }
@@ -753,6 +758,7 @@ mod tests {
         ] {
             let timings = poll_timings_for(&Url::parse(azure).unwrap(), &production);
             assert_eq!(timings.poll_floor, Duration::from_secs(1), "{azure}");
+            assert_eq!(timings.poll_default, production.poll_default, "{azure}");
         }
         for simulator in [
             "https://127.0.0.1:8443/",
@@ -761,7 +767,7 @@ mod tests {
         ] {
             let timings = poll_timings_for(&Url::parse(simulator).unwrap(), &production);
             assert_eq!(timings.poll_floor, LOOPBACK_POLL_FLOOR, "{simulator}");
-            assert_eq!(timings.poll_default, production.poll_default);
+            assert_eq!(timings.poll_default, LOOPBACK_POLL_DEFAULT, "{simulator}");
             assert_eq!(timings.poll_ceiling, production.poll_ceiling);
         }
         // A floor already below the loopback one (tests) is kept.
