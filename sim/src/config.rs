@@ -70,7 +70,8 @@ pub struct SimConfig {
     pub arm_rate_limits: bool,
     /// Give gallery image versions an ETag and honour `If-Match` on them. Azure's gallery
     /// specs declare no ETag (so the default sends none, and conformance mode stays clean);
-    /// turn it on to test clients that use one when Azure does send it.
+    /// turn it on to test clients that use one when Azure does send it. Such a sim writes no
+    /// conformance traffic.
     pub gallery_version_etags: bool,
 }
 

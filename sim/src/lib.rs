@@ -114,10 +114,13 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, Error> {
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| Error::Config(format!("HTTP client for the storage backend: {e}")))?;
+    // Gallery version ETags are a deliberate departure from Azure's specs: such a sim's traffic
+    // is not evidence of conformance, so it writes none.
     let traffic_dir = config
         .traffic_dir
         .clone()
-        .or_else(|| std::env::var_os(TRAFFIC_DIR_ENV).map(PathBuf::from));
+        .or_else(|| std::env::var_os(TRAFFIC_DIR_ENV).map(PathBuf::from))
+        .filter(|_| !config.gallery_version_etags);
     let traffic = traffic_dir
         .map(|d| {
             traffic::TrafficWriter::new(&d)
