@@ -703,6 +703,61 @@ fn tag_updates_do_not_lose_a_concurrent_change_from_another_host() {
     assert_eq!(refused(&env), 2);
 }
 
+#[test]
+fn deleting_the_last_reference_keeps_a_version_another_host_just_registered_on() {
+    let Some(env) = start_gallery_with(SimConfig {
+        gallery_version_etags: true,
+        ..SimConfig::default()
+    }) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_image(dir.path(), "image", 9);
+    let mut props = stemcell_cloud_properties(Generation::Gen1);
+    props["version"] = json!("1.220");
+    let only = env.sim.ok("create_stemcell", json!([image, props]));
+    let suffix = "/images/bosh-azure-hyperv-ubuntu-jammy-go_agent/versions/1.220.0";
+    let version_id = format!("{}{suffix}", gallery_id(&env));
+    // The DELETE reaches the sim 1.5 s late, after another host registered a stemcell.
+    env.sim
+        .sim
+        .add_fault(Fault {
+            method: Some("DELETE".into()),
+            path: format!("{suffix}$"),
+            nth: None,
+            times: Some(1),
+            probability: None,
+            action: FaultAction::Delay { ms: 1500 },
+        })
+        .unwrap();
+    let gets_before = env
+        .sim
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(suffix))
+        .count();
+    std::thread::scope(|scope| {
+        let delete = scope.spawn(|| env.sim.ok("delete_stemcell", json!([only])));
+        wait_for_gets(&env, suffix, gets_before + 1);
+        other_host_adds_reference(&env, &version_id, "bosh-stemcell-other-host-3");
+        assert_eq!(delete.join().unwrap(), Value::Null);
+    });
+    assert_eq!(
+        references(&env, &version_id),
+        ["bosh-stemcell-other-host-3"],
+        "the version stays for the other host's stemcell, without ours"
+    );
+    let refused_deletes = env
+        .sim
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.status == 412)
+        .count();
+    assert_eq!(refused_deletes, 1, "the stale DELETE was refused");
+}
+
 /// The body create_stemcell sent with the PUT of `version`.
 fn version_put_body(env: &Env, version: &str) -> Value {
     env.sim

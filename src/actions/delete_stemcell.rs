@@ -24,6 +24,10 @@ use crate::azure::storage::blob::{BlobService, BlobServiceOptions};
 use crate::cid::StemcellCid;
 use crate::error::CpiResult;
 
+/// Deletions of a version re-read after another host changed it in between; each retry
+/// means another writer's change landed.
+const DELETE_ATTEMPTS: u32 = 8;
+
 pub async fn delete_stemcell(azure: &Azure<'_>, cid: &StemcellCid) -> CpiResult<Value> {
     if let Some(gallery) = azure.config.compute_gallery_name.as_deref()
         && !cid.is_light()
@@ -99,29 +103,51 @@ async fn release_gallery_version(
     // The same lock as create_stemcell, so a reference being added on this host is not lost;
     // the ETag guards the tags against writers on other hosts.
     let _lock = lock_gallery_image(azure, gallery, &definition, Some(&version)).await?;
-    let removal = update_version_tags(azure, &path, None, |found| {
-        let removal = remove_stemcell_reference(&found.tags, cid.as_str());
-        let tags = match &removal {
-            ReferenceRemoval::UpdateTags(tags) => Some(tags.clone()),
-            ReferenceRemoval::NotReferenced | ReferenceRemoval::DeleteVersion => None,
-        };
-        Ok((tags, removal))
-    })
-    .await?;
-    match removal {
-        None | Some(ReferenceRemoval::NotReferenced) => {}
-        Some(ReferenceRemoval::DeleteVersion) => {
-            // Unconditional: the ARM client has no If-Match DELETE, so a reference another
-            // host adds between the read and this DELETE goes with the version.
-            azure
-                .arm
-                .delete(&path, ApiKind::Galleries, azure.deadline)
-                .await?;
-            tracing::info!(stemcell = %cid, gallery, definition, version, "gallery image version deleted");
+    for attempt in 1..=DELETE_ATTEMPTS {
+        let removal = update_version_tags(azure, &path, None, |found| {
+            let removal = remove_stemcell_reference(&found.tags, cid.as_str());
+            let tags = match &removal {
+                ReferenceRemoval::UpdateTags(tags) => Some(tags.clone()),
+                ReferenceRemoval::NotReferenced | ReferenceRemoval::DeleteVersion => None,
+            };
+            Ok((tags, (removal, found.etag.clone())))
+        })
+        .await?;
+        match removal {
+            None | Some((ReferenceRemoval::NotReferenced, _)) => {}
+            Some((ReferenceRemoval::DeleteVersion, etag)) => {
+                // With an ETag the DELETE goes only if no other host added a reference since
+                // the read; without one (the specs declare none) only this host's lock guards it.
+                let deleted = match etag.as_deref() {
+                    Some(etag) => {
+                        azure
+                            .arm
+                            .delete_if_match(&path, ApiKind::Galleries, etag, azure.deadline)
+                            .await
+                    }
+                    None => {
+                        azure
+                            .arm
+                            .delete(&path, ApiKind::Galleries, azure.deadline)
+                            .await
+                    }
+                };
+                match deleted {
+                    Ok(_) => {
+                        tracing::info!(stemcell = %cid, gallery, definition, version, "gallery image version deleted");
+                    }
+                    Err(e) if e.is_precondition_failed() && attempt < DELETE_ATTEMPTS => {
+                        tracing::debug!(stemcell = %cid, attempt, "the version changed before its deletion; reading it again");
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Some((ReferenceRemoval::UpdateTags(_), _)) => {
+                tracing::info!(stemcell = %cid, gallery, definition, version, "stemcell reference removed from the gallery image version");
+            }
         }
-        Some(ReferenceRemoval::UpdateTags(_)) => {
-            tracing::info!(stemcell = %cid, gallery, definition, version, "stemcell reference removed from the gallery image version");
-        }
+        break;
     }
     Ok(())
 }

@@ -769,6 +769,16 @@ fn delete_resource(call: &mut Call<'_>, kind: &'static dyn Kind, rid: &ResourceI
     let Some(item) = st.store.get(&raw).cloned() else {
         return Reply::empty(StatusCode::NO_CONTENT);
     };
+    if let Some(condition) = call.req.header("if-match")
+        && !etag_matches(condition, Some(&item))
+    {
+        return ArmError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            format!("The specified precondition 'If-Match = {condition}' failed."),
+        )
+        .reply();
+    }
     if let Err(e) = kind.check_delete(&st.store, &item) {
         return e.reply();
     }

@@ -238,15 +238,41 @@ impl ArmClient {
         api: ApiKind,
         deadline: Deadline,
     ) -> Result<Deleted> {
+        self.delete_conditional(path, api, None, deadline).await
+    }
+
+    /// DELETE only if the resource still has `etag` (`If-Match`): a resource changed since it
+    /// was read fails with [`Error::PreconditionFailed`] and is left as it is.
+    pub async fn delete_if_match(
+        &self,
+        path: &ResourcePath,
+        api: ApiKind,
+        etag: &str,
+        deadline: Deadline,
+    ) -> Result<Deleted> {
+        let if_match = HeaderValue::from_str(etag)
+            .map_err(|_| Error::Invalid(format!("Azure sent an unusable ETag for {path}")))?;
+        self.delete_conditional(path, api, Some(&if_match), deadline)
+            .await
+    }
+
+    async fn delete_conditional(
+        &self,
+        path: &ResourcePath,
+        api: ApiKind,
+        if_match: Option<&HeaderValue>,
+        deadline: Deadline,
+    ) -> Result<Deleted> {
         let url = self.url(path, api)?;
         let op = operation(&Method::DELETE, path);
         let answer = match self
-            .send(
+            .send_conditional(
                 Method::DELETE,
                 url.clone(),
                 None,
                 Replay::Always,
                 &op,
+                if_match,
                 deadline,
             )
             .await
