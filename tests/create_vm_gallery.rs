@@ -10,68 +10,55 @@ use std::time::Duration;
 use bosh_azure_cpi::azure::{ApiKind, ArmClient, Deadline, ResourcePath};
 use bosh_azure_cpi::config::Config;
 use bosh_azure_sim::LoggedRequest;
-use bosh_azure_sim::azurite::Azurite;
 use bosh_azure_sim::stemcell_gen::{
     Generation, StemcellImageSpec, stemcell_cloud_properties, write_stemcell_image,
 };
-use bosh_azure_sim::{SimConfig, StorageBackend};
 use serde_json::{Map, Value, json};
 use support::error_type;
-use support::sim::SimEnv;
+use support::vm_env::{VNET, VmEnv};
 
 const GALLERY: &str = "boshgallery";
 const AGENT_ID: &str = "0c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e";
 const OTHER_AGENT_ID: &str = "1d2e3f4a-5b6c-4d7e-8f90-1a2b3c4d5e6f";
 const DEFINITION: &str = "bosh-azure-hyperv-ubuntu-jammy-go_agent";
 
+/// The shared VM environment (storage account and `vnet` in eastus) plus the gallery, a VNet
+/// in westus2, and the stemcell image file.
 struct Env {
-    sim: SimEnv,
-    _azurite: Azurite,
+    base: VmEnv,
     _images: tempfile::TempDir,
     image: std::path::PathBuf,
 }
 
-/// The storage account and gallery in eastus, a VNet in eastus and one in westus2, and a
-/// cpi.json with the gallery and `location` (edited per test).
+impl std::ops::Deref for Env {
+    type Target = VmEnv;
+    fn deref(&self) -> &VmEnv {
+        &self.base
+    }
+}
+
 fn start() -> Option<Env> {
-    let azurite = Azurite::start_for_test()?;
-    let sim = SimEnv::start_with(SimConfig {
-        storage: Some(StorageBackend {
-            blob_endpoint: azurite.blob_endpoint(),
-            account_name: azurite.account_name().into(),
-            account_key: azurite.account_key().into(),
-        }),
-        ..SimConfig::default()
-    });
-    let rg = sim.rg_id();
-    let vnet = |name: &str, location: &str| {
-        json!({
-            "id": format!("{rg}/providers/Microsoft.Network/virtualNetworks/{name}"),
-            "location": location,
-            "properties": {
-                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
-                "subnets": [{"name": "subnet", "properties": {"addressPrefix": "10.0.0.0/24"}}]
-            }
-        })
-    };
-    sim.seed(json!([
-        {
-            "id": format!("{rg}/providers/Microsoft.Storage/storageAccounts/{}", azurite.account_name()),
-            "location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"
-        },
+    let base = VmEnv::start()?;
+    let rg = base.sim.rg_id();
+    base.sim.seed(json!([
         {
             "id": format!("{rg}/providers/Microsoft.Compute/galleries/{GALLERY}"),
             "location": "eastus", "properties": {}
         },
-        vnet("vnet-east", "eastus"),
-        vnet("vnet-west", "westus2"),
+        {
+            "id": format!("{rg}/providers/Microsoft.Network/virtualNetworks/vnet-west"),
+            "location": "westus2",
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                "subnets": [{"name": "subnet", "properties": {"addressPrefix": "10.0.0.0/24"}}]
+            }
+        },
     ]));
     let images = tempfile::tempdir().unwrap();
     let image = images.path().join("image");
     write_stemcell_image(&image, &StemcellImageSpec::new(4 * 1024 * 1024, 0.25)).unwrap();
     let env = Env {
-        sim,
-        _azurite: azurite,
+        base,
         _images: images,
         image,
     };
@@ -80,9 +67,7 @@ fn start() -> Option<Env> {
 }
 
 fn configure(env: &Env, location: &str, gallery: bool) {
-    let account = env._azurite.account_name().to_owned();
-    env.sim.write_config(|azure| {
-        azure.insert("storage_account_name".into(), json!(account));
+    env.write_config(|azure| {
         azure.insert("location".into(), json!(location));
         if gallery {
             azure.insert("compute_gallery_name".into(), json!(GALLERY));
@@ -185,7 +170,7 @@ fn warm_path_boots_from_the_version_with_one_version_get_and_no_resource_list() 
     let Some(env) = start() else { return };
     let stemcell = create_stemcell(&env);
 
-    let requests = create_vm(&env, AGENT_ID, &stemcell, "vnet-east");
+    let requests = create_vm(&env, AGENT_ID, &stemcell, VNET);
     assert!(same_id(&image_of_vm(&env, AGENT_ID), &version_id(&env)));
     assert!(
         !lists_resources(&requests),
@@ -291,7 +276,7 @@ fn a_deleted_version_is_recreated_from_the_stemcell_vhd() {
     delete_version(&env);
     assert!(env.sim.resource(&version_id(&env)).is_none());
 
-    create_vm(&env, AGENT_ID, &stemcell, "vnet-east");
+    create_vm(&env, AGENT_ID, &stemcell, VNET);
     let version = env.sim.resource(&version_id(&env)).expect("recreated");
     assert_eq!(version["tags"]["stemcell_references"], json!(stemcell));
     assert!(
@@ -311,12 +296,11 @@ fn a_deleted_version_of_a_record_only_stemcell_is_a_clear_error_and_nothing_is_l
     let second = create_stemcell(&env);
     assert_ne!(first, second);
     delete_version(&env);
-    let before = inventory_ids(&env);
+    let before = env.inventory_ids();
 
-    let run = env.sim.call(
-        "create_vm",
-        create_vm_arguments(AGENT_ID, &second, "vnet-east"),
-    );
+    let run = env
+        .sim
+        .call("create_vm", create_vm_arguments(AGENT_ID, &second, VNET));
     assert_eq!(
         error_type(&run.response),
         Some("Bosh::Clouds::VMCreationFailed"),
@@ -325,7 +309,7 @@ fn a_deleted_version_of_a_record_only_stemcell_is_a_clear_error_and_nothing_is_l
     );
     let message = run.response["error"]["message"].as_str().unwrap();
     assert!(message.contains("Upload the stemcell again"), "{message}");
-    assert_eq!(inventory_ids(&env), before, "nothing created, nothing left");
+    assert_eq!(env.inventory_ids(), before, "nothing created, nothing left");
 }
 
 #[test]
@@ -337,7 +321,7 @@ fn a_reference_lost_from_the_version_is_added_back() {
     version["id"] = json!(version_id(&env));
     env.sim.seed(version);
 
-    create_vm(&env, AGENT_ID, &stemcell, "vnet-east");
+    create_vm(&env, AGENT_ID, &stemcell, VNET);
     let version = env.sim.resource(&version_id(&env)).unwrap();
     assert_eq!(
         version["tags"]["stemcell_references"],
@@ -353,7 +337,7 @@ fn a_stemcell_from_before_the_gallery_falls_back_to_a_user_image_after_the_tag_l
     let stemcell = create_stemcell(&env);
     configure(&env, "eastus", true);
 
-    let requests = create_vm(&env, AGENT_ID, &stemcell, "vnet-east");
+    let requests = create_vm(&env, AGENT_ID, &stemcell, VNET);
     assert!(
         lists_resources(&requests),
         "the tag-filtered list is the fallback"
@@ -378,7 +362,7 @@ fn the_tag_list_fallback_finds_a_version_referencing_the_stemcell() {
     version["id"] = json!(version_id(&env));
     env.sim.seed(version);
 
-    let requests = create_vm(&env, AGENT_ID, &stemcell, "vnet-east");
+    let requests = create_vm(&env, AGENT_ID, &stemcell, VNET);
     assert!(lists_resources(&requests));
     assert!(same_id(&image_of_vm(&env, AGENT_ID), &version_id(&env)));
 }
@@ -395,13 +379,4 @@ fn delete_version(env: &Env) {
             Deadline::after(Duration::from_secs(30)),
         ))
         .unwrap();
-}
-
-fn inventory_ids(env: &Env) -> Vec<String> {
-    env.sim.sim.inventory()["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_ascii_lowercase())
-        .collect()
 }

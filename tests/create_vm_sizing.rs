@@ -4,53 +4,13 @@
 
 mod support;
 
-use bosh_azure_sim::azurite::Azurite;
-use bosh_azure_sim::{SimConfig, StorageBackend};
 use serde_json::{Value, json};
-use support::sim::SimEnv;
+use support::vm_env::{VmEnv, manual_network};
 
 const AGENT_ID: &str = "7b3e2f10-5c6d-4e7f-8a9b-0c1d2e3f4a5b";
 const OTHER_AGENT_ID: &str = "8c4f3a21-6d7e-4f80-9bac-1d2e3f4a5b6c";
 
-struct Env {
-    sim: SimEnv,
-    _azurite: Azurite,
-}
-
-fn start() -> Option<Env> {
-    let azurite = Azurite::start_for_test()?;
-    let sim = SimEnv::start_with(SimConfig {
-        storage: Some(StorageBackend {
-            blob_endpoint: azurite.blob_endpoint(),
-            account_name: azurite.account_name().into(),
-            account_key: azurite.account_key().into(),
-        }),
-        ..SimConfig::default()
-    });
-    let rg = sim.rg_id();
-    sim.seed(json!([
-        {
-            "id": format!("{rg}/providers/Microsoft.Storage/storageAccounts/{}", azurite.account_name()),
-            "location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"
-        },
-        {
-            "id": format!("{rg}/providers/Microsoft.Network/virtualNetworks/vnet"),
-            "location": "eastus",
-            "properties": {
-                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
-                "subnets": [{"name": "subnet", "properties": {"addressPrefix": "10.0.0.0/24"}}]
-            }
-        }
-    ]));
-    let account = azurite.account_name().to_owned();
-    sim.write_config(|azure| drop(azure.insert("storage_account_name".into(), json!(account))));
-    Some(Env {
-        sim,
-        _azurite: azurite,
-    })
-}
-
-fn light_stemcell(env: &Env, architecture: Option<&str>) -> String {
+fn light_stemcell(env: &VmEnv, architecture: Option<&str>) -> String {
     let mut properties = json!({
         "name": "bosh-azure-hyperv-ubuntu-jammy-go_agent", "version": "1.0", "os_type": "linux",
         "image": {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy",
@@ -59,21 +19,10 @@ fn light_stemcell(env: &Env, architecture: Option<&str>) -> String {
     if let Some(architecture) = architecture {
         properties["architecture"] = json!(architecture);
     }
-    let cid = env
-        .sim
-        .ok("create_stemcell", json!(["/unused", properties]));
-    cid.as_str().expect("stemcell cid").to_owned()
+    env.light_stemcell_of(properties)
 }
 
-fn network() -> Value {
-    json!({"private": {
-        "type": "manual", "ip": "10.0.0.10", "netmask": "255.255.255.0", "gateway": "10.0.0.1",
-        "dns": ["168.63.129.16"], "default": ["dns", "gateway"],
-        "cloud_properties": {"virtual_network_name": "vnet", "subnet_name": "subnet"}
-    }})
-}
-
-fn vm(env: &Env, agent_id: &str) -> Value {
+fn vm(env: &VmEnv, agent_id: &str) -> Value {
     env.sim
         .resource(&format!(
             "{}/providers/Microsoft.Compute/virtualMachines/{agent_id}",
@@ -82,7 +31,7 @@ fn vm(env: &Env, agent_id: &str) -> Value {
         .expect("the VM")
 }
 
-fn vm_size(env: &Env, agent_id: &str) -> String {
+fn vm_size(env: &VmEnv, agent_id: &str) -> String {
     vm(env, agent_id)["properties"]["hardwareProfile"]["vmSize"]
         .as_str()
         .unwrap()
@@ -91,7 +40,7 @@ fn vm_size(env: &Env, agent_id: &str) -> String {
 
 #[test]
 fn instance_types_skip_sizes_that_cannot_run_the_stemcell_or_its_premium_disk() {
-    let Some(env) = start() else { return };
+    let Some(env) = VmEnv::start() else { return };
     let x64 = light_stemcell(&env, None);
     let arm64 = light_stemcell(&env, Some("arm64"));
     let choices =
@@ -99,7 +48,7 @@ fn instance_types_skip_sizes_that_cannot_run_the_stemcell_or_its_premium_disk() 
 
     env.sim.ok(
         "create_vm",
-        json!([AGENT_ID, arm64, choices, network(), [], {}]),
+        json!([AGENT_ID, arm64, choices, manual_network(), [], {}]),
     );
     assert_eq!(vm_size(&env, AGENT_ID), "Standard_D2ps_v5");
 
@@ -110,14 +59,14 @@ fn instance_types_skip_sizes_that_cannot_run_the_stemcell_or_its_premium_disk() 
     );
     env.sim.ok(
         "create_vm",
-        json!([OTHER_AGENT_ID, x64, choices, network(), [disk], {}]),
+        json!([OTHER_AGENT_ID, x64, choices, manual_network(), [disk], {}]),
     );
     assert_eq!(vm_size(&env, OTHER_AGENT_ID), "Standard_D2s_v3");
 }
 
 #[test]
 fn no_fitting_instance_type_is_a_clear_error_before_anything_is_created() {
-    let Some(env) = start() else { return };
+    let Some(env) = VmEnv::start() else { return };
     let arm64 = light_stemcell(&env, Some("arm64"));
     let before = env.sim.sim.inventory()["resources"]
         .as_array()
@@ -125,7 +74,7 @@ fn no_fitting_instance_type_is_a_clear_error_before_anything_is_created() {
         .len();
     let run = env.sim.call(
         "create_vm",
-        json!([AGENT_ID, arm64, {"instance_types": ["Standard_D2_v3"]}, network(), [], {}]),
+        json!([AGENT_ID, arm64, {"instance_types": ["Standard_D2_v3"]}, manual_network(), [], {}]),
     );
     let message = support::error_message(&run.response);
     assert!(message.contains("architecture 'arm64'"), "{}", run.stdout);
@@ -140,17 +89,15 @@ fn no_fitting_instance_type_is_a_clear_error_before_anything_is_created() {
 
 #[test]
 fn boot_diagnostics_go_to_one_tagged_account_per_location() {
-    let Some(env) = start() else { return };
-    let account = env._azurite.account_name().to_owned();
-    env.sim.write_config(|azure| {
-        azure.insert("storage_account_name".into(), json!(account));
+    let Some(env) = VmEnv::start() else { return };
+    env.write_config(|azure| {
         azure.insert("enable_vm_boot_diagnostics".into(), json!(true));
     });
     let stemcell = light_stemcell(&env, None);
     let vm_type = json!({"instance_type": "Standard_D2s_v3"});
     env.sim.ok(
         "create_vm",
-        json!([AGENT_ID, stemcell, vm_type, network(), [], {}]),
+        json!([AGENT_ID, stemcell, vm_type, manual_network(), [], {}]),
     );
     let second = json!({"private": {
         "type": "manual", "ip": "10.0.0.11", "netmask": "255.255.255.0", "gateway": "10.0.0.1",
@@ -190,7 +137,7 @@ fn boot_diagnostics_go_to_one_tagged_account_per_location() {
 
 #[test]
 fn ephemeral_disk_performance_is_set_after_the_vm_is_created() {
-    let Some(env) = start() else { return };
+    let Some(env) = VmEnv::start() else { return };
     let stemcell = light_stemcell(&env, None);
     let vm_type = json!({
         "instance_type": "Standard_D2s_v3",
@@ -199,7 +146,7 @@ fn ephemeral_disk_performance_is_set_after_the_vm_is_created() {
     let before = env.sim.sim.request_log().len();
     env.sim.ok(
         "create_vm",
-        json!([AGENT_ID, stemcell, vm_type, network(), [], {}]),
+        json!([AGENT_ID, stemcell, vm_type, manual_network(), [], {}]),
     );
     let disk_id = format!(
         "{}/providers/Microsoft.Compute/disks/bosh-disk-os-{AGENT_ID}-ephemeral-disk",
@@ -223,12 +170,12 @@ fn ephemeral_disk_performance_is_set_after_the_vm_is_created() {
 
 #[test]
 fn a_vm_types_own_resource_group_is_created_when_missing() {
-    let Some(env) = start() else { return };
+    let Some(env) = VmEnv::start() else { return };
     let stemcell = light_stemcell(&env, None);
     let vm_type = json!({"instance_type": "Standard_D2s_v3", "resource_group_name": "vms-rg"});
     let result = env.sim.ok(
         "create_vm",
-        json!([AGENT_ID, stemcell, vm_type, network(), [], {}]),
+        json!([AGENT_ID, stemcell, vm_type, manual_network(), [], {}]),
     );
     assert_eq!(
         result[0],

@@ -33,6 +33,7 @@ use crate::azure::compute::image::{
 };
 use crate::azure::compute::stringify_metadata;
 use crate::azure::storage::StorageAccount;
+use crate::azure::storage::blob::BlobService;
 use crate::azure::{ApiKind, Error as AzureError};
 use crate::cid::StemcellCid;
 use crate::error::{CpiError, CpiResult};
@@ -65,16 +66,28 @@ pub async fn create_stemcell(
     let cid = StemcellCid::new_heavy();
     let metadata: HashMap<String, String> =
         stringify_metadata(cloud_properties).into_iter().collect();
+    upload_vhd(azure, image_path, &blobs, &cid, &metadata).await?;
+    Ok(Value::String(cid.to_string()))
+}
+
+/// Streams the image's root.vhd into `stemcell/<cid>.vhd` with `metadata`.
+async fn upload_vhd(
+    azure: &Azure<'_>,
+    image_path: &Path,
+    blobs: &BlobService,
+    cid: &StemcellCid,
+    metadata: &HashMap<String, String>,
+) -> CpiResult<()> {
     let options = UploadOptions {
         parallelism: azure.config.parallel_upload_thread_num,
         ..UploadOptions::default()
     };
     let report = upload_stemcell_vhd(
         image_path,
-        &blobs,
+        blobs,
         STEMCELL_CONTAINER,
         &cid.blob_name(),
-        &metadata,
+        metadata,
         &options,
     )
     .await?;
@@ -86,7 +99,7 @@ pub async fn create_stemcell(
         seconds = report.duration.as_secs_f64(),
         "stemcell uploaded"
     );
-    Ok(Value::String(cid.to_string()))
+    Ok(())
 }
 
 /// The ARM model of `azure.storage_account_name`.
@@ -334,26 +347,7 @@ async fn create_gallery_stemcell(
         return Ok(Value::String(cid.to_string()));
     }
 
-    let options = UploadOptions {
-        parallelism: azure.config.parallel_upload_thread_num,
-        ..UploadOptions::default()
-    };
-    let report = upload_stemcell_vhd(
-        image_path,
-        &blobs,
-        STEMCELL_CONTAINER,
-        &cid.blob_name(),
-        &blob_metadata,
-        &options,
-    )
-    .await?;
-    tracing::info!(
-        stemcell = %cid,
-        vhd_bytes = report.vhd_size,
-        uploaded_bytes = report.bytes_uploaded,
-        seconds = report.duration.as_secs_f64(),
-        "stemcell VHD uploaded for the gallery"
-    );
+    upload_vhd(azure, image_path, &blobs, &cid, &blob_metadata).await?;
     let blob_uri = blobs.blob_url(STEMCELL_CONTAINER, &cid.blob_name());
     let stemcell = GalleryStemcell {
         gallery,

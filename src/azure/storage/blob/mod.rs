@@ -245,6 +245,17 @@ impl BlobService {
             delete_snapshots: Some(azure_storage_blob::models::DeleteSnapshotsOptionType::Include),
             ..Default::default()
         };
+        self.delete_with(container, blob, options, "delete").await
+    }
+
+    /// One Delete Blob call; `false` when the blob (or snapshot) was already gone.
+    async fn delete_with(
+        &self,
+        container: &str,
+        blob: &str,
+        options: azure_storage_blob::models::BlobClientDeleteOptions<'_>,
+        what: &str,
+    ) -> CpiResult<bool> {
         match self
             .client
             .blob_client(container, blob)
@@ -253,7 +264,7 @@ impl BlobService {
         {
             Ok(_) => Ok(true),
             Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(false),
-            Err(e) => Err(self.failure("delete", container, Some(blob), &e)),
+            Err(e) => Err(self.failure(what, container, Some(blob), &e)),
         }
     }
 
@@ -341,16 +352,8 @@ impl BlobService {
             snapshot: Some(snapshot.to_owned()),
             ..Default::default()
         };
-        match self
-            .client
-            .blob_client(container, blob)
-            .delete(Some(options))
+        self.delete_with(container, blob, options, "delete a snapshot of")
             .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(false),
-            Err(e) => Err(self.failure("delete a snapshot of", container, Some(blob), &e)),
-        }
     }
 
     /// Names of the blobs in `container` that start with `prefix`, across every page of the
