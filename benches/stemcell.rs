@@ -26,7 +26,9 @@ use bosh_azure_cpi::stemcell::{
     DEFAULT_UPLOAD_PARALLELISM, UploadOptions, UploadReport, image_sha256, upload_stemcell_vhd,
 };
 use bosh_azure_sim::azurite::{Azurite, PageBlobSink, SinkFaults};
-use bosh_azure_sim::stemcell_gen::{StemcellImageSpec, write_stemcell_image};
+use bosh_azure_sim::stemcell_gen::{
+    LAYOUT_VERSION, PageRunProfile, StemcellImageSpec, profile_page_runs, write_stemcell_image,
+};
 
 const MIB: f64 = 1024.0 * 1024.0;
 const NONZERO_SHARE: f64 = 0.25;
@@ -50,13 +52,24 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
-    let size_arg = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--profile") {
+        let path = args
+            .get(at + 1)
+            .ok_or("--profile needs a file: a stemcell image tarball, a raw disk or a VHD")?;
+        let profile = profile_file(Path::new(path))?;
+        print_profile(path, &profile);
+        return Ok(());
+    }
+    let size_arg = args
+        .iter()
         .find(|a| !a.starts_with("--"))
+        .cloned()
         .unwrap_or_else(|| "3G".to_owned());
     let disk_size = parse_size(&size_arg)?;
     let image = prepare_image(disk_size)?;
     let compressed = std::fs::metadata(&image).map_err(|e| e.to_string())?.len();
+    print_profile("generated root.vhd", &profile_file(&image)?);
 
     let floor = best_of(2, || floor_pass(&image))?;
     println!(
@@ -218,6 +231,44 @@ fn print_row(name: &str, run: &Measured, floor: Duration) {
     );
 }
 
+/// Runs of non-zero pages in `path`: the `root.vhd` of a stemcell image tarball (gzip), or the
+/// file itself (a raw disk or VHD), e.g. to compare a real stemcell with the generated one.
+fn profile_file(path: &Path) -> Result<PageRunProfile, String> {
+    let describe = |e: io::Error| format!("profiling {}: {e}", path.display());
+    let mut file = File::open(path).map_err(describe)?;
+    let mut magic = [0u8; 2];
+    let gzipped = io::Read::read_exact(&mut file, &mut magic).is_ok() && magic == [0x1f, 0x8b];
+    let file = File::open(path).map_err(describe)?;
+    if !gzipped {
+        return profile_page_runs(BufReader::with_capacity(1 << 20, file)).map_err(describe);
+    }
+    let gunzip = flate2::bufread::MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, file));
+    let mut archive = tar::Archive::new(gunzip);
+    for entry in archive.entries().map_err(describe)? {
+        let entry = entry.map_err(describe)?;
+        if entry.path().is_ok_and(|p| p.ends_with("root.vhd")) {
+            return profile_page_runs(entry).map_err(describe);
+        }
+    }
+    Err(format!("{} holds no root.vhd", path.display()))
+}
+
+fn print_profile(name: &str, profile: &PageRunProfile) {
+    println!(
+        "{name}: {:.0} MiB, {:.0} MiB in non-zero pages ({:.1}%), {} runs of them ({:.1} per non-zero MiB; \
+         sectors at the 10/25/50/75/90/99th percentile: {}), {:.1}% of the gaps between runs shorter than 4 KiB",
+        profile.disk_bytes as f64 / MIB,
+        profile.nonzero_bytes as f64 / MIB,
+        100.0 * profile.nonzero_bytes as f64 / profile.disk_bytes.max(1) as f64,
+        profile.runs(),
+        profile.runs_per_nonzero_mib(),
+        [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]
+            .map(|q| profile.run_sectors_at(q).to_string())
+            .join("/"),
+        100.0 * profile.share_of_gaps_shorter_than_a_block()
+    );
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     let upper = text.trim().to_ascii_uppercase();
     let (digits, unit) = match upper.trim_end_matches("IB").trim_end_matches('B') {
@@ -236,7 +287,9 @@ fn parse_size(text: &str) -> Result<u64, String> {
 fn prepare_image(disk_size: u64) -> Result<PathBuf, String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-stemcell");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let path = dir.join(format!("image-{disk_size}-{NONZERO_SHARE}.tgz"));
+    let path = dir.join(format!(
+        "image-{disk_size}-{NONZERO_SHARE}-v{LAYOUT_VERSION}.tgz"
+    ));
     if path.exists() {
         println!("using cached image {}", path.display());
         return Ok(path);

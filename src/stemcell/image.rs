@@ -3,7 +3,7 @@
 //! into runs of non-zero pages. Nothing is written to local disk.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,6 +20,8 @@ const ROOT_VHD: &str = "root.vhd";
 /// Read granularity for the compressed file and for the inflated VHD.
 const FILE_BUFFER_BYTES: usize = 256 * 1024;
 const SCAN_BUFFER_BYTES: usize = 1024 * 1024;
+/// File chunks read ahead of inflate.
+const FEED_CHUNKS: usize = 4;
 
 /// Contiguous non-zero pages of the VHD: one Put Page call.
 #[derive(Debug)]
@@ -87,6 +89,106 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Chunks of the image file read ahead on their own thread, which hashes each one after
+/// handing it on: SHA-256 runs beside inflate rather than in front of it.
+struct FileFeed {
+    chunks: std::sync::mpsc::Receiver<io::Result<Bytes>>,
+    current: Bytes,
+    reader: Option<std::thread::JoinHandle<Option<String>>>,
+}
+
+impl FileFeed {
+    fn start(file: File) -> io::Result<Self> {
+        let (sender, chunks) = std::sync::mpsc::sync_channel(FEED_CHUNKS);
+        let reader = std::thread::Builder::new()
+            .name("stemcell-read".to_owned())
+            .spawn(move || read_and_hash(file, &sender))?;
+        Ok(Self {
+            chunks,
+            current: Bytes::new(),
+            reader: Some(reader),
+        })
+    }
+
+    /// Reads what is left (so the hash covers the whole file) and returns the hex SHA-256.
+    fn finish(mut self) -> io::Result<String> {
+        while !self.fill_buf()?.is_empty() {
+            let n = self.current.len();
+            self.consume(n);
+        }
+        self.reader
+            .take()
+            .and_then(|reader| reader.join().ok().flatten())
+            .ok_or_else(|| io::Error::other("the image file reader stopped early"))
+    }
+}
+
+/// The feed's thread: sends each chunk, then hashes it while inflate works on it. Stops
+/// quietly when the consumer is gone (the upload was aborted).
+fn read_and_hash(
+    mut file: File,
+    sender: &std::sync::mpsc::SyncSender<io::Result<Bytes>>,
+) -> Option<String> {
+    let mut hasher = Sha256::new();
+    loop {
+        let mut chunk = bytes::BytesMut::zeroed(FILE_BUFFER_BYTES);
+        let n = match read_full(&mut file, &mut chunk) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = sender.send(Err(e));
+                return None;
+            }
+        };
+        if n == 0 {
+            return Some(hex(&hasher.finalize()));
+        }
+        chunk.truncate(n);
+        let chunk = chunk.freeze();
+        sender.send(Ok(chunk.clone())).ok()?;
+        hasher.update(&chunk);
+    }
+}
+
+/// Fills `buf` unless the file ends first; returns the bytes read.
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+impl Read for FileFeed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for FileFeed {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.current.is_empty() {
+            // A closed channel is the end of the file (or the reader's error was delivered).
+            if let Ok(chunk) = self.chunks.recv() {
+                self.current = chunk?;
+            }
+        }
+        Ok(&self.current)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        bytes::Buf::advance(&mut self.current, amount);
+    }
+}
+
 /// Opens the image file; a missing file and an unreadable one are different errors.
 fn open_image(path: &Path) -> Result<File, ImageError> {
     File::open(path).map_err(|source| match source.kind() {
@@ -106,11 +208,12 @@ pub(crate) fn stream_image(
     state: &Arc<ScanState>,
 ) -> Result<ImageSummary, ImageError> {
     let file = open_image(path)?;
-    let hashing = HashingReader {
-        inner: file,
-        hasher: Sha256::new(),
+    let unreadable = |source| ImageError::Unreadable {
+        path: path.to_owned(),
+        source,
     };
-    let gunzip = MultiGzDecoder::new(BufReader::with_capacity(FILE_BUFFER_BYTES, hashing));
+    let feed = FileFeed::start(file).map_err(unreadable)?;
+    let gunzip = MultiGzDecoder::new(feed);
     let mut archive = tar::Archive::new(gunzip);
     let corrupt = |source| ImageError::Corrupt {
         path: path.to_owned(),
@@ -152,13 +255,9 @@ pub(crate) fn stream_image(
     // Read to the end: the gzip trailer (CRC check) and any padding are part of the hash.
     let mut gunzip = archive.into_inner();
     io::copy(&mut gunzip, &mut io::sink()).map_err(corrupt)?;
-    let mut hashing = gunzip.into_inner().into_inner();
-    io::copy(&mut hashing, &mut io::sink()).map_err(|source| ImageError::Unreadable {
-        path: path.to_owned(),
-        source,
-    })?;
+    let sha256_hex = gunzip.into_inner().finish().map_err(unreadable)?;
     Ok(ImageSummary {
-        sha256_hex: hex(&hashing.hasher.finalize()),
+        sha256_hex,
         vhd_size,
     })
 }
