@@ -1,7 +1,8 @@
 //! Stemcell upload benchmark: `scripts/bench-stemcell [SIZE]` (default 3G).
 //!
 //! Generates a stemcell image of SIZE with about 25% non-zero data (cached under
-//! `target/bench-stemcell/`), then measures in one run:
+//! `target/bench-stemcell/`), prints how its non-zero pages group into runs (one strict Put
+//! Page call each), then measures in one run:
 //! - the floor: gunzip + untar of the same file to nothing (the inflate-bound minimum);
 //! - `upload_stemcell_vhd` against a local discard sink that accepts Put Page;
 //! - `upload_stemcell_vhd` against Azurite (in memory; caps at ~60 MiB/s, not a baseline);
@@ -13,6 +14,9 @@
 //! sink runs in it too: client and server; less sensitive than wall time to other load on the
 //! machine), its peak RSS during each upload and the bytes it wrote to local disk meanwhile. Targets: sink ≤ 1.3× floor, RSS ≤ 128 MiB,
 //! 0 bytes written. Set `RUST_LOG=info` to see the uploader's progress lines on stderr.
+//!
+//! `--profile FILE` only prints the runs of FILE (a stemcell image tarball, a raw disk or a
+//! VHD): to compare a real stemcell's layout with the generated one.
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -64,6 +64,7 @@ const CASES: &[&str] = &[
     "static_without_client_id",
     "static_without_secret_or_certificate",
     "static_without_tenant_id",
+    "stemcell_upload_zero_gap",
     "unmanaged_disks_without_storage_account",
 ];
 

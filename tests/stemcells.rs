@@ -105,6 +105,49 @@ fn heavy_stemcell_streams_root_vhd_into_a_page_blob_and_delete_removes_it() {
 }
 
 #[test]
+fn zero_gap_setting_reaches_the_upload() {
+    let Some(env) = start() else { return };
+    let account = env.azurite.account_name().to_owned();
+    env.sim.write_config(|azure| {
+        azure.insert("storage_account_name".into(), json!(account));
+        azure.insert("stemcell_upload_max_zero_gap_bytes".into(), json!(4096));
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image");
+    let spec = StemcellImageSpec::new(8 * 1024 * 1024, 0.25);
+    write_stemcell_image(&image, &spec).unwrap();
+    let cid = env.sim.ok(
+        "create_stemcell",
+        json!([
+            image.to_str().unwrap(),
+            stemcell_cloud_properties(Generation::Gen1)
+        ]),
+    );
+    let blob = format!("{}.vhd", cid.as_str().unwrap());
+    let service = blobs(&env);
+    let (downloaded, ranges) = env.sim.runtime.block_on(async {
+        let bytes = service.download("stemcell", &blob).await.unwrap();
+        (bytes, service.page_ranges("stemcell", &blob).await.unwrap())
+    });
+    let mut expected = Vec::new();
+    spec.root_vhd().read_to_end(&mut expected).unwrap();
+    assert!(downloaded == expected, "the blob's bytes equal root.vhd");
+    // Bridged: some written page is all zeros, and no two ranges are a block or less apart.
+    let zero_pages_written = ranges
+        .iter()
+        .flat_map(|r| expected[r.start as usize..r.end as usize].chunks(512))
+        .filter(|page| page.iter().all(|b| *b == 0))
+        .count();
+    assert!(zero_pages_written > 0, "no zero gap was bridged");
+    for pair in ranges.windows(2) {
+        assert!(
+            pair[1].start - pair[0].end > 4096,
+            "{pair:?} were not joined"
+        );
+    }
+}
+
+#[test]
 fn light_stemcell_is_checked_and_recorded() {
     let Some(env) = start() else { return };
     let image = json!({"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts", "version": "22.04.202401010"});

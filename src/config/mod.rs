@@ -55,6 +55,9 @@ pub struct AzureConfig {
     pub isv_tracking_guid: String,
     pub pip_idle_timeout_in_minutes: u64,
     pub parallel_upload_thread_num: usize,
+    /// Extension: zero gaps of at most this many bytes are uploaded with the data around
+    /// them (fewer Put Page calls); 0 writes non-zero pages only.
+    pub stemcell_upload_max_zero_gap_bytes: u64,
     pub ssh_user: String,
     pub ssh_public_key: Option<String>,
     pub use_default_account_for_cleaning: bool,
@@ -224,6 +227,7 @@ impl AzureConfig {
             ));
         }
         let parallel_upload_thread_num = count(f, "parallel_upload_thread_num")?.unwrap_or(16);
+        let stemcell_upload_max_zero_gap_bytes = zero_gap(f, "stemcell_upload_max_zero_gap_bytes")?;
         let compute_gallery_replicas = count(f, "compute_gallery_replicas")?.unwrap_or(3);
         if compute_gallery_replicas > MAX_GALLERY_REPLICAS {
             return Err(CpiError::cloud(format!(
@@ -298,6 +302,7 @@ impl AzureConfig {
             pip_idle_timeout_in_minutes: f.u64("pip_idle_timeout_in_minutes")?.unwrap_or(4),
             parallel_upload_thread_num: usize::try_from(parallel_upload_thread_num)
                 .unwrap_or(usize::MAX),
+            stemcell_upload_max_zero_gap_bytes,
             ssh_user: optional(f, "ssh_user")?.unwrap_or_else(|| "vcap".to_owned()),
             ssh_public_key: optional(f, "ssh_public_key")?,
             use_default_account_for_cleaning: f
@@ -472,6 +477,20 @@ fn region_list(f: &Fields, key: &str) -> CpiResult<Vec<String>> {
 }
 
 /// A count of at least 1; a numeric string is accepted as the Ruby CPI's `to_i` does.
+/// A byte count of whole 512-byte pages that one Put Page (4 MiB) can carry; unset is 0.
+fn zero_gap(f: &Fields, key: &str) -> CpiResult<u64> {
+    const PAGE: u64 = 512;
+    const MAX: u64 = 4 * 1024 * 1024;
+    match f.u64(key)? {
+        None => Ok(0),
+        Some(n) if n % PAGE == 0 && n <= MAX => Ok(n),
+        Some(n) => Err(CpiError::cloud(format!(
+            "Invalid value for '{}': {n} is not a multiple of {PAGE} bytes from 0 to {MAX}",
+            f.path(key)
+        ))),
+    }
+}
+
 fn count(f: &Fields, key: &str) -> CpiResult<Option<u64>> {
     let value = match f.get(key) {
         Some(Value::String(s)) => s.trim().parse::<u64>().ok(),

@@ -445,6 +445,9 @@ impl RunBuilder {
         if self.data.is_empty() {
             return;
         }
+        // Growth by doubling can leave up to half the allocation unused, and the in-flight
+        // budget counts only the data; shrinking is in place.
+        self.data.shrink_to_fit();
         self.ready.push(PageRun {
             offset: self.offset,
             data: Bytes::from(std::mem::take(&mut self.data)),
