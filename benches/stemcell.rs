@@ -15,8 +15,9 @@
 //! machine), its peak RSS during each upload and the bytes it wrote to local disk meanwhile. Targets: sink ≤ 1.3× floor, RSS ≤ 128 MiB,
 //! 0 bytes written. Set `RUST_LOG=info` to see the uploader's progress lines on stderr.
 //!
-//! `--profile FILE` only prints the runs of FILE (a stemcell image tarball, a raw disk or a
-//! VHD): to compare a real stemcell's layout with the generated one.
+//! `--image FILE` measures the stemcell image tarball FILE (e.g. a real stemcell's `image`)
+//! instead of a generated one; `--profile FILE` only prints the runs of FILE (an image
+//! tarball, a raw disk or a VHD), to compare a real stemcell's layout with the generated one.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -65,15 +66,22 @@ fn run() -> Result<(), String> {
         print_profile(path, &profile);
         return Ok(());
     }
-    let size_arg = args
-        .iter()
-        .find(|a| !a.starts_with("--"))
-        .cloned()
-        .unwrap_or_else(|| "3G".to_owned());
-    let disk_size = parse_size(&size_arg)?;
-    let image = prepare_image(disk_size)?;
+    let image = match args.iter().position(|a| a == "--image") {
+        Some(at) => PathBuf::from(
+            args.get(at + 1)
+                .ok_or("--image needs a stemcell image tarball (gzipped tar holding root.vhd)")?,
+        ),
+        None => {
+            let size_arg = args
+                .iter()
+                .find(|a| !a.starts_with("--"))
+                .cloned()
+                .unwrap_or_else(|| "3G".to_owned());
+            prepare_image(parse_size(&size_arg)?)?
+        }
+    };
     let compressed = std::fs::metadata(&image).map_err(|e| e.to_string())?.len();
-    print_profile("generated root.vhd", &profile_file(&image)?);
+    print_profile("root.vhd", &profile_file(&image)?);
 
     let floor = best_of(2, || floor_pass(&image))?;
     println!(
