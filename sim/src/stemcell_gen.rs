@@ -170,16 +170,17 @@ impl PageRunProfile {
 /// last partial sector counts as a whole one.
 pub fn profile_page_runs(mut disk: impl Read) -> io::Result<PageRunProfile> {
     let mut profile = PageRunProfile::default();
-    let mut buffer = vec![0u8; MIB as usize];
+    let mut buffer = Vec::with_capacity(MIB as usize);
     let mut sector = 0u64;
     let mut run_end: Option<u64> = None;
     loop {
-        let filled = read_up_to(&mut disk, &mut buffer)?;
+        buffer.clear();
+        let filled = (&mut disk).take(MIB).read_to_end(&mut buffer)?;
         if filled == 0 {
             return Ok(profile);
         }
         let whole = filled.div_ceil(SECTOR as usize) * SECTOR as usize;
-        buffer[filled..whole].fill(0);
+        buffer.resize(whole, 0);
         for page in buffer[..whole].chunks(SECTOR as usize) {
             if page.iter().any(|b| *b != 0) {
                 profile.nonzero_bytes += SECTOR;
@@ -198,20 +199,6 @@ pub fn profile_page_runs(mut disk: impl Read) -> io::Result<PageRunProfile> {
         }
         profile.disk_bytes += whole as u64;
     }
-}
-
-/// Fills `buffer` unless the reader ends first.
-fn read_up_to(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match reader.read(&mut buffer[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

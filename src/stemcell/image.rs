@@ -131,36 +131,23 @@ fn read_and_hash(
 ) -> Option<String> {
     let mut hasher = Sha256::new();
     loop {
-        let mut chunk = bytes::BytesMut::zeroed(FILE_BUFFER_BYTES);
-        let n = match read_full(&mut file, &mut chunk) {
-            Ok(n) => n,
+        // read_to_end through `take` fills the chunk without zeroing it first.
+        let mut chunk = Vec::with_capacity(FILE_BUFFER_BYTES);
+        match (&mut file)
+            .take(FILE_BUFFER_BYTES as u64)
+            .read_to_end(&mut chunk)
+        {
+            Ok(0) => return Some(hex(&hasher.finalize())),
+            Ok(_) => {}
             Err(e) => {
                 let _ = sender.send(Err(e));
                 return None;
             }
-        };
-        if n == 0 {
-            return Some(hex(&hasher.finalize()));
         }
-        chunk.truncate(n);
-        let chunk = chunk.freeze();
+        let chunk = Bytes::from(chunk);
         sender.send(Ok(chunk.clone())).ok()?;
         hasher.update(&chunk);
     }
-}
-
-/// Fills `buf` unless the file ends first; returns the bytes read.
-fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 impl Read for FileFeed {
