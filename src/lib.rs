@@ -5,6 +5,7 @@ pub mod agent_settings;
 pub mod azure;
 pub mod cid;
 pub mod config;
+pub mod data_dir;
 pub mod error;
 pub(crate) mod fields;
 pub mod locks;
@@ -12,5 +13,6 @@ pub mod logging;
 pub mod props;
 pub mod rpc;
 pub mod stemcell;
+pub mod telemetry;
 
 pub use error::{CpiError, CpiResult};

@@ -5,11 +5,18 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bosh_azure_cpi::CpiError;
 use bosh_azure_cpi::rpc::{self, Response};
+use bosh_azure_cpi::{CpiError, telemetry};
 
 fn main() -> ExitCode {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    // Started detached by a CPI call with telemetry on: no request, no response.
+    if let [flag, dir, wire_server] = args.as_slice()
+        && flag.as_os_str() == telemetry::SEND_FLAG
+    {
+        telemetry::send_spooled(dir, &wire_server.to_string_lossy());
+        return ExitCode::SUCCESS;
+    }
     let mut input = Vec::new();
     let response = match (std::io::stdin().read_to_end(&mut input), args.as_slice()) {
         (Err(e), _) => Response::failure(&CpiError::invalid_request(format!(

@@ -39,6 +39,10 @@ pub(crate) fn handle(sim: &Sim, req: &Req) -> Reply {
             Reply::empty(StatusCode::NO_CONTENT)
         }
         (&Method::GET, ["requests"]) => Reply::json(StatusCode::OK, json!(sim.log.entries())),
+        (&Method::GET, ["telemetry"]) => {
+            let posts = sim.telemetry.lock().unwrap_or_else(|e| e.into_inner());
+            Reply::json(StatusCode::OK, json!(*posts))
+        }
         (&Method::DELETE, ["requests"]) => {
             sim.log.clear();
             Reply::empty(StatusCode::NO_CONTENT)

@@ -19,6 +19,7 @@ mod state;
 mod storage_backend;
 mod tls;
 mod traffic;
+mod wire_server;
 
 pub mod azurite;
 pub mod stemcell_gen;
@@ -136,6 +137,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, Error> {
         token_key,
         assertion_cert,
         blob_client,
+        telemetry: Mutex::new(Vec::new()),
         imds_url: imds_url.clone(),
         ca_pem_path: ca_pem_path.clone(),
         latency: Mutex::new(config.latency.or_else(|| {
@@ -226,6 +228,16 @@ impl SimHandle {
     /// Every ARM, token and IMDS request so far (redacted), oldest first.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
         self.sim.log.entries()
+    }
+
+    /// The XML bodies posted to the wire server's telemetry endpoint
+    /// (`POST <imds_url>/machine?comp=telemetrydata`), oldest first.
+    pub fn telemetry_posts(&self) -> Vec<String> {
+        self.sim
+            .telemetry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Empties the store, operations, request log and faults.

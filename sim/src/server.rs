@@ -1,4 +1,5 @@
-//! Listeners: HTTPS for ARM, token endpoints and the control API; plain HTTP for IMDS.
+//! Listeners: HTTPS for ARM, token endpoints and the control API; plain HTTP for the host
+//! endpoints (IMDS and the wire server).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -125,7 +126,9 @@ async fn route(sim: &Arc<Sim>, req: &Req, imds: bool) -> (Reply, bool) {
         Some(Injection::LroOutcome(f)) => lro_fault = Some(f),
         None => {}
     }
-    let reply = if imds {
+    let reply = if imds && crate::wire_server::is_telemetry_path(req) {
+        crate::wire_server::telemetry(sim, req)
+    } else if imds {
         crate::auth::imds(sim, req)
     } else if crate::auth::is_token_path(req) {
         crate::auth::token_endpoint(sim, req)

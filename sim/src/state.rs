@@ -32,6 +32,8 @@ pub(crate) struct Sim {
     pub traffic: Option<TrafficWriter>,
     /// Client for checking source blobs in the storage backend.
     pub blob_client: reqwest::Client,
+    /// Bodies of the telemetry posts the wire server endpoint received, oldest first.
+    pub telemetry: Mutex<Vec<String>>,
 }
 
 pub(crate) struct State {

@@ -13,12 +13,9 @@ use sha2::{Digest, Sha256};
 use super::azure::Azure;
 use crate::azure::compute::sku::ResourceSku;
 use crate::azure::{ApiKind, ResourcePath};
+use crate::data_dir::data_dir;
 use crate::error::{CpiError, CpiResult};
 
-/// Overrides the data directory (tests, or an operator's choice); otherwise the BOSH job's
-/// data directory is used when it exists.
-pub const DATA_DIR_ENV: &str = "BOSH_AZURE_CPI_DATA_DIR";
-const JOB_DATA_DIR: &str = "/var/vcap/data/azure_cpi";
 const CACHE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[derive(Serialize, Deserialize)]
@@ -63,14 +60,6 @@ async fn fetch(azure: &Azure<'_>, location: &str) -> CpiResult<Vec<Value>> {
         .into_iter()
         .filter(|sku| sku.get("resourceType").and_then(Value::as_str) == Some("virtualMachines"))
         .collect())
-}
-
-fn data_dir() -> Option<PathBuf> {
-    match std::env::var_os(DATA_DIR_ENV) {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => Some(PathBuf::from(JOB_DATA_DIR)),
-    }
-    .filter(|dir| dir.is_dir())
 }
 
 /// One file per cloud, subscription and location, so CPIs of several clouds can share a

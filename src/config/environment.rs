@@ -97,6 +97,7 @@ pub struct EndpointOverrides {
     pub token_audience: Option<String>,
     pub managed_identity: Option<String>,
     pub ca_cert: Option<String>,
+    pub wire_server: Option<String>,
 }
 
 /// The endpoints a CPI process talks to, resolved once from the environment and overrides.
@@ -109,6 +110,8 @@ pub struct Endpoints {
     pub managed_identity: Option<Url>,
     /// Extra CA certificates (PEM) to trust beyond the system roots.
     pub extra_ca_certs: Vec<String>,
+    /// The wire server (telemetry); None means Azure's well-known address.
+    pub wire_server: Option<Url>,
 }
 
 impl Endpoints {
@@ -176,6 +179,11 @@ impl Endpoints {
             .as_deref()
             .map(|u| url("azure.endpoints.managed_identity", u))
             .transpose()?;
+        let wire_server = overrides
+            .wire_server
+            .as_deref()
+            .map(|u| url("azure.endpoints.wire_server", u))
+            .transpose()?;
         let token_audience = overrides.token_audience.clone().unwrap_or(audience);
         let extra_ca_certs = overrides
             .ca_cert
@@ -189,6 +197,7 @@ impl Endpoints {
             token_audience,
             managed_identity,
             extra_ca_certs,
+            wire_server,
         })
     }
 }
@@ -270,6 +279,7 @@ mod tests {
         );
         assert_eq!(e.token_audience, stack.resource);
         assert_eq!(e.extra_ca_certs, vec!["PEM".to_owned()]);
+        assert_eq!(e.wire_server, Some(u("http://127.0.0.1:8445")));
 
         let bad = AzureStackConfig {
             authentication: "Kerberos".into(),
@@ -296,6 +306,7 @@ mod tests {
             token_audience: Some("https://management.azure.com/".into()),
             managed_identity: Some("http://127.0.0.1:8444/metadata/identity/oauth2/token".into()),
             ca_cert: Some("PEM".into()),
+            wire_server: Some("http://127.0.0.1:8445".into()),
         };
         let e = Endpoints::resolve(Environment::AzureCloud, None, &overrides, None).unwrap();
         assert_eq!(e.resource_manager, u("https://127.0.0.1:8443/"));

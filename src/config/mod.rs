@@ -175,6 +175,7 @@ impl AzureConfig {
                 token_audience: optional(&e, "token_audience")?,
                 managed_identity: optional(&e, "managed_identity")?,
                 ca_cert: optional(&e, "ca_cert")?,
+                wire_server: optional(&e, "wire_server")?,
             },
             None => EndpointOverrides::default(),
         };

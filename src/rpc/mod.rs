@@ -53,6 +53,11 @@ fn handle(config_path: Option<&Path>, input: &[u8]) -> CpiResult<serde_json::Val
         api_version = request.api_version.number(),
         "handling request"
     );
+    let monitor = crate::telemetry::Monitor::start(&config.azure, &call);
     let cpi = Cpi::new(config, request.api_version);
-    cpi.run(call)
+    let result = cpi.run(call);
+    if let Some(monitor) = monitor {
+        monitor.finish(result.as_ref());
+    }
+    result
 }
