@@ -279,7 +279,6 @@ mod tests {
         );
         assert_eq!(e.token_audience, stack.resource);
         assert_eq!(e.extra_ca_certs, vec!["PEM".to_owned()]);
-        assert_eq!(e.wire_server, Some(u("http://127.0.0.1:8445")));
 
         let bad = AzureStackConfig {
             authentication: "Kerberos".into(),
@@ -321,6 +320,7 @@ mod tests {
             Some(u("http://127.0.0.1:8444/metadata/identity/oauth2/token"))
         );
         assert_eq!(e.extra_ca_certs, vec!["PEM".to_owned()]);
+        assert_eq!(e.wire_server, Some(u("http://127.0.0.1:8445")));
 
         let bad = EndpointOverrides {
             resource_manager: Some("not a url".into()),
