@@ -226,72 +226,34 @@ async fn build(
         Some(_) => None,
         None => availability_set_name(props.availability_set.name.as_deref(), bosh_group),
     };
-    let vm_size = select_vm_size(
-        azure,
-        props,
-        &VmSizeInputs {
-            location: &location,
-            stemcell_architecture: stemcell_blob
-                .info
-                .metadata
-                .get("architecture")
-                .map(String::as_str),
-            disk_cids: &request.disk_cids,
-            availability_set: availability_set
-                .as_deref()
-                .map(|name| availability_set_path(azure, vm_cid, name))
-                .as_ref(),
-        },
-    )
-    .await?;
-
-    let image = match &stemcell_blob.info.image {
-        Some(reference) => {
-            let path = ResourcePath::parse_id(&format!(
-                "{}/{}",
-                platform_image_versions_path(subscription_id, &location, reference),
-                reference.version
-            ))?;
-            let found: VirtualMachineImage = azure
-                .get(&path, ApiKind::Compute)
-                .await?
-                .ok_or_else(|| stemcell_missing(&request.stemcell))?;
-            VmImage::Marketplace {
-                reference: reference.clone(),
-                plan: found.properties.plan,
-            }
-        }
-        None => match gallery_image(azure, &request.stemcell, &stemcell_blob, &location).await? {
-            Some(version_id) => VmImage::Id(version_id),
-            None => {
-                let sku = match props
-                    .root_disk
-                    .disk_type
-                    .as_ref()
-                    .or(props.storage_account_type.as_ref())
-                {
-                    Some(sku) => sku.clone(),
-                    None => {
-                        default_disk_sku(&vm_skus(azure, &location).await?, &vm_size).to_owned()
-                    }
-                };
-                VmImage::Id(
-                    user_image(
-                        azure,
-                        &request.stemcell,
-                        &stemcell_blob.info,
-                        &sku,
-                        &location,
-                        locks,
-                    )
-                    .await?,
-                )
-            }
-        },
+    // The size and the image (reads, and for some stemcells an image or a replication to
+    // wait for) go beside the writes that need only the location: the availability set, the
+    // public IP and the diagnostics account.
+    let sized_image = async {
+        let vm_size = select_vm_size(
+            azure,
+            props,
+            &VmSizeInputs {
+                location: &location,
+                stemcell_architecture: stemcell_blob
+                    .info
+                    .metadata
+                    .get("architecture")
+                    .map(String::as_str),
+                disk_cids: &request.disk_cids,
+                availability_set: availability_set
+                    .as_deref()
+                    .map(|name| availability_set_path(azure, vm_cid, name))
+                    .as_ref(),
+            },
+        )
+        .await?;
+        let image = vm_image(azure, request, &stemcell_blob, &location, &vm_size, locks).await?;
+        CpiResult::Ok((vm_size, image))
     };
 
-    // The set, the public IP and the diagnostics account do not depend on each other: at once. Each records what
-    // it is about to create before writing, so a failure of either cleans up both.
+    // The set, the public IP and the diagnostics account do not depend on each other either.
+    // Each records what it is about to create before writing, so any failure cleans up both.
     let set_slot = &mut created.availability_set;
     let public_ip_slot = &mut created.public_ip;
     let set = async {
@@ -344,7 +306,8 @@ async fn build(
             }
         }
     };
-    let (set, public_ip_id, boot_diagnostics_storage_uri) = futures::try_join!(
+    let ((vm_size, image), set, public_ip_id, boot_diagnostics_storage_uri) = futures::try_join!(
+        sized_image,
         set,
         public_ip,
         diagnostics_storage_uri(azure, &location, locks)
@@ -561,6 +524,62 @@ async fn resolve_nic_ids(
         subnet_id,
         network_security_group_id,
         application_security_group_ids,
+    })
+}
+
+/// The image the VM boots: the light stemcell's marketplace image, the stemcell's gallery
+/// version, or a user image made from the stemcell blob.
+async fn vm_image(
+    azure: &Azure<'_>,
+    request: &CreateVm,
+    stemcell: &StemcellBlob,
+    location: &str,
+    vm_size: &str,
+    locks: &LockDir,
+) -> CpiResult<VmImage> {
+    let props = &request.props;
+    let subscription_id = azure.arm.subscription_id();
+    Ok(match &stemcell.info.image {
+        Some(reference) => {
+            let path = ResourcePath::parse_id(&format!(
+                "{}/{}",
+                platform_image_versions_path(subscription_id, location, reference),
+                reference.version
+            ))?;
+            let found: VirtualMachineImage = azure
+                .get(&path, ApiKind::Compute)
+                .await?
+                .ok_or_else(|| stemcell_missing(&request.stemcell))?;
+            VmImage::Marketplace {
+                reference: reference.clone(),
+                plan: found.properties.plan,
+            }
+        }
+        None => match gallery_image(azure, &request.stemcell, stemcell, location).await? {
+            Some(version_id) => VmImage::Id(version_id),
+            None => {
+                let sku = match props
+                    .root_disk
+                    .disk_type
+                    .as_ref()
+                    .or(props.storage_account_type.as_ref())
+                {
+                    Some(sku) => sku.clone(),
+                    None => default_disk_sku(&vm_skus(azure, location).await?, vm_size).to_owned(),
+                };
+                VmImage::Id(
+                    user_image(
+                        azure,
+                        &request.stemcell,
+                        &stemcell.info,
+                        &sku,
+                        location,
+                        locks,
+                    )
+                    .await?,
+                )
+            }
+        },
     })
 }
 
