@@ -101,10 +101,6 @@ impl Monitor {
         );
         message.extend(self.extras.clone());
         let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        let param = |name: &str, value: Value| Param {
-            name: name.to_owned(),
-            value,
-        };
         Event {
             event_id: EVENT_ID.to_owned(),
             provider_id: PROVIDER_ID.to_owned(),
@@ -228,6 +224,13 @@ struct Event {
 struct Param {
     name: String,
     value: Value,
+}
+
+fn param(name: &str, value: Value) -> Param {
+    Param {
+        name: name.to_owned(),
+        value,
+    }
 }
 
 impl Param {

@@ -1,10 +1,6 @@
 use super::*;
 
 fn event(operation: &str, success: bool) -> Event {
-    let param = |name: &str, value: Value| Param {
-        name: name.to_owned(),
-        value,
-    };
     Event {
         event_id: EVENT_ID.to_owned(),
         provider_id: PROVIDER_ID.to_owned(),
