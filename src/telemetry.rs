@@ -31,6 +31,9 @@ const EVENT_NAME: &str = "BOSH-CPI";
 /// Azure's wire server, the same address in every region and cloud.
 const WIRE_SERVER: &str = "http://168.63.129.16";
 const EVENTS_PER_POST: usize = 4;
+/// Events waiting beyond this are dropped: at four a minute the sender can fall behind a busy
+/// Director for good, and the spool must not grow without end.
+const MAX_WAITING: usize = 1000;
 const COOLDOWN: Duration = Duration::from_secs(60);
 /// Error messages are cut to keep an event under 4 kB, as the Ruby CPI cuts them.
 const MESSAGE_LIMIT: usize = 3990;
@@ -74,16 +77,23 @@ impl Monitor {
 
     /// Spools the event and starts a sender. Failures are logged, never returned.
     pub fn finish(self, outcome: Result<&Value, &CpiError>) {
-        let Some(dir) = events_dir() else {
-            tracing::debug!("telemetry: no data directory; event dropped");
+        match events_dir() {
+            Some(dir) => self.finish_in(&dir, outcome),
+            None => tracing::debug!("telemetry: no data directory; event dropped"),
+        }
+    }
+
+    fn finish_in(self, dir: &Path, outcome: Result<&Value, &CpiError>) {
+        if event_files(dir).len() >= MAX_WAITING {
+            tracing::debug!(dir = %dir.display(), "telemetry: too many events waiting; event dropped");
             return;
-        };
+        }
         let event = self.event(outcome);
-        if let Err(e) = spool(&dir, &event) {
+        if let Err(e) = spool(dir, &event) {
             tracing::warn!(error = %e, dir = %dir.display(), "telemetry: cannot write the event");
             return;
         }
-        if let Err(e) = spawn_sender(&dir, &self.wire_server) {
+        if let Err(e) = spawn_sender(dir, &self.wire_server) {
             tracing::warn!(error = %e, "telemetry: cannot start the sender");
         }
     }
@@ -395,12 +405,12 @@ async fn post_oldest(dir: &Path, client: &reqwest::Client, url: &str) -> bool {
     true
 }
 
-/// Spooled events, oldest first.
-fn waiting_events(dir: &Path) -> Vec<PathBuf> {
+/// Spooled event files, in no order.
+fn event_files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut events: Vec<(SystemTime, PathBuf)> = entries
+    entries
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|path| {
@@ -408,6 +418,13 @@ fn waiting_events(dir: &Path) -> Vec<PathBuf> {
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with("cpi-event-") && n.ends_with(EVENT_SUFFIX))
         })
+        .collect()
+}
+
+/// Spooled events, oldest first.
+fn waiting_events(dir: &Path) -> Vec<PathBuf> {
+    let mut events: Vec<(SystemTime, PathBuf)> = event_files(dir)
+        .into_iter()
         .map(|path| {
             let modified = fs::metadata(&path)
                 .and_then(|m| m.modified())

@@ -161,3 +161,23 @@ fn cooldown_counts_from_the_last_post() {
     fs::write(&stamp, (now - 61).to_string()).unwrap();
     assert_eq!(cooldown_left(&stamp, COOLDOWN), None);
 }
+
+#[test]
+fn a_full_spool_drops_new_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("telemetry");
+    for _ in 0..MAX_WAITING {
+        spool(&spool_dir, &event("a", true)).unwrap();
+    }
+    let monitor = Monitor {
+        operation: "has_vm?",
+        container_id: String::new(),
+        extras: Map::new(),
+        subscription_id: String::new(),
+        // Nothing may be sent: the sender is never started for a dropped event.
+        wire_server: "http://127.0.0.1:9".to_owned(),
+        started: Instant::now(),
+    };
+    monitor.finish_in(&spool_dir, Ok(&Value::Null));
+    assert_eq!(event_files(&spool_dir).len(), MAX_WAITING);
+}
