@@ -54,18 +54,29 @@ pub async fn attach_disk(
             "VM '{vm_cid}' uses unmanaged disks, which Azure retired on 2025-09-30; bosh-azure-cpi attaches disks to VMs with managed disks only. Nothing was changed."
         )));
     }
-    let mut disk = if disk_cid.has_managed_name() {
-        azure.existing_disk(disk_cid).await?
-    } else {
+    // The disk and the VM size's data-disk limit are independent reads: at once.
+    let disk_lookup = async {
+        if disk_cid.has_managed_name() {
+            return azure.existing_disk(disk_cid).await;
+        }
         // A legacy name is a managed disk once imported, a blob until then.
         match azure
             .managed_disk(disk_cid.resource_group_name(), disk_cid.disk_name())
             .await?
         {
-            Some(disk) => disk,
-            None => import_blob_disk(azure, disk_cid, caching, vm.zone()).await?,
+            Some(disk) => Ok(disk),
+            None => import_blob_disk(azure, disk_cid, caching, vm.zone()).await,
         }
     };
+    let lun_limit = async {
+        match vm.vm_size() {
+            Some(size) => Ok(max_data_disks(&vm_skus(azure, &vm.location).await?, size)),
+            None => Err(CpiError::cloud(format!(
+                "VM '{vm_cid}' reports no vmSize, so its data-disk limit is unknown"
+            ))),
+        }
+    };
+    let (mut disk, max_luns) = futures::try_join!(disk_lookup, lun_limit)?;
     let mut migration_snapshot = None;
     if vm.data_disk(&disk.name).is_none()
         && let Some(zone) = vm.zone().filter(|_| needs_zone_migration(&disk, vm.zone()))
@@ -74,14 +85,6 @@ pub async fn attach_disk(
         disk = moved;
         migration_snapshot = Some(snapshot);
     }
-    let max_luns = match vm.vm_size() {
-        Some(size) => max_data_disks(&vm_skus(azure, &vm.location).await?, size),
-        None => {
-            return Err(CpiError::cloud(format!(
-                "VM '{vm_cid}' reports no vmSize, so its data-disk limit is unknown"
-            )));
-        }
-    };
     let attach = AttachDisk {
         name: disk.name.clone(),
         caching,
@@ -89,7 +92,8 @@ pub async fn attach_disk(
         managed_disk_id: disk.id.clone(),
     };
     let tag = disk_id_tag(&attach.name);
-    let attached = azure.update_vm(vm_cid, |vm| {
+    // The VM read above: its ETag guards the write (a 412 reads it again).
+    let attached = azure.update_read_vm(vm_cid, vm, |vm| {
         let plan = attach_disk_patch(vm, &attach, max_luns)?;
         // A Director retry of an attach that landed: nothing to write unless the tag is
         // missing.

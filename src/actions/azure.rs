@@ -114,13 +114,24 @@ impl<'a> Azure<'a> {
     pub async fn update_vm<R>(
         &self,
         vm_cid: &VmCid,
+        change: impl FnMut(&VirtualMachine) -> CpiResult<(Option<Value>, R)>,
+    ) -> CpiResult<R> {
+        let vm = self.existing_vm(vm_cid).await?;
+        self.update_read_vm(vm_cid, vm, change).await
+    }
+
+    /// [`Azure::update_vm`] starting from a VM the caller has just read, saving a GET: its
+    /// ETag guards the first write, and a 412 reads it again as usual.
+    pub async fn update_read_vm<R>(
+        &self,
+        vm_cid: &VmCid,
+        mut vm: VirtualMachine,
         mut change: impl FnMut(&VirtualMachine) -> CpiResult<(Option<Value>, R)>,
     ) -> CpiResult<R> {
         let path = self.vm_path(vm_cid);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let vm = self.existing_vm(vm_cid).await?;
             let (patch, outcome) = change(&vm)?;
             let Some(patch) = patch else {
                 return Ok(outcome);
@@ -156,6 +167,7 @@ impl<'a> Azure<'a> {
                         return Err(e.into());
                     }
                     tokio::time::sleep(pause).await;
+                    vm = self.existing_vm(vm_cid).await?;
                 }
                 Err(e) if e.is_not_found() => {
                     return Err(CpiError::VmNotFound(format!(
