@@ -404,3 +404,44 @@ async fn arm_rejects_missing_forged_expired_and_wrong_audience_tokens() {
     assert_eq!(body["error"]["code"], "ExpiredAuthenticationToken");
     sim.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn wire_server_keeps_telemetry_posts_and_refuses_other_requests() {
+    let sim = TestSim::start().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/machine?comp=telemetrydata", sim.handle.imds_url());
+    let document = "<?xml version=\"1.0\"?><TelemetryData version=\"1.0\"></TelemetryData>";
+    let post = |content_type: &'static str, version: Option<&'static str>, body: &'static str| {
+        let mut request = http
+            .post(&url)
+            .header("Content-Type", content_type)
+            .body(body);
+        if let Some(version) = version {
+            request = request.header("x-ms-version", version);
+        }
+        request.send()
+    };
+    let ok = post("text/xml;charset=utf-8", Some("2012-11-30"), document)
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let no_version = post("text/xml", None, document).await.unwrap();
+    assert_eq!(no_version.status(), StatusCode::BAD_REQUEST);
+    let json_body = post("application/json", Some("2012-11-30"), "{}")
+        .await
+        .unwrap();
+    assert_eq!(json_body.status(), StatusCode::BAD_REQUEST);
+    let get = http.get(&url).send().await.unwrap();
+    assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(sim.handle.telemetry_posts(), vec![document.to_owned()]);
+    let listed: Value = sim
+        .client
+        .get(format!("{}/_sim/telemetry", sim.handle.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([document]));
+}
