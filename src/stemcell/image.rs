@@ -1,6 +1,6 @@
-//! The blocking half of the stemcell pipeline: one sequential read of the image tarball that
-//! hashes the compressed bytes, inflates them, walks the tar to `root.vhd` and cuts the VHD
-//! into runs of non-zero pages. Nothing is written to local disk.
+//! The blocking half of the stemcell pipeline: one sequential read of the image tarball, hashed
+//! (compressed bytes) on the reading thread while this one inflates it, walks the tar to
+//! `root.vhd` and cuts the VHD into runs of non-zero pages. Nothing is written to local disk.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};

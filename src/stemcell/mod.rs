@@ -1,10 +1,11 @@
 //! Heavy stemcell upload: the image tarball streamed into a page blob.
 //!
-//! A pipeline bound by inflate speed. A blocking thread reads the file once (SHA-256 of the
-//! compressed bytes in the same pass), inflates it, walks the tar to `root.vhd` and cuts the
-//! VHD into runs of non-zero 512-byte pages of at most 4 MiB; a bounded channel hands the runs
-//! to this async side, which keeps up to `parallelism` Put Page calls in flight. Nothing is
-//! extracted to disk; memory stays bounded by the channel, the in-flight limit and a byte budget.
+//! A pipeline bound by inflate speed. A reader thread reads the file once and hashes the
+//! compressed bytes (SHA-256) beside a blocking thread that inflates them, walks the tar to
+//! `root.vhd` and cuts the VHD into runs of non-zero 512-byte pages of at most 4 MiB; a bounded
+//! channel hands the runs to this async side, which keeps up to `parallelism` Put Page calls in
+//! flight. Nothing is extracted to disk; memory stays bounded by the channels, the in-flight
+//! limit and a byte budget.
 
 mod image;
 
