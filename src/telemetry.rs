@@ -101,6 +101,7 @@ impl Monitor {
     fn event(&self, outcome: Result<&Value, &CpiError>) -> Event {
         let mut message = Map::new();
         let msg = match outcome {
+            // Spelled as the Ruby CPI sends it, so both CPIs' events read alike.
             Ok(_) => "Successed".to_owned(),
             Err(error) => truncate(&format!("{}: {}", error.wire_type(), error.message())),
         };
