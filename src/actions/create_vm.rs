@@ -253,7 +253,7 @@ async fn build(
     };
 
     // The set, the public IP and the diagnostics account do not depend on each other either.
-    // Each records what it is about to create before writing, so any failure cleans up both.
+    // Each write is recorded in `created` before it is sent, so any failure cleans up all.
     let set_slot = &mut created.availability_set;
     let public_ip_slot = &mut created.public_ip;
     let set = async {
@@ -306,35 +306,40 @@ async fn build(
             }
         }
     };
-    let ((vm_size, image), set, public_ip_id, boot_diagnostics_storage_uri) = futures::try_join!(
+    // The NICs need the public IP's id (and the load balancers and gateways read above), not
+    // the image: they are written as soon as the IP exists.
+    let nic_slot = &mut created.nics;
+    let nics = async {
+        let primary = PrimaryNicAttachments {
+            public_ip_id: public_ip.await?,
+            load_balancers,
+            application_gateway_pool_ids: gateway_pools.into_iter().flatten().collect(),
+            availability_set: availability_set.clone(),
+        };
+        let mut nic_writes = Vec::new();
+        for (nic, ids) in plan.nics.iter().zip(nic_ids) {
+            // No NIC DNS servers, as Ruby: the VNet's DNS applies, the agent gets `dns`.
+            let spec = nic.spec(&location, ids, &primary);
+            let path = ResourcePath::parse_id(&nic.id.to_string())?;
+            nic_slot.push(path.clone());
+            nic_writes.push(async move {
+                azure
+                    .arm
+                    .put::<_, Value>(&path, ApiKind::Network, &spec.body(), azure.deadline)
+                    .await
+            });
+        }
+        try_join_all(nic_writes).await?;
+        CpiResult::Ok(())
+    };
+    let ((vm_size, image), set, (), boot_diagnostics_storage_uri) = futures::try_join!(
         sized_image,
         set,
-        public_ip,
+        nics,
         diagnostics_storage_uri(azure, &location, locks)
     )?;
     // Held (shared) until the VM is in the set, so delete_vm of its last VM cannot remove it.
     let (availability_set_id, set_lock) = set.unzip();
-
-    let primary = PrimaryNicAttachments {
-        public_ip_id,
-        load_balancers,
-        application_gateway_pool_ids: gateway_pools.into_iter().flatten().collect(),
-        availability_set: availability_set.clone(),
-    };
-    let mut nic_writes = Vec::new();
-    for (nic, ids) in plan.nics.iter().zip(nic_ids) {
-        // No NIC DNS servers, as Ruby: the VNet's DNS applies, the agent gets `dns`.
-        let spec = nic.spec(&location, ids, &primary);
-        let path = ResourcePath::parse_id(&nic.id.to_string())?;
-        created.nics.push(path.clone());
-        nic_writes.push(async move {
-            azure
-                .arm
-                .put::<_, Value>(&path, ApiKind::Network, &spec.body(), azure.deadline)
-                .await
-        });
-    }
-    try_join_all(nic_writes).await?;
 
     let stemcell = &stemcell_blob.info;
     let windows = stemcell.is_windows();
