@@ -371,7 +371,7 @@ async fn put_pages_are_at_most_4_mib_and_coalesced() {
 async fn injected_503s_and_resets_are_retried_to_success() {
     let sink = PageBlobSink::start(SinkFaults {
         flaky_every: Some(4),
-        fail_all: false,
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -398,6 +398,62 @@ async fn injected_503s_and_resets_are_retried_to_success() {
     assert_eq!(total, generated.nonzero_page_bytes);
     assert!(ranges.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0));
     assert!(stats.deleted.lock().unwrap().is_empty());
+}
+
+/// A 503 holds back every call's next try for the throttled call's retry delay, so calls in
+/// flight do not press on against a busy blob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_busy_answer_pauses_every_call() {
+    // Slow calls, so that without the pause other calls would go on arriving meanwhile.
+    let sink = PageBlobSink::start(SinkFaults {
+        flaky_every: Some(100),
+        put_page_latency: Some(Duration::from_millis(5)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image");
+    write_stemcell_image(&image, &StemcellImageSpec::new(32 * MIB, 0.4)).unwrap();
+    let delay = Duration::from_millis(400);
+    let options = BlobServiceOptions {
+        retry: RetrySettings {
+            max_retries: 3,
+            initial_delay: delay,
+            max_delay: 2 * delay,
+            max_total: Duration::from_secs(60),
+        },
+        api_version: None,
+    };
+    let blobs = sink_service(&sink, options);
+    upload_stemcell_vhd(
+        &image,
+        &blobs,
+        CONTAINER,
+        "busy.vhd",
+        &HashMap::new(),
+        &parallel(8),
+    )
+    .await
+    .unwrap();
+
+    let attempts = sink.stats().attempts.lock().unwrap().clone();
+    let busy: Vec<_> = attempts
+        .iter()
+        .filter(|(_, busy)| *busy)
+        .map(|(at, _)| *at)
+        .collect();
+    assert!(busy.len() >= 2, "only {} 503s injected", busy.len());
+    // Jitter keeps each delay above 0.8 x 400 ms; 100 ms covers tries sent just before.
+    let quiet_from = Duration::from_millis(100);
+    let quiet_to = Duration::from_millis(300);
+    for answered in &busy {
+        let pressing_on = attempts
+            .iter()
+            .filter(|(at, _)| *at > *answered + quiet_from && *at < *answered + quiet_to)
+            .count();
+        assert_eq!(pressing_on, 0, "tries sent while the blob was busy");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -541,7 +597,7 @@ async fn logs_at_trace_level_never_contain_the_key_or_signature() {
 
     let sink = PageBlobSink::start(SinkFaults {
         flaky_every: Some(2),
-        fail_all: false,
+        ..Default::default()
     })
     .await
     .unwrap();

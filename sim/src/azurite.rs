@@ -211,6 +211,8 @@ pub struct SinkFaults {
     pub flaky_every: Option<u64>,
     /// Answer 500 to every Put Page (a final failure).
     pub fail_all: bool,
+    /// Time each Put Page takes before it is answered (a slower, farther blob service).
+    pub put_page_latency: Option<std::time::Duration>,
 }
 
 /// What the sink saw.
@@ -231,6 +233,8 @@ pub struct SinkStats {
     pub deleted: Mutex<Vec<String>>,
     /// Put Page calls whose body length did not match their range (a client bug).
     pub mismatched_bodies: AtomicU64,
+    /// When each Put Page attempt arrived, and whether it was answered 503 Server Busy.
+    pub attempts: Mutex<Vec<(std::time::Instant, bool)>>,
 }
 
 /// A loopback blob endpoint that accepts container and page-blob creation, Put Page and
@@ -335,11 +339,15 @@ async fn handle(
             (Some((offset, _)), Some(every)) if every > 0 => flaky_fault(stats, offset, every),
             _ => None,
         };
+        lock(&stats.attempts).push((std::time::Instant::now(), fault == Some(Fault::Busy)));
         if fault == Some(Fault::Reset) {
             stats.injected_faults.fetch_add(1, Ordering::Relaxed);
             return Err(InjectedReset);
         }
         let length = drain(request.into_body()).await;
+        if let Some(latency) = faults.put_page_latency {
+            tokio::time::sleep(latency).await;
+        }
         if faults.fail_all {
             stats.injected_faults.fetch_add(1, Ordering::Relaxed);
             return Ok(reply(

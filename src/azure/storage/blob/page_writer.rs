@@ -36,6 +36,10 @@ pub struct PageWriter {
     label: String,
     version: HeaderValue,
     retry: RetrySettings,
+    /// After a throttling answer (503 or 429), no try of any call starts before this instant:
+    /// one call's backoff paces them all, instead of the other calls in flight pressing on
+    /// and being throttled in turn.
+    paused_until: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl std::fmt::Debug for PageWriter {
@@ -72,6 +76,7 @@ impl PageWriter {
             label,
             version,
             retry: retry.clone(),
+            paused_until: std::sync::Mutex::new(None),
         })
     }
 
@@ -93,6 +98,7 @@ impl PageWriter {
         let started = Instant::now();
         let mut retries = 0;
         loop {
+            self.wait_while_paused().await;
             let outcome = self.try_once(&range, len, data.clone()).await;
             let cause = match outcome {
                 Ok(()) => return Ok(()),
@@ -111,6 +117,9 @@ impl PageWriter {
                 )));
             }
             retries += 1;
+            if cause.throttled {
+                self.pause_all(delay);
+            }
             tracing::debug!(
                 url = %self.url,
                 range,
@@ -120,6 +129,27 @@ impl PageWriter {
                 "Put Page failed; retrying"
             );
             tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn wait_while_paused(&self) {
+        let until = *self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    fn pause_all(&self, delay: Duration) {
+        let until = tokio::time::Instant::now() + delay;
+        let mut paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
         }
     }
 
@@ -136,6 +166,7 @@ impl PageWriter {
             .await
             .map_err(|e| Failure {
                 retriable: true,
+                throttled: false,
                 retry_after: None,
                 message: describe_transport(&e),
             })?;
@@ -145,6 +176,7 @@ impl PageWriter {
             // left unread, e.g. a chunked one, would close it.
             return response.bytes().await.map(drop).map_err(|e| Failure {
                 retriable: true,
+                throttled: false,
                 retry_after: None,
                 message: describe_transport(&e),
             });
@@ -165,6 +197,7 @@ impl PageWriter {
         };
         Err(Failure {
             retriable: is_retriable(status),
+            throttled: matches!(status.as_u16(), 429 | 503),
             retry_after,
             message,
         })
@@ -186,12 +219,14 @@ impl PageWriter {
             azure_core::hmac::hmac_sha256(&string_to_sign, &self.account_key).map_err(|e| {
                 Failure {
                     retriable: false,
+                    throttled: false,
                     retry_after: None,
                     message: format!("cannot sign the request: {e}"),
                 }
             })?;
         let unusable = |what: &str| Failure {
             retriable: false,
+            throttled: false,
             retry_after: None,
             message: format!("unusable {what} header"),
         };
@@ -234,6 +269,8 @@ impl PageWriter {
 
 struct Failure {
     retriable: bool,
+    /// The service asked to slow down (503 Server Busy, 429).
+    throttled: bool,
     retry_after: Option<Duration>,
     message: String,
 }
@@ -308,6 +345,7 @@ mod tests {
         let writer = writer();
         let plain = Failure {
             retriable: true,
+            throttled: false,
             retry_after: None,
             message: String::new(),
         };
