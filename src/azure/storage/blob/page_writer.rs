@@ -7,7 +7,8 @@
 //! `x-ms-page-write: update`), Shared Key signed as [`super::SharedKeyPolicy`] signs it, over
 //! one pooled client (connections are reused across calls). Retries follow the service's
 //! [`RetrySettings`]: transport errors and 408/429/500/502/503/504, exponential backoff with
-//! jitter, `Retry-After` honoured.
+//! jitter, `Retry-After` honoured; after a throttling answer (503, 429) every call waits out
+//! the throttled call's delay before its next try.
 
 use std::time::{Duration, Instant, SystemTime};
 
