@@ -571,53 +571,6 @@ async fn truncated_gzip_fails_and_removes_the_partial_blob() {
     assert_eq!(sink.stats().deleted.lock().unwrap().len(), 1);
 }
 
-/// Collects everything the subscriber writes, at TRACE level, from this thread.
-#[derive(Clone, Default)]
-struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn logs_at_trace_level_never_contain_the_key_or_signature() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let sink = PageBlobSink::start(SinkFaults {
-        flaky_every: Some(2),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let image = dir.path().join("image");
-    write_stemcell_image(&image, &StemcellImageSpec::new(2 * MIB, 0.25)).unwrap();
-    upload_to_sink(&image, &sink, 3, "logged.vhd", &UploadOptions::default())
-        .await
-        .unwrap();
-
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("stemcell VHD uploaded"), "{text}");
-    assert!(
-        text.contains("comp=page"),
-        "request logs were captured: {text}"
-    );
-    assert!(!text.contains(sink.account_key()));
-    assert!(!text.contains("SharedKey"), "{text}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn root_vhd_is_found_among_other_entries_and_the_hash_covers_the_whole_file() {
     let sink = PageBlobSink::start(SinkFaults::default()).await.unwrap();
