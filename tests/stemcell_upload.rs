@@ -406,16 +406,16 @@ async fn injected_503s_and_resets_are_retried_to_success() {
 async fn a_server_busy_answer_pauses_every_call() {
     // Slow calls, so that without the pause other calls would go on arriving meanwhile.
     let sink = PageBlobSink::start(SinkFaults {
-        flaky_every: Some(100),
-        put_page_latency: Some(Duration::from_millis(5)),
+        flaky_every: Some(200),
+        put_page_latency: Some(Duration::from_millis(10)),
         ..Default::default()
     })
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("image");
-    write_stemcell_image(&image, &StemcellImageSpec::new(32 * MIB, 0.4)).unwrap();
-    let delay = Duration::from_millis(400);
+    write_stemcell_image(&image, &StemcellImageSpec::new(64 * MIB, 0.4)).unwrap();
+    let delay = Duration::from_secs(1);
     let options = BlobServiceOptions {
         retry: RetrySettings {
             max_retries: 3,
@@ -444,9 +444,10 @@ async fn a_server_busy_answer_pauses_every_call() {
         .map(|(at, _)| *at)
         .collect();
     assert!(busy.len() >= 2, "only {} 503s injected", busy.len());
-    // Jitter keeps each delay above 0.8 x 400 ms; 100 ms covers tries sent just before.
-    let quiet_from = Duration::from_millis(100);
-    let quiet_to = Duration::from_millis(300);
+    // Each pause lasts at least 0.8 s (the delay less its jitter). The window leaves 300 ms
+    // for tries sent before the 503 was seen and for a loaded machine's scheduling.
+    let quiet_from = Duration::from_millis(300);
+    let quiet_to = Duration::from_millis(700);
     for answered in &busy {
         let pressing_on = attempts
             .iter()
