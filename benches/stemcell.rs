@@ -250,7 +250,7 @@ fn profile_file(path: &Path) -> Result<PageRunProfile, String> {
     let mut file = File::open(path).map_err(describe)?;
     let mut magic = [0u8; 2];
     let gzipped = io::Read::read_exact(&mut file, &mut magic).is_ok() && magic == [0x1f, 0x8b];
-    let file = File::open(path).map_err(describe)?;
+    io::Seek::rewind(&mut file).map_err(describe)?;
     if !gzipped {
         return profile_page_runs(BufReader::with_capacity(1 << 20, file)).map_err(describe);
     }

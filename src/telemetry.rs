@@ -350,7 +350,8 @@ pub fn send_spooled(dir: &Path, wire_server: &str) -> usize {
         let Some(lock) = sender_lock(dir) else {
             return posts;
         };
-        while !waiting_events(dir).is_empty() {
+        // Emptiness needs no ordering: the sorted list is read once per post, after the wait.
+        while !event_files(dir).is_empty() {
             if let Some(wait) = cooldown_left(&dir.join(LAST_POST), cooldown) {
                 std::thread::sleep(wait);
             }
@@ -359,7 +360,7 @@ pub fn send_spooled(dir: &Path, wire_server: &str) -> usize {
             }
         }
         drop(lock);
-        if waiting_events(dir).is_empty() {
+        if event_files(dir).is_empty() {
             return posts;
         }
     }

@@ -86,7 +86,9 @@ impl BlobEnv {
                 .await
                 .unwrap();
             self.blobs
-                .upload_pages("bosh", &blob, 0, bytes::Bytes::from(vec![7u8; 512]))
+                .page_writer("bosh", &blob)
+                .unwrap()
+                .put_pages(0, bytes::Bytes::from(vec![7u8; 512]))
                 .await
                 .unwrap();
         });

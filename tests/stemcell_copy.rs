@@ -77,12 +77,9 @@ fn start() -> Option<Env> {
             .await
             .unwrap();
         env.source
-            .upload_pages(
-                "stemcell",
-                STEMCELL,
-                512,
-                bytes::Bytes::from(vec![9u8; 1024]),
-            )
+            .page_writer("stemcell", STEMCELL)
+            .unwrap()
+            .put_pages(512, bytes::Bytes::from(vec![9u8; 1024]))
             .await
             .unwrap();
     });

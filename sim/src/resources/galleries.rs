@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::{
     Family, Ids, Kind, Prepared, PutCtx, compute_not_found, expect_array, expect_enum, expect_int,
-    get, get_str, kept_or, props_mut, require_enum, require_string,
+    get, get_str, kept_or, next_etag, props_mut, require_enum, require_string,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req, now_rfc3339};
@@ -338,12 +338,7 @@ impl Kind for GalleryImageVersions {
         // A strong ETag, bumped by every write (as the sim's VMs), only when configured: the
         // gallery specs declare none, so a CPI must also work without one.
         if ctx.sim.config.gallery_version_etags {
-            let generation = ctx
-                .existing
-                .and_then(|o| get_str(&o.body, "etag"))
-                .and_then(|e| e.trim_matches('"').parse::<u64>().ok())
-                .unwrap_or(0);
-            out["etag"] = json!(format!("\"{}\"", generation + 1));
+            out["etag"] = next_etag(ctx.existing);
         }
         Ok(Prepared::default())
     }

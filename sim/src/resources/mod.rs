@@ -249,6 +249,15 @@ pub(crate) fn get_str<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
     get(v, path).and_then(Value::as_str)
 }
 
+/// Compute's strong ETag for a write: a quoted generation number, one past the stored one.
+pub(crate) fn next_etag(existing: Option<&Stored>) -> Value {
+    let generation = existing
+        .and_then(|o| get_str(&o.body, "etag"))
+        .and_then(|e| e.trim_matches('"').parse::<u64>().ok())
+        .unwrap_or(0);
+    json!(format!("\"{}\"", generation + 1))
+}
+
 pub(crate) fn props_mut(out: &mut Value) -> &mut Map<String, Value> {
     if !out.get("properties").is_some_and(Value::is_object) {
         out["properties"] = json!({});

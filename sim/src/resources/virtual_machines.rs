@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{
     ActionResult, Family, Ids, Kind, Prepared, PutCtx, compute_not_found, disks::DISK_SKUS,
-    expect_array, expect_enum, expect_int, get, get_str, props_mut, require_string,
+    expect_array, expect_enum, expect_int, get, get_str, next_etag, props_mut, require_string,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req, now_rfc3339};
@@ -527,13 +527,7 @@ impl Kind for VirtualMachines {
                 );
             }
         }
-        // Compute's strong ETag: a quoted generation number, bumped by every write.
-        let generation = ctx
-            .existing
-            .and_then(|o| get_str(&o.body, "etag"))
-            .and_then(|e| e.trim_matches('"').parse::<u64>().ok())
-            .unwrap_or(0);
-        out["etag"] = json!(format!("\"{}\"", generation + 1));
+        out["etag"] = next_etag(ctx.existing);
         let p = props_mut(out);
         p.insert("vmId".into(), json!(vm_uuid));
         p.insert("timeCreated".into(), json!(created));

@@ -437,17 +437,20 @@ fn describe(error: &azure_core::Error) -> String {
             Some(code) => format!("HTTP {} {code}", u16::from(*status)),
             None => format!("HTTP {}", u16::from(*status)),
         },
-        _ => {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(error);
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            text
-        }
+        _ => with_causes(error),
     }
+}
+
+/// An error and its causes on one line (reset, refused, timed out).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn to_sdk_duration(d: std::time::Duration) -> Duration {

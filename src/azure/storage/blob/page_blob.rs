@@ -1,11 +1,10 @@
-//! Page blobs: create, Put Page, Get Page Ranges, and the small metadata-only record blob.
+//! Page blobs: create, Get Page Ranges, and the small metadata-only record blob (Put Page is
+//! [`super::PageWriter`]).
 
 use std::collections::HashMap;
 use std::ops::Range;
 
-use azure_core::http::{NoFormat, RequestContent};
-use azure_storage_blob::models::{HttpRange, PageBlobClientCreateOptions};
-use bytes::Bytes;
+use azure_storage_blob::models::PageBlobClientCreateOptions;
 use futures::StreamExt;
 
 use super::BlobService;
@@ -43,42 +42,6 @@ impl BlobService {
             .await
             .map(|_| ())
             .map_err(|e| self.failure("create page blob", container, Some(blob), &e))
-    }
-
-    /// Writes `data` at `offset`. Both must be page aligned and `data` at most 4 MiB.
-    pub async fn upload_pages(
-        &self,
-        container: &str,
-        blob: &str,
-        offset: u64,
-        data: Bytes,
-    ) -> CpiResult<()> {
-        let len = data.len() as u64;
-        if len == 0
-            || len > MAX_PUT_PAGE_BYTES
-            || !len.is_multiple_of(PAGE_SIZE)
-            || !offset.is_multiple_of(PAGE_SIZE)
-        {
-            return Err(CpiError::cloud(format!(
-                "Invalid Put Page for '{container}/{blob}': offset {offset}, length {len} \
-                 (both must be multiples of {PAGE_SIZE}, length at most {MAX_PUT_PAGE_BYTES})"
-            )));
-        }
-        let body: RequestContent<Bytes, NoFormat> = data.into();
-        self.client
-            .blob_client(container, blob)
-            .page_blob_client()
-            .upload_pages(body, len, HttpRange::new(offset, len), None)
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                self.failure(
-                    &format!("upload pages {offset}..{} of", offset + len),
-                    container,
-                    Some(blob),
-                    &e,
-                )
-            })
     }
 
     /// The written (non-clear) byte ranges of a page blob, in ascending order, as returned by

@@ -280,17 +280,10 @@ fn is_retriable(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
-/// A transport error with its causes (reset, refused, timed out). The URL it names carries
-/// no secret: Shared Key signs headers.
+/// A transport error with its causes. The URL it names carries no secret: Shared Key signs
+/// headers.
 fn describe_transport(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    super::with_causes(error)
 }
 
 #[cfg(test)]
