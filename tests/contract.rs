@@ -310,3 +310,68 @@ fn log_lines_go_to_stderr_tagged_with_the_request_id() {
         "no ANSI colours in logs"
     );
 }
+
+/// Runs the binary with `args` and no standard input: `--help` and `--version` must not wait
+/// for a request.
+fn run_without_stdin(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(support::binary())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run azure_cpi")
+}
+
+#[test]
+fn help_prints_usage_to_stdout() {
+    for flag in ["--help", "-h"] {
+        let output = run_without_stdin(&[flag]);
+        assert!(output.status.success(), "{flag}: {:?}", output.status);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        for expected in [
+            "Usage: azure_cpi [CONFIG]",
+            "cpi.json",
+            "stdin:",
+            "stdout:",
+            "stderr:",
+            "BOSH_AZURE_CPI_LOG_LEVEL",
+            "BOSH_AZURE_CPI_DATA_DIR",
+        ] {
+            assert!(
+                stdout.contains(expected),
+                "{flag}: no {expected:?} in {stdout}"
+            );
+        }
+        assert!(!stdout.contains("send-telemetry"), "{stdout}");
+    }
+}
+
+#[test]
+fn version_prints_the_version_and_revision() {
+    for flag in ["--version", "-V"] {
+        let output = run_without_stdin(&[flag]);
+        assert!(output.status.success(), "{flag}: {:?}", output.status);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let expected = format!("azure_cpi {} (revision ", env!("CARGO_PKG_VERSION"));
+        assert!(stdout.starts_with(&expected), "{flag}: {stdout}");
+        assert!(stdout.trim_end().ends_with(')'), "{flag}: {stdout}");
+    }
+}
+
+#[test]
+fn other_argument_lists_keep_the_cpi_contract() {
+    let info = request("info", json!([]), None);
+    for args in [vec!["--bogus"], vec!["a", "b"], vec!["-x", "cpi.json"]] {
+        let paths: Vec<&std::path::Path> = args.iter().map(std::path::Path::new).collect();
+        let run = support::check(run_raw(&paths, &info, &[]));
+        assert_eq!(
+            error_type(&run.response),
+            Some("Bosh::Clouds::CloudError"),
+            "{args:?}"
+        );
+        assert!(
+            error_message(&run.response).starts_with("Usage: azure_cpi <path to cpi.json>"),
+            "{args:?}: {}",
+            run.stdout
+        );
+    }
+}

@@ -167,7 +167,13 @@ fn bosh_azure_cpi_globs_match_the_workspace() {
     }
     // The binary's sources and the workspace manifests must all be packed.
     let packed: Vec<&String> = matches.iter().flatten().collect();
-    for needed in ["Cargo.toml", "Cargo.lock", "src/main.rs", "sim/Cargo.toml"] {
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "src/main.rs",
+        "sim/Cargo.toml",
+    ] {
         assert!(
             packed.iter().any(|f| *f == needed),
             "{needed} is not packed"
