@@ -1,8 +1,9 @@
 //! The demo behind `scripts/demo`: starts azure-sim and Azurite (blob storage), writes a
 //! cpi.json pointing at them, generates a small stemcell, and walks a BOSH lifecycle through
 //! the real `azure_cpi` binary, printing every request and the CPI's answer as it is. The
-//! stemcell becomes an Azure Compute Gallery image version and the VM boots from it. Nothing
-//! is faked: a method that is not built yet shows its NotImplemented answer.
+//! stemcell becomes an Azure Compute Gallery image version and the VM boots from it. It ends
+//! with a summary (each call's time, what is left in the simulator and why) and exits 1 when
+//! any call answered an error.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -111,20 +112,20 @@ fn main() {
         "dns": ["168.63.129.16"], "default": ["dns", "gateway"],
         "cloud_properties": {"virtual_network_name": "boshvnet", "subnet_name": "bosh"}}});
 
-    call(&binary, &config_path, "info", json!([]));
-    let stemcell_cid = call(
-        &binary,
-        &config_path,
-        "create_stemcell",
-        json!([image, stemcell]),
-    )
-    .as_str()
-    .unwrap_or("bosh-stemcell-00000000-0000-0000-0000-000000000000")
-    .to_owned();
-    let created = call(
-        &binary,
-        &config_path,
-        "create_vm",
+    println!("Walking a BOSH lifecycle: each request sent to azure_cpi, then its answer.\n");
+    let mut demo = Demo {
+        binary: &binary,
+        config: &config_path,
+        calls: Vec::new(),
+    };
+    let started = Instant::now();
+    demo.call("info", json!([]));
+    let stemcell_cid = demo
+        .call("create_stemcell", json!([image, stemcell]))
+        .as_str()
+        .unwrap_or("bosh-stemcell-00000000-0000-0000-0000-000000000000")
+        .to_owned();
+    let created = demo.call("create_vm",
         json!(["demo-agent-0001", stemcell_cid,
         {"instance_type": "Standard_D2s_v3"}, networks, [], {"bosh": {"group": "demo-director-demo-web"}}]),
     );
@@ -133,45 +134,94 @@ fn main() {
         .and_then(Value::as_str)
         .unwrap_or(vm_cid)
         .to_owned();
-    call(&binary, &config_path, "has_vm", json!([vm]));
-    call(
-        &binary,
-        &config_path,
+    demo.call("has_vm", json!([vm]));
+    demo.call(
         "set_vm_metadata",
         json!([vm, {"deployment": "demo", "job": "web", "index": "0"}]),
     );
-    let disk = call(
-        &binary,
-        &config_path,
+    let disk = demo.call(
         "create_disk",
         json!([10240, {"caching": "ReadWrite"}, null]),
     );
     let disk = disk.as_str().unwrap_or_default().to_owned();
-    call(&binary, &config_path, "has_disk", json!([disk]));
-    call(&binary, &config_path, "attach_disk", json!([vm, disk]));
-    call(&binary, &config_path, "get_disks", json!([vm]));
-    call(&binary, &config_path, "detach_disk", json!([vm, disk]));
-    call(&binary, &config_path, "delete_disk", json!([disk]));
-    call(&binary, &config_path, "has_disk", json!([disk]));
-    call(&binary, &config_path, "delete_vm", json!([vm]));
-    call(
-        &binary,
-        &config_path,
-        "delete_stemcell",
-        json!([stemcell_cid]),
-    );
+    demo.call("has_disk", json!([disk]));
+    demo.call("attach_disk", json!([vm, disk]));
+    demo.call("get_disks", json!([vm]));
+    demo.call("detach_disk", json!([vm, disk]));
+    demo.call("delete_disk", json!([disk]));
+    demo.call("has_disk", json!([disk]));
+    demo.call("delete_vm", json!([vm]));
+    demo.call("delete_stemcell", json!([stemcell_cid]));
 
-    let inventory = sim.inventory();
-    println!(
-        "azure-sim inventory at the end: {} resources",
-        inventory["count"]
-    );
+    let failed = demo.summary(started.elapsed().as_secs_f64());
+    print_leftovers(&sim.inventory());
     runtime.block_on(sim.shutdown());
     let _ = std::fs::remove_dir_all(&dir);
+    if failed > 0 {
+        eprintln!("demo: {failed} call(s) answered an error");
+        std::process::exit(1);
+    }
 }
 
-/// Runs one request through the binary and prints it with the answer; returns the result.
-fn call(binary: &Path, config: &Path, method: &str, arguments: Value) -> Value {
+/// What the demo seeded stays, and so do gallery image definitions: the CPI never deletes one
+/// (each serves every version of its stemcell series). Anything else left is a leak.
+fn print_leftovers(inventory: &Value) {
+    let resources = inventory["resources"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    println!("\nLeft in azure-sim: {} resources", resources.len());
+    for resource in &resources {
+        let full_type = resource["type"].as_str().unwrap_or("?");
+        let id = resource["id"].as_str().unwrap_or("?");
+        let name = id.rsplit('/').next().unwrap_or(id);
+        let kind = full_type.rsplit('/').next().unwrap_or(full_type);
+        let why = match full_type.to_ascii_lowercase().as_str() {
+            "microsoft.resources/resourcegroups"
+            | "microsoft.network/virtualnetworks"
+            | "microsoft.network/virtualnetworks/subnets"
+            | "microsoft.storage/storageaccounts"
+            | "microsoft.compute/galleries" => "made by the operator (seeded by the demo)",
+            "microsoft.compute/galleries/images" => {
+                "image definition: kept for the next version of the stemcell series"
+            }
+            _ => "LEFT BEHIND by the CPI",
+        };
+        println!("  {kind:<20} {name:<44} {why}");
+    }
+}
+
+struct Demo<'a> {
+    binary: &'a Path,
+    config: &'a Path,
+    calls: Vec<(&'static str, f64, bool)>,
+}
+
+impl Demo<'_> {
+    /// Runs one request through the binary and prints it with the answer; returns the result.
+    fn call(&mut self, method: &'static str, arguments: Value) -> Value {
+        let (response, ms) = call(self.binary, self.config, method, &arguments);
+        self.calls.push((method, ms, response["error"].is_null()));
+        response["result"].clone()
+    }
+
+    /// Prints one line per call and returns how many answered an error.
+    fn summary(&self, total_secs: f64) -> usize {
+        let failed = self.calls.iter().filter(|(_, _, ok)| !ok).count();
+        println!(
+            "Summary: {} calls in {total_secs:.1} s, {failed} answered an error",
+            self.calls.len()
+        );
+        for (method, ms, ok) in &self.calls {
+            let outcome = if *ok { "ok" } else { "ERROR" };
+            println!("  {method:<18} {ms:>8.0} ms  {outcome}");
+        }
+        failed
+    }
+}
+
+/// Runs one request through the binary and prints it with the answer.
+fn call(binary: &Path, config: &Path, method: &str, arguments: &Value) -> (Value, f64) {
     let request = json!({"method": method, "arguments": arguments,
         "context": {"director_uuid": "11111111-1111-1111-1111-111111111111", "request_id": "cpi-000042"},
         "api_version": 2});
@@ -208,5 +258,5 @@ fn call(binary: &Path, config: &Path, method: &str, arguments: Value) -> Value {
             elapsed.as_secs_f64() * 1e3
         ),
     }
-    response["result"].clone()
+    (response, elapsed.as_secs_f64() * 1e3)
 }
