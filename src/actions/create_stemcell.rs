@@ -118,16 +118,25 @@ async fn upload_vhd(
 
 /// The name of the stemcell blob `uri` addresses in `blobs`' account, or None for a blob
 /// elsewhere (another account or container, not a heavy stemcell's blob).
+/// Host names compare without case; container and blob names are case-sensitive.
 pub(super) fn stemcell_blob_of_uri(blobs: &BlobService, uri: &str) -> Option<String> {
-    let name = uri.rsplit('/').next()?;
-    if !name.starts_with(STEMCELL_PREFIX) || name.contains(['?', '#']) {
+    let url = url::Url::parse(uri).ok()?;
+    if url.query().is_some() || url.fragment().is_some() {
         return None;
     }
-    blobs
-        .blob_url(STEMCELL_CONTAINER, name)
-        .as_str()
-        .eq_ignore_ascii_case(uri)
-        .then(|| name.to_owned())
+    let name = url.path_segments()?.next_back()?;
+    if !name.starts_with(STEMCELL_PREFIX) {
+        return None;
+    }
+    let own = blobs.blob_url(STEMCELL_CONTAINER, name);
+    let same = own.scheme() == url.scheme()
+        && own
+            .host_str()
+            .zip(url.host_str())
+            .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+        && own.port_or_known_default() == url.port_or_known_default()
+        && own.path() == url.path();
+    same.then(|| name.to_owned())
 }
 
 /// The ARM model of `azure.storage_account_name`.
@@ -542,4 +551,43 @@ async fn add_reference(
             version_path.name()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::azure::storage::StorageAccess;
+    use crate::azure::storage::blob::BlobServiceOptions;
+
+    fn service() -> BlobService {
+        let access = StorageAccess {
+            account_name: "acct".into(),
+            blob_endpoint: url::Url::parse("https://acct.blob.core.windows.net/").unwrap(),
+            account_key: "a2V5".to_string().into(),
+        };
+        BlobService::new(&access, BlobServiceOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn a_version_source_is_recognised_only_as_a_stemcell_blob_of_this_account() {
+        let blobs = service();
+        let name = "bosh-stemcell-1f0e.vhd";
+        let own = format!("https://acct.blob.core.windows.net/stemcell/{name}");
+        assert_eq!(stemcell_blob_of_uri(&blobs, &own).as_deref(), Some(name));
+        let host_in_capitals = own.replace("acct.blob", "ACCT.blob");
+        assert_eq!(
+            stemcell_blob_of_uri(&blobs, &host_in_capitals).as_deref(),
+            Some(name)
+        );
+        for other in [
+            format!("https://other.blob.core.windows.net/stemcell/{name}"),
+            format!("https://acct.blob.core.windows.net/vhds/{name}"),
+            "https://acct.blob.core.windows.net/stemcell/bosh-light-stemcell-1.vhd".to_owned(),
+            format!("{own}?sv=1"),
+            own.replace("/stemcell/", "/Stemcell/"),
+            String::new(),
+        ] {
+            assert_eq!(stemcell_blob_of_uri(&blobs, &other), None, "{other}");
+        }
+    }
 }
