@@ -289,13 +289,21 @@ fn a_deleted_version_is_recreated_from_the_stemcell_vhd() {
 }
 
 #[test]
-fn a_deleted_version_of_a_record_only_stemcell_is_a_clear_error_and_nothing_is_left() {
+fn a_deleted_version_of_a_record_only_stemcell_without_its_source_is_a_clear_error() {
     let Some(env) = start() else { return };
     let first = create_stemcell(&env);
     // Same content again: registered on the version with a record blob, no second VHD.
     let second = create_stemcell(&env);
     assert_ne!(first, second);
     delete_version(&env);
+    // The source VHD the record names is gone too (deleted by hand).
+    let blobs = env.blobs();
+    assert!(
+        env.sim
+            .runtime
+            .block_on(blobs.delete_blob("stemcell", &format!("{first}.vhd")))
+            .unwrap()
+    );
     let before = env.inventory_ids();
 
     let run = env
@@ -379,4 +387,170 @@ fn delete_version(env: &Env) {
             Deadline::after(Duration::from_secs(30)),
         ))
         .unwrap();
+}
+
+#[test]
+fn a_deleted_version_is_recreated_from_the_source_vhd_after_the_uploading_stemcell_was_deleted() {
+    let Some(env) = start() else { return };
+    let first = create_stemcell(&env);
+    let second = create_stemcell(&env);
+    // The first CID's blob is the version's source VHD: it stays while the version is used.
+    env.sim.ok("delete_stemcell", json!([first]));
+    assert!(stemcell_blob_exists(&env, &first), "the source VHD stays");
+    delete_version(&env);
+
+    create_vm(&env, AGENT_ID, &second, VNET);
+    let version = env.sim.resource(&version_id(&env)).expect("recreated");
+    assert_eq!(version["tags"]["stemcell_references"], json!(second));
+    let source = version["properties"]["storageProfile"]["osDiskImage"]["source"]["uri"]
+        .as_str()
+        .unwrap();
+    assert!(
+        source.ends_with(&format!("/stemcell/{first}.vhd")),
+        "{source}"
+    );
+    let tags = version["tags"].as_object().unwrap();
+    assert!(
+        tags.keys()
+            .all(|key| !key.starts_with("bosh_azure_cpi_rs_")),
+        "the CPI's own blob keys are not tags: {tags:?}"
+    );
+    assert!(same_id(&image_of_vm(&env, AGENT_ID), &version_id(&env)));
+
+    // The last reference takes the version and the kept source with it.
+    env.sim.ok("delete_vm", json!([AGENT_ID]));
+    env.sim.ok("delete_stemcell", json!([second]));
+    assert!(env.sim.resource(&version_id(&env)).is_none());
+    assert_eq!(stemcell_blobs(&env), Vec::<String>::new());
+}
+
+const REFERENCES: usize = 16;
+
+/// `count` CIDs of one stemcell: the first uploads the VHD, the others get record blobs.
+fn create_stemcells(env: &Env, count: usize) -> Vec<String> {
+    let cids: Vec<String> = (0..count).map(|_| create_stemcell(env)).collect();
+    let version = env.sim.resource(&version_id(env)).expect("the version");
+    assert_eq!(
+        version["tags"]["stemcell_references"],
+        json!(cids.join(","))
+    );
+    cids
+}
+
+fn stemcell_blob_exists(env: &Env, cid: &str) -> bool {
+    let blobs = env.blobs();
+    env.sim
+        .runtime
+        .block_on(blobs.exists("stemcell", &format!("{cid}.vhd")))
+        .unwrap()
+}
+
+fn stemcell_blobs(env: &Env) -> Vec<String> {
+    let blobs = env.blobs();
+    env.sim
+        .runtime
+        .block_on(blobs.list_blob_names("stemcell", "bosh-stemcell-"))
+        .unwrap()
+}
+
+fn references_of_version(env: &Env) -> Vec<String> {
+    let version = env.sim.resource(&version_id(env)).expect("the version");
+    let mut references: Vec<String> = version["tags"]["stemcell_references"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    references.sort();
+    references
+}
+
+/// Deletes the CIDs one by one in `order`: each succeeds, the version keeps exactly the CIDs not
+/// yet deleted and its source VHD, and with `vms` a VM boots from a remaining CID between two
+/// deletes. After the last: no version, no stemcell blob.
+fn delete_in_order(env: &Env, cids: &[String], order: &[usize], vms: bool) {
+    let source = &cids[0];
+    let mut remaining: Vec<String> = cids.to_vec();
+    for (step, &index) in order.iter().enumerate() {
+        let cid = &cids[index];
+        env.sim.ok("delete_stemcell", json!([cid]));
+        remaining.retain(|r| r != cid);
+        if remaining.is_empty() {
+            break;
+        }
+        let mut expected = remaining.clone();
+        expected.sort();
+        assert_eq!(references_of_version(env), expected, "after step {step}");
+        assert!(
+            stemcell_blob_exists(env, source),
+            "the source VHD is kept while the version is used (step {step})"
+        );
+        if vms {
+            let agent = format!("5a0c0000-0000-4000-8000-{step:012}");
+            create_vm(env, &agent, &remaining[0], VNET);
+            assert!(same_id(&image_of_vm(env, &agent), &version_id(env)));
+            env.sim.ok("delete_vm", json!([agent]));
+        }
+    }
+    assert!(
+        env.sim.resource(&version_id(env)).is_none(),
+        "the version goes with its last reference"
+    );
+    assert_eq!(
+        stemcell_blobs(env),
+        Vec::<String>::new(),
+        "no VHD or record left"
+    );
+}
+
+#[test]
+fn sixteen_references_deleted_in_creation_order_with_a_vm_between_deletes() {
+    let Some(env) = start() else { return };
+    let cids = create_stemcells(&env, REFERENCES);
+    let order: Vec<usize> = (0..REFERENCES).collect();
+    delete_in_order(&env, &cids, &order, true);
+}
+
+#[test]
+fn sixteen_references_deleted_in_reverse_and_in_a_random_order() {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let Some(env) = start() else { return };
+    let cids = create_stemcells(&env, REFERENCES);
+    let reverse: Vec<usize> = (0..REFERENCES).rev().collect();
+    delete_in_order(&env, &cids, &reverse, false);
+
+    let cids = create_stemcells(&env, REFERENCES);
+    let mut shuffled: Vec<usize> = (0..REFERENCES).collect();
+    shuffled.shuffle(&mut rand::rngs::StdRng::seed_from_u64(13));
+    assert_ne!(
+        shuffled[0], 0,
+        "the seed deletes the source's CID in between"
+    );
+    delete_in_order(&env, &cids, &shuffled, false);
+}
+
+#[test]
+fn sixteen_references_deleted_eight_at_a_time() {
+    let Some(env) = start() else { return };
+    let cids = create_stemcells(&env, REFERENCES);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|worker| {
+                let env = &env;
+                let cids = &cids;
+                scope.spawn(move || {
+                    for cid in cids.iter().skip(worker).step_by(8) {
+                        // `ok` fails the test on any error answer.
+                        env.sim.ok("delete_stemcell", json!([cid]));
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+    });
+    assert!(env.sim.resource(&version_id(&env)).is_none());
+    assert_eq!(stemcell_blobs(&env), Vec::<String>::new());
 }

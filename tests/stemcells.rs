@@ -444,6 +444,11 @@ fn gallery_reupload_adds_a_reference_without_a_second_vhd_and_delete_counts_refe
     );
     let (size, metadata) = blob_size_and_metadata(&env, &second).expect("the record blob");
     assert_eq!(size, 1024, "no second VHD: only a metadata record");
+    assert_eq!(
+        metadata["bosh_azure_cpi_rs_source_blob"],
+        format!("{first}.vhd"),
+        "the record names the version's source VHD"
+    );
     assert_eq!(metadata["compute_gallery_name"], GALLERY);
     assert_eq!(metadata["image_sha256"], sha256_hex(&image));
 
@@ -466,13 +471,23 @@ fn gallery_reupload_adds_a_reference_without_a_second_vhd_and_delete_counts_refe
     assert_eq!(env.sim.ok("delete_stemcell", json!([first])), Value::Null);
     let version = env.sim.resource(&version_id).expect("still referenced");
     assert_eq!(version["tags"]["stemcell_references"], json!(second));
-    assert!(blob_size_and_metadata(&env, &first).is_none());
+    // The first CID's VHD is the version's source: it stays, marked, as long as the version.
+    let (size, metadata) = blob_size_and_metadata(&env, &first).expect("the source VHD");
+    assert!(size > 1024);
+    assert!(
+        metadata.contains_key("bosh_azure_cpi_rs_deleted"),
+        "{metadata:?}"
+    );
     assert_eq!(env.sim.ok("delete_stemcell", json!([second])), Value::Null);
     assert!(
         env.sim.resource(&version_id).is_none(),
         "the version is deleted"
     );
     assert!(blob_size_and_metadata(&env, &second).is_none());
+    assert!(
+        blob_size_and_metadata(&env, &first).is_none(),
+        "the source VHD goes with the version"
+    );
     assert!(
         env.sim
             .resource(&format!(
@@ -892,4 +907,183 @@ fn gallery_publishing_extensions_reach_the_definition_and_the_version() {
             .resource(&format!("{definition_id}/versions/1.222.0"))
             .is_none()
     );
+}
+
+const UPLOAD_MARK: &str = "bosh_azure_cpi_rs_upload_started";
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn stemcell_blobs_with_metadata(
+    env: &Env,
+) -> std::collections::BTreeMap<String, std::collections::HashMap<String, String>> {
+    let service = blobs(env);
+    env.sim
+        .runtime
+        .block_on(service.list_blobs_with_metadata("stemcell", "bosh-stemcell-"))
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+/// A 1 MiB page blob `stemcell/<name>` with `metadata`, as a killed upload or the Ruby CPI left it.
+fn plant_blob(env: &Env, name: &str, mark: Option<u64>) {
+    let mut metadata: std::collections::HashMap<String, String> = [(
+        "name".to_owned(),
+        "bosh-azure-hyperv-ubuntu-jammy-go_agent".to_owned(),
+    )]
+    .into();
+    if let Some(started) = mark {
+        metadata.insert(UPLOAD_MARK.to_owned(), started.to_string());
+    }
+    let service = blobs(env);
+    env.sim.runtime.block_on(async {
+        service.ensure_container("stemcell").await.unwrap();
+        service
+            .create_page_blob("stemcell", name, 1024 * 1024, &metadata)
+            .await
+            .unwrap();
+    });
+}
+
+fn set_create_stemcell_timeout(env: &Env, seconds: Option<u64>) {
+    let account = env.azurite.account_name().to_owned();
+    env.sim.write_config(|azure| {
+        azure.insert("storage_account_name".into(), json!(account));
+        azure.insert("parallel_upload_thread_num".into(), json!(1));
+        if let Some(seconds) = seconds {
+            azure.insert(
+                "method_timeouts".into(),
+                json!({"create_stemcell": seconds}),
+            );
+        }
+    });
+}
+
+/// Kills (and reaps) the process when dropped, also when the test fails first.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_killed_upload_leaves_a_marked_blob_that_delete_stemcell_removes_once_it_cannot_be_running() {
+    let Some(env) = start() else { return };
+    set_create_stemcell_timeout(&env, Some(3600));
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image");
+    // Thousands of Put Page calls one at a time: the upload runs long enough to be killed.
+    write_stemcell_image(&image, &StemcellImageSpec::new(128 * 1024 * 1024, 0.25)).unwrap();
+    let request = json!({
+        "method": "create_stemcell",
+        "arguments": [image, stemcell_cloud_properties(Generation::Gen1)],
+        "context": {"director_uuid": "11111111-1111-1111-1111-111111111111"},
+        "api_version": 2,
+    });
+    let mut child = KillOnDrop(
+        std::process::Command::new(support::binary())
+            .arg(&env.sim.config_path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    {
+        use std::io::Write;
+        let mut stdin = child.0.stdin.take().unwrap();
+        stdin.write_all(request.to_string().as_bytes()).unwrap();
+    }
+    let waiting = std::time::Instant::now();
+    let killed = loop {
+        let found = stemcell_blobs_with_metadata(&env).into_iter().next();
+        let waited_too_long = waiting.elapsed() > std::time::Duration::from_secs(60);
+        if found.is_some() || waited_too_long {
+            drop(child);
+            break found.expect("the upload created its blob").0;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let left = stemcell_blobs_with_metadata(&env);
+    let started: u64 = left[&killed][UPLOAD_MARK].parse().expect("a start time");
+    assert!(started.abs_diff(unix_now()) < 120, "{started}");
+
+    // The mark is recent: the upload might still be running, so the blob stays.
+    let ruby = "bosh-stemcell-00000000-0000-4000-8000-000000000001.vhd";
+    plant_blob(&env, ruby, None);
+    let unknown = "bosh-stemcell-00000000-0000-4000-8000-0000000000ff";
+    env.sim.ok("delete_stemcell", json!([unknown]));
+    assert!(stemcell_blobs_with_metadata(&env).contains_key(&killed));
+
+    // Two hours later (timeout 1 h, plus slack for clocks): it cannot be running any more.
+    let service = blobs(&env);
+    let mut aged = left[&killed].clone();
+    aged.insert(UPLOAD_MARK.to_owned(), (unix_now() - 7200).to_string());
+    env.sim
+        .runtime
+        .block_on(service.set_metadata("stemcell", &killed, &aged))
+        .unwrap();
+    let run = env.sim.call("delete_stemcell", json!([unknown]));
+    assert_eq!(run.response["error"], Value::Null, "{}", run.stdout);
+    let left = stemcell_blobs_with_metadata(&env);
+    assert!(!left.contains_key(&killed), "the partial blob is deleted");
+    assert!(
+        left.contains_key(ruby),
+        "a blob without a mark is never touched"
+    );
+    assert!(
+        run.stderr.contains(&killed) && run.stderr.contains("killed"),
+        "the deletion is logged: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn create_stemcell_removes_only_marks_older_than_its_timeout_and_leaves_no_mark_itself() {
+    let Some(env) = start() else { return };
+    set_create_stemcell_timeout(&env, None);
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_image(dir.path(), "image", 5);
+    let old = "bosh-stemcell-00000000-0000-4000-8000-000000000002.vhd";
+    let fresh = "bosh-stemcell-00000000-0000-4000-8000-000000000003.vhd";
+    let ruby = "bosh-stemcell-00000000-0000-4000-8000-000000000004.vhd";
+    plant_blob(&env, old, Some(unix_now() - 2 * 3600));
+    plant_blob(&env, fresh, Some(unix_now() - 60));
+    plant_blob(&env, ruby, None);
+
+    // The default create_stemcell timeout is 3 h: a 2 h old upload may still be running.
+    let first = env.sim.ok(
+        "create_stemcell",
+        json!([image, stemcell_cloud_properties(Generation::Gen1)]),
+    );
+    let left = stemcell_blobs_with_metadata(&env);
+    assert!(left.contains_key(old) && left.contains_key(fresh) && left.contains_key(ruby));
+    let uploaded = &left[&format!("{}.vhd", first.as_str().unwrap())];
+    assert!(!uploaded.contains_key(UPLOAD_MARK), "{uploaded:?}");
+    assert_eq!(uploaded["version"], "1.123");
+
+    // With a 1 h timeout it cannot be.
+    set_create_stemcell_timeout(&env, Some(3600));
+    let run = env.sim.call(
+        "create_stemcell",
+        json!([image, stemcell_cloud_properties(Generation::Gen1)]),
+    );
+    assert_eq!(run.response["error"], Value::Null, "{}", run.stdout);
+    let left = stemcell_blobs_with_metadata(&env);
+    assert!(
+        !left.contains_key(old),
+        "the killed upload's blob is deleted"
+    );
+    assert!(left.contains_key(fresh) && left.contains_key(ruby));
+    assert!(run.stderr.contains(old), "{}", run.stderr);
+    let second = &left[&format!("{}.vhd", run.response["result"].as_str().unwrap())];
+    assert!(!second.contains_key(UPLOAD_MARK));
 }

@@ -18,14 +18,15 @@ use std::time::Duration;
 use rand::Rng;
 use serde_json::{Map, Value};
 
+use super::abandoned_uploads::remove_abandoned_uploads;
 use super::azure::Azure;
 use crate::azure::ResourcePath;
 use crate::azure::compute::Tags;
 use crate::azure::compute::gallery::{
     GalleryImageVersion, ImageDefinitionSpec, ImageVersionSpec, PublishingSettings,
-    add_stemcell_reference, check_existing_version, gallery_blob_metadata, image_definition_body,
-    image_version_body, is_referenced_by, version_location_from_blob_metadata, version_tags,
-    version_tags_patch,
+    SOURCE_BLOB_METADATA, add_stemcell_reference, check_existing_version, gallery_blob_metadata,
+    image_definition_body, image_version_body, is_referenced_by,
+    version_location_from_blob_metadata, version_tags, version_tags_patch,
 };
 use crate::azure::compute::image::{
     PlatformImageReference, PlatformImageVersion, has_platform_image_version,
@@ -35,7 +36,7 @@ use crate::azure::compute::stringify_metadata;
 use crate::azure::storage::StorageAccount;
 use crate::azure::storage::blob::BlobService;
 use crate::azure::{ApiKind, Error as AzureError};
-use crate::cid::StemcellCid;
+use crate::cid::{STEMCELL_PREFIX, StemcellCid};
 use crate::error::{CpiError, CpiResult};
 use crate::locks::{FileLock, LockDir, LockMode};
 use crate::stemcell::{UploadOptions, image_sha256, upload_stemcell_vhd};
@@ -63,6 +64,7 @@ pub async fn create_stemcell(
     }
     let blobs = azure.default_blobs().await?;
     blobs.ensure_container(STEMCELL_CONTAINER).await?;
+    remove_abandoned_uploads(azure, Some(&blobs)).await;
     let cid = StemcellCid::new_heavy();
     let metadata: HashMap<String, String> =
         stringify_metadata(cloud_properties).into_iter().collect();
@@ -83,15 +85,26 @@ async fn upload_vhd(
         max_zero_gap_bytes: azure.config.stemcell_upload_max_zero_gap_bytes,
         ..UploadOptions::default()
     };
-    let report = upload_stemcell_vhd(
+    let blob = cid.blob_name();
+    let upload = upload_stemcell_vhd(
         image_path,
         blobs,
         STEMCELL_CONTAINER,
-        &cid.blob_name(),
+        &blob,
         metadata,
         &options,
-    )
-    .await?;
+    );
+    // Stopped at the call's deadline, so an upload mark older than the create_stemcell
+    // timeout belongs to a killed process (see `abandoned_uploads`).
+    let Ok(uploaded) = tokio::time::timeout(azure.deadline.remaining(), upload).await else {
+        if let Err(e) = blobs.delete_blob(STEMCELL_CONTAINER, &blob).await {
+            tracing::warn!(stemcell = %cid, error = %e, "cannot delete the partial stemcell blob");
+        }
+        return Err(CpiError::cloud(format!(
+            "The upload of stemcell '{cid}' did not finish within the create_stemcell timeout (azure.method_timeouts.create_stemcell)"
+        )));
+    };
+    let report = uploaded?;
     tracing::info!(
         stemcell = %cid,
         vhd_bytes = report.vhd_size,
@@ -101,6 +114,29 @@ async fn upload_vhd(
         "stemcell uploaded"
     );
     Ok(())
+}
+
+/// The name of the stemcell blob `uri` addresses in `blobs`' account, or None for a blob
+/// elsewhere (another account or container, not a heavy stemcell's blob).
+/// Host names compare without case; container and blob names are case-sensitive.
+pub(super) fn stemcell_blob_of_uri(blobs: &BlobService, uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return None;
+    }
+    let name = url.path_segments()?.next_back()?;
+    if !name.starts_with(STEMCELL_PREFIX) {
+        return None;
+    }
+    let own = blobs.blob_url(STEMCELL_CONTAINER, name);
+    let same = own.scheme() == url.scheme()
+        && own
+            .host_str()
+            .zip(url.host_str())
+            .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+        && own.port_or_known_default() == url.port_or_known_default()
+        && own.path() == url.path();
+    same.then(|| name.to_owned())
 }
 
 /// The ARM model of `azure.storage_account_name`.
@@ -162,6 +198,7 @@ async fn create_light_stemcell(
     metadata.insert("image".into(), image.to_string());
     let blobs = azure.default_blobs().await?;
     blobs.ensure_container(STEMCELL_CONTAINER).await?;
+    remove_abandoned_uploads(azure, Some(&blobs)).await;
     let cid = StemcellCid::new_light();
     blobs
         .create_record_blob(STEMCELL_CONTAINER, &cid.blob_name(), &metadata)
@@ -318,6 +355,7 @@ async fn create_gallery_stemcell(
     let version = image.version;
     let blobs = azure.default_blobs().await?;
     blobs.ensure_container(STEMCELL_CONTAINER).await?;
+    remove_abandoned_uploads(azure, Some(&blobs)).await;
     let cid = StemcellCid::new_heavy();
     let blob_metadata: HashMap<String, String> = metadata.clone().into_iter().collect();
     let version_path = image_version_path(azure, gallery, &definition, &version);
@@ -328,8 +366,16 @@ async fn create_gallery_stemcell(
         azure.get(&version_path, ApiKind::Galleries).await?;
     if let Some(existing) = existing {
         check_existing_version(&existing, gallery, &definition, Some(&sha256))?;
+        let mut record_metadata = blob_metadata.clone();
+        // create_vm recreates a deleted version from this VHD, whichever CID it is given.
+        if let Some(source) = existing
+            .source_blob_uri()
+            .and_then(|uri| stemcell_blob_of_uri(&blobs, uri))
+        {
+            record_metadata.insert(SOURCE_BLOB_METADATA.to_owned(), source);
+        }
         blobs
-            .create_record_blob(STEMCELL_CONTAINER, &cid.blob_name(), &blob_metadata)
+            .create_record_blob(STEMCELL_CONTAINER, &cid.blob_name(), &record_metadata)
             .await?;
         let stemcell = GalleryStemcell {
             gallery,
@@ -505,4 +551,43 @@ async fn add_reference(
             version_path.name()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::azure::storage::StorageAccess;
+    use crate::azure::storage::blob::BlobServiceOptions;
+
+    fn service() -> BlobService {
+        let access = StorageAccess {
+            account_name: "acct".into(),
+            blob_endpoint: url::Url::parse("https://acct.blob.core.windows.net/").unwrap(),
+            account_key: "a2V5".to_string().into(),
+        };
+        BlobService::new(&access, BlobServiceOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn a_version_source_is_recognised_only_as_a_stemcell_blob_of_this_account() {
+        let blobs = service();
+        let name = "bosh-stemcell-1f0e.vhd";
+        let own = format!("https://acct.blob.core.windows.net/stemcell/{name}");
+        assert_eq!(stemcell_blob_of_uri(&blobs, &own).as_deref(), Some(name));
+        let host_in_capitals = own.replace("acct.blob", "ACCT.blob");
+        assert_eq!(
+            stemcell_blob_of_uri(&blobs, &host_in_capitals).as_deref(),
+            Some(name)
+        );
+        for other in [
+            format!("https://other.blob.core.windows.net/stemcell/{name}"),
+            format!("https://acct.blob.core.windows.net/vhds/{name}"),
+            "https://acct.blob.core.windows.net/stemcell/bosh-light-stemcell-1.vhd".to_owned(),
+            format!("{own}?sv=1"),
+            own.replace("/stemcell/", "/Stemcell/"),
+            String::new(),
+        ] {
+            assert_eq!(stemcell_blob_of_uri(&blobs, &other), None, "{other}");
+        }
+    }
 }

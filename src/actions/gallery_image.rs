@@ -13,19 +13,19 @@ use serde_json::{Map, Value};
 
 use super::azure::Azure;
 use super::create_stemcell::{
-    GalleryStemcell, create_image_version, gallery_publishing, image_version_path,
-    lock_gallery_image, update_version_tags,
+    GalleryStemcell, STEMCELL_CONTAINER, create_image_version, gallery_publishing,
+    image_version_path, lock_gallery_image, update_version_tags,
 };
 use crate::azure::compute::gallery::{
-    GALLERY_NAME_TAG, GalleryImageVersion, IMAGE_SHA256_TAG, add_stemcell_reference,
-    check_existing_version, is_referenced_by, replication_patch_for,
+    GALLERY_NAME_TAG, GalleryImageVersion, IMAGE_SHA256_TAG, SOURCE_BLOB_METADATA,
+    add_stemcell_reference, check_existing_version, is_referenced_by, replication_patch_for,
     version_location_from_blob_metadata,
 };
 use crate::azure::compute::image::StemcellInfo;
 use crate::azure::resources::{GenericResource, tagged_resources_path};
 use crate::azure::storage::blob::RECORD_BLOB_SIZE;
 use crate::azure::{ApiKind, ResourcePath};
-use crate::cid::StemcellCid;
+use crate::cid::{STEMCELL_PREFIX, StemcellCid};
 use crate::error::{CpiError, CpiResult};
 
 const VERSION_TYPE: &str = "Microsoft.Compute/galleries/images/versions";
@@ -114,14 +114,18 @@ async fn recreate_version(
     sha256: Option<&str>,
 ) -> CpiResult<()> {
     let label = format!("{gallery}/{definition}:{}", path.name());
-    if stemcell.content_length <= RECORD_BLOB_SIZE {
-        return Err(CpiError::vm_creation_failed(
-            format!(
-                "The gallery image version {label} of stemcell '{cid}' is missing, and the stemcell's blob holds no VHD to recreate it from (the stemcell was registered on an existing version). Upload the stemcell again."
-            ),
-            false,
-        ));
-    }
+    let source_uri = if stemcell.content_length > RECORD_BLOB_SIZE {
+        stemcell.info.uri.clone()
+    } else {
+        recorded_source(azure, stemcell).await?.ok_or_else(|| {
+            CpiError::vm_creation_failed(
+                format!(
+                    "The gallery image version {label} of stemcell '{cid}' is missing, and neither the stemcell's blob (registered on an existing version) nor a source VHD it names is left to recreate it from. Upload the stemcell again."
+                ),
+                false,
+            )
+        })?
+    };
     let Some(sha256) = sha256 else {
         return Err(CpiError::vm_creation_failed(
             format!(
@@ -156,9 +160,26 @@ async fn recreate_version(
         location,
         &properties,
         &stemcell.info.metadata,
-        &stemcell.info.uri,
+        &source_uri,
     )
     .await
+}
+
+/// The URL of the source VHD a record blob names ([`SOURCE_BLOB_METADATA`]), when that blob is
+/// still in the stemcell container (it outlives its own CID while the version exists).
+async fn recorded_source(azure: &Azure<'_>, stemcell: &StemcellBlob) -> CpiResult<Option<String>> {
+    let Some(name) = stemcell.info.metadata.get(SOURCE_BLOB_METADATA) else {
+        return Ok(None);
+    };
+    if !name.starts_with(STEMCELL_PREFIX) || name.contains('/') {
+        return Ok(None);
+    }
+    let blobs = azure.default_blobs().await?;
+    let holds_vhd = blobs
+        .get_properties(STEMCELL_CONTAINER, name)
+        .await?
+        .is_some_and(|source| source.content_length > RECORD_BLOB_SIZE);
+    Ok(holds_vhd.then(|| blobs.blob_url(STEMCELL_CONTAINER, name).to_string()))
 }
 
 /// Fallback for a blob without gallery metadata: the gallery's versions listed by tag (every

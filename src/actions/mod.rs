@@ -2,6 +2,7 @@
 //! first, then runs the action; actions that talk to Azure run on a tokio runtime built only
 //! for them, under one deadline for the whole call.
 
+mod abandoned_uploads;
 mod attach_disk;
 mod azure;
 mod boot_diagnostics;

@@ -19,6 +19,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
+use crate::azure::compute::UPLOAD_STARTED_METADATA;
 use crate::azure::storage::blob::{BlobService, MAX_PUT_PAGE_BYTES, PAGE_SIZE, PageWriter};
 use crate::error::{CpiError, CpiResult};
 use image::{ImageError, ImageEvent, ImageSummary, PageRun, ScanState};
@@ -56,6 +57,13 @@ impl Default for UploadOptions {
             record_image_sha256: false,
         }
     }
+}
+
+/// Seconds since the Unix epoch, for the upload mark (0 for a clock before 1970).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// The blob metadata key of the image file's SHA-256 (gallery mode).
@@ -166,10 +174,14 @@ pub async fn upload_stemcell_vhd(
             return Err(failed(e.message().to_owned()));
         }
     };
+    // Marked until the final metadata write below, so a process killed meanwhile leaves a
+    // blob that a later call can tell from a finished one (and from a running upload).
+    let mut marked = metadata.clone();
+    marked.insert(UPLOAD_STARTED_METADATA.to_owned(), unix_now().to_string());
     let prepared = async {
         service.ensure_container(container).await?;
         service
-            .create_page_blob(container, blob_name, vhd_size, metadata)
+            .create_page_blob(container, blob_name, vhd_size, &marked)
             .await
     }
     .await;
@@ -192,12 +204,15 @@ pub async fn upload_stemcell_vhd(
     drop(events);
     let read = finish_reader(reader).await;
 
+    // The final metadata, without the upload mark: the blob is complete from here on.
     let recorded = match (&pumped, &read) {
-        (Ok(_), Ok(summary)) if options.record_image_sha256 => {
-            let mut with_sha = metadata.clone();
-            with_sha.insert(IMAGE_SHA256_KEY.to_owned(), summary.sha256_hex.clone());
+        (Ok(_), Ok(summary)) => {
+            let mut last = metadata.clone();
+            if options.record_image_sha256 {
+                last.insert(IMAGE_SHA256_KEY.to_owned(), summary.sha256_hex.clone());
+            }
             service
-                .set_metadata(container, blob_name, &with_sha)
+                .set_metadata(container, blob_name, &last)
                 .await
                 .map_err(|e| e.message().to_owned())
         }

@@ -3,6 +3,8 @@
 //! and the create_vm benchmark.
 
 use base64::Engine;
+use bosh_azure_cpi::azure::storage::StorageAccess;
+use bosh_azure_cpi::azure::storage::blob::{BlobService, BlobServiceOptions};
 use bosh_azure_sim::azurite::Azurite;
 use bosh_azure_sim::stemcell_gen::{
     Generation, StemcellImageSpec, stemcell_cloud_properties, write_stemcell_image,
@@ -66,6 +68,16 @@ impl VmEnv {
 
     pub fn storage_account_name(&self) -> &str {
         self.azurite.account_name()
+    }
+
+    /// The default storage account's blobs (Azurite), read and written directly.
+    pub fn blobs(&self) -> BlobService {
+        let access = StorageAccess {
+            account_name: self.azurite.account_name().into(),
+            blob_endpoint: self.azurite.blob_endpoint(),
+            account_key: self.azurite.account_key().to_string().into(),
+        };
+        BlobService::new(&access, BlobServiceOptions::default()).expect("blob service")
     }
 
     /// Rewrites cpi.json with the default storage account set; `edit` may change the rest.

@@ -536,7 +536,12 @@ async fn put_resource(call: &mut Call<'_>, kind: &'static dyn Kind, rid: &Resour
     } else {
         request_body.clone()
     };
-    // Source blobs are checked before taking the lock (it is a network call).
+    // Source blobs are checked before taking the lock (it is a network call). A PATCH is
+    // checked as the merged resource, so a tags-only PATCH of a gallery image version whose
+    // source VHD is gone fails as its PUT would: the 2024-03-03 spec (GalleryRP gallery.json,
+    // `GalleryImageVersionUpdate`) sends the same `GalleryImageVersionProperties`, source
+    // included, and neither it nor the gallery docs say Azure skips the source on update, so
+    // the sim takes the stricter reading rather than a kinder one.
     let mut blobs = HashMap::new();
     for uri in kind.blob_sources(&preview) {
         if let Some(size) = crate::storage_backend::blob_size(sim, &uri).await {

@@ -117,6 +117,14 @@ pub fn parse_resource<T: DeserializeOwned>(what: &str, body: &[u8]) -> CpiResult
         .map_err(|e| CpiError::cloud(format!("Unexpected ARM response for {what}: {e}")))
 }
 
+/// Prefix of the stemcell blob metadata keys only this CPI writes (upload and deletion marks,
+/// the source VHD of a record blob). The Ruby CPI writes the stemcell properties, `image` and the
+/// gallery keys; none starts so, and it ignores keys it does not know.
+pub const CPI_METADATA_PREFIX: &str = "bosh_azure_cpi_rs_";
+/// Unix seconds when an upload into this stemcell blob started; present only while it runs
+/// (or after it was killed), removed by the metadata write that ends the upload.
+pub const UPLOAD_STARTED_METADATA: &str = "bosh_azure_cpi_rs_upload_started";
+
 /// Metadata values as tag strings, the way Ruby's `value.to_s` renders them, so tags written
 /// by either CPI read the same: strings as is, numbers and booleans as text, null as "",
 /// arrays and objects in Ruby 3.3 `inspect` form (`["SCSI", "NVMe"]`, `{"k"=>"v"}`).

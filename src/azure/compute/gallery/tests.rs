@@ -190,6 +190,36 @@ fn blob_metadata_and_version_tags() {
     let tags = version_tags(&metadata, "bosh-stemcell-1");
     assert_eq!(tags["stemcell_references"], "bosh-stemcell-1");
     assert_eq!(tags.len(), metadata.len() + 1);
+
+    // The CPI's own blob keys (a record's source, a deletion mark) stay on the blob.
+    let mut record = metadata.clone();
+    record.insert(SOURCE_BLOB_METADATA.into(), "bosh-stemcell-0.vhd".into());
+    record.insert(SOURCE_DELETED_METADATA.into(), "1765000000".into());
+    assert_eq!(version_tags(&record, "bosh-stemcell-1"), tags);
+}
+
+#[test]
+fn source_blob_uri_reads_the_os_disk_image_source() {
+    let version: GalleryImageVersion = serde_json::from_value(json!({
+        "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d/versions/1.0.0",
+        "name": "1.0.0",
+        "location": "eastus",
+        "properties": {"storageProfile": {"osDiskImage": {"source": {
+            "storageAccountId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a",
+            "uri": "https://a.blob.core.windows.net/stemcell/bosh-stemcell-1.vhd"
+        }}}}
+    }))
+    .unwrap();
+    assert_eq!(
+        version.source_blob_uri(),
+        Some("https://a.blob.core.windows.net/stemcell/bosh-stemcell-1.vhd")
+    );
+    let from_snapshot: GalleryImageVersion = serde_json::from_value(json!({
+        "id": "x", "name": "1.0.0", "location": "eastus",
+        "properties": {"storageProfile": {"osDiskImage": {"source": {"id": "/snapshots/s"}}}}
+    }))
+    .unwrap();
+    assert_eq!(from_snapshot.source_blob_uri(), None);
 }
 
 #[test]

@@ -359,10 +359,32 @@ impl BlobService {
     /// Names of the blobs in `container` that start with `prefix`, across every page of the
     /// listing. A missing container holds no blobs.
     pub async fn list_blob_names(&self, container: &str, prefix: &str) -> CpiResult<Vec<String>> {
+        let items = self.list_blobs(container, prefix, false).await?;
+        Ok(items.into_iter().map(|(name, _)| name).collect())
+    }
+
+    /// Names and user metadata of the blobs in `container` that start with `prefix`, from the
+    /// listing itself (`include=metadata`): no request per blob.
+    pub async fn list_blobs_with_metadata(
+        &self,
+        container: &str,
+        prefix: &str,
+    ) -> CpiResult<Vec<(String, HashMap<String, String>)>> {
+        self.list_blobs(container, prefix, true).await
+    }
+
+    async fn list_blobs(
+        &self,
+        container: &str,
+        prefix: &str,
+        with_metadata: bool,
+    ) -> CpiResult<Vec<(String, HashMap<String, String>)>> {
         let options = azure_storage_blob::models::BlobContainerClientListBlobsOptions {
             // Sent only when set: Azurite refuses the Shared Key signature of an empty `prefix=`.
             prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
             maxresults: self.list_page_size,
+            include: with_metadata
+                .then(|| vec![azure_storage_blob::models::ListBlobsIncludeItem::Metadata]),
             ..Default::default()
         };
         let mut pager = self
@@ -370,12 +392,20 @@ impl BlobService {
             .blob_container_client(container)
             .list_blobs(Some(options))
             .map_err(|e| self.failure("list blobs of", container, None, &e))?;
-        let mut names = Vec::new();
+        let mut blobs = Vec::new();
         loop {
             match pager.try_next().await {
-                Ok(Some(item)) => names.extend(item.name),
-                Ok(None) => return Ok(names),
-                Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(names),
+                Ok(Some(item)) => {
+                    if let Some(name) = item.name {
+                        let metadata = item
+                            .metadata
+                            .and_then(|metadata| metadata.values)
+                            .unwrap_or_default();
+                        blobs.push((name, metadata));
+                    }
+                }
+                Ok(None) => return Ok(blobs),
+                Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(blobs),
                 Err(e) => return Err(self.failure("list blobs of", container, None, &e)),
             }
         }
