@@ -14,6 +14,8 @@ use crate::error::{CpiError, CpiResult};
 
 /// How much of an input a message shows.
 pub const QUOTE_PREFIX_CHARS: usize = 128;
+/// How much of an Azure resource id a message shows: a valid one whole.
+pub const RESOURCE_ID_SHOWN_CHARS: usize = 1024;
 
 /// An input as a message shows it: whole when short, otherwise its first
 /// [`QUOTE_PREFIX_CHARS`] characters and `… (N bytes)`. Control characters are escaped so
@@ -45,6 +47,23 @@ impl fmt::Display for Quoted<'_> {
         }
         Ok(())
     }
+}
+
+/// The longest CID accepted: longer than any id made of valid names (a V2 disk id holding a
+/// 1024-character blob name is the longest), short enough that a CID shown in a log stays
+/// readable. Checked before parsing, so an oversized id costs nothing.
+pub const MAX_CID_BYTES: usize = 2048;
+
+/// Refuses a CID longer than [`MAX_CID_BYTES`]: unknown V2 entries are kept (they round-trip
+/// as the Ruby CPI keeps them), so the names' checks alone would not bound an id.
+pub fn check_cid_length(field: &str, cid: &str) -> CpiResult<()> {
+    if cid.len() <= MAX_CID_BYTES {
+        return Ok(());
+    }
+    Err(CpiError::cloud(format!(
+        "Invalid {field}: '{}' is longer than any CPI id ({MAX_CID_BYTES} bytes)",
+        quote(cid)
+    )))
 }
 
 /// The resource types whose names the CPI takes from the Director.

@@ -40,7 +40,7 @@ use crate::cid::{DiskCid, SnapshotCid, StemcellCid, VmCid};
 use crate::config::Config;
 use crate::config::Environment;
 use crate::error::{CpiError, CpiResult};
-use crate::names::{Kind, check as check_name};
+use crate::names::{Kind, check as check_name, check_cid_length};
 use crate::props::{DiskCloudProps, Networks, PropsContext, VmCloudProps, VmResources};
 use crate::rpc::{ApiVersion, Call};
 
@@ -99,6 +99,7 @@ impl Cpi {
 
     /// A VM CID from the Director: parsed, and its names checked against Azure's rules.
     fn vm_cid(&self, cid: &str) -> CpiResult<VmCid> {
+        check_cid_length("vm_cid", cid)?;
         let vm = VmCid::parse(cid, &self.config.azure.resource_group_name)?;
         vm.check_names()?;
         Ok(vm)
@@ -116,6 +117,7 @@ impl Cpi {
 
     /// A disk CID from the Director: parsed, and its names checked against Azure's rules.
     fn disk_cid(&self, cid: &str) -> CpiResult<DiskCid> {
+        check_cid_length("disk_cid", cid)?;
         let disk = DiskCid::parse(cid, &self.config.azure.resource_group_name)?;
         disk.check_names("disk_cid")?;
         Ok(disk)
@@ -127,6 +129,7 @@ impl Cpi {
             Decoded::Answer(value) => return Ok(value),
             Decoded::Azure(azure_call) => azure_call,
         };
+        self.config.azure.check_names()?;
         let deadline = Deadline::after(self.config.azure.method_timeout(method));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -308,6 +311,7 @@ impl Cpi {
                 self.disk_cid(&disk_cid)?,
             ))),
             Call::DeleteSnapshot { snapshot_cid } => {
+                check_cid_length("snapshot_cid", &snapshot_cid)?;
                 let snapshot =
                     SnapshotCid::parse(&snapshot_cid, &self.config.azure.resource_group_name)?;
                 snapshot.check_names()?;

@@ -64,7 +64,10 @@ impl ResourcePath {
             && segments[0].eq_ignore_ascii_case("subscriptions")
             && segments.iter().all(|s| !s.is_empty());
         if !valid {
-            return Err(Error::Invalid(format!("not an Azure resource id: '{id}'")));
+            return Err(Error::Invalid(format!(
+                "not an Azure resource id: '{}'",
+                quote_up_to(id, crate::names::RESOURCE_ID_SHOWN_CHARS)
+            )));
         }
         Ok(Self {
             segments,
