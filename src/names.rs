@@ -251,24 +251,50 @@ mod tests {
     fn names_the_cpi_and_the_ruby_cpi_make_pass() {
         let uuid = "6a2f1ad4-4b8a-4d1b-9a5e-1c1e7a3c0b01";
         check(Kind::VirtualMachine, "vm", uuid).unwrap();
-        check(Kind::VirtualMachine, "vm", &format!("abcdefghijkl0123456789ab-{uuid}")).unwrap();
+        check(
+            Kind::VirtualMachine,
+            "vm",
+            &format!("abcdefghijkl0123456789ab-{uuid}"),
+        )
+        .unwrap();
         check(Kind::Resource, "disk", &format!("bosh-disk-data-{uuid}")).unwrap();
-        check(Kind::Resource, "disk", &format!("bosh-disk-os-{uuid}-ephemeral-disk")).unwrap();
+        check(
+            Kind::Resource,
+            "disk",
+            &format!("bosh-disk-os-{uuid}-ephemeral-disk"),
+        )
+        .unwrap();
         check(Kind::ResourceGroup, "rg", "my_rg-(prod).1").unwrap();
         check(Kind::StorageAccount, "sa", "abcdefghijkl0123456789ab").unwrap();
         check(Kind::VirtualNetwork, "vnet", "boshnet").unwrap();
-        check(Kind::Blob, "blob", "bosh-data-x--2026-01-01T00:00:00.1234567Z").unwrap();
+        check(
+            Kind::Blob,
+            "blob",
+            "bosh-data-x--2026-01-01T00:00:00.1234567Z",
+        )
+        .unwrap();
     }
 
     #[test]
     fn the_message_names_the_field_and_cuts_the_value() {
         let long = "v".repeat(5 << 20);
-        let err = check(Kind::VirtualNetwork, "networks.default.virtual_network_name", &long)
-            .unwrap_err();
+        let err = check(
+            Kind::VirtualNetwork,
+            "networks.default.virtual_network_name",
+            &long,
+        )
+        .unwrap_err();
         assert_eq!(err.wire_type(), "Bosh::Clouds::CloudError");
         assert!(!err.ok_to_retry());
-        assert!(err.message().contains("networks.default.virtual_network_name"));
-        assert!(err.message().contains("(5242880 bytes)"), "{}", err.message());
+        assert!(
+            err.message()
+                .contains("networks.default.virtual_network_name")
+        );
+        assert!(
+            err.message().contains("(5242880 bytes)"),
+            "{}",
+            err.message()
+        );
         assert!(err.message().len() < 300, "{}", err.message());
     }
 

@@ -167,7 +167,11 @@ fn nics_to_delete(
         .iter()
         .map(|nic| network.clone().child("networkInterfaces", &nic.name))
         .collect();
-    for id in vm.map(VirtualMachine::network_interface_ids).into_iter().flatten() {
+    for id in vm
+        .map(VirtualMachine::network_interface_ids)
+        .into_iter()
+        .flatten()
+    {
         let path = ResourcePath::parse_id(id)?;
         if !paths
             .iter()

@@ -229,10 +229,7 @@ fn plain_storage_account_name(plain: &str) -> CpiResult<&str> {
         .filter(|(_, tail)| tail.contains('-'))
         .map(|(account, _)| account)
         .ok_or_else(|| {
-            CpiError::cloud(format!(
-                "Invalid unmanaged data disk name {}",
-                quote(plain)
-            ))
+            CpiError::cloud(format!("Invalid unmanaged data disk name {}", quote(plain)))
         })
 }
 

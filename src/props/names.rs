@@ -3,7 +3,9 @@
 //! availability set or `bosh.group` longer than 80 characters becomes `az-<md5>-<tail>`) are
 //! left to that step.
 
-use super::{BackendPoolRef, DiskCloudProps, ManagedIdentity, Networks, SecurityGroup, VmCloudProps};
+use super::{
+    BackendPoolRef, DiskCloudProps, ManagedIdentity, Networks, SecurityGroup, VmCloudProps,
+};
 use crate::error::CpiResult;
 use crate::names::{Kind, check, quote};
 
@@ -23,7 +25,11 @@ fn security_group(field: &str, group: Option<&SecurityGroup>) -> CpiResult<()> {
 
 fn pools(field: &str, pools: Option<&Vec<BackendPoolRef>>) -> CpiResult<()> {
     for (index, pool) in pools.into_iter().flatten().enumerate() {
-        check(Kind::Resource, &format!("{field}[{index}].name"), &pool.name)?;
+        check(
+            Kind::Resource,
+            &format!("{field}[{index}].name"),
+            &pool.name,
+        )?;
         check(
             Kind::ResourceGroup,
             &format!("{field}[{index}].resource_group_name"),
@@ -60,7 +66,9 @@ impl VmCloudProps {
         security_group("security_group", self.security_group.as_ref())?;
         application_security_groups(
             "application_security_groups",
-            self.application_security_groups.as_deref().unwrap_or_default(),
+            self.application_security_groups
+                .as_deref()
+                .unwrap_or_default(),
         )?;
         pools("load_balancer", self.load_balancers.as_ref())?;
         pools("application_gateway", self.application_gateways.as_ref())?;

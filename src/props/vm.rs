@@ -392,7 +392,12 @@ fn parse_tags(fields: &Fields) -> CpiResult<BTreeMap<String, String>> {
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 other => {
-                    return Err(type_error(OWNER, &format!("tags.{}", quote(key)), "a string", other));
+                    return Err(type_error(
+                        OWNER,
+                        &format!("tags.{}", quote(key)),
+                        "a string",
+                        other,
+                    ));
                 }
             };
             Ok((key.clone(), value))

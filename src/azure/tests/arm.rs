@@ -696,7 +696,11 @@ async fn an_oversized_url_fails_at_once_and_is_never_sent() {
             .unwrap_err();
         assert!(matches!(err, Error::Invalid(_)), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert!(err.to_string().len() < 1024, "{} bytes", err.to_string().len());
+        assert!(
+            err.to_string().len() < 1024,
+            "{} bytes",
+            err.to_string().len()
+        );
     }
     assert!(arm_requests(&server).is_empty());
 }
