@@ -10,6 +10,7 @@ pub mod error;
 pub(crate) mod fields;
 pub mod locks;
 pub mod logging;
+pub mod names;
 pub mod props;
 pub mod rpc;
 pub mod stemcell;

@@ -8,6 +8,7 @@
 //! at a time (a file lock) posts the waiting events, at most four per post and one post a
 //! minute, as the Ruby CPI does, so a busy Director sends little. Lost events are not an error.
 
+use crate::names::quote;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -63,7 +64,8 @@ impl Monitor {
         let (operation, container_id, extras) = describe(call)?;
         Some(Self {
             operation,
-            container_id,
+            // Every CID this CPI makes shows whole; an oversized one is not carried along.
+            container_id: quote(&container_id).to_string(),
             extras,
             subscription_id: config.subscription_id.clone(),
             wire_server: config

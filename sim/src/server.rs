@@ -19,6 +19,16 @@ use crate::http::{Reply, Req};
 use crate::state::Sim;
 
 const MAX_BODY: usize = 64 << 20;
+/// Read request heads this large whole, so that an oversized URL gets Azure's answer
+/// ([`front_end_limits`]) rather than a dropped connection, which clients rightly retry.
+const MAX_HEAD: usize = 16 << 20;
+/// Http.sys, the front end of ARM, answers `414 Request URL Too Long` to a URL past
+/// MaxFieldLength (16 KiB by default) and `400 Bad Request - Invalid URL` to a path segment
+/// past UrlSegmentMaxLength (260 characters by default): "Http.sys registry settings for
+/// Windows", learn.microsoft.com/troubleshoot/developer/webapps/iis/
+/// iisadmin-service-inetinfo/httpsys-registry-windows.
+const MAX_URL_BYTES: usize = 16 * 1024;
+const MAX_URL_SEGMENT_CHARS: usize = 260;
 
 /// Serves connections until `stop` flips to true.
 pub(crate) async fn serve(
@@ -39,7 +49,8 @@ pub(crate) async fn serve(
         let mut conn_stop = stop.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(sim.clone(), req, imds));
-            let builder = http1::Builder::new();
+            let mut builder = http1::Builder::new();
+            builder.max_buf_size(MAX_HEAD);
             match tls {
                 Some(acceptor) => {
                     let Ok(stream) = acceptor.accept(stream).await else {
@@ -83,7 +94,9 @@ async fn handle(
         bytes,
     );
     let control = !imds && req.segments.first().is_some_and(|s| s == "_sim");
-    let (reply, faulted) = if control {
+    let (reply, faulted) = if let Some(reply) = front_end_limits(&req) {
+        (reply, false)
+    } else if control {
         (crate::control::handle(&sim, &req), false)
     } else {
         route(&sim, &req, imds).await
@@ -107,6 +120,18 @@ async fn handle(
         ));
     }
     Ok(reply.into_response())
+}
+
+/// What Azure's front end answers before any resource provider sees the request.
+fn front_end_limits(req: &Req) -> Option<Reply> {
+    let target = req.raw_path.len() + req.raw_query.as_ref().map_or(0, |q| q.len() + 1);
+    if target > MAX_URL_BYTES {
+        return Some(Reply::empty(hyper::StatusCode::URI_TOO_LONG));
+    }
+    req.segments
+        .iter()
+        .any(|segment| segment.chars().count() > MAX_URL_SEGMENT_CHARS)
+        .then(|| Reply::empty(hyper::StatusCode::BAD_REQUEST))
 }
 
 async fn route(sim: &Arc<Sim>, req: &Req, imds: bool) -> (Reply, bool) {

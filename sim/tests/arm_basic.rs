@@ -140,3 +140,20 @@ async fn resource_group_list_pages_with_next_link() {
     assert_eq!(names, ["g0", "g1", "g2", "g3", "g4"]);
     sim.handle.shutdown().await;
 }
+
+/// Azure's front end (Http.sys) refuses oversized URLs with an answer, not a dropped
+/// connection: 414 past 16 KiB, 400 for a path segment past 260 characters.
+#[tokio::test]
+async fn oversized_urls_are_answered_as_azure_front_end_answers() {
+    let sim = TestSim::start().await;
+    // (reqwest cannot build a URL past 64 KiB at all.)
+    for size in [20_000, 60_000] {
+        let url = format!("{}?api-version={RES}", sim.rg(&"g".repeat(size)));
+        let r = sim.get(&url).await;
+        assert_eq!(r.status, StatusCode::URI_TOO_LONG, "{size}");
+    }
+    let url = format!("{}?api-version={RES}", sim.rg(&"g".repeat(261)));
+    assert_eq!(sim.get(&url).await.status, StatusCode::BAD_REQUEST);
+    let url = format!("{}?api-version={RES}", sim.rg(&"g".repeat(90)));
+    assert_eq!(sim.get(&url).await.status, StatusCode::NOT_FOUND);
+}

@@ -1,15 +1,20 @@
-//! `delete_vm`: the VM, then its NICs (by their deterministic names `<vm>-<i>`, stopping at
-//! the first missing index, plus any other NIC the VM references), its dynamic public IP
-//! (named like the VM), its OS and ephemeral disks, and its availability set when no VM is
-//! left in it. Persistent disks are never touched. A VM that is already gone is not an error;
-//! any failed deletion is.
+//! `delete_vm`: the VM, then its NICs, its dynamic public IP (named like the VM), its OS and
+//! ephemeral disks (named after the VM), and its availability set when no VM is left in it.
+//! Persistent disks are never touched. A VM that is already gone is not an error; any failed
+//! deletion is, and a retry converges: everything but the VM is found by name, not through
+//! the VM.
+//!
+//! The NICs are found as the Ruby CPI finds them, by one listing of the resource group: every
+//! NIC named `<vm>-<digits>` (the only names create_vm gives, by either CPI), plus any other
+//! NIC the VM still references. Probing `<vm>-0`, `<vm>-1`, ... would stop at the first gap
+//! that a half-done earlier delete left, and leak the NICs after it.
 //!
 //! A legacy VM with unmanaged disks (its CID names a storage account) keeps its OS and
 //! ephemeral disks as blobs `bosh/bosh-os-<vm>[-ephemeral-disk].vhd` in that account, next to
 //! the boot status blobs `bosh/<vm>*status`; those blobs go instead of managed disks. As in
 //! the Ruby CPI, a status blob that cannot be deleted is only logged.
 
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 use serde_json::Value;
 
 use super::azure::Azure;
@@ -17,6 +22,7 @@ use super::create_vm::{availability_set_of, delete_empty_availability_set};
 use crate::azure::compute::vm::VirtualMachine;
 use crate::azure::network::interface::{
     NIC_RESERVED_ERROR_CODE, NIC_RESERVED_MAX_ATTEMPTS, NIC_RESERVED_RETRY_DELAY, NetworkInterface,
+    availability_set_from_nics, nics_of_vm,
 };
 use crate::azure::network::public_ip::dynamic_public_ip_name;
 use crate::azure::storage::blob_disk::{DISK_CONTAINER, vhd_blob_name};
@@ -32,20 +38,10 @@ pub async fn delete_vm(azure: &Azure<'_>, vm_cid: &VmCid) -> CpiResult<Value> {
         .arm
         .resource_group_path(vm_cid.resource_group_name())
         .provider("Microsoft.Network");
-    let nic_path = |name: &str| network.clone().child("networkInterfaces", name);
 
-    // Once the VM is gone, only its primary NIC still tells which set it was in.
-    let availability_set = match &vm {
-        Some(vm) => vm.availability_set_name().map(str::to_owned),
-        None => azure
-            .get::<NetworkInterface>(&nic_path(&vm_cid.nic_name(0)), ApiKind::Network)
-            .await?
-            .and_then(|nic| nic.availability_set_tag().map(str::to_owned)),
-    };
-
-    if vm.is_some() {
+    if let Some(vm) = &vm {
         // Shared: a create_vm joining the same set may run, but not a set deletion.
-        let _lock = match &availability_set {
+        let _lock = match vm.availability_set_name() {
             Some(name) => Some(
                 locks
                     .lock(
@@ -63,8 +59,17 @@ pub async fn delete_vm(azure: &Azure<'_>, vm_cid: &VmCid) -> CpiResult<Value> {
             .await?;
     }
 
+    let listing = list_nics(azure, &network).await?;
+    let own_nics = nics_of_vm(&listing, vm_cid.vm_name());
+    // Once the VM is gone, only its primary NIC still tells which set it was in.
+    let availability_set = match &vm {
+        Some(vm) => vm.availability_set_name().map(str::to_owned),
+        None => availability_set_from_nics(&own_nics).map(str::to_owned),
+    };
+    let nic_paths = nics_to_delete(&network, &own_nics, vm.as_ref())?;
+
     let nics = async {
-        delete_nics(azure, vm_cid, vm.as_ref(), &nic_path).await?;
+        delete_nics(azure, &nic_paths).await?;
         // The public IP can go only after the NIC that used it.
         let pip = network.clone().child(
             "publicIPAddresses",
@@ -137,32 +142,60 @@ async fn delete_disk_blobs(azure: &Azure<'_>, vm_cid: &VmCid, account: &str) -> 
     Ok(())
 }
 
-/// Deletes `<vm>-0`, `<vm>-1`, ... until one is missing, plus any other NIC the VM still
-/// names (legacy VMs whose NICs do not follow the pattern): no resource-group listing.
-async fn delete_nics(
-    azure: &Azure<'_>,
-    vm_cid: &VmCid,
+/// The resource group's NICs, in one listing; none when the group itself is gone.
+async fn list_nics(azure: &Azure<'_>, network: &ResourcePath) -> CpiResult<Vec<NetworkInterface>> {
+    let path = network.clone().segment("networkInterfaces");
+    match azure
+        .arm
+        .list::<NetworkInterface>(&path, ApiKind::Network, azure.deadline)
+        .await
+    {
+        Ok(nics) => Ok(nics),
+        Err(e) if e.is_not_found() => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The VM's own NICs by name, then any other NIC the VM still references (legacy VMs whose
+/// NICs do not follow the pattern), each once. Names compare without case, as Azure's do.
+fn nics_to_delete(
+    network: &ResourcePath,
+    own: &[&NetworkInterface],
     vm: Option<&VirtualMachine>,
-    nic_path: &impl Fn(&str) -> ResourcePath,
-) -> CpiResult<()> {
-    let mut deleted = Vec::new();
-    for index in 0.. {
-        let name = vm_cid.nic_name(index);
-        match delete_nic(azure, &nic_path(&name)).await? {
-            Deleted::Deleted => deleted.push(name.to_ascii_lowercase()),
-            Deleted::NotFound => break,
+) -> CpiResult<Vec<ResourcePath>> {
+    let mut paths: Vec<ResourcePath> = own
+        .iter()
+        .map(|nic| network.clone().child("networkInterfaces", &nic.name))
+        .collect();
+    for id in vm
+        .map(VirtualMachine::network_interface_ids)
+        .into_iter()
+        .flatten()
+    {
+        let path = ResourcePath::parse_id(id)?;
+        if !paths
+            .iter()
+            .any(|known| known.name().eq_ignore_ascii_case(path.name()))
+        {
+            paths.push(path);
         }
     }
-    let mut others: Vec<ResourcePath> = Vec::new();
-    if let Some(vm) = vm {
-        for id in vm.network_interface_ids() {
-            let path = ResourcePath::parse_id(id)?;
-            if !deleted.contains(&path.name().to_ascii_lowercase()) {
-                others.push(path);
-            }
+    Ok(paths)
+}
+
+/// Deletes every NIC in `paths`; every deletion runs to its end before the first error is
+/// answered, so one NIC that cannot go yet does not leave the others behind.
+async fn delete_nics(azure: &Azure<'_>, paths: &[ResourcePath]) -> CpiResult<()> {
+    for (path, result) in paths
+        .iter()
+        .zip(join_all(paths.iter().map(|path| delete_nic(azure, path))).await)
+    {
+        match result {
+            Ok(Deleted::Deleted) => tracing::info!(nic = %path.name(), "deleted NIC"),
+            Ok(Deleted::NotFound) => {}
+            Err(e) => return Err(e),
         }
     }
-    try_join_all(others.iter().map(|path| delete_nic(azure, path))).await?;
     Ok(())
 }
 

@@ -41,6 +41,7 @@ use crate::cid::{DiskCid, SnapshotCid, StemcellCid, VmCid};
 use crate::config::Config;
 use crate::config::Environment;
 use crate::error::{CpiError, CpiResult};
+use crate::names::{Kind, check as check_name, check_cid_length};
 use crate::props::{DiskCloudProps, Networks, PropsContext, VmCloudProps, VmResources};
 use crate::rpc::{ApiVersion, Call};
 
@@ -97,8 +98,12 @@ impl Cpi {
         }
     }
 
+    /// A VM CID from the Director: parsed, and its names checked against Azure's rules.
     fn vm_cid(&self, cid: &str) -> CpiResult<VmCid> {
-        VmCid::parse(cid, &self.config.azure.resource_group_name)
+        check_cid_length("vm_cid", cid)?;
+        let vm = VmCid::parse(cid, &self.config.azure.resource_group_name)?;
+        vm.check_names()?;
+        Ok(vm)
     }
 
     fn props_context(&self) -> PropsContext {
@@ -111,8 +116,12 @@ impl Cpi {
         }
     }
 
+    /// A disk CID from the Director: parsed, and its names checked against Azure's rules.
     fn disk_cid(&self, cid: &str) -> CpiResult<DiskCid> {
-        DiskCid::parse(cid, &self.config.azure.resource_group_name)
+        check_cid_length("disk_cid", cid)?;
+        let disk = DiskCid::parse(cid, &self.config.azure.resource_group_name)?;
+        disk.check_names("disk_cid")?;
+        Ok(disk)
     }
 
     pub fn run(&self, call: Call) -> CpiResult<Value> {
@@ -121,6 +130,7 @@ impl Cpi {
             Decoded::Answer(value) => return Ok(value),
             Decoded::Azure(azure_call) => azure_call,
         };
+        self.config.azure.check_names()?;
         let deadline = Deadline::after(self.config.azure.method_timeout(method));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -218,7 +228,7 @@ impl Cpi {
                 vm_cid,
             } => Ok(Decoded::Azure(AzureCall::CreateDisk {
                 size_mib,
-                props: DiskCloudProps::from_value(&Value::Object(cloud_properties))?,
+                props: disk_props(cloud_properties)?,
                 vm: vm_cid.as_deref().map(|cid| self.vm_cid(cid)).transpose()?,
             })),
             // Not built yet: every ID and cloud_properties value is still decoded first, so a
@@ -243,15 +253,23 @@ impl Cpi {
                 env,
             } => {
                 let context = self.props_context();
+                // The VM's name, and its disks' and NICs' names derived from it.
+                check_name(Kind::VirtualMachine, "agent_id", &agent_id)?;
+                check_name(
+                    Kind::Resource,
+                    "agent_id (in the ephemeral disk name)",
+                    &VmCid::new_managed(&agent_id, "rg")?.ephemeral_disk_name(),
+                )?;
+                let props = VmCloudProps::from_value(&Value::Object(cloud_properties), &context)?;
+                props.check_names()?;
+                let networks = Networks::from_value(&Value::Object(networks), &context)?;
+                networks.check_names()?;
                 Ok(Decoded::Azure(AzureCall::CreateVm(Box::new(
                     create_vm::CreateVm {
                         agent_id,
                         stemcell: stemcell_cid.parse()?,
-                        props: VmCloudProps::from_value(
-                            &Value::Object(cloud_properties),
-                            &context,
-                        )?,
-                        networks: Networks::from_value(&Value::Object(networks), &context)?,
+                        props,
+                        networks,
                         env,
                         disk_cids: disk_cids
                             .iter()
@@ -283,7 +301,7 @@ impl Cpi {
             } => Ok(Decoded::Azure(AzureCall::UpdateDisk {
                 disk: self.disk_cid(&disk_cid)?,
                 size_mib: new_size_mib,
-                props: DiskCloudProps::from_value(&Value::Object(cloud_properties))?,
+                props: disk_props(cloud_properties)?,
             })),
             Call::AttachDisk { vm_cid, disk_cid } => Ok(Decoded::Azure(AzureCall::AttachDisk(
                 self.vm_cid(&vm_cid)?,
@@ -293,9 +311,13 @@ impl Cpi {
                 self.vm_cid(&vm_cid)?,
                 self.disk_cid(&disk_cid)?,
             ))),
-            Call::DeleteSnapshot { snapshot_cid } => Ok(Decoded::Azure(AzureCall::DeleteSnapshot(
-                SnapshotCid::parse(&snapshot_cid, &self.config.azure.resource_group_name)?,
-            ))),
+            Call::DeleteSnapshot { snapshot_cid } => {
+                check_cid_length("snapshot_cid", &snapshot_cid)?;
+                let snapshot =
+                    SnapshotCid::parse(&snapshot_cid, &self.config.azure.resource_group_name)?;
+                snapshot.check_names()?;
+                Ok(Decoded::Azure(AzureCall::DeleteSnapshot(snapshot)))
+            }
             Call::CalculateVmCloudProperties { desired } => {
                 Ok(Decoded::Azure(AzureCall::CalculateVmCloudProperties(
                     VmResources::from_value(&Value::Object(desired))?,
@@ -303,4 +325,10 @@ impl Cpi {
             }
         }
     }
+}
+
+fn disk_props(cloud_properties: Map<String, Value>) -> CpiResult<DiskCloudProps> {
+    let props = DiskCloudProps::from_value(&Value::Object(cloud_properties))?;
+    props.check_names()?;
+    Ok(props)
 }

@@ -1,5 +1,6 @@
 //! Host caching of an Azure disk: the three values ARM accepts, spelled as in ARM and in CIDs.
 
+use crate::names::quote;
 use std::fmt;
 use std::str::FromStr;
 
@@ -32,7 +33,7 @@ impl FromStr for Caching {
         Caching::ALL
             .into_iter()
             .find(|caching| caching.as_str() == s)
-            .ok_or_else(|| CpiError::cloud(format!("Unknown disk caching {s}")))
+            .ok_or_else(|| CpiError::cloud(format!("Unknown disk caching {}", quote(s))))
     }
 }
 

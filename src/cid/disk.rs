@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::caching::Caching;
 use super::object_id::{ObjectId, RESOURCE_GROUP_NAME_KEY, STORAGE_ACCOUNT_NAME_KEY};
 use crate::error::{CpiError, CpiResult};
+use crate::names::{Kind, check, quote};
 
 /// Name prefix of managed data disks and managed snapshots.
 pub const MANAGED_DATA_DISK_PREFIX: &str = "bosh-disk-data";
@@ -37,6 +38,31 @@ impl DiskCid {
         let disk_cid = Self(ObjectId::parse(cid, default_resource_group_name)?);
         disk_cid.validate()?;
         Ok(disk_cid)
+    }
+
+    /// Azure's rules for the names the id holds, before any call: a managed disk or snapshot
+    /// name, or else a blob name (unmanaged disks, blob snapshots `<disk>--<time>`, V1 ids).
+    /// `field` names the argument (`disk_cid`, `snapshot_cid`) in the error.
+    pub fn check_names(&self, field: &str) -> CpiResult<()> {
+        let kind = if self.has_managed_name() {
+            Kind::Resource
+        } else {
+            Kind::Blob
+        };
+        check(kind, field, self.disk_name())?;
+        check(
+            Kind::ResourceGroup,
+            &format!("{field} resource_group_name"),
+            self.resource_group_name(),
+        )?;
+        match self.0.field(STORAGE_ACCOUNT_NAME_KEY) {
+            Some(account) => check(
+                Kind::StorageAccount,
+                &format!("{field} storage_account_name"),
+                account,
+            ),
+            None => Ok(()),
+        }
     }
 
     /// A new managed data disk, named `bosh-disk-data-<fresh uuid v4>`.
@@ -136,7 +162,7 @@ impl DiskCid {
             None => self
                 .0
                 .field(STORAGE_ACCOUNT_NAME_KEY)
-                .ok_or_else(|| CpiError::cloud(format!("Invalid data disk name {name}"))),
+                .ok_or_else(|| CpiError::cloud(format!("Invalid data disk name {}", quote(name)))),
         }
     }
 
@@ -147,7 +173,8 @@ impl DiskCid {
         let name = self.disk_name();
         if name.is_empty() {
             return Err(CpiError::cloud(format!(
-                "Invalid disk_name in disk id (version 2) '{self}'"
+                "Invalid disk_name in disk id (version 2) '{}'",
+                quote(&self.to_string())
             )));
         }
         if !is_data_disk_name(name) {
@@ -159,12 +186,14 @@ impl DiskCid {
         // accepted keep parsing; caching() rejects unknown values when one is needed.
         if self.0.field(CACHING_KEY).is_none_or(str::is_empty) {
             return Err(CpiError::cloud(format!(
-                "Invalid caching in disk id (version 2) '{self}'"
+                "Invalid caching in disk id (version 2) '{}'",
+                quote(&self.to_string())
             )));
         }
         if self.resource_group_name().is_empty() {
             return Err(CpiError::cloud(format!(
-                "Invalid resource_group_name in disk id (version 2) '{self}'"
+                "Invalid resource_group_name in disk id (version 2) '{}'",
+                quote(&self.to_string())
             )));
         }
         if name.starts_with(DATA_DISK_PREFIX)
@@ -174,7 +203,8 @@ impl DiskCid {
                 .is_none_or(str::is_empty)
         {
             return Err(CpiError::cloud(format!(
-                "Invalid storage_account_name in disk id (version 2) '{self}'"
+                "Invalid storage_account_name in disk id (version 2) '{}'",
+                quote(&self.to_string())
             )));
         }
         Ok(())
@@ -189,7 +219,8 @@ fn is_data_disk_name(name: &str) -> bool {
 fn plain_storage_account_name(plain: &str) -> CpiResult<&str> {
     let Some(rest) = plain.strip_prefix(DATA_DISK_PREFIX) else {
         return Err(CpiError::cloud(format!(
-            "Invalid data disk name (plain) {plain}"
+            "Invalid data disk name (plain) {}",
+            quote(plain)
         )));
     };
     // Equivalent of /^bosh-data-([^-]*)-(.*)-([^-]*)$/: two more '-' must follow the account.
@@ -197,7 +228,9 @@ fn plain_storage_account_name(plain: &str) -> CpiResult<&str> {
         .and_then(|rest| rest.split_once('-'))
         .filter(|(_, tail)| tail.contains('-'))
         .map(|(account, _)| account)
-        .ok_or_else(|| CpiError::cloud(format!("Invalid unmanaged data disk name {plain}")))
+        .ok_or_else(|| {
+            CpiError::cloud(format!("Invalid unmanaged data disk name {}", quote(plain)))
+        })
 }
 
 impl fmt::Display for DiskCid {
@@ -252,6 +285,11 @@ impl SnapshotCid {
         self.0.resource_group_name()
     }
 
+    /// See [`DiskCid::check_names`].
+    pub fn check_names(&self) -> CpiResult<()> {
+        self.0.check_names("snapshot_cid")
+    }
+
     pub fn is_managed(&self) -> bool {
         self.0.has_managed_name()
     }
@@ -265,7 +303,7 @@ impl SnapshotCid {
     pub fn blob_snapshot(&self) -> CpiResult<(&str, &str)> {
         let name = self.snapshot_name();
         name.rsplit_once(SNAPSHOT_TIME_SEPARATOR)
-            .ok_or_else(|| CpiError::cloud(format!("Invalid snapshot id {name}")))
+            .ok_or_else(|| CpiError::cloud(format!("Invalid snapshot id {}", quote(name))))
     }
 }
 

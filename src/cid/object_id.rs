@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{CpiError, CpiResult};
+use crate::names::quote;
 
 pub(crate) const RESOURCE_GROUP_NAME_KEY: &str = "resource_group_name";
 pub(crate) const STORAGE_ACCOUNT_NAME_KEY: &str = "storage_account_name";
@@ -63,7 +64,8 @@ impl ObjectId {
         for (key, value) in entries {
             if value.contains(ENTRY_SEPARATOR) {
                 return Err(CpiError::cloud(format!(
-                    "Invalid {key} in {kind}: '{value}' must not contain '{ENTRY_SEPARATOR}'"
+                    "Invalid {key} in {kind}: '{}' must not contain '{ENTRY_SEPARATOR}'",
+                    quote(value)
                 )));
             }
             fields.insert(key.to_string(), value.to_string());

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 use crate::error::CpiError;
+use crate::names::{Kind, check, quote};
 
 pub const STEMCELL_PREFIX: &str = "bosh-stemcell";
 pub const LIGHT_STEMCELL_PREFIX: &str = "bosh-light-stemcell";
@@ -60,8 +61,13 @@ impl FromStr for StemcellCid {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
         if s.is_empty() || !s.chars().all(allowed) {
-            return Err(CpiError::cloud(format!("Invalid stemcell id '{s}'")));
+            return Err(CpiError::cloud(format!(
+                "Invalid stemcell id '{}'",
+                quote(s)
+            )));
         }
+        // User images and gallery names derive from the id: it must fit a resource name.
+        check(Kind::Resource, "stemcell_cid", s)?;
         Ok(Self(s.to_string()))
     }
 }

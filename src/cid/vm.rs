@@ -11,6 +11,7 @@ use std::fmt;
 
 use super::object_id::{ObjectId, RESOURCE_GROUP_NAME_KEY, STORAGE_ACCOUNT_NAME_KEY};
 use crate::error::{CpiError, CpiResult};
+use crate::names::{Kind, check, quote};
 
 const AGENT_ID_KEY: &str = "agent_id";
 /// A V1 managed VM id is a bare agent id (a UUID), counted in characters like Ruby's
@@ -27,6 +28,22 @@ impl VmCid {
         let vm_cid = Self(ObjectId::parse(cid, default_resource_group_name)?);
         vm_cid.validate()?;
         Ok(vm_cid)
+    }
+
+    /// Azure's rules for the names the id holds: an id no Azure VM can have is refused
+    /// before any call, so that nothing oversized or malformed reaches ARM. Separate from
+    /// `parse`, which keeps the Ruby CPI's syntax rules only.
+    pub fn check_names(&self) -> CpiResult<()> {
+        check(Kind::VirtualMachine, "vm_cid", self.vm_name())?;
+        check(
+            Kind::ResourceGroup,
+            "vm_cid resource_group_name",
+            self.resource_group_name(),
+        )?;
+        match self.storage_account_name() {
+            Some(account) => check(Kind::StorageAccount, "vm_cid storage_account_name", account),
+            None => Ok(()),
+        }
     }
 
     /// The CID of a new VM with managed disks; the VM is named after the agent id.
@@ -116,25 +133,29 @@ impl VmCid {
                 .is_some_and(|(_, agent_id)| agent_id.chars().count() == UUID_LENGTH);
             if !plain_is_managed(plain) && !is_unmanaged {
                 return Err(CpiError::cloud(format!(
-                    "Invalid instance id (plain) '{plain}'"
+                    "Invalid instance id (plain) '{}'",
+                    quote(plain)
                 )));
             }
             return Ok(());
         }
         if self.resource_group_name().is_empty() {
             return Err(CpiError::cloud(format!(
-                "Invalid resource_group_name in instance id (version 2) '{self}'"
+                "Invalid resource_group_name in instance id (version 2) '{}'",
+                quote(&self.to_string())
             )));
         }
         if self.vm_name().is_empty() {
             // The stray quote is in the Ruby CPI's message too.
             return Err(CpiError::cloud(format!(
-                "Invalid vm_name in instance id (version 2)' '{self}'"
+                "Invalid vm_name in instance id (version 2)' '{}'",
+                quote(&self.to_string())
             )));
         }
         if self.0.field(STORAGE_ACCOUNT_NAME_KEY) == Some("") {
             return Err(CpiError::cloud(format!(
-                "Invalid storage_account_name in instance id (version 2) '{self}'"
+                "Invalid storage_account_name in instance id (version 2) '{}'",
+                quote(&self.to_string())
             )));
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! The `networks` argument of create_vm (cpi-protocol §6) with the Azure cloud_properties of
 //! each network (ruby-cpi-behavior §3.3) and the Ruby NetworkConfigurator's rules.
 
+use crate::names::quote;
 use serde_json::{Map, Value};
 
 use super::PropsContext;
@@ -87,7 +88,7 @@ impl Networks {
         let mut networks: Vec<SubnetNetwork> = Vec::new();
         let mut vip: Option<(VipNetwork, bool)> = None;
         for (name, spec) in raw {
-            let owner = format!("network '{name}'");
+            let owner = format!("network '{}'", quote(name));
             if spec.is_null() {
                 return Err(type_error(&owner, "", "an object", spec));
             }
@@ -98,7 +99,8 @@ impl Networks {
                 "vip" => {
                     if vip.is_some() {
                         return Err(CpiError::cloud(format!(
-                            "More than one vip network for '{name}'"
+                            "More than one vip network for '{}'",
+                            quote(name)
                         )));
                     }
                     vip = Some(parse_vip_network(name, &fields, ctx)?);
@@ -106,7 +108,8 @@ impl Networks {
                 }
                 other => {
                     return Err(CpiError::cloud(format!(
-                        "Invalid network type '{other}' for Azure, can only handle 'dynamic', 'vip', or 'manual' network types"
+                        "Invalid network type '{}' for Azure, can only handle 'dynamic', 'vip', or 'manual' network types",
+                        quote(other)
                     )));
                 }
             };
@@ -128,7 +131,7 @@ impl Networks {
             Some((vip, false)) => {
                 return Err(CpiError::cloud(format!(
                     "ip address required for vip network '{}'",
-                    vip.name
+                    quote(&vip.name)
                 )));
             }
             Some((vip, true)) => Some(vip),

@@ -1,5 +1,6 @@
 //! vm_types / vm_extensions cloud_properties (ruby-cpi-behavior §3.1).
 
+use crate::names::quote;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -266,7 +267,8 @@ fn parse_availability_zone(fields: &Fields, ctx: &PropsContext) -> CpiResult<Opt
     if !AVAILABILITY_ZONES.contains(&zone.as_str()) {
         // Ruby prints the list with Array#inspect.
         return Err(CpiError::cloud(format!(
-            "'{zone}' is not a valid zone. Available zones are: [\"1\", \"2\", \"3\"]"
+            "'{}' is not a valid zone. Available zones are: [\"1\", \"2\", \"3\"]",
+            quote(&zone)
         )));
     }
     Ok(Some(zone))
@@ -390,7 +392,12 @@ fn parse_tags(fields: &Fields) -> CpiResult<BTreeMap<String, String>> {
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 other => {
-                    return Err(type_error(OWNER, &format!("tags.{key}"), "a string", other));
+                    return Err(type_error(
+                        OWNER,
+                        &format!("tags.{}", quote(key)),
+                        "a string",
+                        other,
+                    ));
                 }
             };
             Ok((key.clone(), value))

@@ -1,6 +1,7 @@
 //! The dispatch table: every method the Director or bosh-cli may send, with its arguments
 //! decoded into typed values before any action runs (cpi-protocol §4).
 
+use crate::names::quote;
 use serde_json::{Map, Value};
 
 use super::request::{ApiVersion, Request};
@@ -233,7 +234,8 @@ impl Call {
             "current_vm_id" => Self::CurrentVmId,
             unknown => {
                 return Err(CpiError::not_implemented(format!(
-                    "Method is not known, got: '{unknown}'"
+                    "Method is not known, got: '{}'",
+                    quote(unknown)
                 )));
             }
         };

@@ -5,6 +5,7 @@ mod call;
 mod request;
 mod response;
 
+use crate::names::quote;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -47,7 +48,9 @@ fn handle(config_path: Option<&Path>, input: &[u8]) -> CpiResult<serde_json::Val
         )
     })?;
     let config = Config::load(config_path, &request.context)?;
-    logging::init(config.azure.debug_mode, request.request_id());
+    // The tag is on every log line: a short prefix of whatever the context holds.
+    let request_id = request.request_id().map(|id| quote(id).to_string());
+    logging::init(config.azure.debug_mode, request_id.as_deref());
     tracing::info!(
         method = call.method_name(),
         api_version = request.api_version.number(),

@@ -1,6 +1,7 @@
 //! ARM resource paths built from raw (unescaped) segments; the client escapes each segment when
 //! it builds the URL, so a name can never change the path's shape.
 
+use crate::names::quote_up_to;
 use std::fmt;
 
 use super::super::error::{Error, Result};
@@ -63,7 +64,10 @@ impl ResourcePath {
             && segments[0].eq_ignore_ascii_case("subscriptions")
             && segments.iter().all(|s| !s.is_empty());
         if !valid {
-            return Err(Error::Invalid(format!("not an Azure resource id: '{id}'")));
+            return Err(Error::Invalid(format!(
+                "not an Azure resource id: '{}'",
+                quote_up_to(id, crate::names::RESOURCE_ID_SHOWN_CHARS)
+            )));
         }
         Ok(Self {
             segments,
@@ -85,11 +89,14 @@ impl ResourcePath {
     }
 }
 
+/// Longer than any valid Azure resource name: a checked name shows whole.
+const PATH_SEGMENT_SHOWN_CHARS: usize = 128;
+
 impl fmt::Display for ResourcePath {
     /// The unescaped path without query, as used in logs and error messages.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for segment in &self.segments {
-            write!(f, "/{segment}")?;
+            write!(f, "/{}", quote_up_to(segment, PATH_SEGMENT_SHOWN_CHARS))?;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Retry policy: which answers are worth another attempt, how long to wait, and how to read
 //! Azure's error body.
 
+use crate::names::quote_up_to;
 use std::time::{Duration, SystemTime};
 
 use rand::Rng;
@@ -114,8 +115,20 @@ pub fn parse_error(status: u16, body: &[u8]) -> (String, String, Vec<ErrorDetail
     } else {
         message
     };
-    (code, message, flatten_details(&details))
+    // Azure's messages quote the request's names and values back.
+    let mut details = flatten_details(&details);
+    for detail in &mut details {
+        detail.message = quote_up_to(&detail.message, AZURE_MESSAGE_SHOWN_CHARS).to_string();
+    }
+    (
+        quote_up_to(&code, AZURE_MESSAGE_SHOWN_CHARS).to_string(),
+        quote_up_to(&message, AZURE_MESSAGE_SHOWN_CHARS).to_string(),
+        details,
+    )
 }
+
+/// How much of an Azure error message a CPI error shows.
+const AZURE_MESSAGE_SHOWN_CHARS: usize = 1024;
 
 pub fn flatten_details(details: &[ErrorBody]) -> Vec<ErrorDetail> {
     let mut out = Vec::new();

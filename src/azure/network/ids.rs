@@ -3,6 +3,7 @@
 //! Ids are kept raw (unescaped): they go into request bodies as they are, and the ARM client
 //! escapes each path segment itself when it turns an id into a URL.
 
+use crate::names::{RESOURCE_ID_SHOWN_CHARS, quote_up_to};
 use std::fmt;
 
 use crate::error::{CpiError, CpiResult};
@@ -101,7 +102,12 @@ impl ResourceId {
 
     /// Parses an id as ARM returns it. Segment keywords are matched case-insensitively.
     pub fn parse(id: &str) -> CpiResult<Self> {
-        let invalid = || CpiError::cloud(format!("'{id}' is not a valid Azure resource id"));
+        let invalid = || {
+            CpiError::cloud(format!(
+                "'{}' is not a valid Azure resource id",
+                quote_up_to(id, RESOURCE_ID_SHOWN_CHARS)
+            ))
+        };
         let rest = id.strip_prefix('/').ok_or_else(invalid)?;
         let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
         if segments.iter().any(|s| s.is_empty()) || segments.len() < 7 {

@@ -29,12 +29,16 @@ pub fn ipconfig_name(index: usize) -> String {
 }
 
 /// Whether `name` is one of `vm_name`'s NICs (`<vm_name>-<digits>`, the names
-/// `VmCid::nic_name` gives). Stricter than Ruby's
-/// substring match, which could pick up another VM's NIC whose name contains this VM's.
+/// `VmCid::nic_name` gives), compared without case as Azure compares names. Stricter than
+/// Ruby's substring match, which could pick up another VM's NIC whose name contains this
+/// VM's (`agent-1` in `agent-10-0`).
 pub fn is_nic_of_vm(name: &str, vm_name: &str) -> bool {
-    name.strip_prefix(vm_name)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
+    let Some((base, index)) = name.rsplit_once('-') else {
+        return false;
+    };
+    base.eq_ignore_ascii_case(vm_name)
+        && !index.is_empty()
+        && index.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The ARM error code when a NIC cannot be deleted yet because a failed VM still holds it;
@@ -383,9 +387,13 @@ mod tests {
             "xvm-abc-0",
             "vm-ab-0",
             "vm-abcd-0",
+            "vm-abc0",
         ] {
             assert!(!is_nic_of_vm(other, "vm-abc"), "{other}");
         }
+        assert!(is_nic_of_vm("VM-ABC-3", "vm-abc"));
+        assert!(!is_nic_of_vm("agent-10-0", "agent-1"));
+        assert!(!is_nic_of_vm("agent-1-0", "agent"));
     }
 
     #[test]

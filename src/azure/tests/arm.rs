@@ -678,3 +678,29 @@ async fn a_non_idempotent_post_is_resent_only_when_azure_refused_it() {
     assert!(done.is_none());
     assert_eq!(arm_requests(&server).len(), 2);
 }
+
+/// A URL Azure would refuse for its length (or that the HTTP stack cannot even build) fails at
+/// once, without a request and without a retry, and the message does not carry the name.
+#[tokio::test]
+async fn an_oversized_url_fails_at_once_and_is_never_sent() {
+    let server = arm_server(|_| vm("Succeeded")).await;
+    let arm = client(&server);
+    for size in [20_000, 100_000, 5 << 20] {
+        let path = ResourcePath::resource_group(SUBSCRIPTION, "rg")
+            .provider("Microsoft.Compute")
+            .child("virtualMachines", &"v".repeat(size));
+        let started = Instant::now();
+        let err = arm
+            .get::<Value>(&path, ApiKind::Compute, deadline())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            err.to_string().len() < 1024,
+            "{} bytes",
+            err.to_string().len()
+        );
+    }
+    assert!(arm_requests(&server).is_empty());
+}
