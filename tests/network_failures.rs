@@ -154,6 +154,55 @@ fn a_blackholed_resource_manager_times_out_in_seconds() {
     assert!(took < Duration::from_secs(20), "took {took:?}");
 }
 
+/// The sim with `storage` as the default storage account's blob service.
+fn sim_with_storage(storage: StorageBackend) -> SimEnv {
+    let account = storage.account_name.clone();
+    let sim = SimEnv::start_with(SimConfig {
+        storage: Some(storage),
+        ..SimConfig::default()
+    });
+    sim.seed(json!({
+        "id": format!("{}/providers/Microsoft.Storage/storageAccounts/{account}", sim.rg_id()),
+        "location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"
+    }));
+    sim.write_config(|azure| drop(azure.insert("storage_account_name".into(), json!(account))));
+    sim
+}
+
+const LIGHT_STEMCELL: &str = "bosh-light-stemcell-0b6d9a3e-6c1c-4b8e-9d3f-2a1f7c5e8b40";
+
+#[test]
+fn a_refused_blob_endpoint_fails_fast_and_is_named() {
+    let port = closed_port();
+    let sim = sim_with_storage(StorageBackend {
+        blob_endpoint: format!("http://127.0.0.1:{port}/devstoreaccount1")
+            .parse()
+            .unwrap(),
+        account_name: "devstoreaccount1".into(),
+        account_key: "c2VjcmV0LWFjY291bnQta2V5LXZhbHVl".into(),
+    });
+    let started = Instant::now();
+    let run = sim.call("delete_stemcell", json!([LIGHT_STEMCELL]));
+    let took = started.elapsed();
+    let response = run.response;
+    assert_eq!(
+        error_type(&response),
+        Some("Bosh::Clouds::CloudError"),
+        "{response}"
+    );
+    let message = error_message(&response);
+    eprintln!("{message}\nanswered in {took:?}");
+    for part in [
+        "CPI method delete_stemcell",
+        &format!("blob storage at 127.0.0.1:{port}"),
+        "connection refused",
+        "network problem",
+    ] {
+        assert!(message.contains(part), "no '{part}' in: {message}");
+    }
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
 /// An empty file and an empty directory as the whole trust store, and no extra CA: a CloudError that names the store
 /// and the two ways to give one, never a panic.
 #[test]
@@ -196,20 +245,11 @@ fn the_configured_ca_is_enough_without_a_system_store() {
     let Some(azurite) = Azurite::start_for_test() else {
         return;
     };
-    let sim = SimEnv::start_with(SimConfig {
-        storage: Some(StorageBackend {
-            blob_endpoint: azurite.blob_endpoint(),
-            account_name: azurite.account_name().into(),
-            account_key: azurite.account_key().into(),
-        }),
-        ..SimConfig::default()
+    let sim = sim_with_storage(StorageBackend {
+        blob_endpoint: azurite.blob_endpoint(),
+        account_name: azurite.account_name().into(),
+        account_key: azurite.account_key().into(),
     });
-    sim.seed(json!({
-        "id": format!("{}/providers/Microsoft.Storage/storageAccounts/{}", sim.rg_id(), azurite.account_name()),
-        "location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"
-    }));
-    let account = azurite.account_name().to_owned();
-    sim.write_config(|azure| drop(azure.insert("storage_account_name".into(), json!(account))));
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.pem");
     std::fs::write(&empty, "").unwrap();
@@ -219,10 +259,7 @@ fn the_configured_ca_is_enough_without_a_system_store() {
     ];
     for (method, arguments) in [
         ("has_vm", json!([VM_CID])),
-        (
-            "delete_stemcell",
-            json!(["bosh-light-stemcell-0b6d9a3e-6c1c-4b8e-9d3f-2a1f7c5e8b40"]),
-        ),
+        ("delete_stemcell", json!([LIGHT_STEMCELL])),
     ] {
         let request = json!({"method": method, "arguments": arguments, "context": {"director_uuid": "d"}, "api_version": 2});
         let run = support::run(&sim.config_path, request.to_string().as_bytes(), &env);

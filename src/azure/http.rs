@@ -205,40 +205,42 @@ pub struct Unreachable {
 pub const CONNECT_ATTEMPTS: u32 = 3;
 
 /// A failed connection (refused, timed out, DNS) as opposed to a failure after the request was
-/// sent or a refused TLS handshake; `None` when it is not a network problem.
+/// sent or a refused TLS handshake (an untrusted certificate: the network worked); `None` when
+/// it is not a network problem. hyper-util marks its connector's failures "tcp connect error"
+/// and "dns error"; TLS failures carry neither.
 pub fn connect_problem(err: &reqwest::Error) -> Option<String> {
     if !err.is_connect() {
         return None;
     }
+    let (mut tcp, mut dns) = (false, false);
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    let mut dns = false;
     while let Some(e) = source {
-        if e.to_string().starts_with("dns error") {
-            dns = true;
-        }
+        let text = e.to_string();
+        tcp |= text.starts_with("tcp connect error");
+        dns |= text.starts_with("dns error");
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {
                     return Some("connection refused".into());
                 }
                 std::io::ErrorKind::TimedOut => return Some("connection timed out".into()),
-                // The TLS handshake failed (an untrusted certificate): the network worked.
-                std::io::ErrorKind::InvalidData => return None,
                 _ => {}
             }
         }
         source = e.source();
     }
     if dns {
-        return Some("the host name could not be resolved (DNS)".into());
+        Some("the host name could not be resolved (DNS)".into())
+    } else if err.is_timeout() {
+        Some("connection timed out".into())
+    } else if tcp {
+        Some(format!(
+            "connection failed ({})",
+            short(&super::arm::error_chain(err))
+        ))
+    } else {
+        None
     }
-    if err.is_timeout() {
-        return Some("connection timed out".into());
-    }
-    Some(format!(
-        "connection failed ({})",
-        short(&super::arm::error_chain(err))
-    ))
 }
 
 /// `host[:port]` of a URL, for messages (never a path or query).
@@ -338,9 +340,11 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let client = build(&HttpOptions::default()).unwrap();
         let err = runtime
-            .block_on(client.get(format!("http://127.0.0.1:{port}/")).send())
+            .block_on(async {
+                let client = build(&HttpOptions::default()).unwrap();
+                client.get(format!("http://127.0.0.1:{port}/")).send().await
+            })
             .unwrap_err();
         assert_eq!(connect_problem(&err).as_deref(), Some("connection refused"));
     }
