@@ -118,6 +118,35 @@ fn a_refused_token_endpoint_fails_fast_and_is_named() {
 }
 
 #[test]
+fn a_refused_managed_identity_endpoint_fails_fast_and_is_named() {
+    let sim = SimEnv::start();
+    let port = closed_port();
+    sim.write_config(|azure| {
+        azure.remove("client_id");
+        azure.remove("client_secret");
+        azure.insert("credentials_source".into(), json!("managed_identity"));
+        azure.insert(
+            "endpoints".into(),
+            json!({
+                "resource_manager": sim.sim.base_url(),
+                "managed_identity": format!("http://127.0.0.1:{port}/metadata/identity/oauth2/token"),
+                "ca_cert": sim.sim.ca_pem(),
+            }),
+        );
+    });
+    let (response, took) = timed_has_vm(&sim);
+    assert_network_error(
+        &response,
+        "the token endpoint",
+        &format!("127.0.0.1:{port}"),
+        "connection refused",
+    );
+    assert!(error_message(&response).contains("IMDS token request"));
+    eprintln!("answered in {took:?}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
 fn a_refused_resource_manager_fails_fast_and_is_named() {
     let sim = SimEnv::start();
     let port = closed_port();
