@@ -232,6 +232,33 @@ fn a_refused_blob_endpoint_fails_fast_and_is_named() {
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
 
+/// The sim's certificate without its CA in the config: no retries, and a message that says
+/// how to trust it rather than calling it a network problem.
+#[test]
+fn an_untrusted_certificate_is_named_at_once() {
+    let sim = SimEnv::start();
+    sim.write_config(|azure| {
+        azure.insert(
+            "endpoints".into(),
+            json!({"resource_manager": sim.sim.base_url(), "active_directory": sim.sim.base_url()}),
+        );
+    });
+    let (response, took) = timed_has_vm(&sim);
+    assert_eq!(error_type(&response), Some("Bosh::Clouds::CloudError"));
+    let message = error_message(&response);
+    eprintln!("{message}\nanswered in {took:?}");
+    for part in [
+        "CPI method has_vm",
+        "the token endpoint",
+        "not trusted",
+        "azure.endpoints.ca_cert",
+    ] {
+        assert!(message.contains(part), "no '{part}' in: {message}");
+    }
+    assert!(!message.contains("network problem"), "{message}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
 /// An empty file and an empty directory as the whole trust store, and no extra CA: a CloudError that names the store
 /// and the two ways to give one, never a panic.
 #[test]

@@ -66,13 +66,14 @@ pub enum Error {
     /// Authentication or authorization failed; `hint` says which setting or role to fix.
     #[error("{operation}: authentication failed: {hint}")]
     Auth { operation: String, hint: String },
-    /// No connection to an Azure endpoint on any attempt (refused, timed out, DNS): `during`
-    /// names the request, `method` the CPI method being served, when known.
+    /// No connection to an Azure endpoint on any attempt (refused, timed out, DNS, an
+    /// untrusted certificate): `during` names the request, `method` the CPI method being
+    /// served, when known.
     #[error("{}{during}: {cause}", method_prefix(*method))]
-    Unreachable {
+    Connection {
         method: Option<&'static str>,
         during: String,
-        cause: super::http::Unreachable,
+        cause: super::http::ConnectFailure,
     },
     /// The caller's deadline passed before the operation finished.
     #[error("deadline exceeded while waiting for {waiting_for}")]

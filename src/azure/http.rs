@@ -186,58 +186,102 @@ impl std::fmt::Display for Service {
     }
 }
 
-/// No answer at all from an endpoint: the connection itself failed on every attempt.
+/// Why no answer came: the network, or a TLS certificate the client does not trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Refused, timed out, DNS.
+    Network(String),
+    /// The handshake failed on the server's certificate (e.g. an unknown issuer).
+    Untrusted(String),
+}
+
+/// No answer at all from an endpoint: every connection attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{service} at {host} could not be reached: {problem} ({attempts} attempts in {elapsed:.1}s; a network problem between the CPI and Azure: check DNS, routes, firewall and proxy)",
-    elapsed = *elapsed_ms as f64 / 1000.0
-)]
-pub struct Unreachable {
+pub struct ConnectFailure {
     pub service: Service,
     pub host: String,
-    pub problem: String,
+    pub problem: Problem,
     pub attempts: u32,
     pub elapsed_ms: u64,
+}
+
+impl std::fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            service,
+            host,
+            attempts,
+            ..
+        } = self;
+        match &self.problem {
+            Problem::Network(problem) => write!(
+                f,
+                "{service} at {host} could not be reached: {problem} ({attempts} attempts in {:.1}s; a network problem between the CPI and Azure: check DNS, routes, firewall and proxy)",
+                self.elapsed_ms as f64 / 1000.0
+            ),
+            Problem::Untrusted(detail) => write!(
+                f,
+                "{service} at {host} presented a TLS certificate that is not trusted ({detail}): give its CA in azure.endpoints.ca_cert (the Azure Stack CA in azure.azure_stack.ca_cert), or add it to the system trust store"
+            ),
+        }
+    }
+}
+
+impl ConnectFailure {
+    /// Whether another attempt may help: a certificate does not become trusted by retrying.
+    pub fn retryable(problem: &Problem) -> bool {
+        matches!(problem, Problem::Network(_))
+    }
 }
 
 /// Connection attempts an endpoint gets before it counts as unreachable: one lost SYN or a
 /// blip survives, a dead route does not hold a Director's call for long.
 pub const CONNECT_ATTEMPTS: u32 = 3;
 
-/// A failed connection (refused, timed out, DNS) as opposed to a failure after the request was
-/// sent or a refused TLS handshake (an untrusted certificate: the network worked); `None` when
-/// it is not a network problem. hyper-util marks its connector's failures "tcp connect error"
-/// and "dns error"; TLS failures carry neither.
-pub fn connect_problem(err: &reqwest::Error) -> Option<String> {
+/// A failed connection (refused, timed out, DNS, an untrusted certificate) as opposed to a
+/// failure after the request was sent; `None` for anything else. hyper-util marks its
+/// connector's failures "tcp connect error" and "dns error".
+pub fn connect_problem(err: &reqwest::Error) -> Option<Problem> {
     if !err.is_connect() {
         return None;
     }
     let (mut tcp, mut dns) = (false, false);
+    let mut untrusted = None;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
         let text = e.to_string();
         tcp |= text.starts_with("tcp connect error");
         dns |= text.starts_with("dns error");
+        // rustls's wording for a certificate the verifier refused.
+        if text.starts_with("invalid peer certificate") {
+            untrusted = Some(short(&text));
+        }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {
-                    return Some("connection refused".into());
+                    return Some(Problem::Network("connection refused".into()));
                 }
-                std::io::ErrorKind::TimedOut => return Some("connection timed out".into()),
+                std::io::ErrorKind::TimedOut => {
+                    return Some(Problem::Network("connection timed out".into()));
+                }
                 _ => {}
             }
         }
         source = e.source();
     }
-    if dns {
-        Some("the host name could not be resolved (DNS)".into())
+    if let Some(detail) = untrusted {
+        Some(Problem::Untrusted(detail))
+    } else if dns {
+        Some(Problem::Network(
+            "the host name could not be resolved (DNS)".into(),
+        ))
     } else if err.is_timeout() {
-        Some("connection timed out".into())
+        Some(Problem::Network("connection timed out".into()))
     } else if tcp {
-        Some(format!(
+        Some(Problem::Network(format!(
             "connection failed ({})",
             short(&super::arm::error_chain(err))
-        ))
+        )))
     } else {
         None
     }
@@ -259,7 +303,7 @@ pub fn connect_backoff(attempt: u32) -> Duration {
 
 /// The shared client as the transport of an Azure SDK client: connection failures get
 /// [`CONNECT_ATTEMPTS`] tries here and then end as a non-transport error carrying
-/// [`Unreachable`], which the SDK's retry policy does not retry again (its own retries of a
+/// [`ConnectFailure`], which the SDK's retry policy does not retry again (its own retries of a
 /// refused connection took up to a minute).
 #[derive(Debug, Clone)]
 pub struct SdkTransport {
@@ -291,8 +335,8 @@ impl HttpClient for SdkTransport {
             let Some(problem) = problem else {
                 return Err(err);
             };
-            if attempt >= CONNECT_ATTEMPTS {
-                let unreachable = Unreachable {
+            if attempt >= CONNECT_ATTEMPTS || !ConnectFailure::retryable(&problem) {
+                let failure = ConnectFailure {
                     service: self.service,
                     host: host_of(request.url()),
                     problem,
@@ -301,7 +345,7 @@ impl HttpClient for SdkTransport {
                 };
                 return Err(azure_core::Error::new(
                     azure_core::error::ErrorKind::Other,
-                    unreachable,
+                    failure,
                 ));
             }
             tokio::time::sleep(connect_backoff(attempt)).await;
@@ -309,16 +353,18 @@ impl HttpClient for SdkTransport {
     }
 }
 
-/// The [`Unreachable`] inside an SDK error, if a connection failure ended it.
-pub fn unreachable_in<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Unreachable> {
+/// The [`ConnectFailure`] inside an SDK error, if a connection failure ended it.
+pub fn connect_failure_in<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a ConnectFailure> {
     let mut current = Some(err);
     while let Some(e) = current {
-        if let Some(u) = e.downcast_ref::<Unreachable>() {
+        if let Some(u) = e.downcast_ref::<ConnectFailure>() {
             return Some(u);
         }
         if let Some(azure) = e.downcast_ref::<azure_core::Error>()
             && let Some(inner) = azure.get_ref()
-            && let Some(u) = inner.downcast_ref::<Unreachable>()
+            && let Some(u) = inner.downcast_ref::<ConnectFailure>()
         {
             return Some(u);
         }
@@ -346,7 +392,10 @@ mod tests {
                 client.get(format!("http://127.0.0.1:{port}/")).send().await
             })
             .unwrap_err();
-        assert_eq!(connect_problem(&err).as_deref(), Some("connection refused"));
+        assert_eq!(
+            connect_problem(&err),
+            Some(Problem::Network("connection refused".into()))
+        );
     }
 
     #[test]

@@ -524,11 +524,12 @@ impl ArmClient {
                         let since = *first_connect_failure.get_or_insert(started);
                         if failed_connects >= super::http::CONNECT_ATTEMPTS
                             || attempt >= timings.max_attempts
+                            || !super::http::ConnectFailure::retryable(&problem)
                         {
-                            return Err(Error::Unreachable {
+                            return Err(Error::Connection {
                                 method: inner.cpi_method,
                                 during: op.to_owned(),
-                                cause: super::http::Unreachable {
+                                cause: super::http::ConnectFailure {
                                     service: super::http::Service::ResourceManager,
                                     host: super::http::host_of(&url),
                                     problem,
@@ -636,11 +637,11 @@ impl ArmClient {
         }
     }
 
-    /// A token failure seen by ARM call `op`: an unreachable token endpoint names the call and
-    /// the CPI method too.
+    /// A token failure seen by ARM call `op`: a failed connection to the token endpoint names
+    /// the call and the CPI method too.
     fn for_call(&self, err: Error, op: &str) -> Error {
         match err {
-            Error::Unreachable { during, cause, .. } => Error::Unreachable {
+            Error::Connection { during, cause, .. } => Error::Connection {
                 method: self.inner.cpi_method,
                 during: format!("{op} ({during})"),
                 cause,

@@ -13,7 +13,7 @@ use url::Url;
 
 use super::super::deadline::Deadline;
 use super::super::error::{Error, Result};
-use super::super::http::{SdkTransport, Service, unreachable_in};
+use super::super::http::{SdkTransport, Service, connect_failure_in};
 use super::super::settings::{AzureSettings, CredentialSettings, Timings};
 use super::certificate::CertificateAssertion;
 use super::{Token, auth_hint};
@@ -162,11 +162,11 @@ fn http_status(err: &azure_core::Error) -> Option<u16> {
 }
 
 fn entra_error(err: azure_core::Error) -> Error {
-    if let Some(unreachable) = unreachable_in(&err) {
-        return Error::Unreachable {
+    if let Some(failure) = connect_failure_in(&err) {
+        return Error::Connection {
             method: None,
             during: "Entra ID token request".into(),
-            cause: unreachable.clone(),
+            cause: failure.clone(),
         };
     }
     let hint = match http_status(&err) {

@@ -40,11 +40,14 @@ pub(super) async fn send_with_retries(
                 let e = e.without_url();
                 if let Some(problem) = http::connect_problem(&e) {
                     failed_connects += 1;
-                    if failed_connects >= http::CONNECT_ATTEMPTS || last {
-                        return Err(Error::Unreachable {
+                    if failed_connects >= http::CONNECT_ATTEMPTS
+                        || last
+                        || !http::ConnectFailure::retryable(&problem)
+                    {
+                        return Err(Error::Connection {
                             method: None,
                             during: format!("{what} token request"),
-                            cause: http::Unreachable {
+                            cause: http::ConnectFailure {
                                 service: http::Service::TokenEndpoint,
                                 host: url.as_ref().map_or_else(String::new, http::host_of),
                                 problem,

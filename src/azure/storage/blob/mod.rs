@@ -440,13 +440,13 @@ impl BlobService {
             Some(blob) => format!("blob '{container}/{blob}'"),
             None => format!("container '{container}'"),
         };
-        if let Some(unreachable) = http::unreachable_in(error) {
+        if let Some(failure) = http::connect_failure_in(error) {
             let method = self
                 .cpi_method
                 .map(|m| format!("CPI method {m}: "))
                 .unwrap_or_default();
             return CpiError::cloud(format!(
-                "{method}Failed to {action} {target} in storage account '{}': {unreachable}",
+                "{method}Failed to {action} {target} in storage account '{}': {failure}",
                 self.account_name
             ));
         }
