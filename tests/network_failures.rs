@@ -259,6 +259,31 @@ fn an_untrusted_certificate_is_named_at_once() {
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
+/// A listener that accepts and never writes: the TLS handshake hangs, and the connect timeout
+/// (which covers the handshake) bounds it like a dropped SYN.
+#[test]
+fn a_silent_resource_manager_times_out_in_seconds() {
+    let sim = SimEnv::start();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    set_endpoint(&sim, "resource_manager", format!("https://{addr}/"));
+    let (response, took) = timed_has_vm(&sim);
+    assert_network_error(
+        &response,
+        "Azure Resource Manager",
+        &addr.to_string(),
+        "timed out",
+    );
+    eprintln!("answered in {took:?}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
 /// An empty file and an empty directory as the whole trust store, and no extra CA: a CloudError that names the store
 /// and the two ways to give one, never a panic.
 #[test]
