@@ -143,6 +143,7 @@ fn base_settings(arm_base: &str, imds_token_url: &str) -> AzureSettings {
         isv_tracking_guid: DEFAULT_ISV_TRACKING_GUID.into(),
         debug_mode: false,
         timings: Timings::default(),
+        cpi_method: None,
     }
 }
 

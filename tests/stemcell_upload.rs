@@ -33,7 +33,7 @@ fn fast_retries(max_retries: u32) -> BlobServiceOptions {
             max_delay: Duration::from_millis(50),
             max_total: Duration::from_secs(20),
         },
-        api_version: None,
+        ..Default::default()
     }
 }
 
@@ -423,7 +423,7 @@ async fn a_server_busy_answer_pauses_every_call() {
             max_delay: 2 * delay,
             max_total: Duration::from_secs(60),
         },
-        api_version: None,
+        ..Default::default()
     };
     let blobs = sink_service(&sink, options);
     upload_stemcell_vhd(

@@ -61,7 +61,7 @@ async fn logs_at_trace_level_never_contain_the_key_or_signature() {
             max_delay: Duration::from_millis(50),
             max_total: Duration::from_secs(20),
         },
-        api_version: None,
+        ..Default::default()
     };
     let blobs = BlobService::new(&access, options).unwrap();
     upload_stemcell_vhd(

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::azure::compute::disk::ManagedDisk;
 use crate::azure::compute::vm::VirtualMachine;
 use crate::azure::storage::StorageAccounts;
-use crate::azure::storage::blob::{BlobService, BlobServiceOptions};
+use crate::azure::storage::blob::BlobService;
 use crate::azure::{ApiKind, ArmClient, Deadline, ResourcePath};
 use crate::cid::{DiskCid, VmCid};
 use crate::config::AzureConfig;
@@ -31,8 +31,15 @@ const VM_UPDATE_ATTEMPTS: u32 = 32;
 
 impl<'a> Azure<'a> {
     /// No network traffic: the token is fetched by the first ARM call.
-    pub fn new(config: &'a AzureConfig, deadline: Deadline) -> CpiResult<Self> {
-        let arm = ArmClient::new(&config.azure_settings())?;
+    /// `method` (the CPI method being served) is named in network failure messages.
+    pub fn new(
+        config: &'a AzureConfig,
+        method: &'static str,
+        deadline: Deadline,
+    ) -> CpiResult<Self> {
+        let mut settings = config.azure_settings();
+        settings.cpi_method = Some(method);
+        let arm = ArmClient::new(&settings)?;
         let storage = StorageAccounts::new(
             arm.clone(),
             config.resource_group_name.clone(),
@@ -87,7 +94,7 @@ impl<'a> Azure<'a> {
     /// The blob service of the default storage account (`azure.storage_account_name`).
     pub async fn default_blobs(&self) -> CpiResult<BlobService> {
         let access = self.storage.default_access(self.deadline).await?;
-        BlobService::new(access, BlobServiceOptions::default())
+        BlobService::new(access, self.arm.blob_options())
     }
 
     pub async fn managed_disk(

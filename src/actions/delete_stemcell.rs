@@ -26,7 +26,7 @@ use crate::azure::compute::gallery::{
     version_location_from_blob_metadata,
 };
 use crate::azure::compute::image::{UserImage, is_image_of_stemcell};
-use crate::azure::storage::blob::{BlobService, BlobServiceOptions};
+use crate::azure::storage::blob::BlobService;
 use crate::cid::StemcellCid;
 use crate::error::CpiResult;
 use crate::stemcell::unix_now;
@@ -66,7 +66,7 @@ async fn delete_stemcell_blobs(azure: &Azure<'_>, cid: &StemcellCid) -> CpiResul
     }
     for account in azure.storage.list(azure.deadline).await? {
         let access = azure.storage.access(&account.name, azure.deadline).await?;
-        let blobs = BlobService::new(&access, BlobServiceOptions::default())?;
+        let blobs = BlobService::new(&access, azure.arm.blob_options())?;
         if blobs.delete_blob(STEMCELL_CONTAINER, &blob).await? {
             tracing::info!(stemcell = %cid, account = %account.name, "stemcell blob deleted");
         }

@@ -138,7 +138,7 @@ impl Cpi {
             .build()
             .map_err(|e| CpiError::cloud(format!("Cannot start the async runtime: {e}")))?;
         runtime.block_on(async {
-            let azure = Azure::new(&self.config.azure, deadline)?;
+            let azure = Azure::new(&self.config.azure, method, deadline)?;
             match azure_call {
                 AzureCall::HasVm(vm) => has_vm::has_vm(&azure, &vm).await,
                 AzureCall::RebootVm(vm) => reboot_vm::reboot_vm(&azure, &vm).await,

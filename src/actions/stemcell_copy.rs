@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::azure::Azure;
 use super::create_stemcell::STEMCELL_CONTAINER;
 use super::tagged_storage_account;
-use crate::azure::storage::blob::{BlobService, BlobServiceOptions, CopyPolling, CopyState};
+use crate::azure::storage::blob::{BlobService, CopyPolling, CopyState};
 use crate::cid::StemcellCid;
 use crate::error::CpiResult;
 use crate::locks::{LockDir, LockMode};
@@ -30,7 +30,7 @@ pub(super) async fn stemcell_blob_in(
 ) -> CpiResult<String> {
     let account = tagged_storage_account::find_or_create(azure, location, PURPOSE, locks).await?;
     let access = azure.storage.access_of(&account, azure.deadline).await?;
-    let target = BlobService::new(&access, BlobServiceOptions::default())?;
+    let target = BlobService::new(&access, azure.arm.blob_options())?;
     let blob = cid.blob_name();
     let url = target.blob_url(STEMCELL_CONTAINER, &blob).to_string();
 

@@ -66,6 +66,15 @@ pub enum Error {
     /// Authentication or authorization failed; `hint` says which setting or role to fix.
     #[error("{operation}: authentication failed: {hint}")]
     Auth { operation: String, hint: String },
+    /// No connection to an Azure endpoint on any attempt (refused, timed out, DNS, an
+    /// untrusted certificate): `during` names the request, `method` the CPI method being
+    /// served, when known.
+    #[error("{}{during}: {cause}", method_prefix(*method))]
+    Connection {
+        method: Option<&'static str>,
+        during: String,
+        cause: super::http::ConnectFailure,
+    },
     /// The caller's deadline passed before the operation finished.
     #[error("deadline exceeded while waiting for {waiting_for}")]
     Deadline { waiting_for: String },
@@ -75,6 +84,12 @@ pub enum Error {
     /// Bad settings, a malformed Azure answer, or a request the layer refuses to send.
     #[error("{0}")]
     Invalid(String),
+}
+
+fn method_prefix(method: Option<&'static str>) -> String {
+    method
+        .map(|m| format!("CPI method {m}: "))
+        .unwrap_or_default()
 }
 
 fn format_details(details: &[ErrorDetail]) -> String {

@@ -31,8 +31,11 @@
 //!   backoff, honouring `x-ms-retry-after-ms`, `retry-after-ms` and `Retry-After`; refreshes the
 //!   token once on 401; follows `Azure-AsyncOperation`, `Location` and `provisioningState`;
 //!   follows `nextLink`. Every wait stops at the caller's [`Deadline`].
-//! - [`Error`]: NotFound / Conflict / PreconditionFailed / Throttled / Transient / Terminal / Auth / Deadline / Io /
-//!   Invalid, converted into the Director's CloudError by `From<Error> for CpiError`.
+//! - [`Error`]: NotFound / Conflict / PreconditionFailed / Throttled / Transient / Terminal / Auth /
+//!   Connection / Deadline / Io / Invalid, converted into the Director's CloudError by
+//!   `From<Error> for CpiError`.
+//! - [`http`]: the one HTTP client (trust roots, extra CA, timeouts) for ARM, tokens and blobs,
+//!   and the bound on connection failures (3 attempts of at most 4 s each).
 //! - [`storage::StorageAccounts`]: storage accounts, keys and the lazily resolved default
 //!   account as a [`storage::StorageAccess`] for the blob layer.
 //! - Logs: every ARM exchange at debug level (target `azure::arm`): method, URL with

@@ -61,7 +61,9 @@ pub struct Timings {
     pub poll_floor: Duration,
     /// Polls never wait longer than this, whatever `Retry-After` says.
     pub poll_ceiling: Duration,
-    /// TCP connect timeout.
+    /// TCP connect timeout of one attempt. Azure answers a SYN within milliseconds; a few
+    /// seconds allow for a lost SYN, and an unreachable Azure fails a call quickly (see
+    /// [`super::http::CONNECT_ATTEMPTS`]).
     pub connect_timeout: Duration,
     /// Whole-request timeout of a single HTTP exchange (the deadline bounds the operation).
     pub request_timeout: Duration,
@@ -76,7 +78,7 @@ impl Default for Timings {
             poll_default: Duration::from_secs(5),
             poll_floor: Duration::from_secs(1),
             poll_ceiling: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(4),
             request_timeout: Duration::from_secs(120),
         }
     }
@@ -103,6 +105,8 @@ pub struct AzureSettings {
     /// Log request and response bodies (still through the allow-list redactor).
     pub debug_mode: bool,
     pub timings: Timings,
+    /// The CPI method being served, named in network failure messages.
+    pub cpi_method: Option<&'static str>,
 }
 
 /// The Ruby CPI's default partner attribution id.

@@ -372,6 +372,7 @@ impl AzureConfig {
             isv_tracking_guid: self.isv_tracking_guid.clone(),
             debug_mode: self.debug_mode,
             timings: Timings::default(),
+            cpi_method: None,
         }
     }
 

@@ -67,6 +67,7 @@ struct Inner {
     user_agent: HeaderValue,
     debug_mode: bool,
     timings: Timings,
+    cpi_method: Option<&'static str>,
 }
 
 /// Cheap to clone; every clone shares the connection pool and the token.
@@ -119,6 +120,7 @@ impl ArmClient {
                 user_agent,
                 debug_mode: settings.debug_mode,
                 timings,
+                cpi_method: settings.cpi_method,
             }),
         })
     }
@@ -135,6 +137,15 @@ impl ArmClient {
     /// layer to reuse.
     pub fn http_client(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    /// Blob service options on this client's HTTP stack, naming the same CPI method.
+    pub fn blob_options(&self) -> crate::azure::storage::blob::BlobServiceOptions {
+        crate::azure::storage::blob::BlobServiceOptions {
+            http: Some(self.inner.http.clone()),
+            cpi_method: self.inner.cpi_method,
+            ..Default::default()
+        }
     }
 
     /// `/subscriptions/{configured subscription}/resourceGroups/{resource_group}`.
@@ -460,9 +471,17 @@ impl ArmClient {
     ) -> Result<Answer> {
         let inner = &*self.inner;
         let timings = &inner.timings;
-        let mut token = inner.tokens.token(deadline).await?;
+        let mut token = inner
+            .tokens
+            .token(deadline)
+            .await
+            .map_err(|e| self.for_call(e, op))?;
         let mut refreshed = false;
         let mut attempt = 0;
+        // Connection failures are bounded on their own: an endpoint that refuses or drops
+        // connections is not made worth waiting for by the status retries' budget.
+        let mut failed_connects = 0;
+        let mut first_connect_failure: Option<Instant> = None;
         loop {
             attempt += 1;
             if deadline.passed() {
@@ -516,7 +535,32 @@ impl ArmClient {
                             waiting_for: format!("{op} (the request was cut off at the deadline)"),
                         });
                     }
-                    let may_replay = replay == Replay::Always || e.is_connect();
+                    if let Some(problem) = super::http::connect_problem(&e) {
+                        failed_connects += 1;
+                        let since = *first_connect_failure.get_or_insert(started);
+                        if failed_connects >= super::http::CONNECT_ATTEMPTS
+                            || attempt >= timings.max_attempts
+                            || !super::http::ConnectFailure::retryable(&problem)
+                        {
+                            return Err(Error::Connection {
+                                method: inner.cpi_method,
+                                during: op.to_owned(),
+                                cause: super::http::ConnectFailure {
+                                    service: super::http::Service::ResourceManager,
+                                    host: super::http::host_of(&url),
+                                    problem,
+                                    attempts: failed_connects,
+                                    elapsed_ms: u64::try_from(since.elapsed().as_millis())
+                                        .unwrap_or(u64::MAX),
+                                },
+                            });
+                        }
+                        let reason = "a failed connection";
+                        let delay = super::http::connect_backoff(failed_connects);
+                        self.pause_before_retry(delay, op, reason, deadline).await?;
+                        continue;
+                    }
+                    let may_replay = replay == Replay::Always;
                     if !may_replay || attempt >= timings.max_attempts {
                         return Err(Error::Transient {
                             operation: op.to_owned(),
@@ -579,7 +623,11 @@ impl ArmClient {
                 }
                 refreshed = true;
                 attempt -= 1;
-                token = inner.tokens.refresh_rejected(&token, deadline).await?;
+                token = inner
+                    .tokens
+                    .refresh_rejected(&token, deadline)
+                    .await
+                    .map_err(|e| self.for_call(e, op))?;
                 continue;
             }
             let (code, message, details) = retry::parse_error(status, &body);
@@ -602,6 +650,19 @@ impl ArmClient {
             return Err(classify(
                 op, status, code, message, details, attempt, transient,
             ));
+        }
+    }
+
+    /// A token failure seen by ARM call `op`: a failed connection to the token endpoint names
+    /// the call and the CPI method too.
+    fn for_call(&self, err: Error, op: &str) -> Error {
+        match err {
+            Error::Connection { during, cause, .. } => Error::Connection {
+                method: self.inner.cpi_method,
+                during: format!("{op} ({during})"),
+                cause,
+            },
+            other => other,
         }
     }
 
@@ -692,7 +753,7 @@ fn operation(method: &Method, path: &ResourcePath) -> String {
 
 /// The error's sources, for a message that says "connection reset" rather than just "error
 /// sending request".
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

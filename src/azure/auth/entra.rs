@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions};
 use azure_identity::{
     ClientAssertionCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
     ClientSecretCredentialOptions,
@@ -13,6 +13,7 @@ use url::Url;
 
 use super::super::deadline::Deadline;
 use super::super::error::{Error, Result};
+use super::super::http::{SdkTransport, Service, connect_failure_in};
 use super::super::settings::{AzureSettings, CredentialSettings, Timings};
 use super::certificate::CertificateAssertion;
 use super::{Token, auth_hint};
@@ -80,7 +81,10 @@ impl EntraSource {
         };
         ClientOptions {
             cloud: Some(Arc::new(cloud)),
-            transport: Some(Transport::new(Arc::new(self.http.clone()))),
+            transport: Some(SdkTransport::transport(
+                self.http.clone(),
+                Service::TokenEndpoint,
+            )),
             retry: RetryOptions::exponential(retry),
             ..Default::default()
         }
@@ -158,6 +162,13 @@ fn http_status(err: &azure_core::Error) -> Option<u16> {
 }
 
 fn entra_error(err: azure_core::Error) -> Error {
+    if let Some(failure) = connect_failure_in(&err) {
+        return Error::Connection {
+            method: None,
+            during: "Entra ID token request".into(),
+            cause: failure.clone(),
+        };
+    }
     let hint = match http_status(&err) {
         Some(status) => auth_hint(status, &err.to_string()),
         None => format!(

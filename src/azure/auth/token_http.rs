@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::super::deadline::Deadline;
 use super::super::error::{Error, Result};
+use super::super::http;
 use super::super::settings::Timings;
 
 const MAX_TOKEN_ATTEMPTS: u32 = 5;
@@ -19,6 +20,8 @@ pub(super) async fn send_with_retries(
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<(u16, bytes::Bytes)> {
     let mut delay = timings.initial_backoff;
+    let started = std::time::Instant::now();
+    let mut failed_connects = 0;
     for attempt in 1..=MAX_TOKEN_ATTEMPTS {
         let last = attempt == MAX_TOKEN_ATTEMPTS;
         match build().send().await {
@@ -33,7 +36,28 @@ pub(super) async fn send_with_retries(
                 }
             }
             Err(e) => {
+                let url = e.url().cloned();
                 let e = e.without_url();
+                if let Some(problem) = http::connect_problem(&e) {
+                    failed_connects += 1;
+                    if failed_connects >= http::CONNECT_ATTEMPTS
+                        || last
+                        || !http::ConnectFailure::retryable(&problem)
+                    {
+                        return Err(Error::Connection {
+                            method: None,
+                            during: format!("{what} token request"),
+                            cause: http::ConnectFailure {
+                                service: http::Service::TokenEndpoint,
+                                host: url.as_ref().map_or_else(String::new, http::host_of),
+                                problem,
+                                attempts: failed_connects,
+                                elapsed_ms: u64::try_from(started.elapsed().as_millis())
+                                    .unwrap_or(u64::MAX),
+                            },
+                        });
+                    }
+                }
                 tracing::debug!(target: "azure::auth", endpoint = what, attempt, error = %e, "token request failed");
                 if last {
                     return Err(Error::Transient {

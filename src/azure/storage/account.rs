@@ -71,7 +71,7 @@ pub struct StorageAccess {
 /// Storage account operations in one resource group, plus the default account resolved once.
 #[derive(Debug)]
 pub struct StorageAccounts {
-    arm: ArmClient,
+    pub(super) arm: ArmClient,
     resource_group: String,
     default_account: Option<String>,
     default_access: OnceCell<StorageAccess>,

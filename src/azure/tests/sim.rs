@@ -35,6 +35,7 @@ fn settings(sim: &SimHandle, credential: CredentialSettings) -> AzureSettings {
         isv_tracking_guid: DEFAULT_ISV_TRACKING_GUID.into(),
         debug_mode: false,
         timings: fast_timings(),
+        cpi_method: None,
     }
 }
 

@@ -354,6 +354,7 @@ pub fn imds_settings(arm_base: &str, token_base: &str) -> AzureSettings {
         isv_tracking_guid: crate::azure::settings::DEFAULT_ISV_TRACKING_GUID.into(),
         debug_mode: false,
         timings: fast_timings(),
+        cpi_method: None,
     }
 }
 

@@ -22,6 +22,7 @@ use azure_storage_blob::models::{
 use azure_storage_blob::{BlobServiceClient, BlobServiceClientOptions};
 use futures::TryStreamExt;
 
+use crate::azure::http;
 use crate::error::{CpiError, CpiResult};
 
 pub use copy::{CopyPolling, CopyState};
@@ -59,6 +60,11 @@ pub struct BlobServiceOptions {
     pub retry: RetrySettings,
     /// `x-ms-version` override (Azure Stack Hub lags behind public Azure).
     pub api_version: Option<String>,
+    /// The process's HTTP client (see [`crate::azure::http`]); `None` builds one with the
+    /// default options (no extra CA).
+    pub http: Option<reqwest::Client>,
+    /// The CPI method being served, named in network failure messages.
+    pub cpi_method: Option<&'static str>,
 }
 
 /// Size and user metadata of an existing blob.
@@ -79,6 +85,8 @@ pub struct BlobService {
     version: String,
     retry: RetrySettings,
     list_page_size: Option<i32>,
+    http: reqwest::Client,
+    cpi_method: Option<&'static str>,
 }
 
 impl std::fmt::Debug for BlobService {
@@ -98,8 +106,17 @@ impl BlobService {
         let trimmed = endpoint.path().trim_end_matches('/').to_owned();
         endpoint.set_path(&trimmed);
 
+        let http = match &options.http {
+            Some(http) => http.clone(),
+            None => http::build(&http::HttpOptions::default())
+                .map_err(|e| CpiError::cloud(e.to_string()))?,
+        };
         let retry = &options.retry;
         let client_options = ClientOptions {
+            transport: Some(http::SdkTransport::transport(
+                http.clone(),
+                http::Service::BlobStorage,
+            )),
             per_try_policies: vec![Arc::new(SharedKeyPolicy::new(
                 access.account_name.clone(),
                 access.account_key.clone(),
@@ -134,6 +151,8 @@ impl BlobService {
             version,
             retry: options.retry,
             list_page_size: None,
+            http,
+            cpi_method: options.cpi_method,
         })
     }
 
@@ -147,6 +166,7 @@ impl BlobService {
             &self.account_key,
             &self.version,
             &self.retry,
+            self.http.clone(),
         )
     }
 
@@ -450,6 +470,16 @@ impl BlobService {
             Some(blob) => format!("blob '{container}/{blob}'"),
             None => format!("container '{container}'"),
         };
+        if let Some(failure) = http::connect_failure_in(error) {
+            let method = self
+                .cpi_method
+                .map(|m| format!("CPI method {m}: "))
+                .unwrap_or_default();
+            return CpiError::cloud(format!(
+                "{method}Failed to {action} {target} in storage account '{}': {failure}",
+                self.account_name
+            ));
+        }
         CpiError::cloud(format!(
             "Failed to {action} {target} in storage account '{}': {}",
             self.account_name,

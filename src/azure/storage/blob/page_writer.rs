@@ -60,14 +60,12 @@ impl PageWriter {
         account_key: &Secret,
         version: &str,
         retry: &RetrySettings,
+        client: Client,
     ) -> CpiResult<Self> {
         let mut url = blob_url.clone();
         url.query_pairs_mut().append_pair("comp", "page");
         let version = HeaderValue::from_str(version)
             .map_err(|_| CpiError::cloud(format!("Invalid storage api-version '{version}'")))?;
-        let client = Client::builder().build().map_err(|e| {
-            CpiError::cloud(format!("Cannot build the HTTP client for '{label}': {e}"))
-        })?;
         Ok(Self {
             client,
             canonical_resource: format!("/{account_name}{}\ncomp:page", url.path()),
@@ -299,6 +297,7 @@ mod tests {
             &Secret::new("c2VjcmV0LWtleQ=="),
             "2026-04-06",
             &RetrySettings::default(),
+            Client::new(),
         )
         .unwrap()
     }
