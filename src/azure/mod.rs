@@ -51,8 +51,6 @@ pub mod http;
 pub mod network;
 pub mod resources;
 pub mod settings;
-#[cfg(test)]
-mod spec_check;
 pub mod storage;
 
 #[cfg(test)]

@@ -58,8 +58,6 @@ pub mod sku;
 pub mod snapshot;
 pub mod vm;
 
-#[cfg(test)]
-mod conformance;
 
 use std::collections::BTreeMap;
 

@@ -47,8 +47,6 @@ pub mod load_balancer;
 pub mod plan;
 pub mod public_ip;
 pub mod security_group;
-#[cfg(test)]
-mod spec_conformance;
 pub mod virtual_network;
 
 use std::collections::BTreeMap;
