@@ -1,5 +1,9 @@
 //! bosh-azure-cpi: the BOSH Azure CPI as a library; `src/main.rs` is the thin binary.
 
+// A panic is a bug the Director sees as an internal error: fallible steps return errors.
+// Unit tests may unwrap (clippy.toml).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod actions;
 pub mod agent_settings;
 pub mod azure;

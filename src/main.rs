@@ -1,6 +1,8 @@
 //! `azure_cpi <path to cpi.json>`: one request on stdin, exactly one JSON response on stdout,
 //! logs on stderr, exit 0 whenever a response was written (bosh-cli fails on non-zero).
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::PathBuf;
