@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod agent_settings;
 pub mod azure;
+pub mod call;
 pub mod cid;
 pub mod config;
 pub mod data_dir;
@@ -13,6 +14,7 @@ pub mod logging;
 pub mod names;
 pub mod props;
 pub mod rpc;
+pub mod serve;
 pub mod stemcell;
 pub mod telemetry;
 
