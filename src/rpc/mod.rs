@@ -6,6 +6,6 @@ mod response;
 
 pub use decode::decode;
 pub use request::Request;
-// Parsed here, but what a call is: actions read it from `crate::call`.
+// Parsed with the request, but part of what a call is: it lives in `crate::call`.
 pub use crate::call::ApiVersion;
 pub use response::{Response, WireError};
