@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod agent_settings;
 pub mod azure;
+pub mod call;
 pub mod cid;
 pub mod config;
 pub mod data_dir;
@@ -17,6 +18,7 @@ pub mod logging;
 pub mod names;
 pub mod props;
 pub mod rpc;
+pub mod serve;
 pub mod stemcell;
 pub mod telemetry;
 

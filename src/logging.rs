@@ -23,7 +23,7 @@ const TIMESTAMP: &[FormatItem<'static>] =
 
 static SILENCED: AtomicBool = AtomicBool::new(false);
 
-/// Makes later `init` calls no-ops: for programs that embed `rpc::serve` and own stderr (the
+/// Makes later `init` calls no-ops: for programs that embed `serve::serve` and own stderr (the
 /// in-process tests).
 pub fn silence() {
     SILENCED.store(true, Ordering::Relaxed);

@@ -8,8 +8,8 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bosh_azure_cpi::rpc::{self, Response};
-use bosh_azure_cpi::{CpiError, telemetry};
+use bosh_azure_cpi::rpc::Response;
+use bosh_azure_cpi::{CpiError, serve, telemetry};
 use clap::Parser;
 use clap::error::ErrorKind;
 
@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         (Err(e), _) => Response::failure(&CpiError::invalid_request(format!(
             "Cannot read the request from stdin: {e}"
         ))),
-        (Ok(_), Ok(args)) => rpc::serve(args.config.as_deref(), &input),
+        (Ok(_), Ok(args)) => serve::serve(args.config.as_deref(), &input),
         (Ok(_), Err(1)) => Response::failure(&CpiError::cloud(
             "Usage: azure_cpi <path to cpi.json>: got an option instead of the path (see azure_cpi --help)",
         )),

@@ -16,10 +16,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::call::Call;
 use crate::config::{AzureConfig, Environment};
 use crate::data_dir::data_dir;
 use crate::error::CpiError;
-use crate::rpc::Call;
 
 /// The argument that turns the binary into the sender: `azure_cpi --send-telemetry <dir> <url>`.
 pub const SEND_FLAG: &str = "--send-telemetry";
@@ -132,9 +132,9 @@ impl Monitor {
 
 /// The Ruby CPI's operation name, the ID it reports and its extras.
 fn describe(call: &Call) -> Option<(&'static str, String, Map<String, Value>)> {
+    let operation = call.method().telemetry_operation()?;
     let mut extras = Map::new();
-    let (operation, id) = match call {
-        Call::Info => ("info", String::new()),
+    let id = match call {
         Call::CreateStemcell {
             cloud_properties, ..
         } => {
@@ -153,9 +153,9 @@ fn describe(call: &Call) -> Option<(&'static str, String, Map<String, Value>)> {
                     field("version", "unknown_version")
                 )),
             );
-            ("create_stemcell", String::new())
+            String::new()
         }
-        Call::DeleteStemcell { stemcell_cid } => ("delete_stemcell", stemcell_cid.clone()),
+        Call::DeleteStemcell { stemcell_cid } => stemcell_cid.clone(),
         Call::CreateVm {
             agent_id,
             cloud_properties,
@@ -167,47 +167,45 @@ fn describe(call: &Call) -> Option<(&'static str, String, Map<String, Value>)> {
                     .get("instance_types")
                     .and_then(|sizes| extras.insert("instance_types".into(), sizes.clone())),
             };
-            ("create_vm", agent_id.clone())
+            agent_id.clone()
         }
-        Call::DeleteVm { vm_cid } => ("delete_vm", vm_cid.clone()),
-        Call::HasVm { vm_cid } => ("has_vm?", vm_cid.clone()),
-        Call::RebootVm { vm_cid } => ("reboot_vm", vm_cid.clone()),
-        Call::SetVmMetadata { vm_cid, .. } => ("set_vm_metadata", vm_cid.clone()),
-        Call::CalculateVmCloudProperties { .. } => ("calculate_vm_cloud_properties", String::new()),
         Call::CreateDisk {
             size_mib, vm_cid, ..
         } => {
             extras.insert("disk_size".into(), json!(size_mib));
-            ("create_disk", vm_cid.clone().unwrap_or_default())
+            vm_cid.clone().unwrap_or_default()
         }
-        Call::DeleteDisk { disk_cid } => ("delete_disk", disk_cid.clone()),
-        Call::HasDisk { disk_cid } => ("has_disk?", disk_cid.clone()),
-        Call::AttachDisk { vm_cid, .. } => ("attach_disk", vm_cid.clone()),
-        Call::DetachDisk { vm_cid, .. } => ("detach_disk", vm_cid.clone()),
-        Call::GetDisks { vm_cid } => ("get_disks", vm_cid.clone()),
         Call::ResizeDisk {
             disk_cid,
             new_size_mib,
-        } => {
-            extras.insert("disk_size".into(), json!(new_size_mib));
-            ("resize_disk", disk_cid.clone())
         }
-        Call::UpdateDisk {
+        | Call::UpdateDisk {
             disk_cid,
             new_size_mib,
             ..
         } => {
             extras.insert("disk_size".into(), json!(new_size_mib));
-            ("update_disk", disk_cid.clone())
+            disk_cid.clone()
         }
-        Call::SnapshotDisk { disk_cid, .. } => ("snapshot_disk", disk_cid.clone()),
-        Call::DeleteSnapshot { snapshot_cid } => ("delete_snapshot", snapshot_cid.clone()),
-        Call::SetDiskMetadata { .. }
-        | Call::ConfigureNetworks
-        | Call::CurrentVmId
+        Call::DeleteVm { vm_cid }
+        | Call::HasVm { vm_cid }
+        | Call::RebootVm { vm_cid }
+        | Call::SetVmMetadata { vm_cid, .. }
+        | Call::AttachDisk { vm_cid, .. }
+        | Call::DetachDisk { vm_cid, .. }
+        | Call::GetDisks { vm_cid } => vm_cid.clone(),
+        Call::DeleteDisk { disk_cid }
+        | Call::HasDisk { disk_cid }
+        | Call::SetDiskMetadata { disk_cid, .. }
+        | Call::SnapshotDisk { disk_cid, .. } => disk_cid.clone(),
+        Call::DeleteSnapshot { snapshot_cid } => snapshot_cid.clone(),
+        Call::Info
+        | Call::CalculateVmCloudProperties { .. }
         | Call::Ping
         | Call::CreateNetwork
-        | Call::DeleteNetwork => return None,
+        | Call::DeleteNetwork
+        | Call::ConfigureNetworks
+        | Call::CurrentVmId => String::new(),
     };
     Some((operation, id, extras))
 }

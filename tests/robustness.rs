@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use support::assert_single_response;
 use support::sim::SimEnv;
 
-use bosh_azure_cpi::rpc::serve;
+use bosh_azure_cpi::serve::serve;
 
 const METHODS: [&str; 25] = [
     "info",

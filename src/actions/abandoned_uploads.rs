@@ -14,6 +14,7 @@ use super::azure::Azure;
 use super::create_stemcell::STEMCELL_CONTAINER;
 use crate::azure::compute::UPLOAD_STARTED_METADATA;
 use crate::azure::storage::blob::BlobService;
+use crate::call::Method;
 use crate::cid::STEMCELL_PREFIX;
 use crate::stemcell::unix_now;
 
@@ -22,7 +23,11 @@ const CLOCK_SKEW: Duration = Duration::from_secs(10 * 60);
 
 /// The longest a marked upload may still be running, as this CPI's configuration bounds it.
 fn max_upload_age(azure: &Azure<'_>) -> Duration {
-    azure.config.method_timeout("create_stemcell") + CLOCK_SKEW
+    // create_stemcell always has a timeout; without one an upload could be running still.
+    azure
+        .config
+        .method_timeout(Method::CreateStemcell)
+        .map_or(Duration::MAX, |timeout| timeout.saturating_add(CLOCK_SKEW))
 }
 
 /// Deletes the default storage account's stemcell blobs whose upload mark is older than

@@ -29,9 +29,9 @@ use crate::azure::storage::blob_disk::{
     DISK_CONTAINER, is_migrated, vhd_blob_name, with_migrated_marker,
 };
 use crate::azure::{ApiKind, ResourcePath};
+use crate::call::ApiVersion;
 use crate::cid::{Caching, DiskCid, SnapshotCid, VmCid};
 use crate::error::{CpiError, CpiResult};
-use crate::rpc::ApiVersion;
 
 /// Extra attempts at creating the zonal disk from the snapshot (Ruby's `max_retries`), on top
 /// of the ARM client's own retries of transient failures: an operation that ends `Failed` is

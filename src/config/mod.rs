@@ -18,6 +18,7 @@ use crate::azure::settings::{
     AzureSettings, CloudKind, CredentialSettings, DEFAULT_ISV_TRACKING_GUID, Timings,
     azure_stack_ca_cert_path, service_principal_certificate_path,
 };
+use crate::call::Method;
 use crate::error::{CpiError, CpiResult};
 use crate::fields::Fields;
 use crate::props::{ManagedIdentity, SecurityGroup};
@@ -73,7 +74,7 @@ pub struct AzureConfig {
     /// stemcell's `security_type`.
     pub compute_gallery_security_type: Option<DefinitionSecurityType>,
     /// Per-method overrides of how long a CPI call may take (`azure.method_timeouts`).
-    pub method_timeouts: BTreeMap<String, Duration>,
+    pub method_timeouts: BTreeMap<Method, Duration>,
     /// From the context (`vm.stemcell.api_version`); 2 when the caller does not say.
     pub stemcell_api_version: u64,
     pub azure_stack: Option<AzureStackConfig>,
@@ -276,9 +277,12 @@ impl AzureConfig {
 
         let mut method_timeouts = BTreeMap::new();
         if let Some(timeouts) = f.object("method_timeouts")? {
-            for method in TIMEOUT_METHODS {
-                if let Some(seconds) = count(&timeouts, method)? {
-                    method_timeouts.insert((*method).to_owned(), Duration::from_secs(seconds));
+            // Only the methods that reach Azure have a timeout to set.
+            for method in Method::ALL {
+                if method.default_timeout().is_some()
+                    && let Some(seconds) = count(&timeouts, method.wire_name())?
+                {
+                    method_timeouts.insert(method, Duration::from_secs(seconds));
                 }
             }
         }
@@ -376,22 +380,14 @@ impl AzureConfig {
         }
     }
 
-    /// How long a CPI call may take before it stops waiting and reports what it waited for.
-    /// The Director puts no bound on a CPI call, so the CPI bounds itself.
-    pub fn method_timeout(&self, method: &str) -> Duration {
-        if let Some(timeout) = self.method_timeouts.get(method) {
-            return *timeout;
-        }
-        let minutes = match method {
-            // Upload plus gallery replication (about 10 minutes per version in Azure).
-            "create_stemcell" => 180,
-            "create_vm" => 60,
-            "delete_vm" | "delete_stemcell" | "attach_disk" | "detach_disk" | "create_disk"
-            | "delete_disk" | "resize_disk" | "update_disk" | "snapshot_disk"
-            | "delete_snapshot" => 30,
-            _ => 10,
-        };
-        Duration::from_secs(minutes * 60)
+    /// How long a CPI call may take before it stops waiting and reports what it waited for:
+    /// `azure.method_timeouts.<method>`, else the method's default; `None` for the methods
+    /// answered without Azure.
+    pub fn method_timeout(&self, method: Method) -> Option<Duration> {
+        self.method_timeouts
+            .get(&method)
+            .copied()
+            .or(method.default_timeout())
     }
 
     pub fn is_azure_stack(&self) -> bool {
@@ -400,29 +396,6 @@ impl AzureConfig {
 }
 
 const OWNER: &str = "CPI configuration";
-
-/// The methods whose timeout `azure.method_timeouts.<method>` (seconds) may set.
-const TIMEOUT_METHODS: &[&str] = &[
-    "create_stemcell",
-    "delete_stemcell",
-    "create_vm",
-    "delete_vm",
-    "has_vm",
-    "reboot_vm",
-    "set_vm_metadata",
-    "calculate_vm_cloud_properties",
-    "create_disk",
-    "delete_disk",
-    "has_disk",
-    "attach_disk",
-    "detach_disk",
-    "get_disks",
-    "resize_disk",
-    "update_disk",
-    "set_disk_metadata",
-    "snapshot_disk",
-    "delete_snapshot",
-];
 
 /// A string setting; empty counts as unset, as the template omits unset properties.
 fn optional(f: &Fields, key: &str) -> CpiResult<Option<String>> {

@@ -2,28 +2,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::call::ApiVersion;
 use crate::error::{CpiError, CpiResult};
 use crate::fields::json_type as json_kind;
-
-/// Which result shapes the caller expects (cpi-protocol §2.1). The request's version, not the
-/// stemcell's, chooses the v1 or v2 shapes of `create_vm` and `attach_disk`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ApiVersion {
-    V1,
-    V2,
-    /// 3 and above: v2 shapes plus the optional third `create_stemcell` argument.
-    V3,
-}
-
-impl ApiVersion {
-    pub fn number(self) -> u8 {
-        match self {
-            Self::V1 => 1,
-            Self::V2 => 2,
-            Self::V3 => 3,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Request {

@@ -46,34 +46,40 @@ fn long_messages_are_cut_on_a_character_boundary() {
     assert!(cut.trim_end_matches("...").chars().all(|c| c == 'é'));
 }
 
-fn call(method: &str, arguments: Value) -> Call {
-    let request = crate::rpc::Request::parse(
-        json!({"method": method, "arguments": arguments, "context": {"director_uuid": "d"}})
-            .to_string()
-            .as_bytes(),
-    )
-    .unwrap();
-    Call::decode(&request).unwrap()
+fn hash(value: Value) -> crate::call::Hash {
+    match value {
+        Value::Object(map) => map,
+        _ => panic!("not an object: {value}"),
+    }
 }
 
 #[test]
 fn operations_ids_and_extras_follow_the_ruby_cpi() {
-    let described = |method: &str, arguments: Value| {
-        describe(&call(method, arguments)).map(|(op, id, extras)| (op, id, Value::Object(extras)))
-    };
+    let described =
+        |call: Call| describe(&call).map(|(op, id, extras)| (op, id, Value::Object(extras)));
     assert_eq!(
-        described("has_vm", json!(["vm-1"])),
+        described(Call::HasVm {
+            vm_cid: "vm-1".into()
+        }),
         Some(("has_vm?", "vm-1".to_owned(), json!({})))
     );
     assert_eq!(
-        described("create_disk", json!([2048, {}, null])),
+        described(Call::CreateDisk {
+            size_mib: 2048,
+            cloud_properties: Map::new(),
+            vm_cid: None
+        }),
         Some(("create_disk", String::new(), json!({"disk_size": 2048})))
     );
     assert_eq!(
-        described(
-            "create_vm",
-            json!(["agent-1", "stemcell", {"instance_type": "Standard_D2s_v5"}, {}, [], {}])
-        ),
+        described(Call::CreateVm {
+            agent_id: "agent-1".into(),
+            stemcell_cid: "stemcell".into(),
+            cloud_properties: hash(json!({"instance_type": "Standard_D2s_v5"})),
+            networks: Map::new(),
+            disk_cids: Vec::new(),
+            env: Map::new(),
+        }),
         Some((
             "create_vm",
             "agent-1".to_owned(),
@@ -81,10 +87,11 @@ fn operations_ids_and_extras_follow_the_ruby_cpi() {
         ))
     );
     assert_eq!(
-        described(
-            "create_stemcell",
-            json!(["/tmp/image", {"name": "s", "version": "1.2"}])
-        ),
+        described(Call::CreateStemcell {
+            image_path: "/tmp/image".into(),
+            cloud_properties: hash(json!({"name": "s", "version": "1.2"})),
+            env: None,
+        }),
         Some((
             "create_stemcell",
             String::new(),
@@ -92,11 +99,21 @@ fn operations_ids_and_extras_follow_the_ruby_cpi() {
         ))
     );
     assert_eq!(
-        described("attach_disk", json!(["vm-1", "disk-1"])).map(|d| d.1),
+        described(Call::AttachDisk {
+            vm_cid: "vm-1".into(),
+            disk_cid: "disk-1".into()
+        })
+        .map(|d| d.1),
         Some("vm-1".to_owned())
     );
-    assert_eq!(described("set_disk_metadata", json!(["disk-1", {}])), None);
-    assert_eq!(described("current_vm_id", json!([])), None);
+    assert_eq!(
+        described(Call::SetDiskMetadata {
+            disk_cid: "disk-1".into(),
+            metadata: Map::new()
+        }),
+        None
+    );
+    assert_eq!(described(Call::CurrentVmId), None);
 }
 
 #[test]
