@@ -103,7 +103,7 @@ fn run() -> Result<(), String> {
 
     let strict = UploadOptions::default();
     let bridged = UploadOptions {
-        max_zero_gap_bytes: BRIDGED_GAP,
+        max_zero_gap_bytes: Some(BRIDGED_GAP),
         ..Default::default()
     };
 

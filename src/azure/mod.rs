@@ -47,6 +47,7 @@ pub mod error;
 pub mod http;
 pub mod network;
 pub mod resources;
+pub mod retry_delay;
 pub mod settings;
 #[cfg(test)]
 mod spec_check;
