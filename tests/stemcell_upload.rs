@@ -417,7 +417,7 @@ async fn a_server_busy_answer_pauses_every_call() {
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("image");
     write_stemcell_image(&image, &StemcellImageSpec::new(64 * MIB, 0.4)).unwrap();
-    let delay = Duration::from_secs(2);
+    let delay = Duration::from_millis(1500);
     let options = BlobServiceOptions {
         retry: RetrySettings {
             max_retries: 3,
@@ -446,7 +446,7 @@ async fn a_server_busy_answer_pauses_every_call() {
         .map(|(at, _)| *at)
         .collect();
     assert!(busy.len() >= 2, "only {} 503s injected", busy.len());
-    // Each pause lasts at least 1 s (half the delay, the jitter's floor). The window leaves 300 ms
+    // Each pause lasts at least 0.75 s (half the delay, the jitter's floor). The window leaves 300 ms
     // for tries sent before the 503 was seen and for a loaded machine's scheduling.
     let quiet_from = Duration::from_millis(300);
     let quiet_to = Duration::from_millis(700);
