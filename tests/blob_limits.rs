@@ -145,9 +145,9 @@ fn put_page_retry_waits_until_a_retry_after_date() {
 fn default_upload_completes_against_a_throttling_blob() {
     let Some(env) = start(FrontOptions {
         limits: Some(BlobLimits {
-            blob_requests_per_second: 20.0,
+            blob_requests_per_second: 5.0,
             page_blob_bytes_per_second: (8 * MIB) as f64,
-            backlog: Duration::from_millis(30),
+            backlog: Duration::from_millis(100),
             ..BlobLimits::azure()
         }),
         ..FrontOptions::default()

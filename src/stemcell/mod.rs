@@ -6,7 +6,7 @@
 //! non-zero pages (bridging the zero gaps that are cheaper to send than another call, see
 //! [`UploadOptions::max_zero_gap_bytes`]); a bounded channel hands them to this async side,
 //! which keeps up to `parallelism` Put Page calls in flight. On throttling the writer pauses
-//! every call and this side halves its calls in flight, growing back by one per window of
+//! every call and halves the tries it lets through, growing back by one per window of
 //! successes (AIMD). Nothing is extracted to disk; memory stays bounded by the channels, the
 //! in-flight limit and a byte budget.
 
@@ -175,6 +175,7 @@ pub async fn upload_stemcell_vhd(
         }
     };
     writer.set_deadline(options.deadline);
+    writer.set_max_tries_in_flight(parallelism);
     let prepared = async {
         service.ensure_container(container).await?;
         service
@@ -264,49 +265,9 @@ struct Written {
     calls: u64,
 }
 
-/// Calls in flight: halved on each throttle episode, one more per window of as many successes
-/// as the current limit, never above the configured parallelism (additive increase,
-/// multiplicative decrease: a sustained limit costs little, a passing one is forgotten).
-struct Concurrency {
-    limit: usize,
-    max: usize,
-    successes: usize,
-    episodes_seen: u64,
-}
-
-impl Concurrency {
-    fn new(max: usize) -> Self {
-        Self {
-            limit: max,
-            max,
-            successes: 0,
-            episodes_seen: 0,
-        }
-    }
-
-    fn throttle_episodes(&mut self, episodes: u64) {
-        if episodes > self.episodes_seen {
-            self.episodes_seen = episodes;
-            self.limit = (self.limit / 2).max(1);
-            self.successes = 0;
-            tracing::debug!(
-                limit = self.limit,
-                "throttled: fewer Put Page calls in flight"
-            );
-        }
-    }
-
-    fn success(&mut self) {
-        self.successes += 1;
-        if self.successes >= self.limit {
-            self.successes = 0;
-            self.limit = (self.limit + 1).min(self.max);
-        }
-    }
-}
-
-/// Moves runs from the reader to Put Page calls, at most the [`Concurrency`] limit at once
-/// and within the byte budget. Returns at the first failed call (after the writer's retries).
+/// Moves runs from the reader to Put Page calls, at most `parallelism` at once (and, after
+/// throttling, the writer's lower limit) and within the byte budget. Returns at the first
+/// failed call (after the writer's retries).
 async fn pump(
     events: &mut mpsc::Receiver<ImageEvent>,
     writer: &PageWriter,
@@ -324,13 +285,12 @@ async fn pump(
         tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
     let mut reader_done = false;
     let mut pending: VecDeque<PageRun> = VecDeque::new();
-    let mut concurrency = Concurrency::new(parallelism);
 
     while !reader_done || !pending.is_empty() || !in_flight.is_empty() {
-        concurrency.throttle_episodes(writer.throttle_episodes());
         // A run is at most 4 MiB, within the budget on its own: something always starts
         // when nothing is in flight.
-        while in_flight.len() < concurrency.limit
+        // Calls beyond the writer's throttled limit would only wait at its gate, holding data.
+        while in_flight.len() < parallelism.min(writer.tries_allowed())
             && let Some(run) = pending.front()
             && in_flight_bytes + run.data.len() as u64 <= IN_FLIGHT_BUDGET_BYTES
             && let Some(run) = pending.pop_front()
@@ -341,7 +301,6 @@ async fn pump(
         tokio::select! {
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                 let bytes = done?;
-                concurrency.success();
                 in_flight_bytes -= bytes;
                 written.bytes += bytes;
                 written.calls += 1;
@@ -398,33 +357,5 @@ async fn finish_reader(
         Ok(Ok(summary)) => Ok(summary),
         Ok(Err(e)) => Err(e.to_string()),
         Err(e) => Err(format!("the image reader failed: {e}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn concurrency_halves_per_episode_and_grows_back_by_one_per_window() {
-        let mut c = Concurrency::new(16);
-        c.throttle_episodes(1);
-        assert_eq!(c.limit, 8);
-        c.throttle_episodes(1); // the same episode
-        assert_eq!(c.limit, 8);
-        c.throttle_episodes(3);
-        assert_eq!(c.limit, 4);
-        for _ in 0..4 {
-            c.success();
-        }
-        assert_eq!(c.limit, 5);
-        for _ in 0..1000 {
-            c.success();
-        }
-        assert_eq!(c.limit, 16);
-        for episode in 4..20 {
-            c.throttle_episodes(episode);
-        }
-        assert_eq!(c.limit, 1);
     }
 }

@@ -10,8 +10,10 @@
 //! every Azure call ([`crate::azure::retry_delay`]: Azure's `retry-after-ms` / `Retry-After`
 //! hint, else jittered exponential backoff). A throttling answer (503 ServerBusy, 429, 500
 //! OperationTimedOut) pauses every call for the throttled call's delay, counts as one
-//! throttle episode (logged once; the uploader halves its calls in flight per episode), and
-//! is retried for as long as the caller's deadline allows.
+//! throttle episode (logged once) that halves the tries allowed in flight, which grow back by
+//! one per window of successes (AIMD; retries of calls already in flight are gated too, so
+//! they do not all hit the busy blob again when the pause ends), and is retried for as long as
+//! the caller's deadline allows.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -47,6 +49,8 @@ pub struct PageWriter {
     paused_until: std::sync::Mutex<Option<tokio::time::Instant>>,
     /// Throttle episodes so far: throttling answers that arrived while no pause was running.
     throttle_episodes: AtomicU64,
+    /// How many tries may be in flight.
+    gate: Gate,
     /// Throttled calls retry until this instant (the CPI method's deadline) rather than
     /// within `retry`'s budget: a busy blob is a reason to slow down, not to fail.
     deadline: Option<Instant>,
@@ -88,6 +92,7 @@ impl PageWriter {
             retry: retry.clone(),
             paused_until: std::sync::Mutex::new(None),
             throttle_episodes: AtomicU64::new(0),
+            gate: Gate::new(DEFAULT_TRIES_IN_FLIGHT),
             deadline: None,
         })
     }
@@ -101,6 +106,16 @@ impl PageWriter {
     /// Throttle episodes so far (each is logged once).
     pub fn throttle_episodes(&self) -> u64 {
         self.throttle_episodes.load(Ordering::Relaxed)
+    }
+
+    /// At most `max` tries in flight; throttling lowers it for a while.
+    pub fn set_max_tries_in_flight(&mut self, max: usize) {
+        self.gate = Gate::new(max);
+    }
+
+    /// Tries allowed in flight now.
+    pub fn tries_allowed(&self) -> usize {
+        self.gate.limit()
     }
 
     /// Writes `data` at `offset`. Both must be page aligned and `data` at most 4 MiB.
@@ -122,7 +137,11 @@ impl PageWriter {
         let mut retries = 0;
         loop {
             self.wait_while_paused().await;
+            let permit = self.gate.enter().await;
+            // A pause may have begun while this try waited at the gate.
+            self.wait_while_paused().await;
             let outcome = self.try_once(&range, len, data.clone()).await;
+            self.gate.leave(permit, outcome.is_ok());
             let cause = match outcome {
                 Ok(()) => return Ok(()),
                 Err(attempt) => attempt,
@@ -180,6 +199,7 @@ impl PageWriter {
         // Calls in flight when the blob got busy are answered the same way: one episode.
         if paused.is_none_or(|current| current <= now) {
             let episode = self.throttle_episodes.fetch_add(1, Ordering::Relaxed) + 1;
+            self.gate.halve();
             tracing::info!(
                 blob = %self.label,
                 cause,
@@ -298,6 +318,89 @@ impl PageWriter {
     }
 }
 
+/// Without [`PageWriter::set_max_tries_in_flight`]: the Ruby CPI's upload threads.
+const DEFAULT_TRIES_IN_FLIGHT: usize = 16;
+
+/// Tries in flight, with an AIMD limit: halved per throttle episode, one more per window of
+/// as many successes as the limit, never above `max`.
+struct Gate {
+    state: std::sync::Mutex<GateState>,
+    changed: tokio::sync::Notify,
+}
+
+struct GateState {
+    limit: usize,
+    max: usize,
+    active: usize,
+    successes: usize,
+}
+
+/// Proof of one entered try; give it back with [`Gate::leave`].
+struct Permit;
+
+impl Gate {
+    fn new(max: usize) -> Self {
+        let max = max.max(1);
+        Self {
+            state: std::sync::Mutex::new(GateState {
+                limit: max,
+                max,
+                active: 0,
+                successes: 0,
+            }),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn limit(&self) -> usize {
+        self.lock().limit
+    }
+
+    async fn enter(&self) -> Permit {
+        loop {
+            // Registered before the check, so a leave in between still wakes this waiter.
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if state.active < state.limit {
+                    state.active += 1;
+                    return Permit;
+                }
+            }
+            changed.await;
+        }
+    }
+
+    fn leave(&self, _permit: Permit, succeeded: bool) {
+        {
+            let mut state = self.lock();
+            state.active = state.active.saturating_sub(1);
+            if succeeded {
+                state.successes += 1;
+                if state.successes >= state.limit {
+                    state.successes = 0;
+                    state.limit = (state.limit + 1).min(state.max);
+                }
+            }
+        }
+        self.changed.notify_waiters();
+    }
+
+    fn halve(&self) {
+        let mut state = self.lock();
+        state.limit = (state.limit / 2).max(1);
+        state.successes = 0;
+    }
+}
+
 struct Failure {
     retriable: bool,
     /// The service asked to slow down (503 Server Busy, 429).
@@ -366,6 +469,37 @@ mod tests {
         );
         assert_eq!(headers["range"], "bytes=0-511");
         assert_eq!(headers["x-ms-page-write"], "update");
+    }
+
+    #[tokio::test]
+    async fn the_gate_halves_per_episode_and_grows_back_by_one_per_window() {
+        let gate = Gate::new(16);
+        gate.halve();
+        assert_eq!(gate.limit(), 8);
+        gate.halve();
+        assert_eq!(gate.limit(), 4);
+        let entered = [
+            gate.enter().await,
+            gate.enter().await,
+            gate.enter().await,
+            gate.enter().await,
+        ];
+        // A fifth try waits until one leaves.
+        let fifth = tokio::time::timeout(Duration::from_millis(50), gate.enter()).await;
+        assert!(fifth.is_err());
+        for permit in entered {
+            gate.leave(permit, true);
+        }
+        assert_eq!(gate.limit(), 5);
+        for _ in 0..1000 {
+            let permit = gate.enter().await;
+            gate.leave(permit, true);
+        }
+        assert_eq!(gate.limit(), 16);
+        for _ in 0..10 {
+            gate.halve();
+        }
+        assert_eq!(gate.limit(), 1);
     }
 
     #[test]
