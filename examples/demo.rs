@@ -1,5 +1,6 @@
-//! The demo behind `scripts/demo`: starts azure-sim and Azurite (blob storage), writes a
-//! cpi.json pointing at them, generates a small stemcell, and walks a BOSH lifecycle through
+//! The demo behind `scripts/demo`: starts azure-sim and Azurite (blob storage) behind the
+//! sim's blob front, which holds each blob to Azure's per-blob targets (500 requests/s,
+//! 60 MiB/s) as Azure does, writes a cpi.json pointing at them, generates a small stemcell, and walks a BOSH lifecycle through
 //! the real `azure_cpi` binary, printing every request and the CPI's answer as it is. The
 //! stemcell becomes an Azure Compute Gallery image version and the VM boots from it. It ends
 //! with a summary (each call's time, what is left in the simulator and why) and exits 1 when
@@ -11,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use bosh_azure_sim::azurite::Azurite;
+use bosh_azure_sim::blob_front::{BlobFront, BlobLimits, FrontOptions};
 use bosh_azure_sim::stemcell_gen::{
     Generation, StemcellImageSpec, stemcell_cloud_properties, write_stemcell_image,
 };
@@ -37,11 +39,22 @@ fn main() {
         eprintln!("demo: cannot start Azurite ({e}); run `npm ci` in the repository first");
         std::process::exit(2);
     });
+    let front = BlobFront::start(
+        &azurite.blob_endpoint(),
+        FrontOptions {
+            limits: Some(BlobLimits::azure()),
+            ..FrontOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| {
+        eprintln!("demo: cannot start the blob front ({e})");
+        std::process::exit(2);
+    });
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let sim = runtime
         .block_on(bosh_azure_sim::start(SimConfig {
             storage: Some(StorageBackend {
-                blob_endpoint: azurite.blob_endpoint(),
+                blob_endpoint: front.account_endpoint(azurite.account_name()),
                 account_name: azurite.account_name().into(),
                 account_key: azurite.account_key().into(),
             }),
@@ -95,10 +108,11 @@ fn main() {
     write_stemcell_image(&image, &StemcellImageSpec::new(16 * 1024 * 1024, 0.25))
         .expect("generate a stemcell");
     println!(
-        "azure-sim at {} (CA {}), Azurite at {}",
+        "azure-sim at {} (CA {}), Azurite at {} behind the blob front at {} (Azure's per-blob targets)",
         sim.base_url(),
         sim.ca_pem_path().display(),
-        azurite.blob_endpoint()
+        azurite.blob_endpoint(),
+        front.account_endpoint(azurite.account_name())
     );
     println!(
         "cpi.json at {}; a 16 MiB test stemcell at {}\n",

@@ -98,9 +98,11 @@ fn stemcell_metadata() -> HashMap<String, String> {
         .collect()
 }
 
+/// Non-zero pages only (the explicit `0` override), `parallelism` calls in flight.
 fn parallel(parallelism: usize) -> UploadOptions {
     UploadOptions {
         parallelism,
+        max_zero_gap_bytes: Some(0),
         ..Default::default()
     }
 }
@@ -144,7 +146,7 @@ async fn azurite_blob_equals_root_vhd_with_only_nonzero_pages_and_exact_metadata
         CONTAINER,
         "bosh-stemcell-a.vhd",
         &metadata,
-        &UploadOptions::default(),
+        &parallel(16),
     )
     .await
     .unwrap();
@@ -199,7 +201,7 @@ async fn azurite_blob_equals_root_vhd_when_zero_gaps_are_bridged() {
     let generated = write_stemcell_image(&image, &spec).unwrap();
     let blobs = azurite_service(&azurite);
     let options = |gap| UploadOptions {
-        max_zero_gap_bytes: gap,
+        max_zero_gap_bytes: Some(gap),
         record_image_sha256: true,
         ..Default::default()
     };
@@ -415,7 +417,7 @@ async fn a_server_busy_answer_pauses_every_call() {
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("image");
     write_stemcell_image(&image, &StemcellImageSpec::new(64 * MIB, 0.4)).unwrap();
-    let delay = Duration::from_secs(1);
+    let delay = Duration::from_millis(1500);
     let options = BlobServiceOptions {
         retry: RetrySettings {
             max_retries: 3,
@@ -444,7 +446,7 @@ async fn a_server_busy_answer_pauses_every_call() {
         .map(|(at, _)| *at)
         .collect();
     assert!(busy.len() >= 2, "only {} 503s injected", busy.len());
-    // Each pause lasts at least 0.8 s (the delay less its jitter). The window leaves 300 ms
+    // Each pause lasts at least 0.75 s (half the delay, the jitter's floor). The window leaves 300 ms
     // for tries sent before the 503 was seen and for a loaded machine's scheduling.
     let quiet_from = Duration::from_millis(300);
     let quiet_to = Duration::from_millis(700);
@@ -590,7 +592,7 @@ async fn root_vhd_is_found_among_other_entries_and_the_hash_covers_the_whole_fil
     )
     .unwrap();
 
-    let report = upload_to_sink(&image, &sink, 1, "entries.vhd", &UploadOptions::default())
+    let report = upload_to_sink(&image, &sink, 1, "entries.vhd", &parallel(16))
         .await
         .unwrap();
 

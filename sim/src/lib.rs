@@ -22,6 +22,7 @@ mod traffic;
 mod wire_server;
 
 pub mod azurite;
+pub mod blob_front;
 pub mod stemcell_gen;
 
 use std::path::PathBuf;

@@ -83,6 +83,7 @@ async fn upload_vhd(
     let options = UploadOptions {
         parallelism: azure.config.parallel_upload_thread_num,
         max_zero_gap_bytes: azure.config.stemcell_upload_max_zero_gap_bytes,
+        deadline: Some(azure.deadline.instant()),
         ..UploadOptions::default()
     };
     let blob = cid.blob_name();

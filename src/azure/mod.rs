@@ -50,6 +50,7 @@ pub mod error;
 pub mod http;
 pub mod network;
 pub mod resources;
+pub mod retry_delay;
 pub mod settings;
 pub mod storage;
 

@@ -57,8 +57,9 @@ pub struct AzureConfig {
     pub pip_idle_timeout_in_minutes: u64,
     pub parallel_upload_thread_num: usize,
     /// Extension: zero gaps of at most this many bytes are uploaded with the data around
-    /// them (fewer Put Page calls); 0 writes non-zero pages only.
-    pub stemcell_upload_max_zero_gap_bytes: u64,
+    /// them (fewer Put Page calls); 0 writes non-zero pages only; unset: the uploader's
+    /// balanced plan.
+    pub stemcell_upload_max_zero_gap_bytes: Option<u64>,
     pub ssh_user: String,
     pub ssh_public_key: Option<String>,
     pub use_default_account_for_cleaning: bool,
@@ -453,12 +454,12 @@ fn region_list(f: &Fields, key: &str) -> CpiResult<Vec<String>> {
 
 /// A count of at least 1; a numeric string is accepted as the Ruby CPI's `to_i` does.
 /// A byte count of whole 512-byte pages that one Put Page (4 MiB) can carry; unset is 0.
-fn zero_gap(f: &Fields, key: &str) -> CpiResult<u64> {
+fn zero_gap(f: &Fields, key: &str) -> CpiResult<Option<u64>> {
     const PAGE: u64 = 512;
     const MAX: u64 = 4 * 1024 * 1024;
     match f.u64(key)? {
-        None => Ok(0),
-        Some(n) if n % PAGE == 0 && n <= MAX => Ok(n),
+        None => Ok(None),
+        Some(n) if n % PAGE == 0 && n <= MAX => Ok(Some(n)),
         Some(n) => Err(CpiError::cloud(format!(
             "Invalid value for '{}': {n} is not a multiple of {PAGE} bytes from 0 to {MAX}",
             f.path(key)

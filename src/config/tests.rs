@@ -290,7 +290,7 @@ fn gallery_extensions_default_to_the_ruby_behaviour() {
     assert_eq!(azure.compute_gallery_storage_account_type, None);
     assert!(azure.compute_gallery_target_regions.is_empty());
     assert_eq!(azure.compute_gallery_security_type, None);
-    assert_eq!(azure.stemcell_upload_max_zero_gap_bytes, 0);
+    assert_eq!(azure.stemcell_upload_max_zero_gap_bytes, None);
 }
 
 #[test]
@@ -300,9 +300,9 @@ fn stemcell_upload_zero_gap_is_whole_pages_up_to_one_put_page() {
             .map(|config| config.azure.stemcell_upload_max_zero_gap_bytes)
             .map_err(|e| e.message().to_owned())
     };
-    assert_eq!(gap(json!(4096)), Ok(4096));
-    assert_eq!(gap(json!(0)), Ok(0));
-    assert_eq!(gap(json!(4 * 1024 * 1024)), Ok(4 * 1024 * 1024));
+    assert_eq!(gap(json!(4096)), Ok(Some(4096)));
+    assert_eq!(gap(json!(0)), Ok(Some(0)));
+    assert_eq!(gap(json!(4 * 1024 * 1024)), Ok(Some(4 * 1024 * 1024)));
     for bad in [json!(1000), json!(4 * 1024 * 1024 + 512)] {
         let err = gap(bad).unwrap_err();
         assert!(

@@ -2,10 +2,13 @@
 //!
 //! A pipeline bound by inflate speed. A reader thread reads the file once and hashes the
 //! compressed bytes (SHA-256) beside a blocking thread that inflates them, walks the tar to
-//! `root.vhd` and cuts the VHD into runs of non-zero 512-byte pages of at most 4 MiB; a bounded
-//! channel hands the runs to this async side, which keeps up to `parallelism` Put Page calls in
-//! flight. Nothing is extracted to disk; memory stays bounded by the channels, the in-flight
-//! limit and a byte budget.
+//! `root.vhd` and cuts the VHD into Put Page ranges of at most 4 MiB that start and end with
+//! non-zero pages (bridging the zero gaps that are cheaper to send than another call, see
+//! [`UploadOptions::max_zero_gap_bytes`]); a bounded channel hands them to this async side,
+//! which keeps up to `parallelism` Put Page calls in flight. On throttling the writer pauses
+//! every call and halves the tries it lets through, growing back by one per window of
+//! successes (AIMD). Nothing is extracted to disk; memory stays bounded by the channels, the
+//! in-flight limit and a byte budget.
 
 mod image;
 
@@ -22,7 +25,7 @@ use tokio::sync::mpsc;
 use crate::azure::compute::UPLOAD_STARTED_METADATA;
 use crate::azure::storage::blob::{BlobService, MAX_PUT_PAGE_BYTES, PAGE_SIZE, PageWriter};
 use crate::error::{CpiError, CpiResult};
-use image::{ImageError, ImageEvent, ImageSummary, PageRun, ScanState};
+use image::{ImageError, ImageEvent, ImageSummary, PageRun, ScanState, ZeroGaps};
 
 /// The Ruby CPI's `parallel_upload_thread_num` default.
 pub const DEFAULT_UPLOAD_PARALLELISM: usize = 16;
@@ -40,10 +43,12 @@ pub struct UploadOptions {
     /// Put Page calls in flight (`parallel_upload_thread_num`).
     pub parallelism: usize,
     /// Zero gaps of at most this many bytes between non-zero pages are uploaded as data, so
-    /// one Put Page covers both sides. 0 (the default) writes non-zero pages only; a few KiB
-    /// cut the number of calls by orders of magnitude on a fragmented file system, which
-    /// matters against Azure's per-blob request rate (about 500/s).
-    pub max_zero_gap_bytes: u64,
+    /// one Put Page covers both sides; 0 writes non-zero pages only. `None` (the default):
+    /// gaps up to a 4 KiB block always, longer ones while Azure's per-blob request rate
+    /// (500/s) rather than its bandwidth (60 MiB/s) would bound the upload.
+    pub max_zero_gap_bytes: Option<u64>,
+    /// Throttled Put Page calls retry until then (the CPI method's deadline).
+    pub deadline: Option<Instant>,
     /// Add `image_sha256` (the hash computed in the same pass) to the blob metadata once the
     /// data is written, as the Ruby CPI's gallery mode stores it.
     pub record_image_sha256: bool,
@@ -53,7 +58,8 @@ impl Default for UploadOptions {
     fn default() -> Self {
         Self {
             parallelism: DEFAULT_UPLOAD_PARALLELISM,
-            max_zero_gap_bytes: 0,
+            max_zero_gap_bytes: None,
+            deadline: None,
             record_image_sha256: false,
         }
     }
@@ -95,7 +101,8 @@ pub struct UploadReport {
 }
 
 /// Uploads `root.vhd` from the stemcell image at `image_path` as the page blob
-/// `container/blob_name` with `metadata`, writing only its non-zero pages.
+/// `container/blob_name` with `metadata`, writing its non-zero pages (and the zero gaps the
+/// options bridge).
 ///
 /// The container is created when missing. On any failure after the blob was created, the
 /// partial blob is deleted and a CloudError names the cause.
@@ -110,7 +117,10 @@ pub async fn upload_stemcell_vhd(
     let started = Instant::now();
     let parallelism = options.parallelism.max(1);
     // Whole pages, and never more than one call can carry.
-    let max_zero_gap = (options.max_zero_gap_bytes / PAGE_SIZE * PAGE_SIZE).min(MAX_PUT_PAGE_BYTES);
+    let gaps = match options.max_zero_gap_bytes {
+        Some(gap) => ZeroGaps::Fixed((gap / PAGE_SIZE * PAGE_SIZE).min(MAX_PUT_PAGE_BYTES)),
+        None => ZeroGaps::Balanced,
+    };
     let failed = |cause: String| {
         CpiError::cloud(format!(
             "Failed to upload stemcell image '{}' to blob '{container}/{blob_name}' in storage account '{}': {cause}",
@@ -142,9 +152,7 @@ pub async fn upload_stemcell_vhd(
     let reader = {
         let path = image_path.to_owned();
         let state = state.clone();
-        tokio::task::spawn_blocking(move || {
-            image::stream_image(&path, max_zero_gap, &events_tx, &state)
-        })
+        tokio::task::spawn_blocking(move || image::stream_image(&path, gaps, &events_tx, &state))
     };
 
     // The reader announces root.vhd's size before any data; without it, nothing was created.
@@ -165,7 +173,7 @@ pub async fn upload_stemcell_vhd(
         container: Arc::from(container),
         blob: Arc::from(blob_name),
     };
-    let writer = match service.page_writer(container, blob_name) {
+    let mut writer = match service.page_writer(container, blob_name) {
         Ok(writer) => writer,
         Err(e) => {
             state.cancelled.store(true, Ordering::Relaxed);
@@ -174,6 +182,8 @@ pub async fn upload_stemcell_vhd(
             return Err(failed(e.message().to_owned()));
         }
     };
+    writer.set_deadline(options.deadline);
+    writer.set_max_tries_in_flight(parallelism);
     // Marked until the final metadata write below, so a process killed meanwhile leaves a
     // blob that a later call can tell from a finished one (and from a running upload).
     let mut marked = metadata.clone();
@@ -195,7 +205,7 @@ pub async fn upload_stemcell_vhd(
         blob = %format!("{container}/{blob_name}"),
         vhd_mib = vhd_size / (1024 * 1024),
         parallelism,
-        max_zero_gap,
+        zero_gaps = ?gaps,
         "uploading the non-zero pages of the stemcell VHD"
     );
 
@@ -270,8 +280,9 @@ struct Written {
     calls: u64,
 }
 
-/// Moves runs from the reader to Put Page calls, at most `parallelism` at once and within the
-/// byte budget. Returns at the first failed call (after the pipeline's own retries).
+/// Moves runs from the reader to Put Page calls, at most `parallelism` at once (and, after
+/// throttling, the writer's lower limit) and within the byte budget. Returns at the first
+/// failed call (after the writer's retries).
 async fn pump(
     events: &mut mpsc::Receiver<ImageEvent>,
     writer: &PageWriter,
@@ -293,7 +304,8 @@ async fn pump(
     while !reader_done || !pending.is_empty() || !in_flight.is_empty() {
         // A run is at most 4 MiB, within the budget on its own: something always starts
         // when nothing is in flight.
-        while in_flight.len() < parallelism
+        // Calls beyond the writer's throttled limit would only wait at its gate, holding data.
+        while in_flight.len() < parallelism.min(writer.tries_allowed())
             && let Some(run) = pending.front()
             && in_flight_bytes + run.data.len() as u64 <= IN_FLIGHT_BUDGET_BYTES
             && let Some(run) = pending.pop_front()

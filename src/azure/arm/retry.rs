@@ -2,10 +2,8 @@
 //! Azure's error body.
 
 use crate::names::quote_up_to;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use rand::Rng;
-use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
 use super::super::error::ErrorDetail;
@@ -28,49 +26,24 @@ pub fn is_retryable_code(code: &str) -> bool {
     RETRYABLE_CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
 }
 
-/// Azure's wait hint: `x-ms-retry-after-ms`, `retry-after-ms`, then `Retry-After` (seconds or
-/// an HTTP date).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
-        if let Some(ms) = text(name).and_then(|v| v.parse::<u64>().ok()) {
-            return Some(Duration::from_millis(ms));
-        }
+pub use super::super::retry_delay::retry_after;
+use super::super::retry_delay::{self, Backoff};
+
+fn policy(timings: &Timings) -> Backoff {
+    Backoff {
+        initial: timings.initial_backoff,
+        max: timings.max_backoff,
     }
-    let value = text("retry-after")?;
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
 }
 
-/// Exponential backoff with jitter for attempt `n` (1-based): half the nominal delay plus a
-/// random share of the other half, so parallel CPI processes do not retry in lockstep.
+/// [`retry_delay::backoff`] with the ARM timings.
 pub fn backoff(timings: &Timings, attempt: u32) -> Duration {
-    let exponent = attempt.saturating_sub(1).min(20);
-    let nominal = timings
-        .initial_backoff
-        .saturating_mul(1u32 << exponent)
-        .min(timings.max_backoff);
-    let half = nominal / 2;
-    let jitter = rand::rng().random_range(0.0..=1.0);
-    half + half.mul_f64(jitter)
+    retry_delay::backoff(policy(timings), attempt)
 }
 
-/// The wait before the next attempt: Azure's hint when it gave one, else our backoff; never more
-/// than `max_backoff`.
+/// [`retry_delay::delay_before_retry`] with the ARM timings.
 pub fn delay_before_retry(timings: &Timings, attempt: u32, hint: Option<Duration>) -> Duration {
-    hint.unwrap_or_else(|| backoff(timings, attempt))
-        .min(timings.max_backoff)
+    retry_delay::delay_before_retry(policy(timings), attempt, hint)
 }
 
 #[derive(Deserialize)]
@@ -145,62 +118,6 @@ pub fn flatten_details(details: &[ErrorBody]) -> Vec<ErrorDetail> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.insert(*k, HeaderValue::from_str(v).unwrap());
-        }
-        map
-    }
-
-    #[test]
-    fn retry_after_forms_in_priority_order() {
-        assert_eq!(
-            retry_after(&headers(&[
-                ("x-ms-retry-after-ms", "250"),
-                ("retry-after", "9")
-            ])),
-            Some(Duration::from_millis(250))
-        );
-        assert_eq!(
-            retry_after(&headers(&[("retry-after-ms", "1500")])),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(
-            retry_after(&headers(&[("retry-after", "7")])),
-            Some(Duration::from_secs(7))
-        );
-        let later = SystemTime::now() + Duration::from_secs(30);
-        let date = httpdate::fmt_http_date(later);
-        let parsed = retry_after(&headers(&[("retry-after", &date)])).unwrap();
-        assert!(
-            parsed > Duration::from_secs(28) && parsed <= Duration::from_secs(30),
-            "{parsed:?}"
-        );
-        assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
-        assert_eq!(retry_after(&HeaderMap::new()), None);
-    }
-
-    #[test]
-    fn backoff_grows_is_jittered_and_capped() {
-        let timings = Timings {
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(1000),
-            ..Timings::default()
-        };
-        for attempt in 1..=30 {
-            let d = backoff(&timings, attempt);
-            let nominal = (100u64 << (attempt - 1).min(20)).min(1000);
-            assert!(d >= Duration::from_millis(nominal / 2), "{attempt}: {d:?}");
-            assert!(d <= Duration::from_millis(nominal), "{attempt}: {d:?}");
-        }
-        assert_eq!(
-            delay_before_retry(&timings, 1, Some(Duration::from_secs(480))),
-            Duration::from_millis(1000)
-        );
-    }
 
     #[test]
     fn error_bodies_of_every_shape() {

@@ -6,19 +6,25 @@
 //! The wire request is the SDK's `upload_pages` (`PUT <blob>?comp=page`, `Range`,
 //! `x-ms-page-write: update`), Shared Key signed as [`super::SharedKeyPolicy`] signs it, over
 //! one pooled client (connections are reused across calls). Retries follow the service's
-//! [`RetrySettings`]: transport errors and 408/429/500/502/503/504, exponential backoff with
-//! jitter, `Retry-After` honoured; after a throttling answer (503, 429) every call waits out
-//! the throttled call's delay before its next try.
+//! [`RetrySettings`]: transport errors and 408/429/500/502/503/504, delays by the one rule of
+//! every Azure call ([`crate::azure::retry_delay`]: Azure's `retry-after-ms` / `Retry-After`
+//! hint, else jittered exponential backoff). A throttling answer (503 ServerBusy, 429, 500
+//! OperationTimedOut) pauses every call for the throttled call's delay, counts as one
+//! throttle episode (logged once) that halves the tries allowed in flight, which grow back by
+//! one per window of successes (AIMD; retries of calls already in flight are gated too, so
+//! they do not all hit the busy blob again when the pause ends), and is retried for as long as
+//! the caller's deadline allows.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use azure_core::credentials::Secret;
 use bytes::Bytes;
-use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, StatusCode, Url};
 
 use super::{MAX_PUT_PAGE_BYTES, PAGE_SIZE, RetrySettings};
+use crate::azure::retry_delay::{self, Backoff};
 use crate::error::{CpiError, CpiResult};
 
 /// One try may take this long (a 4 MiB call at 1 MiB/s takes 4 s).
@@ -41,6 +47,13 @@ pub struct PageWriter {
     /// one call's backoff paces them all, instead of the other calls in flight pressing on
     /// and being throttled in turn.
     paused_until: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// Throttle episodes so far: throttling answers that arrived while no pause was running.
+    throttle_episodes: AtomicU64,
+    /// How many tries may be in flight.
+    gate: Gate,
+    /// Throttled calls retry until this instant (the CPI method's deadline) rather than
+    /// within `retry`'s budget: a busy blob is a reason to slow down, not to fail.
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for PageWriter {
@@ -76,7 +89,31 @@ impl PageWriter {
             version,
             retry: retry.clone(),
             paused_until: std::sync::Mutex::new(None),
+            throttle_episodes: AtomicU64::new(0),
+            gate: Gate::new(DEFAULT_TRIES_IN_FLIGHT),
+            deadline: None,
         })
+    }
+
+    /// Throttled calls keep retrying until `deadline` (the CPI method's); without one they
+    /// stay within the retry settings' budget.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// Throttle episodes so far (each is logged once).
+    pub fn throttle_episodes(&self) -> u64 {
+        self.throttle_episodes.load(Ordering::Relaxed)
+    }
+
+    /// At most `max` tries in flight; throttling lowers it for a while.
+    pub fn set_max_tries_in_flight(&mut self, max: usize) {
+        self.gate = Gate::new(max);
+    }
+
+    /// Tries allowed in flight now.
+    pub fn tries_allowed(&self) -> usize {
+        self.gate.limit()
     }
 
     /// Writes `data` at `offset`. Both must be page aligned and `data` at most 4 MiB.
@@ -98,14 +135,23 @@ impl PageWriter {
         let mut retries = 0;
         loop {
             self.wait_while_paused().await;
+            let permit = self.gate.enter().await;
+            // A pause may have begun while this try waited at the gate.
+            self.wait_while_paused().await;
             let outcome = self.try_once(&range, len, data.clone()).await;
+            self.gate.leave(permit, outcome.is_ok());
             let cause = match outcome {
                 Ok(()) => return Ok(()),
                 Err(attempt) => attempt,
             };
             let delay = self.retry_delay(retries, &cause);
-            let out_of_budget = retries >= self.retry.max_retries
-                || started.elapsed() + delay > self.retry.max_total;
+            let out_of_budget = match self.deadline {
+                Some(deadline) if cause.throttled => Instant::now() + delay >= deadline,
+                _ => {
+                    retries >= self.retry.max_retries
+                        || started.elapsed() + delay > self.retry.max_total
+                }
+            };
             if !cause.retriable || out_of_budget {
                 return Err(CpiError::cloud(format!(
                     "Failed to upload pages {offset}..{} of blob '{}' in storage account '{}': {}",
@@ -117,7 +163,7 @@ impl PageWriter {
             }
             retries += 1;
             if cause.throttled {
-                self.pause_all(delay);
+                self.pause_all(delay, &cause.message);
             }
             tracing::debug!(
                 url = %self.url,
@@ -141,12 +187,25 @@ impl PageWriter {
         }
     }
 
-    fn pause_all(&self, delay: Duration) {
-        let until = tokio::time::Instant::now() + delay;
+    fn pause_all(&self, delay: Duration, cause: &str) {
+        let now = tokio::time::Instant::now();
+        let until = now + delay;
         let mut paused = self
             .paused_until
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Calls in flight when the blob got busy are answered the same way: one episode.
+        if paused.is_none_or(|current| current <= now) {
+            let episode = self.throttle_episodes.fetch_add(1, Ordering::Relaxed) + 1;
+            self.gate.halve();
+            tracing::info!(
+                blob = %self.label,
+                cause,
+                pause_ms = delay.as_millis() as u64,
+                episode,
+                "the storage service is throttling Put Page; every call pauses, then the upload resumes with fewer calls in flight"
+            );
+        }
         if paused.is_none_or(|current| current < until) {
             *paused = Some(until);
         }
@@ -180,23 +239,19 @@ impl PageWriter {
                 message: describe_transport(&e),
             });
         }
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let message = match response
+        let retry_after = retry_delay::retry_after(response.headers());
+        let code = response
             .headers()
             .get("x-ms-error-code")
             .and_then(|v| v.to_str().ok())
-        {
+            .map(|code| code.chars().take(64).collect::<String>());
+        let message = match &code {
             Some(code) => format!("HTTP {} {code}", status.as_u16()),
             None => format!("HTTP {}", status.as_u16()),
         };
         Err(Failure {
             retriable: is_retriable(status),
-            throttled: matches!(status.as_u16(), 429 | 503),
+            throttled: is_throttled(status, code.as_deref()),
             retry_after,
             message,
         })
@@ -251,18 +306,96 @@ impl PageWriter {
         Ok(headers)
     }
 
-    /// Exponential from `initial_delay`, capped by `max_delay`, with jitter; at least what
-    /// the service asked for in `Retry-After`.
+    /// The delay before retry `retries + 1`, by the rule of every Azure call.
     fn retry_delay(&self, retries: u32, cause: &Failure) -> Duration {
-        let exponential = self
-            .retry
-            .initial_delay
-            .saturating_mul(1u32 << retries.min(16))
-            .min(self.retry.max_delay);
-        let jittered = exponential.mul_f64(rand::rng().random_range(0.8..=1.2));
-        cause
-            .retry_after
-            .map_or(jittered, |asked| asked.max(jittered))
+        let policy = Backoff {
+            initial: self.retry.initial_delay,
+            max: self.retry.max_delay,
+        };
+        retry_delay::delay_before_retry(policy, retries + 1, cause.retry_after)
+    }
+}
+
+/// Without [`PageWriter::set_max_tries_in_flight`]: the Ruby CPI's upload threads.
+const DEFAULT_TRIES_IN_FLIGHT: usize = 16;
+
+/// Tries in flight, with an AIMD limit: halved per throttle episode, one more per window of
+/// as many successes as the limit, never above `max`.
+struct Gate {
+    state: std::sync::Mutex<GateState>,
+    changed: tokio::sync::Notify,
+}
+
+struct GateState {
+    limit: usize,
+    max: usize,
+    active: usize,
+    successes: usize,
+}
+
+/// Proof of one entered try; give it back with [`Gate::leave`].
+struct Permit;
+
+impl Gate {
+    fn new(max: usize) -> Self {
+        let max = max.max(1);
+        Self {
+            state: std::sync::Mutex::new(GateState {
+                limit: max,
+                max,
+                active: 0,
+                successes: 0,
+            }),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn limit(&self) -> usize {
+        self.lock().limit
+    }
+
+    async fn enter(&self) -> Permit {
+        loop {
+            // Registered before the check, so a leave in between still wakes this waiter.
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if state.active < state.limit {
+                    state.active += 1;
+                    return Permit;
+                }
+            }
+            changed.await;
+        }
+    }
+
+    fn leave(&self, _permit: Permit, succeeded: bool) {
+        {
+            let mut state = self.lock();
+            state.active = state.active.saturating_sub(1);
+            if succeeded {
+                state.successes += 1;
+                if state.successes >= state.limit {
+                    state.successes = 0;
+                    state.limit = (state.limit + 1).min(state.max);
+                }
+            }
+        }
+        self.changed.notify_waiters();
+    }
+
+    fn halve(&self) {
+        let mut state = self.lock();
+        state.limit = (state.limit / 2).max(1);
+        state.successes = 0;
     }
 }
 
@@ -276,6 +409,16 @@ struct Failure {
 
 fn is_retriable(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// Azure Storage's answers for "over a scalability target": 503 `ServerBusy`, 500
+/// `OperationTimedOut` (see "Scalability and performance targets for Blob storage"), and 429.
+fn is_throttled(status: StatusCode, code: Option<&str>) -> bool {
+    match status.as_u16() {
+        429 | 503 => true,
+        500 => code.is_some_and(|c| c.eq_ignore_ascii_case("OperationTimedOut")),
+        _ => false,
+    }
 }
 
 /// A transport error with its causes. The URL it names carries no secret: Shared Key signs
@@ -327,6 +470,37 @@ mod tests {
         assert_eq!(headers["x-ms-page-write"], "update");
     }
 
+    #[tokio::test]
+    async fn the_gate_halves_per_episode_and_grows_back_by_one_per_window() {
+        let gate = Gate::new(16);
+        gate.halve();
+        assert_eq!(gate.limit(), 8);
+        gate.halve();
+        assert_eq!(gate.limit(), 4);
+        let entered = [
+            gate.enter().await,
+            gate.enter().await,
+            gate.enter().await,
+            gate.enter().await,
+        ];
+        // A fifth try waits until one leaves.
+        let fifth = tokio::time::timeout(Duration::from_millis(50), gate.enter()).await;
+        assert!(fifth.is_err());
+        for permit in entered {
+            gate.leave(permit, true);
+        }
+        assert_eq!(gate.limit(), 5);
+        for _ in 0..1000 {
+            let permit = gate.enter().await;
+            gate.leave(permit, true);
+        }
+        assert_eq!(gate.limit(), 16);
+        for _ in 0..10 {
+            gate.halve();
+        }
+        assert_eq!(gate.limit(), 1);
+    }
+
     #[test]
     fn debug_output_never_shows_the_key() {
         let printed = format!("{:?}", writer());
@@ -343,14 +517,22 @@ mod tests {
             message: String::new(),
         };
         let first = writer.retry_delay(0, &plain);
-        assert!(first >= Duration::from_millis(400) && first <= Duration::from_millis(600));
-        assert!(writer.retry_delay(30, &plain) <= Duration::from_secs(24));
+        assert!(first >= Duration::from_millis(250) && first <= Duration::from_millis(500));
+        assert!(writer.retry_delay(30, &plain) <= Duration::from_secs(20));
         let asked = Failure {
-            retry_after: Some(Duration::from_secs(30)),
+            retry_after: Some(Duration::from_millis(300)),
             ..plain
         };
-        assert!(writer.retry_delay(0, &asked) >= Duration::from_secs(30));
+        assert_eq!(writer.retry_delay(3, &asked), Duration::from_millis(300));
         assert!(is_retriable(StatusCode::SERVICE_UNAVAILABLE));
         assert!(!is_retriable(StatusCode::FORBIDDEN));
+        assert!(is_throttled(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Some("OperationTimedOut")
+        ));
+        assert!(!is_throttled(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Some("InternalError")
+        ));
     }
 }
