@@ -144,6 +144,8 @@ fn base_settings(arm_base: &str, imds_token_url: &str) -> AzureSettings {
         debug_mode: false,
         timings: Timings::default(),
         cpi_method: None,
+        storage_authentication: Default::default(),
+        storage_audience: None,
     }
 }
 

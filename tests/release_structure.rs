@@ -88,12 +88,13 @@ fn job_spec_declares_every_ruby_property_with_its_default() {
 
 /// Properties of ours that the Ruby job does not have. A property renamed by mistake shows up
 /// here as one unknown name and one missing Ruby name.
-const EXTENSION_PROPERTIES: [&str; 11] = [
+const EXTENSION_PROPERTIES: [&str; 12] = [
     "azure.compute_gallery_replication_mode",
     "azure.compute_gallery_storage_account_type",
     "azure.compute_gallery_target_regions",
     "azure.compute_gallery_security_type",
     "azure.stemcell_upload_max_zero_gap_bytes",
+    "azure.storage_authentication",
     "azure.endpoints.resource_manager",
     "azure.endpoints.active_directory",
     "azure.endpoints.token_audience",

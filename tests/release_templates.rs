@@ -65,6 +65,7 @@ const CASES: &[&str] = &[
     "static_without_secret_or_certificate",
     "static_without_tenant_id",
     "stemcell_upload_zero_gap",
+    "storage_authentication",
     "unmanaged_disks_without_storage_account",
 ];
 

@@ -107,6 +107,46 @@ pub struct AzureSettings {
     pub timings: Timings,
     /// The CPI method being served, named in network failure messages.
     pub cpi_method: Option<&'static str>,
+    /// How blob requests authenticate (`azure.storage_authentication`).
+    pub storage_authentication: StorageAuthentication,
+    /// The audience of blob data-plane tokens (`https://storage.azure.com/` in every Entra ID
+    /// cloud); `None` where storage takes no Entra ID token (Azure Stack Hub).
+    pub storage_audience: Option<String>,
+}
+
+/// `azure.storage_authentication`: how the CPI authenticates to blob storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StorageAuthentication {
+    /// Entra ID for an account whose `allowSharedKeyAccess` is `false`, Shared Key otherwise
+    /// (so existing accounts get exactly the requests they got before).
+    #[default]
+    Auto,
+    /// Always the account key from `listKeys`, as the Ruby CPI.
+    SharedKey,
+    /// Always a bearer token for the storage audience; no `listKeys`.
+    EntraId,
+}
+
+impl StorageAuthentication {
+    pub const VALUES: [&'static str; 3] = ["auto", "shared_key", "entra_id"];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "auto" => Some(Self::Auto),
+            "shared_key" => Some(Self::SharedKey),
+            "entra_id" => Some(Self::EntraId),
+            _ => None,
+        }
+    }
+
+    /// Whether an account with this `allowSharedKeyAccess` is reached with Entra ID.
+    pub fn uses_entra_id(self, allow_shared_key_access: Option<bool>) -> bool {
+        match self {
+            Self::Auto => allow_shared_key_access == Some(false),
+            Self::SharedKey => false,
+            Self::EntraId => true,
+        }
+    }
 }
 
 /// The Ruby CPI's default partner attribution id.

@@ -77,6 +77,9 @@ impl fmt::Display for Environment {
     }
 }
 
+/// The resource id of Azure Storage in Entra ID.
+pub const STORAGE_AUDIENCE: &str = "https://storage.azure.com/";
+
 const PUBLIC_AAD: &str = "https://login.microsoftonline.com/";
 const CHINA_AAD: &str = "https://login.chinacloudapi.cn/";
 
@@ -112,6 +115,9 @@ pub struct Endpoints {
     pub extra_ca_certs: Vec<String>,
     /// The wire server (telemetry); None means Azure's well-known address.
     pub wire_server: Option<Url>,
+    /// The audience of blob storage tokens; `None` on Azure Stack Hub, whose storage takes
+    /// Shared Key and SAS only ("Azure Stack Hub storage: Differences and considerations").
+    pub storage_audience: Option<String>,
 }
 
 impl Endpoints {
@@ -191,6 +197,10 @@ impl Endpoints {
             .cloned()
             .chain(azure_stack_ca_cert)
             .collect();
+        // One storage resource id serves every Entra ID cloud (public, China, US Gov): the
+        // storage SDKs' default audience, e.g. .NET's `BlobAudience.DefaultAudience`.
+        let storage_audience =
+            (environment != Environment::AzureStack).then(|| STORAGE_AUDIENCE.to_owned());
         Ok(Self {
             resource_manager,
             authority,
@@ -198,6 +208,7 @@ impl Endpoints {
             managed_identity,
             extra_ca_certs,
             wire_server,
+            storage_audience,
         })
     }
 }

@@ -15,7 +15,8 @@ pub use environment::{AzureStackConfig, EndpointOverrides, Endpoints, Environmen
 
 use crate::azure::compute::gallery::{DefinitionSecurityType, ReplicaStorageType, ReplicationMode};
 use crate::azure::settings::{
-    AzureSettings, CloudKind, CredentialSettings, DEFAULT_ISV_TRACKING_GUID, Timings,
+    AzureSettings, CloudKind, CredentialSettings, DEFAULT_ISV_TRACKING_GUID, StorageAuthentication,
+    Timings,
     azure_stack_ca_cert_path, service_principal_certificate_path,
 };
 use crate::call::Method;
@@ -74,6 +75,8 @@ pub struct AzureConfig {
     /// Extension: the `SecurityType` feature of new gen2 definitions, instead of the
     /// stemcell's `security_type`.
     pub compute_gallery_security_type: Option<DefinitionSecurityType>,
+    /// Extension: how blob requests authenticate (Shared Key or Entra ID).
+    pub storage_authentication: StorageAuthentication,
     /// Per-method overrides of how long a CPI call may take (`azure.method_timeouts`).
     pub method_timeouts: BTreeMap<Method, Duration>,
     /// From the context (`vm.stemcell.api_version`); 2 when the caller does not say.
@@ -266,6 +269,21 @@ impl AzureConfig {
                 f.path("compute_gallery_target_regions")
             )));
         }
+        let storage_authentication = one_of(
+            f,
+            "storage_authentication",
+            StorageAuthentication::parse,
+            &StorageAuthentication::VALUES,
+        )?
+        .unwrap_or_default();
+        if storage_authentication == StorageAuthentication::EntraId
+            && environment == Environment::AzureStack
+        {
+            return Err(CpiError::cloud(format!(
+                "Invalid value for '{}': entra_id is not available on Azure Stack Hub, whose storage accepts only Shared Key and SAS; use auto or shared_key",
+                f.path("storage_authentication")
+            )));
+        }
         let stemcell_api_version = f
             .object("vm")?
             .map(|vm| vm.object("stemcell"))
@@ -320,6 +338,7 @@ impl AzureConfig {
             compute_gallery_storage_account_type,
             compute_gallery_target_regions,
             compute_gallery_security_type,
+            storage_authentication,
             stemcell_api_version,
             azure_stack,
         })
@@ -378,6 +397,8 @@ impl AzureConfig {
             debug_mode: self.debug_mode,
             timings: Timings::default(),
             cpi_method: None,
+            storage_authentication: self.storage_authentication,
+            storage_audience: self.endpoints.storage_audience.clone(),
         }
     }
 

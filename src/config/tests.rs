@@ -401,3 +401,33 @@ fn invalid_gallery_extensions_name_the_key() {
         );
     }
 }
+
+#[test]
+fn storage_authentication_defaults_to_auto_and_names_the_key_when_invalid() {
+    use crate::azure::settings::StorageAuthentication;
+    let mode = |value: Option<Value>| {
+        with_azure(|azure| {
+            if let Some(value) = value {
+                azure.insert("storage_authentication".into(), value);
+            }
+        })
+        .map(|config| config.azure.storage_authentication)
+    };
+    assert_eq!(mode(None).unwrap(), StorageAuthentication::Auto);
+    assert_eq!(
+        mode(Some(json!("entra_id"))).unwrap(),
+        StorageAuthentication::EntraId
+    );
+    assert_eq!(
+        mode(Some(json!("shared_key"))).unwrap(),
+        StorageAuthentication::SharedKey
+    );
+    let err = mode(Some(json!("oauth"))).unwrap_err();
+    assert!(
+        err.message().contains(
+            "Invalid value for 'azure.storage_authentication': 'oauth'. Valid values are auto, shared_key, entra_id"
+        ),
+        "{}",
+        err.message()
+    );
+}

@@ -36,6 +36,8 @@ fn settings(sim: &SimHandle, credential: CredentialSettings) -> AzureSettings {
         debug_mode: false,
         timings: fast_timings(),
         cpi_method: None,
+        storage_authentication: Default::default(),
+        storage_audience: None,
     }
 }
 

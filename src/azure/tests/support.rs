@@ -355,6 +355,8 @@ pub fn imds_settings(arm_base: &str, token_base: &str) -> AzureSettings {
         debug_mode: false,
         timings: fast_timings(),
         cpi_method: None,
+        storage_authentication: Default::default(),
+        storage_audience: None,
     }
 }
 
