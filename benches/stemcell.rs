@@ -426,7 +426,7 @@ fn blob_service(account: &str, endpoint: url::Url, key: &str) -> Result<BlobServ
     let access = StorageAccess {
         account_name: account.to_owned(),
         blob_endpoint: endpoint,
-        account_key: Secret::new(key.to_owned()),
+        auth: bosh_azure_cpi::azure::storage::StorageAuth::SharedKey(Secret::new(key.to_owned())),
     };
     BlobService::new(&access, BlobServiceOptions::default()).map_err(|e| e.to_string())
 }

@@ -71,7 +71,9 @@ fn upload(env: &Env, size: u64) -> (Vec<u8>, Vec<u8>) {
     let access = StorageAccess {
         account_name: env.azurite.account_name().into(),
         blob_endpoint: env.azurite.blob_endpoint(),
-        account_key: env.azurite.account_key().to_string().into(),
+        auth: bosh_azure_cpi::azure::storage::StorageAuth::SharedKey(
+            env.azurite.account_key().to_string().into(),
+        ),
     };
     let service = BlobService::new(&access, BlobServiceOptions::default()).unwrap();
     let downloaded = env

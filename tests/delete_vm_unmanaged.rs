@@ -53,7 +53,9 @@ fn start() -> Option<Env> {
     let access = StorageAccess {
         account_name: azurite.account_name().into(),
         blob_endpoint: azurite.blob_endpoint(),
-        account_key: azurite.account_key().to_string().into(),
+        auth: bosh_azure_cpi::azure::storage::StorageAuth::SharedKey(
+            azurite.account_key().to_string().into(),
+        ),
     };
     let blobs = BlobService::new(&access, BlobServiceOptions::default()).unwrap();
     sim.runtime
@@ -310,7 +312,9 @@ fn many_status_blobs_across_listing_pages_all_go() {
     let access = StorageAccess {
         account_name: env.account().into(),
         blob_endpoint: env.azurite.blob_endpoint(),
-        account_key: env.azurite.account_key().to_string().into(),
+        auth: bosh_azure_cpi::azure::storage::StorageAuth::SharedKey(
+            env.azurite.account_key().to_string().into(),
+        ),
     };
     let paged = BlobService::new(&access, BlobServiceOptions::default())
         .unwrap()

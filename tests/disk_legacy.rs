@@ -49,7 +49,9 @@ fn start_blob_env(config: SimConfig) -> Option<BlobEnv> {
     let access = StorageAccess {
         account_name: azurite.account_name().into(),
         blob_endpoint: azurite.blob_endpoint(),
-        account_key: azurite.account_key().to_string().into(),
+        auth: bosh_azure_cpi::azure::storage::StorageAuth::SharedKey(
+            azurite.account_key().to_string().into(),
+        ),
     };
     let blobs = BlobService::new(&access, BlobServiceOptions::default()).unwrap();
     Some(BlobEnv {

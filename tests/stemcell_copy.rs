@@ -47,7 +47,7 @@ fn start() -> Option<Env> {
             &StorageAccess {
                 account_name: name.into(),
                 blob_endpoint: azurite.account_endpoint(name),
-                account_key: key.to_owned().into(),
+                auth: bosh_azure_cpi::azure::storage::StorageAuth::SharedKey(key.to_owned().into()),
             },
             BlobServiceOptions::default(),
         )
@@ -98,8 +98,11 @@ fn fast() -> CopyPolling {
 fn a_sas_url_copies_the_stemcell_into_another_account_with_its_metadata() {
     let Some(env) = start() else { return };
     let source = env
-        .source
-        .read_sas_url("stemcell", STEMCELL, Duration::from_secs(3600))
+        .runtime
+        .block_on(
+            env.source
+                .read_sas_url("stemcell", STEMCELL, Duration::from_secs(3600)),
+        )
         .unwrap();
     assert!(source.query().unwrap().contains("sp=r"), "{source}");
     env.runtime
@@ -134,8 +137,11 @@ fn a_sas_url_copies_the_stemcell_into_another_account_with_its_metadata() {
 fn a_source_without_a_valid_sas_is_refused_and_leaves_no_destination_blob() {
     let Some(env) = start() else { return };
     let signed = env
-        .source
-        .read_sas_url("stemcell", STEMCELL, Duration::from_secs(3600))
+        .runtime
+        .block_on(
+            env.source
+                .read_sas_url("stemcell", STEMCELL, Duration::from_secs(3600)),
+        )
         .unwrap();
     // A signature made with another key, and no signature at all.
     let mut forged = signed.clone();
@@ -267,7 +273,7 @@ fn create_vm_in_another_region_copies_the_stemcell_once_and_images_the_copy() {
             &StorageAccess {
                 account_name: name.into(),
                 blob_endpoint: azurite.account_endpoint(name),
-                account_key: key.to_owned().into(),
+                auth: bosh_azure_cpi::azure::storage::StorageAuth::SharedKey(key.to_owned().into()),
             },
             BlobServiceOptions::default(),
         )

@@ -46,7 +46,7 @@ fn service(
     let access = StorageAccess {
         account_name: account.to_owned(),
         blob_endpoint: endpoint,
-        account_key: Secret::new(key.to_owned()),
+        auth: bosh_azure_cpi::azure::storage::StorageAuth::SharedKey(Secret::new(key.to_owned())),
     };
     BlobService::new(&access, options).unwrap()
 }

@@ -52,7 +52,9 @@ async fn logs_at_trace_level_never_contain_the_key_or_signature() {
     let access = StorageAccess {
         account_name: sink.account_name().to_owned(),
         blob_endpoint: sink.blob_endpoint(),
-        account_key: Secret::new(sink.account_key().to_owned()),
+        auth: bosh_azure_cpi::azure::storage::StorageAuth::SharedKey(Secret::new(
+            sink.account_key().to_owned(),
+        )),
     };
     let options = BlobServiceOptions {
         retry: RetrySettings {

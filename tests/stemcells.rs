@@ -47,7 +47,9 @@ fn blobs(env: &Env) -> BlobService {
     let access = StorageAccess {
         account_name: env.azurite.account_name().into(),
         blob_endpoint: env.azurite.blob_endpoint(),
-        account_key: env.azurite.account_key().to_string().into(),
+        auth: bosh_azure_cpi::azure::storage::StorageAuth::SharedKey(
+            env.azurite.account_key().to_string().into(),
+        ),
     };
     BlobService::new(&access, BlobServiceOptions::default()).unwrap()
 }

@@ -564,7 +564,7 @@ mod tests {
         let access = StorageAccess {
             account_name: "acct".into(),
             blob_endpoint: url::Url::parse("https://acct.blob.core.windows.net/").unwrap(),
-            account_key: "a2V5".to_string().into(),
+            auth: crate::azure::storage::StorageAuth::SharedKey("a2V5".to_string().into()),
         };
         BlobService::new(&access, BlobServiceOptions::default()).unwrap()
     }

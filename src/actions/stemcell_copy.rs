@@ -62,7 +62,9 @@ pub(super) async fn stemcell_blob_in(
     }
     target.ensure_container(STEMCELL_CONTAINER).await?;
     let source = azure.default_blobs().await?;
-    let source_url = source.read_sas_url(STEMCELL_CONTAINER, &blob, SOURCE_SAS_VALIDITY)?;
+    let source_url = source
+        .read_sas_url(STEMCELL_CONTAINER, &blob, SOURCE_SAS_VALIDITY)
+        .await?;
     tracing::info!(
         stemcell = cid.as_str(),
         from = source.account_name(),

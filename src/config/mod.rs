@@ -16,8 +16,7 @@ pub use environment::{AzureStackConfig, EndpointOverrides, Endpoints, Environmen
 use crate::azure::compute::gallery::{DefinitionSecurityType, ReplicaStorageType, ReplicationMode};
 use crate::azure::settings::{
     AzureSettings, CloudKind, CredentialSettings, DEFAULT_ISV_TRACKING_GUID, StorageAuthentication,
-    Timings,
-    azure_stack_ca_cert_path, service_principal_certificate_path,
+    Timings, azure_stack_ca_cert_path, service_principal_certificate_path,
 };
 use crate::call::Method;
 use crate::error::{CpiError, CpiResult};

@@ -75,7 +75,9 @@ impl VmEnv {
         let access = StorageAccess {
             account_name: self.azurite.account_name().into(),
             blob_endpoint: self.azurite.blob_endpoint(),
-            account_key: self.azurite.account_key().to_string().into(),
+            auth: bosh_azure_cpi::azure::storage::StorageAuth::SharedKey(
+                self.azurite.account_key().to_string().into(),
+            ),
         };
         BlobService::new(&access, BlobServiceOptions::default()).expect("blob service")
     }

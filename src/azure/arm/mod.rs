@@ -17,10 +17,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::auth::TokenProvider;
+use super::auth::{AudienceCredential, TokenProvider};
 use super::deadline::Deadline;
 use super::error::{Error, Result};
-use super::settings::{AzureSettings, CloudKind, Timings};
+use super::settings::{AzureSettings, CloudKind, StorageAuthentication, Timings};
 
 pub use api_version::ApiKind;
 pub use path::ResourcePath;
@@ -68,6 +68,9 @@ struct Inner {
     debug_mode: bool,
     timings: Timings,
     cpi_method: Option<&'static str>,
+    storage_authentication: StorageAuthentication,
+    /// Tokens for blob storage from the same credential; `None` where storage takes none.
+    storage_credential: Option<AudienceCredential>,
 }
 
 /// Cheap to clone; every clone shares the connection pool and the token.
@@ -109,6 +112,11 @@ impl ArmClient {
         ))
         .map_err(|_| Error::Invalid("azure.isv_tracking_guid holds invalid characters".into()))?;
         let tokens = TokenProvider::new(settings, http.clone())?;
+        let storage_credential = settings
+            .storage_audience
+            .as_deref()
+            .map(|audience| AudienceCredential::new(settings, http.clone(), audience))
+            .transpose()?;
         let timings = poll_timings_for(&base, &settings.timings);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -121,6 +129,8 @@ impl ArmClient {
                 debug_mode: settings.debug_mode,
                 timings,
                 cpi_method: settings.cpi_method,
+                storage_authentication: settings.storage_authentication,
+                storage_credential,
             }),
         })
     }
@@ -137,6 +147,16 @@ impl ArmClient {
     /// layer to reuse.
     pub fn http_client(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    /// `azure.storage_authentication`.
+    pub fn storage_authentication(&self) -> StorageAuthentication {
+        self.inner.storage_authentication
+    }
+
+    /// The credential's tokens for blob storage; `None` on clouds whose storage takes none.
+    pub fn storage_credential(&self) -> Option<AudienceCredential> {
+        self.inner.storage_credential.clone()
     }
 
     /// Blob service options on this client's HTTP stack, naming the same CPI method.

@@ -12,9 +12,10 @@ mod entra;
 mod managed_identity;
 mod token_http;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use azure_core::credentials::Secret;
+use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
 use tokio::sync::Mutex;
 
 use super::deadline::Deadline;
@@ -38,6 +39,7 @@ enum Source {
 struct Cached {
     secret: Secret,
     refresh_at: Instant,
+    expires_at: Instant,
 }
 
 /// Tokens longer-lived than this are refreshed this long before expiry; shorter ones at half
@@ -71,15 +73,34 @@ impl TokenProvider {
         })
     }
 
+    /// A provider of tokens for `audience` (e.g. blob storage) from the same credential as
+    /// the settings' ARM tokens, with its own cache.
+    pub fn for_audience(
+        settings: &AzureSettings,
+        http: reqwest::Client,
+        audience: &str,
+    ) -> Result<Self> {
+        let mut settings = settings.clone();
+        settings.token_audience = audience.to_owned();
+        Self::new(&settings, http)
+    }
+
     /// The current token, fetching one if there is none or it is close to expiry.
     pub async fn token(&self, deadline: Deadline) -> Result<Secret> {
+        Ok(self.token_with_expiry(deadline).await?.0)
+    }
+
+    /// The current token and when it expires.
+    pub async fn token_with_expiry(&self, deadline: Deadline) -> Result<(Secret, Instant)> {
         let mut cache = self.cache.lock().await;
         if let Some(cached) = cache.as_ref()
             && Instant::now() < cached.refresh_at
         {
-            return Ok(cached.secret.clone());
+            return Ok((cached.secret.clone(), cached.expires_at));
         }
-        self.fetch_into(&mut cache, deadline).await
+        let secret = self.fetch_into(&mut cache, deadline).await?;
+        let expires_at = cache.as_ref().map_or_else(Instant::now, |c| c.expires_at);
+        Ok((secret, expires_at))
     }
 
     /// ARM answered 401 to `rejected`: fetch a new token unless another task already did.
@@ -107,11 +128,79 @@ impl TokenProvider {
                 waiting_for: "an access token".into(),
             })??;
         let ahead = REFRESH_AHEAD.min(token.expires_in / 2);
+        let now = Instant::now();
         *cache = Some(Cached {
             secret: token.secret.clone(),
-            refresh_at: Instant::now() + token.expires_in.saturating_sub(ahead),
+            refresh_at: now + token.expires_in.saturating_sub(ahead),
+            expires_at: now + token.expires_in,
         });
         Ok(token.secret)
+    }
+}
+
+/// How long one token request for blob storage may take: the SDK's bearer policy asks without
+/// the call's deadline, and a token endpoint that hangs must not hold a blob request forever.
+const STORAGE_TOKEN_WAIT: Duration = Duration::from_secs(120);
+
+/// The CPI's credential as the `TokenCredential` of the blob SDK's bearer-token policy and of
+/// the page writer: tokens for one audience (blob storage) from the same source as ARM's
+/// (client secret, certificate, managed identity, ADFS), cached and refreshed the same way.
+#[derive(Clone)]
+pub struct AudienceCredential {
+    provider: Arc<TokenProvider>,
+    audience: String,
+}
+
+impl std::fmt::Debug for AudienceCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AudienceCredential")
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+impl AudienceCredential {
+    pub fn new(settings: &AzureSettings, http: reqwest::Client, audience: &str) -> Result<Self> {
+        Ok(Self {
+            provider: Arc::new(TokenProvider::for_audience(settings, http, audience)?),
+            audience: audience.to_owned(),
+        })
+    }
+
+    /// `<audience>/.default`, the scope of a v2 token request for it.
+    pub fn scope(&self) -> String {
+        format!("{}/.default", self.audience.trim_end_matches('/'))
+    }
+
+    /// A token for the audience (from the cache while it is fresh).
+    pub async fn bearer(&self) -> Result<Secret> {
+        self.provider
+            .token(Deadline::after(STORAGE_TOKEN_WAIT))
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for AudienceCredential {
+    async fn get_token(
+        &self,
+        _scopes: &[&str],
+        _options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        let (secret, expires_at) = self
+            .provider
+            .token_with_expiry(Deadline::after(STORAGE_TOKEN_WAIT))
+            .await
+            .map_err(|e| {
+                azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Credential,
+                    format!("no token for {}: {e}", self.audience),
+                )
+            })?;
+        let left = expires_at.saturating_duration_since(Instant::now());
+        let expires_on = azure_core::time::OffsetDateTime::now_utc()
+            + azure_core::time::Duration::try_from(left).unwrap_or_default();
+        Ok(AccessToken::new(secret, expires_on))
     }
 }
 

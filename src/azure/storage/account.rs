@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::azure::arm::{ApiKind, ArmClient, PostSafety, ResourcePath};
+use crate::azure::auth::AudienceCredential;
 use crate::azure::deadline::Deadline;
 use crate::azure::error::{Error, Result};
 
@@ -37,6 +38,9 @@ pub struct Sku {
 #[serde(rename_all = "camelCase")]
 pub struct AccountProperties {
     pub provisioning_state: Option<String>,
+    /// `false` when the account refuses Shared Key (and account or service SAS) requests;
+    /// absent means allowed ("Prevent Shared Key authorization for an Azure Storage account").
+    pub allow_shared_key_access: Option<bool>,
     #[serde(default)]
     pub primary_endpoints: Endpoints,
 }
@@ -58,14 +62,31 @@ struct Key {
     value: Secret,
 }
 
-/// What the blob layer needs to reach one account with Shared Key auth.
+/// What the blob layer needs to reach one account.
 #[derive(Debug, Clone)]
 pub struct StorageAccess {
     pub account_name: String,
     /// `primaryEndpoints.blob`, e.g. `https://<account>.blob.core.windows.net/`.
     pub blob_endpoint: Url,
+    pub auth: StorageAuth,
+}
+
+/// How blob requests to one account authenticate.
+#[derive(Debug, Clone)]
+pub enum StorageAuth {
     /// The first account key (base64, as Azure returns it). Never logged.
-    pub account_key: Secret,
+    SharedKey(Secret),
+    /// Bearer tokens for the storage audience from the CPI's own credential.
+    EntraId(AudienceCredential),
+}
+
+impl StorageAuth {
+    pub fn account_key(&self) -> Option<&Secret> {
+        match self {
+            Self::SharedKey(key) => Some(key),
+            Self::EntraId(_) => None,
+        }
+    }
 }
 
 /// Storage account operations in one resource group, plus the default account resolved once.
@@ -147,7 +168,8 @@ impl StorageAccounts {
         self.access_of(&account, deadline).await
     }
 
-    /// Endpoint and key of an account already read.
+    /// Endpoint and credential of an account already read: its key (`listKeys`), or the
+    /// CPI's Entra ID credential when `azure.storage_authentication` says so for it.
     pub async fn access_of(
         &self,
         account: &StorageAccount,
@@ -167,11 +189,23 @@ impl StorageAccounts {
                 "storage account {name} has an invalid blob endpoint"
             ))
         })?;
-        let account_key = self.primary_key(name, deadline).await?;
+        let entra_id = self
+            .arm
+            .storage_authentication()
+            .uses_entra_id(account.properties.allow_shared_key_access);
+        let auth = match self.arm.storage_credential() {
+            Some(credential) if entra_id => StorageAuth::EntraId(credential),
+            None if entra_id => {
+                return Err(Error::Invalid(format!(
+                    "storage account {name} forbids Shared Key access, and this cloud's storage takes no Microsoft Entra ID token"
+                )));
+            }
+            _ => StorageAuth::SharedKey(self.primary_key(name, deadline).await?),
+        };
         Ok(StorageAccess {
             account_name: account.name.clone(),
             blob_endpoint,
-            account_key,
+            auth,
         })
     }
 

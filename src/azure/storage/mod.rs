@@ -4,4 +4,4 @@ pub mod account;
 pub mod blob;
 pub mod blob_disk;
 
-pub use account::{StorageAccess, StorageAccount, StorageAccounts};
+pub use account::{StorageAccess, StorageAccount, StorageAccounts, StorageAuth};

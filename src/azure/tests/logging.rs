@@ -132,7 +132,10 @@ async fn debug_mode_logs_every_call_and_no_secret() {
         .unwrap();
     let storage = StorageAccounts::new(arm.clone(), "rg".into(), Some("stemcells".into()));
     let access = storage.default_access(deadline).await.unwrap();
-    assert_eq!(access.account_key.secret(), ACCOUNT_KEY);
+    assert_eq!(
+        access.auth.account_key().map_or("", |k| k.secret()),
+        ACCOUNT_KEY
+    );
     assert!(!format!("{access:?}").contains(ACCOUNT_KEY));
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

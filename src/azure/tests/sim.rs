@@ -640,7 +640,13 @@ async fn storage_access_for_the_blob_layer() {
         "{}",
         access.blob_endpoint
     );
-    assert!(!access.account_key.secret().is_empty());
+    assert!(
+        !access
+            .auth
+            .account_key()
+            .map_or("", |k| k.secret())
+            .is_empty()
+    );
     assert_eq!(storage.list(deadline()).await.unwrap().len(), 1);
     sim.shutdown().await;
 }

@@ -40,7 +40,10 @@ async fn default_account_is_resolved_once_with_endpoint_and_key() {
         access.blob_endpoint.as_str(),
         "https://stemcells.blob.core.windows.net/"
     );
-    assert_eq!(access.account_key.secret(), "a2V5MQ==");
+    assert_eq!(
+        access.auth.account_key().map_or("", |k| k.secret()),
+        "a2V5MQ=="
+    );
     let _ = storage.default_access(deadline).await.unwrap();
     assert_eq!(
         server.requests_to("/storageAccounts/").len(),

@@ -10,10 +10,15 @@ use std::time::Duration;
 use azure_core::http::Url;
 use azure_storage_blob::models::{BlobClientGetPropertiesResultHeaders, CopyStatus};
 
-use super::BlobService;
-use super::sas::BlobReadSas;
+use azure_core::credentials::Secret;
+
+use super::sas::{BlobReadSas, DelegationKey};
+use super::{BlobService, StorageAuth};
 use crate::azure::deadline::Deadline;
 use crate::error::{CpiError, CpiResult};
+
+/// Azure's limit on a user delegation key's lifetime.
+const MAX_DELEGATION_KEY_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600 - 600);
 
 /// Where a copy into a blob stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,15 +77,82 @@ impl CopyPolling {
 }
 
 impl BlobService {
-    /// The blob's URL with a read-only SAS valid for `valid_for`.
-    pub fn read_sas_url(&self, container: &str, blob: &str, valid_for: Duration) -> CpiResult<Url> {
-        BlobReadSas {
-            account_name: &self.account_name,
-            container,
-            blob,
-            expiry: time::OffsetDateTime::now_utc() + valid_for,
+    /// The blob's URL with a read-only SAS valid for `valid_for`: a service SAS signed with
+    /// the account key, or with Entra ID a user delegation SAS (Get User Delegation Key), never
+    /// an account-key SAS. A user delegation key lives at most 7 days, so its SAS does too.
+    pub async fn read_sas_url(
+        &self,
+        container: &str,
+        blob: &str,
+        valid_for: Duration,
+    ) -> CpiResult<Url> {
+        let now = time::OffsetDateTime::now_utc();
+        let url = self.blob_url(container, blob);
+        match &self.auth {
+            StorageAuth::SharedKey(key) => BlobReadSas {
+                account_name: &self.account_name,
+                container,
+                blob,
+                expiry: now + valid_for,
+            }
+            .sign_url(&url, key),
+            StorageAuth::EntraId(_) => {
+                let expiry = now + valid_for.min(MAX_DELEGATION_KEY_VALIDITY);
+                let key = self.user_delegation_key(now, expiry).await?;
+                BlobReadSas {
+                    account_name: &self.account_name,
+                    container,
+                    blob,
+                    expiry,
+                }
+                .sign_url_with_delegation(&url, &key)
+            }
         }
-        .sign_url(&self.blob_url(container, blob), &self.account_key)
+    }
+
+    /// A user delegation key valid from a little before `now` (clock skew) until `expiry`.
+    async fn user_delegation_key(
+        &self,
+        now: time::OffsetDateTime,
+        expiry: time::OffsetDateTime,
+    ) -> CpiResult<DelegationKey> {
+        let whole = |t: time::OffsetDateTime| t.replace_nanosecond(0).unwrap_or(t);
+        let info = azure_storage_blob::models::KeyInfo {
+            start: Some(whole(now - Duration::from_secs(300))),
+            expiry: Some(whole(expiry)),
+            ..Default::default()
+        };
+        let failed = |e: azure_core::Error| {
+            self.failure("get a user delegation key for", "(service)", None, &e)
+        };
+        let content = info.try_into().map_err(failed)?;
+        let key = self
+            .client
+            .get_user_delegation_key(content, None)
+            .await
+            .map_err(failed)?
+            .into_model()
+            .map_err(failed)?;
+        let text = |t: Option<time::OffsetDateTime>| t.map(super::sas::expiry_text).transpose();
+        let missing = || {
+            CpiError::cloud(format!(
+                "Storage account '{}' answered an incomplete user delegation key",
+                self.account_name
+            ))
+        };
+        Ok(DelegationKey {
+            signed_oid: key.signed_oid.ok_or_else(missing)?,
+            signed_tid: key.signed_tid.ok_or_else(missing)?,
+            signed_start: text(key.signed_start)?.ok_or_else(missing)?,
+            signed_expiry: text(key.signed_expiry)?.ok_or_else(missing)?,
+            signed_service: key.signed_service.ok_or_else(missing)?,
+            signed_version: key.signed_version.ok_or_else(missing)?,
+            // The SDK decodes the key; the signer takes it base64 encoded, as Azure sends it.
+            value: Secret::new(base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                key.value.ok_or_else(missing)?,
+            )),
+        })
     }
 
     /// Starts copying `source` (readable by this service, e.g. a SAS URL) into

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use azure_core::error::ErrorKind;
+use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, StatusCode, Url};
 use azure_core::time::Duration;
 use azure_storage_blob::models::{
@@ -30,9 +31,9 @@ pub use page_blob::{MAX_PUT_PAGE_BYTES, PAGE_SIZE, RECORD_BLOB_SIZE};
 pub use page_writer::PageWriter;
 pub use shared_key::SharedKeyPolicy;
 
-/// What the data plane needs to reach one storage account (produced from ARM `listKeys`, or
-/// Azurite's well-known account in tests).
-pub use super::account::StorageAccess;
+/// What the data plane needs to reach one storage account (its key from ARM `listKeys`, or the
+/// CPI's Entra ID credential; Azurite's well-known account in tests).
+pub use super::account::{StorageAccess, StorageAuth};
 
 /// How hard a single request is retried (transport errors, 408/429/500/502/503/504) by the
 /// pipeline, with exponential backoff that honours `Retry-After`.
@@ -79,9 +80,9 @@ pub struct BlobProperties {
 pub struct BlobService {
     client: Arc<BlobServiceClient>,
     account_name: String,
-    /// Signs read SAS URLs and, for [`PageWriter`], its own requests (the pipeline's Shared Key
-    /// policy holds its own copy).
-    account_key: azure_core::credentials::Secret,
+    /// Signs read SAS URLs and, for [`PageWriter`], its own requests (the pipeline's policy
+    /// holds its own copy).
+    auth: StorageAuth,
     version: String,
     retry: RetrySettings,
     list_page_size: Option<i32>,
@@ -117,10 +118,19 @@ impl BlobService {
                 http.clone(),
                 http::Service::BlobStorage,
             )),
-            per_try_policies: vec![Arc::new(SharedKeyPolicy::new(
-                access.account_name.clone(),
-                access.account_key.clone(),
-            ))],
+            per_try_policies: vec![match &access.auth {
+                StorageAuth::SharedKey(key) => Arc::new(SharedKeyPolicy::new(
+                    access.account_name.clone(),
+                    key.clone(),
+                ))
+                    as Arc<dyn azure_core::http::policies::Policy>,
+                // The SDK's own policy, with the environment's storage scope (the client's
+                // built-in one always asks for the public cloud's).
+                StorageAuth::EntraId(credential) => Arc::new(BearerTokenAuthorizationPolicy::new(
+                    Arc::new(credential.clone()),
+                    [credential.scope()],
+                )),
+            }],
             retry: RetryOptions::exponential(ExponentialRetryOptions {
                 max_retries: retry.max_retries,
                 initial_delay: to_sdk_duration(retry.initial_delay),
@@ -147,7 +157,7 @@ impl BlobService {
         Ok(Self {
             client: Arc::new(client),
             account_name: access.account_name.clone(),
-            account_key: access.account_key.clone(),
+            auth: access.auth.clone(),
             version,
             retry: options.retry,
             list_page_size: None,
@@ -163,7 +173,7 @@ impl BlobService {
             &self.blob_url(container, blob),
             format!("{container}/{blob}"),
             &self.account_name,
-            &self.account_key,
+            &self.auth,
             &self.version,
             &self.retry,
             self.http.clone(),
@@ -480,11 +490,35 @@ impl BlobService {
                 self.account_name
             ));
         }
+        let code = match error.kind() {
+            ErrorKind::HttpResponse { error_code, .. } => error_code.as_deref(),
+            _ => None,
+        };
+        let entra_id = matches!(self.auth, StorageAuth::EntraId(_));
+        let hint = authorization_hint(code, &self.account_name, entra_id)
+            .map(|hint| format!(": {hint}"))
+            .unwrap_or_default();
         CpiError::cloud(format!(
-            "Failed to {action} {target} in storage account '{}': {}",
+            "Failed to {action} {target} in storage account '{}': {}{hint}",
             self.account_name,
             describe(error)
         ))
+    }
+}
+
+/// What the operator must change when the storage service refused a request for its
+/// authorization: the CPI identity's role (Entra ID), or the authentication mode (an account
+/// that forbids Shared Key answers `KeyBasedAuthenticationNotPermitted`, "Prevent Shared Key
+/// authorization for an Azure Storage account"). `None` for any other refusal.
+fn authorization_hint(code: Option<&str>, account: &str, entra_id: bool) -> Option<String> {
+    match code? {
+        "AuthorizationPermissionMismatch" | "AuthorizationFailure" if entra_id => Some(format!(
+            "the CPI's identity is not authorized for this request: give it the role Storage Blob Data Contributor on storage account '{account}' (role assignments take a few minutes to apply)"
+        )),
+        "KeyBasedAuthenticationNotPermitted" => Some(format!(
+            "storage account '{account}' forbids Shared Key access: set azure.storage_authentication to entra_id (or auto, which reads allowSharedKeyAccess) and give the CPI's identity the role Storage Blob Data Contributor on the account"
+        )),
+        _ => None,
     }
 }
 
@@ -528,7 +562,7 @@ mod tests {
         StorageAccess {
             account_name: "acct".to_owned(),
             blob_endpoint: Url::parse(endpoint).unwrap(),
-            account_key: Secret::new(KEY),
+            auth: StorageAuth::SharedKey(Secret::new(KEY)),
         }
     }
 

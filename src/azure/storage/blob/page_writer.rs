@@ -23,7 +23,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, StatusCode, Url};
 
-use super::{MAX_PUT_PAGE_BYTES, PAGE_SIZE, RetrySettings};
+use super::{MAX_PUT_PAGE_BYTES, PAGE_SIZE, RetrySettings, StorageAuth};
 use crate::azure::retry_delay::{self, Backoff};
 use crate::error::{CpiError, CpiResult};
 
@@ -38,7 +38,7 @@ pub struct PageWriter {
     /// `/<account><path>\ncomp:page`, the end of every string to sign.
     canonical_resource: String,
     account_name: String,
-    account_key: Secret,
+    auth: StorageAuth,
     /// `container/blob`, for messages.
     label: String,
     version: HeaderValue,
@@ -70,11 +70,17 @@ impl PageWriter {
         blob_url: &Url,
         label: String,
         account_name: &str,
-        account_key: &Secret,
+        auth: &StorageAuth,
         version: &str,
         retry: &RetrySettings,
         client: Client,
     ) -> CpiResult<Self> {
+        // A bearer token never travels in clear, as the SDK's bearer policy insists too.
+        if matches!(auth, StorageAuth::EntraId(_)) && blob_url.scheme() != "https" {
+            return Err(CpiError::cloud(format!(
+                "Blob '{label}' of storage account '{account_name}' is not served over https: Microsoft Entra ID tokens are sent over https only"
+            )));
+        }
         let mut url = blob_url.clone();
         url.query_pairs_mut().append_pair("comp", "page");
         let version = HeaderValue::from_str(version)
@@ -84,7 +90,7 @@ impl PageWriter {
             canonical_resource: format!("/{account_name}{}\ncomp:page", url.path()),
             url,
             account_name: account_name.to_owned(),
-            account_key: account_key.clone(),
+            auth: auth.clone(),
             label,
             version,
             retry: retry.clone(),
@@ -212,7 +218,18 @@ impl PageWriter {
     }
 
     async fn try_once(&self, range: &str, len: u64, data: Bytes) -> Result<(), Failure> {
-        let headers = self.signed_headers(range, len)?;
+        let bearer = match &self.auth {
+            StorageAuth::EntraId(credential) => {
+                Some(credential.bearer().await.map_err(|e| Failure {
+                    retriable: false,
+                    throttled: false,
+                    retry_after: None,
+                    message: format!("no token for blob storage: {e}"),
+                })?)
+            }
+            StorageAuth::SharedKey(_) => None,
+        };
+        let headers = self.signed_headers(range, len, bearer.as_ref())?;
         tracing::trace!(url = %self.url, range, "Put Page");
         let response = self
             .client
@@ -245,10 +262,15 @@ impl PageWriter {
             .get("x-ms-error-code")
             .and_then(|v| v.to_str().ok())
             .map(|code| code.chars().take(64).collect::<String>());
-        let message = match &code {
+        let mut message = match &code {
             Some(code) => format!("HTTP {} {code}", status.as_u16()),
             None => format!("HTTP {}", status.as_u16()),
         };
+        let entra_id = matches!(self.auth, StorageAuth::EntraId(_));
+        if let Some(hint) = super::authorization_hint(code.as_deref(), &self.account_name, entra_id)
+        {
+            message = format!("{message}: {hint}");
+        }
         Err(Failure {
             retriable: is_retriable(status),
             throttled: is_throttled(status, code.as_deref()),
@@ -257,8 +279,14 @@ impl PageWriter {
         })
     }
 
-    /// The request's headers with `x-ms-date` and the Shared Key `Authorization`.
-    fn signed_headers(&self, range: &str, len: u64) -> Result<HeaderMap, Failure> {
+    /// The request's headers with `x-ms-date` and the `Authorization`: `bearer` when given,
+    /// else the Shared Key signature.
+    fn signed_headers(
+        &self,
+        range: &str,
+        len: u64,
+        bearer: Option<&Secret>,
+    ) -> Result<HeaderMap, Failure> {
         let date = httpdate::fmt_http_date(SystemTime::now());
         let length = len.to_string();
         // The Blob service's string to sign: the standard headers in their fixed places
@@ -269,15 +297,27 @@ impl PageWriter {
             self.version.to_str().unwrap_or_default(),
             self.canonical_resource
         );
-        let signature =
-            azure_core::hmac::hmac_sha256(&string_to_sign, &self.account_key).map_err(|e| {
-                Failure {
+        let authorization = match (bearer, &self.auth) {
+            (Some(token), _) => format!("Bearer {}", token.secret()),
+            (None, StorageAuth::SharedKey(key)) => {
+                let signature =
+                    azure_core::hmac::hmac_sha256(&string_to_sign, key).map_err(|e| Failure {
+                        retriable: false,
+                        throttled: false,
+                        retry_after: None,
+                        message: format!("cannot sign the request: {e}"),
+                    })?;
+                format!("SharedKey {}:{signature}", self.account_name)
+            }
+            (None, StorageAuth::EntraId(_)) => {
+                return Err(Failure {
                     retriable: false,
                     throttled: false,
                     retry_after: None,
-                    message: format!("cannot sign the request: {e}"),
-                }
-            })?;
+                    message: "no token for blob storage".into(),
+                });
+            }
+        };
         let unusable = |what: &str| Failure {
             retriable: false,
             throttled: false,
@@ -295,10 +335,7 @@ impl PageWriter {
         put("range", range.to_owned())?;
         put("x-ms-date", date)?;
         put("x-ms-page-write", "update".to_owned())?;
-        put(
-            "authorization",
-            format!("SharedKey {}:{signature}", self.account_name),
-        )?;
+        put("authorization", authorization)?;
         headers.insert(
             HeaderName::from_static("x-ms-version"),
             self.version.clone(),
@@ -437,7 +474,7 @@ mod tests {
             &url,
             "stemcell/b.vhd".into(),
             "devstoreaccount1",
-            &Secret::new("c2VjcmV0LWtleQ=="),
+            &StorageAuth::SharedKey(Secret::new("c2VjcmV0LWtleQ==")),
             "2026-04-06",
             &RetrySettings::default(),
             Client::new(),
@@ -452,7 +489,10 @@ mod tests {
             writer.url.as_str(),
             "http://127.0.0.1:10000/devstoreaccount1/stemcell/b.vhd?comp=page"
         );
-        let headers = writer.signed_headers("bytes=0-511", 512).ok().unwrap();
+        let headers = writer
+            .signed_headers("bytes=0-511", 512, None)
+            .ok()
+            .unwrap();
         let date = headers["x-ms-date"].to_str().unwrap().to_owned();
         // The policy's string for the same request (see shared_key.rs).
         let expected = format!(
