@@ -47,6 +47,8 @@ struct AccessClaims {
     sub: String,
     appid: String,
     tid: String,
+    /// The service principal's object id (Get User Delegation Key signs for it).
+    oid: String,
     iat: i64,
     nbf: i64,
     exp: i64,
@@ -82,6 +84,22 @@ fn aad_error(status: StatusCode, error: &str, code: u32, text: &str) -> Reply {
     )
 }
 
+/// A stable object id for a client id (Entra ID gives each service principal one).
+fn object_id(client_id: &str) -> String {
+    use sha1::Digest;
+    let digest = sha1::Sha1::digest(client_id.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// A token of the sim's own for blob storage (`https://storage.azure.com/`).
+pub(crate) fn storage_token(sim: &Sim) -> (String, i64) {
+    issue(sim, "https://storage.azure.com/", None)
+}
+
 fn issue(sim: &Sim, audience: &str, mirid: Option<String>) -> (String, i64) {
     let now = unix_now();
     let lifetime = sim.config.token_lifetime.as_secs() as i64;
@@ -91,6 +109,7 @@ fn issue(sim: &Sim, audience: &str, mirid: Option<String>) -> (String, i64) {
         sub: sim.config.client_id.clone(),
         appid: sim.config.client_id.clone(),
         tid: sim.config.tenant_id.clone(),
+        oid: object_id(&sim.config.client_id),
         iat: now,
         nbf: now - 5,
         exp: now + lifetime,

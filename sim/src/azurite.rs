@@ -54,6 +54,26 @@ pub enum AzuriteError {
 pub struct Azurite {
     child: Child,
     port: u16,
+    /// `https` in OAuth mode.
+    scheme: &'static str,
+    /// The certificate files of OAuth mode, removed on drop.
+    tls_dir: Option<PathBuf>,
+}
+
+/// Azurite's OAuth mode: `--oauth basic` over HTTPS. Read from Azurite 3.35's source
+/// (`dist/src/blob/authentication/BlobTokenAuthenticator.js`): it accepts a bearer token over
+/// HTTPS only, checks its `nbf`/`exp`/`iat`, an issuer starting with `https://sts.windows.net/`
+/// (or the other clouds' STS hosts) and an audience of `https://storage.azure.com[/]` (or the
+/// account's own blob host), but not its signature; it serves Get User Delegation Key. It still
+/// accepts Shared Key and account-key SAS for every account, which Azure refuses for an account
+/// whose `allowSharedKeyAccess` is false: that refusal lives in the blob front
+/// ([`crate::blob_front::FrontOptions::keyless_accounts`]).
+#[derive(Debug, Clone, Default)]
+pub struct AzuriteOptions {
+    /// `(name, base64 key)` accounts besides the well-known one (`AZURITE_ACCOUNTS`).
+    pub extra_accounts: Vec<(String, String)>,
+    /// Serve HTTPS with this certificate and accept bearer tokens (`--oauth basic`).
+    pub oauth: Option<crate::tls::LoopbackTls>,
 }
 
 impl Azurite {
@@ -78,6 +98,17 @@ impl Azurite {
     /// Like [`Azurite::start`], with `(name, base64 key)` accounts besides the well-known one
     /// (`AZURITE_ACCOUNTS`), each reached at [`Azurite::account_endpoint`].
     pub fn start_with_accounts(extra: &[(&str, &str)]) -> Result<Self, AzuriteError> {
+        Self::start_with(&AzuriteOptions {
+            extra_accounts: extra
+                .iter()
+                .map(|(name, key)| ((*name).to_owned(), (*key).to_owned()))
+                .collect(),
+            oauth: None,
+        })
+    }
+
+    /// Starts the blob service with these options.
+    pub fn start_with(options: &AzuriteOptions) -> Result<Self, AzuriteError> {
         let binary = Self::binary();
         if !binary.exists() {
             return Err(AzuriteError::NotInstalled {
@@ -88,7 +119,7 @@ impl Azurite {
         let mut last = None;
         // The port is free when chosen but another process may take it before Azurite binds.
         for _ in 0..START_ATTEMPTS {
-            match Self::start_once(&binary, extra) {
+            match Self::start_once(&binary, options) {
                 Ok(azurite) => return Ok(azurite),
                 Err(e @ AzuriteError::Exited { .. }) => last = Some(e),
                 Err(e) => return Err(e),
@@ -110,16 +141,41 @@ impl Azurite {
         }
     }
 
-    fn start_once(binary: &Path, extra: &[(&str, &str)]) -> Result<Self, AzuriteError> {
+    fn start_once(binary: &Path, options: &AzuriteOptions) -> Result<Self, AzuriteError> {
         let port = free_port().map_err(AzuriteError::NoPort)?;
         let mut command = Command::new(binary);
-        if !extra.is_empty() {
+        if !options.extra_accounts.is_empty() {
             // Listing any account replaces the default one, so it is listed too.
             let accounts: Vec<String> = std::iter::once((ACCOUNT_NAME, ACCOUNT_KEY))
-                .chain(extra.iter().copied())
+                .chain(
+                    options
+                        .extra_accounts
+                        .iter()
+                        .map(|(name, key)| (name.as_str(), key.as_str())),
+                )
                 .map(|(name, key)| format!("{name}:{key}"))
                 .collect();
             command.env("AZURITE_ACCOUNTS", accounts.join(";"));
+        }
+        let mut tls_dir = None;
+        if let Some(tls) = &options.oauth {
+            let dir =
+                std::env::temp_dir().join(format!("azurite-tls-{}-{port}", std::process::id()));
+            let write = || -> std::io::Result<()> {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(dir.join("cert.pem"), &tls.cert_pem)?;
+                std::fs::write(dir.join("key.pem"), &tls.key_pem)
+            };
+            write().map_err(|source| AzuriteError::Spawn {
+                binary: dir.clone(),
+                source,
+            })?;
+            command
+                .args(["--oauth", "basic", "--cert"])
+                .arg(dir.join("cert.pem"))
+                .arg("--key")
+                .arg(dir.join("key.pem"));
+            tls_dir = Some(dir);
         }
         let child = command
             .args(["--blobHost", "127.0.0.1", "--blobPort"])
@@ -139,7 +195,12 @@ impl Azurite {
                 binary: binary.to_owned(),
                 source,
             })?;
-        let mut azurite = Self { child, port };
+        let mut azurite = Self {
+            child,
+            port,
+            scheme: if tls_dir.is_some() { "https" } else { "http" },
+            tls_dir,
+        };
         let address = SocketAddr::from(([127, 0, 0, 1], port));
         let started = Instant::now();
         loop {
@@ -161,10 +222,10 @@ impl Azurite {
         self.port
     }
 
-    /// Path-style endpoint, without a trailing slash: `http://127.0.0.1:<port>/devstoreaccount1`.
+    /// Path-style endpoint, without a trailing slash: `http://127.0.0.1:<port>/devstoreaccount1`
+    /// (`https` in OAuth mode).
     pub fn blob_endpoint(&self) -> url::Url {
-        url::Url::parse(&format!("http://127.0.0.1:{}/{ACCOUNT_NAME}", self.port))
-            .expect("a loopback URL always parses")
+        self.account_endpoint(ACCOUNT_NAME)
     }
 
     pub fn account_name(&self) -> &'static str {
@@ -173,7 +234,7 @@ impl Azurite {
 
     /// Path-style endpoint of any account of this Azurite: `http://127.0.0.1:<port>/<name>`.
     pub fn account_endpoint(&self, name: &str) -> url::Url {
-        url::Url::parse(&format!("http://127.0.0.1:{}/{name}", self.port))
+        url::Url::parse(&format!("{}://127.0.0.1:{}/{name}", self.scheme, self.port))
             .expect("a loopback URL always parses")
     }
 
@@ -189,6 +250,9 @@ impl Azurite {
     fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = self.tls_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -102,7 +102,37 @@ pub struct FrontOptions {
     /// `None`: no limits (a plain proxy).
     pub limits: Option<BlobLimits>,
     pub busy_first_put_page: Option<BusyOnce>,
+    /// Serve HTTPS with this certificate, and trust its CA for an HTTPS upstream (Azurite in
+    /// OAuth mode).
+    pub tls: Option<crate::tls::LoopbackTls>,
+    /// Accounts whose `allowSharedKeyAccess` is false. Azure answers a Shared Key request, and
+    /// a SAS signed with an account key (service or account SAS), to such an account with
+    /// `403 KeyBasedAuthenticationNotPermitted` ("Prevent Shared Key authorization for an
+    /// Azure Storage account", learn.microsoft.com); a bearer token or a user delegation SAS
+    /// passes. Azurite (even with `--oauth basic`) accepts them all, so the front refuses.
+    pub keyless_accounts: Vec<String>,
+    /// Accounts on which the token's identity holds no data role: Azure answers a bearer
+    /// request there `403 AuthorizationPermissionMismatch` ("Authorize access to blobs using
+    /// Microsoft Entra ID": data access needs a role such as Storage Blob Data Contributor;
+    /// the code is listed in "Blob storage error codes"). Azurite checks no roles.
+    pub no_data_role_accounts: Vec<String>,
 }
+
+/// How a request authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    SharedKey,
+    Bearer,
+    /// A SAS signed with an account key (service or account SAS).
+    KeySas,
+    /// A user delegation SAS (`skoid` …), signed with a key derived for an Entra ID identity.
+    DelegationSas,
+    Anonymous,
+}
+
+/// Azure's message for a key-based request to an account that forbids it.
+pub const KEY_BASED_AUTHENTICATION_MESSAGE: &str =
+    "Key based authentication is not permitted on this storage account.";
 
 /// One Put Page as the front saw it.
 #[derive(Clone, Debug, PartialEq)]
@@ -120,6 +150,8 @@ pub struct PutPageAttempt {
 /// What the front saw.
 #[derive(Debug, Default)]
 pub struct FrontStats {
+    /// `(account, how it authenticated, method and path)` of every request.
+    pub requests: Mutex<Vec<(String, Auth, String)>>,
     pub put_page_attempts: AtomicU64,
     pub server_busy: AtomicU64,
     pub bytes_forwarded: AtomicU64,
@@ -130,11 +162,16 @@ impl FrontStats {
     pub fn attempts(&self) -> Vec<PutPageAttempt> {
         lock(&self.attempts).clone()
     }
+
+    pub fn requests(&self) -> Vec<(String, Auth, String)> {
+        lock(&self.requests).clone()
+    }
 }
 
 /// A running front; stops when dropped.
 pub struct BlobFront {
     address: SocketAddr,
+    scheme: &'static str,
     stats: Arc<FrontStats>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -206,12 +243,19 @@ impl BlobFront {
             .thread_name("blob-front")
             .enable_all()
             .build()?;
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .no_gzip()
-            .no_deflate()
-            .build()
-            .map_err(std::io::Error::other)?;
+        let mut client = reqwest::Client::builder().no_proxy().no_gzip().no_deflate();
+        let mut acceptor = None;
+        if let Some(tls) = &options.tls {
+            let ca = reqwest::Certificate::from_pem(tls.ca_pem.as_bytes())
+                .map_err(std::io::Error::other)?;
+            client = client.tls_certs_merge([ca]);
+            let config = tls
+                .server_config()
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            acceptor = Some(tokio_rustls::TlsAcceptor::from(config));
+        }
+        let client = client.build().map_err(std::io::Error::other)?;
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
         let stats = Arc::new(FrontStats::default());
         let origin = upstream.origin().ascii_serialization();
         let state = Arc::new(State {
@@ -230,27 +274,40 @@ impl BlobFront {
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
                         let state = state.clone();
                         async move { Ok::<_, std::convert::Infallible>(handle(request, &state).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        Some(acceptor) => {
+                            if let Ok(tls) = acceptor.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+                            }
+                        }
+                        None => {
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                    }
                 });
             }
         });
         Ok(Self {
             address,
+            scheme,
             stats,
             runtime: Some(runtime),
         })
     }
 
-    /// Path-style endpoint of `account` through the front: `http://127.0.0.1:<port>/<account>`.
+    /// Path-style endpoint of `account` through the front: `http://127.0.0.1:<port>/<account>`
+    /// (`https` with [`FrontOptions::tls`]).
     pub fn account_endpoint(&self, account: &str) -> url::Url {
-        url::Url::parse(&format!("http://{}/{account}", self.address))
+        url::Url::parse(&format!("{}://{}/{account}", self.scheme, self.address))
             .expect("a loopback URL always parses")
     }
 
@@ -283,6 +340,32 @@ async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Byte
         (Some(container), Some(name)) if !name.is_empty() => Some(format!("{container}/{name}")),
         _ => None,
     };
+
+    let auth = auth_of(&parts.headers, query);
+    lock(&state.stats.requests).push((account.clone(), auth, format!("{} {path}", parts.method)));
+    if matches!(auth, Auth::SharedKey | Auth::KeySas)
+        && state.options.keyless_accounts.iter().any(|a| *a == account)
+    {
+        return storage_error(
+            StatusCode::FORBIDDEN,
+            "KeyBasedAuthenticationNotPermitted",
+            KEY_BASED_AUTHENTICATION_MESSAGE,
+        );
+    }
+
+    if auth == Auth::Bearer
+        && state
+            .options
+            .no_data_role_accounts
+            .iter()
+            .any(|a| *a == account)
+    {
+        return storage_error(
+            StatusCode::FORBIDDEN,
+            "AuthorizationPermissionMismatch",
+            "This request is not authorized to perform this operation using this permission.",
+        );
+    }
 
     let mut attempt = put_page.then(|| {
         let (offset, length) = page_range(&parts.headers).unwrap_or((0, 0));
@@ -473,6 +556,27 @@ async fn forward(
         }
     }
     response
+}
+
+fn auth_of(headers: &hyper::HeaderMap, query: &str) -> Auth {
+    let authorization = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if authorization.starts_with("SharedKey") {
+        return Auth::SharedKey;
+    }
+    if authorization.starts_with("Bearer ") {
+        return Auth::Bearer;
+    }
+    let has = |key: &str| {
+        url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k.eq_ignore_ascii_case(key))
+    };
+    match (has("sig"), has("skoid")) {
+        (true, true) => Auth::DelegationSas,
+        (true, false) => Auth::KeySas,
+        _ => Auth::Anonymous,
+    }
 }
 
 /// Azure Storage's error answer: `x-ms-error-code` and the XML body

@@ -47,6 +47,9 @@ pub struct SimConfig {
     /// `AZURITE_ACCOUNTS`): an ARM storage account of that name points at its own account
     /// there instead of `storage.account_name`.
     pub extra_storage_accounts: Vec<(String, String)>,
+    /// A CA (PEM) the sim trusts when it reads source blobs over HTTPS (Azurite in OAuth
+    /// mode, the blob front).
+    pub storage_ca_pem: Option<String>,
     /// Append one JSON line per request to this file.
     pub request_log: Option<PathBuf>,
     /// Conformance mode: write every ARM request/response pair as an `oav validate-traffic`
@@ -92,6 +95,7 @@ impl Default for SimConfig {
             page_size: 2,
             storage: None,
             extra_storage_accounts: Vec::new(),
+            storage_ca_pem: None,
             request_log: None,
             traffic_dir: None,
             scenario: None,

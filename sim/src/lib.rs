@@ -17,7 +17,7 @@ mod resources;
 mod server;
 mod state;
 mod storage_backend;
-mod tls;
+pub mod tls;
 mod traffic;
 mod wire_server;
 
@@ -112,8 +112,13 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, Error> {
     }
     let mut token_key = vec![0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut token_key);
-    let blob_client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
+    let mut blob_client = reqwest::Client::builder().timeout(Duration::from_secs(10));
+    if let Some(pem) = &config.storage_ca_pem {
+        let ca = reqwest::Certificate::from_pem(pem.as_bytes())
+            .map_err(|e| Error::Config(format!("storage CA certificate: {e}")))?;
+        blob_client = blob_client.tls_certs_merge([ca]);
+    }
+    let blob_client = blob_client
         .build()
         .map_err(|e| Error::Config(format!("HTTP client for the storage backend: {e}")))?;
     // Gallery version ETags are a deliberate departure from Azure's specs: such a sim's traffic

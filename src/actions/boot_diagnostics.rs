@@ -4,28 +4,34 @@
 
 use super::azure::Azure;
 use super::tagged_storage_account;
+use crate::azure::compute::vm::BootDiagnostics;
 use crate::error::{CpiError, CpiResult};
 use crate::locks::LockDir;
 
 /// The `type` tag of boot diagnostics accounts.
 const PURPOSE: &str = "bootdiagnostics";
 
-/// The blob endpoint VMs in `location` send boot diagnostics to; `None` when diagnostics are
-/// off, and on Azure Stack (which the Ruby CPI leaves out too).
-pub(super) async fn diagnostics_storage_uri(
+/// Where VMs in `location` send boot diagnostics: `None` when diagnostics are off, and on
+/// Azure Stack (which the Ruby CPI leaves out too); managed boot diagnostics when the CPI works
+/// without account keys (a storage account of ours would need them for the platform to write
+/// there); else the blob endpoint of the tagged account.
+pub(super) async fn boot_diagnostics(
     azure: &Azure<'_>,
     location: &str,
     locks: &LockDir,
-) -> CpiResult<Option<String>> {
+) -> CpiResult<Option<BootDiagnostics>> {
     if !azure.config.enable_vm_boot_diagnostics || azure.config.azure_stack.is_some() {
         return Ok(None);
+    }
+    if azure.storage.keyless(azure.deadline).await? {
+        return Ok(Some(BootDiagnostics::Managed));
     }
     let account = tagged_storage_account::find_or_create(azure, location, PURPOSE, locks).await?;
     account
         .properties
         .primary_endpoints
         .blob
-        .map(Some)
+        .map(|uri| Some(BootDiagnostics::StorageAccount(uri)))
         .ok_or_else(|| {
             CpiError::cloud(format!(
                 "The boot diagnostics storage account '{}' has no blob endpoint",

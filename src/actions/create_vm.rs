@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::azure::Azure;
-use super::boot_diagnostics::diagnostics_storage_uri;
+use super::boot_diagnostics::boot_diagnostics;
 use super::create_stemcell::STEMCELL_CONTAINER;
 use super::delete_vm::delete_nic;
 use super::gallery_image::{StemcellBlob, gallery_image_for_vm};
@@ -332,11 +332,11 @@ async fn build(
         try_join_all(nic_writes).await?;
         CpiResult::Ok(())
     };
-    let ((vm_size, image), set, (), boot_diagnostics_storage_uri) = futures::try_join!(
+    let ((vm_size, image), set, (), boot_diagnostics) = futures::try_join!(
         sized_image,
         set,
         nics,
-        diagnostics_storage_uri(azure, &location, locks)
+        boot_diagnostics(azure, &location, locks)
     )?;
     // Held (shared) until the VM is in the set, so delete_vm of its last VM cannot remove it.
     let (availability_set_id, set_lock) = set.unzip();
@@ -453,7 +453,7 @@ async fn build(
         zone: props.availability_zone.clone(),
         availability_set_id,
         capacity_reservation_group_id: capacity_reservation,
-        boot_diagnostics_storage_uri,
+        boot_diagnostics,
         security: VmSecurity::Standard,
     };
     created.vm = Some(vm_cid.clone());

@@ -51,7 +51,8 @@ pub(super) async fn find_or_create(
     }
     let name = free_name(azure, purpose).await?;
     let path = account_path(azure, &name);
-    let body = json!({
+    let keyless = azure.storage.keyless(azure.deadline).await?;
+    let mut body = json!({
         "location": location,
         "sku": {"name": "Standard_LRS"},
         "kind": "StorageV2",
@@ -62,6 +63,9 @@ pub(super) async fn find_or_create(
             "allowBlobPublicAccess": false
         }
     });
+    if keyless {
+        body["properties"]["allowSharedKeyAccess"] = json!(false);
+    }
     tracing::info!(account = %name, location, purpose, "creating a storage account");
     azure
         .arm

@@ -153,6 +153,8 @@ impl Kind for StorageAccounts {
             && let Some(p) = body.get_mut("properties").and_then(Value::as_object_mut)
         {
             p.remove("keyCreationTime");
+            // Added in 2019-04-01 (Microsoft.Storage storage.json).
+            p.remove("allowSharedKeyAccess");
             if let Some(endpoints) = p.get_mut("primaryEndpoints").and_then(Value::as_object_mut) {
                 endpoints.remove("dfs");
                 endpoints.remove("web");

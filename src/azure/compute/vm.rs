@@ -708,9 +708,18 @@ pub struct VmSpec {
     pub zone: Option<String>,
     pub availability_set_id: Option<String>,
     pub capacity_reservation_group_id: Option<String>,
-    /// Blob endpoint of the boot-diagnostics storage account.
-    pub boot_diagnostics_storage_uri: Option<String>,
+    /// Where boot diagnostics go; `None` leaves them off.
+    pub boot_diagnostics: Option<BootDiagnostics>,
     pub security: VmSecurity,
+}
+
+/// Where a VM's serial log and screenshot go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BootDiagnostics {
+    /// The blob endpoint of a storage account of ours.
+    StorageAccount(String),
+    /// Managed boot diagnostics: a storage account Azure owns, reached without account keys.
+    Managed,
 }
 
 /// The VM PUT body.
@@ -738,11 +747,21 @@ pub fn vm_body(spec: &VmSpec) -> Value {
             json!({"capacityReservationGroup": {"id": id}}),
         );
     }
-    if let Some(uri) = &spec.boot_diagnostics_storage_uri {
-        properties.insert(
-            "diagnosticsProfile".into(),
-            json!({"bootDiagnostics": {"enabled": true, "storageUri": uri}}),
-        );
+    match &spec.boot_diagnostics {
+        Some(BootDiagnostics::StorageAccount(uri)) => {
+            properties.insert(
+                "diagnosticsProfile".into(),
+                json!({"bootDiagnostics": {"enabled": true, "storageUri": uri}}),
+            );
+        }
+        // No storageUri: Azure keeps them in a storage account of its own.
+        Some(BootDiagnostics::Managed) => {
+            properties.insert(
+                "diagnosticsProfile".into(),
+                json!({"bootDiagnostics": {"enabled": true}}),
+            );
+        }
+        None => {}
     }
     if let VmSecurity::TrustedLaunch { secure_boot, vtpm } = spec.security {
         properties.insert(

@@ -12,6 +12,7 @@ use crate::azure::arm::{ApiKind, ArmClient, PostSafety, ResourcePath};
 use crate::azure::auth::AudienceCredential;
 use crate::azure::deadline::Deadline;
 use crate::azure::error::{Error, Result};
+use crate::azure::settings::StorageAuthentication;
 
 /// The fields of a storage account the CPI reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -95,6 +96,7 @@ pub struct StorageAccounts {
     pub(super) arm: ArmClient,
     resource_group: String,
     default_account: Option<String>,
+    default_read: OnceCell<StorageAccount>,
     default_access: OnceCell<StorageAccess>,
 }
 
@@ -106,6 +108,7 @@ impl StorageAccounts {
             arm,
             resource_group,
             default_account,
+            default_read: OnceCell::new(),
             default_access: OnceCell::new(),
         }
     }
@@ -157,14 +160,7 @@ impl StorageAccounts {
         let account = self
             .get(name, deadline)
             .await?
-            .ok_or_else(|| Error::NotFound {
-                operation: format!("GET {}", self.path(name)),
-                code: "StorageAccountNotFound".into(),
-                message: format!(
-                    "storage account {name} does not exist in resource group {}",
-                    self.resource_group
-                ),
-            })?;
+            .ok_or_else(|| self.not_found(name))?;
         self.access_of(&account, deadline).await
     }
 
@@ -212,12 +208,54 @@ impl StorageAccounts {
     /// The configured default account, resolved on first use only (actions that need no blob
     /// never pay for it) and then reused.
     pub async fn default_access(&self, deadline: Deadline) -> Result<&StorageAccess> {
+        self.default_access
+            .get_or_try_init(|| async {
+                let account = self.default_account(deadline).await?;
+                self.access_of(account, deadline).await
+            })
+            .await
+    }
+
+    /// The configured default account as ARM reads it, fetched once.
+    pub async fn default_account(&self, deadline: Deadline) -> Result<&StorageAccount> {
         let name = self
             .default_account
             .as_deref()
             .ok_or_else(|| Error::Invalid("azure.storage_account_name is not set".into()))?;
-        self.default_access
-            .get_or_try_init(|| self.access(name, deadline))
+        self.default_read
+            .get_or_try_init(|| async {
+                self.get(name, deadline)
+                    .await?
+                    .ok_or_else(|| self.not_found(name))
+            })
             .await
+    }
+
+    /// Whether the CPI works without account keys: `entra_id`, or `auto` with a default
+    /// account that forbids Shared Key. Accounts the CPI creates then forbid it too, and VMs
+    /// get managed boot diagnostics.
+    pub async fn keyless(&self, deadline: Deadline) -> Result<bool> {
+        Ok(match self.arm.storage_authentication() {
+            StorageAuthentication::EntraId => true,
+            StorageAuthentication::SharedKey => false,
+            StorageAuthentication::Auto if self.default_account.is_none() => false,
+            // A missing default account fails the calls that need it, not this question.
+            StorageAuthentication::Auto => match self.default_account(deadline).await {
+                Ok(account) => account.properties.allow_shared_key_access == Some(false),
+                Err(e) if e.is_not_found() => false,
+                Err(e) => return Err(e),
+            },
+        })
+    }
+
+    fn not_found(&self, name: &str) -> Error {
+        Error::NotFound {
+            operation: format!("GET {}", self.path(name)),
+            code: "StorageAccountNotFound".into(),
+            message: format!(
+                "storage account {name} does not exist in resource group {}",
+                self.resource_group
+            ),
+        }
     }
 }

@@ -382,7 +382,7 @@ fn linux_spec() -> VmSpec {
         zone: None,
         availability_set_id: None,
         capacity_reservation_group_id: None,
-        boot_diagnostics_storage_uri: None,
+        boot_diagnostics: None,
         security: VmSecurity::Standard,
     }
 }
@@ -432,7 +432,9 @@ fn vm_body_with_every_option() {
     spec.zone = Some("2".into());
     spec.availability_set_id = Some("/as".into());
     spec.capacity_reservation_group_id = Some("/crg".into());
-    spec.boot_diagnostics_storage_uri = Some("https://diag.blob.core.windows.net/".into());
+    spec.boot_diagnostics = Some(super::BootDiagnostics::StorageAccount(
+        "https://diag.blob.core.windows.net/".into(),
+    ));
     spec.security = VmSecurity::TrustedLaunch {
         secure_boot: true,
         vtpm: true,

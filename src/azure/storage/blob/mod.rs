@@ -205,7 +205,7 @@ impl BlobService {
         {
             Ok(_) => Ok(()),
             Err(e) if e.http_status() == Some(StatusCode::Conflict) => Ok(()),
-            Err(e) => Err(self.failure("create container", container, None, &e)),
+            Err(e) => Err(self.failure("create", container, None, &e)),
         }
     }
 

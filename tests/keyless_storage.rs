@@ -1,0 +1,250 @@
+//! Keyless storage through the binary: a default storage account whose `allowSharedKeyAccess`
+//! is false, behind the blob front (which refuses Shared Key and account-key SAS there, as
+//! Azure does) in front of Azurite in OAuth mode (HTTPS, bearer tokens). azure-sim issues the
+//! storage tokens from the same credential as ARM's.
+
+mod support;
+
+use bosh_azure_sim::azurite::{ACCOUNT_NAME, Azurite, AzuriteOptions};
+use bosh_azure_sim::blob_front::{Auth, BlobFront, FrontOptions};
+use bosh_azure_sim::stemcell_gen::{
+    Generation, StemcellImageSpec, stemcell_cloud_properties, write_stemcell_image,
+};
+use bosh_azure_sim::tls::LoopbackTls;
+use bosh_azure_sim::{SimConfig, StorageBackend};
+use serde_json::{Value, json};
+use support::sim::{LOCATION, SimEnv};
+
+const GALLERY: &str = "boshgallery";
+const AGENT_ID: &str = "5b2e8f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+
+struct Env {
+    sim: SimEnv,
+    front: BlobFront,
+    account: String,
+    _azurite: Azurite,
+    _images: tempfile::TempDir,
+    image: std::path::PathBuf,
+    blob_ca: String,
+}
+
+/// `front` decides which accounts forbid Shared Key and where the identity has no data role.
+fn start(front: FrontOptions) -> Option<Env> {
+    if std::env::var("SKIP_AZURITE").is_ok_and(|v| v == "1") {
+        return None;
+    }
+    let tls = LoopbackTls::generate().expect("certificates");
+    let azurite = Azurite::start_with(&AzuriteOptions {
+        oauth: Some(tls.clone()),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let front = BlobFront::start(
+        &azurite.blob_endpoint(),
+        FrontOptions {
+            tls: Some(tls.clone()),
+            ..front
+        },
+    )
+    .expect("blob front");
+    let account = azurite.account_name().to_owned();
+    let sim = SimEnv::start_with(SimConfig {
+        storage: Some(StorageBackend {
+            blob_endpoint: front.account_endpoint(&account),
+            account_name: account.clone(),
+            account_key: azurite.account_key().into(),
+        }),
+        storage_ca_pem: Some(tls.ca_pem.clone()),
+        ..SimConfig::default()
+    });
+    let rg = sim.rg_id();
+    sim.seed(json!([
+        {
+            "id": format!("{rg}/providers/Microsoft.Storage/storageAccounts/{account}"),
+            "location": LOCATION, "sku": {"name": "Standard_LRS"}, "kind": "StorageV2",
+            "properties": {"allowSharedKeyAccess": false}
+        },
+        {
+            "id": format!("{rg}/providers/Microsoft.Compute/galleries/{GALLERY}"),
+            "location": LOCATION, "properties": {}
+        },
+        {
+            "id": format!("{rg}/providers/Microsoft.Network/virtualNetworks/vnet"),
+            "location": LOCATION,
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                "subnets": [{"name": "subnet", "properties": {"addressPrefix": "10.0.0.0/24"}}]
+            }
+        }
+    ]));
+    let images = tempfile::tempdir().expect("tempdir");
+    let image = images.path().join("image");
+    write_stemcell_image(&image, &StemcellImageSpec::new(4 * 1024 * 1024, 0.25))
+        .expect("stemcell image");
+    let env = Env {
+        sim,
+        front,
+        account,
+        _azurite: azurite,
+        _images: images,
+        image,
+        blob_ca: tls.ca_pem,
+    };
+    env.configure(None);
+    Some(env)
+}
+
+impl Env {
+    /// cpi.json with the keyless default account, the gallery and boot diagnostics on;
+    /// `mode` sets `azure.storage_authentication`.
+    fn configure(&self, mode: Option<&str>) {
+        let account = self.account.clone();
+        let cas = format!("{}\n{}", self.sim.sim.ca_pem(), self.blob_ca);
+        self.sim.write_config(|azure| {
+            azure.insert("storage_account_name".into(), json!(account));
+            azure.insert("compute_gallery_name".into(), json!(GALLERY));
+            azure.insert("enable_vm_boot_diagnostics".into(), json!(true));
+            azure["endpoints"]["ca_cert"] = json!(cas);
+            if let Some(mode) = mode {
+                azure.insert("storage_authentication".into(), json!(mode));
+            }
+        });
+    }
+
+    fn stemcell_arguments(&self) -> Value {
+        let mut properties = stemcell_cloud_properties(Generation::Gen1);
+        properties["version"] = json!("1.301");
+        json!([self.image, properties])
+    }
+
+    fn error_message(&self, method: &str, arguments: Value) -> String {
+        let run = self.sim.call(method, arguments);
+        assert_eq!(
+            run.response["error"]["type"], "Bosh::Clouds::CloudError",
+            "{}\nstderr: {}",
+            run.stdout, run.stderr
+        );
+        run.response["error"]["message"]
+            .as_str()
+            .expect("message")
+            .to_owned()
+    }
+
+    fn list_keys_calls(&self) -> usize {
+        self.sim
+            .sim
+            .request_log()
+            .iter()
+            .filter(|r| r.path.to_ascii_lowercase().ends_with("/listkeys"))
+            .count()
+    }
+
+    fn blob_requests(&self, auth: Auth) -> usize {
+        self.front
+            .stats()
+            .requests()
+            .iter()
+            .filter(|(_, a, _)| *a == auth)
+            .count()
+    }
+}
+
+#[test]
+fn a_keyless_default_account_serves_the_stemcell_and_vm_lifecycle_with_entra_id_only() {
+    let Some(env) = start(FrontOptions {
+        keyless_accounts: vec![ACCOUNT_NAME.to_owned()],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let stemcell = env.sim.ok("create_stemcell", env.stemcell_arguments());
+    let stemcell = stemcell.as_str().expect("stemcell cid").to_owned();
+    let result = env.sim.ok(
+        "create_vm",
+        json!([
+            AGENT_ID,
+            stemcell,
+            {"instance_type": "Standard_D2s_v3"},
+            {"private": {
+                "type": "manual", "ip": "10.0.0.10", "netmask": "255.255.255.0",
+                "gateway": "10.0.0.1", "dns": ["168.63.129.16"], "default": ["dns", "gateway"],
+                "cloud_properties": {"virtual_network_name": "vnet", "subnet_name": "subnet"}
+            }},
+            [],
+            {}
+        ]),
+    );
+    let vm_cid = result[0].as_str().expect("vm cid").to_owned();
+    let vm = env
+        .sim
+        .resource(&format!(
+            "{}/providers/Microsoft.Compute/virtualMachines/{AGENT_ID}",
+            env.sim.rg_id()
+        ))
+        .expect("the VM");
+    // Managed boot diagnostics: no storage account of ours, so no key is needed for them.
+    assert_eq!(
+        vm["properties"]["diagnosticsProfile"],
+        json!({"bootDiagnostics": {"enabled": true}})
+    );
+    env.sim.ok("delete_vm", json!([vm_cid]));
+    env.sim.ok("delete_stemcell", json!([stemcell]));
+
+    assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
+    assert_eq!(
+        env.blob_requests(Auth::SharedKey),
+        0,
+        "{:?}",
+        env.front.stats().requests()
+    );
+    assert_eq!(env.blob_requests(Auth::KeySas), 0);
+    assert!(env.blob_requests(Auth::Bearer) > 0, "no bearer request");
+    // No storage account was created for boot diagnostics.
+    let accounts = env.sim.sim.inventory()["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter(|r| r["type"] == "Microsoft.Storage/storageAccounts")
+        .count();
+    assert_eq!(accounts, 1);
+}
+
+#[test]
+fn shared_key_mode_on_a_keyless_account_says_to_switch_to_entra_id() {
+    let Some(env) = start(FrontOptions {
+        keyless_accounts: vec![ACCOUNT_NAME.to_owned()],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    env.configure(Some("shared_key"));
+    let message = env.error_message("create_stemcell", env.stemcell_arguments());
+    for expected in [
+        "storage account 'devstoreaccount1'",
+        "HTTP 403 KeyBasedAuthenticationNotPermitted",
+        "forbids Shared Key access: set azure.storage_authentication to entra_id",
+        "Storage Blob Data Contributor",
+    ] {
+        assert!(message.contains(expected), "{expected:?} not in {message}");
+    }
+}
+
+#[test]
+fn an_identity_without_a_data_role_is_told_which_role_on_which_account() {
+    let Some(env) = start(FrontOptions {
+        no_data_role_accounts: vec![ACCOUNT_NAME.to_owned()],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    env.configure(Some("entra_id"));
+    let message = env.error_message("create_stemcell", env.stemcell_arguments());
+    for expected in [
+        "in storage account 'devstoreaccount1'",
+        "HTTP 403 AuthorizationPermissionMismatch",
+        "give it the role Storage Blob Data Contributor on storage account 'devstoreaccount1'",
+    ] {
+        assert!(message.contains(expected), "{expected:?} not in {message}");
+    }
+    assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
+}
