@@ -248,3 +248,115 @@ fn an_identity_without_a_data_role_is_told_which_role_on_which_account() {
     }
     assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
 }
+
+/// create_vm in `westus2` with a heavy stemcell in the keyless default account (`eastus`) and
+/// no gallery: the stemcell is copied server side into the keyless `type: stemcell` account of
+/// `westus2`, reading its source through a user delegation SAS.
+#[test]
+fn the_cross_region_copy_reads_its_source_through_a_user_delegation_sas() {
+    const REGIONAL: &str = "stemcellwestus2";
+    if std::env::var("SKIP_AZURITE").is_ok_and(|v| v == "1") {
+        return;
+    }
+    let regional_key = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        b"another-emulator-account-key-32b",
+    );
+    let tls = LoopbackTls::generate().expect("certificates");
+    let azurite = Azurite::start_with(&AzuriteOptions {
+        oauth: Some(tls.clone()),
+        extra_accounts: vec![(REGIONAL.into(), regional_key.clone())],
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let front = BlobFront::start(
+        &azurite.blob_endpoint(),
+        FrontOptions {
+            tls: Some(tls.clone()),
+            keyless_accounts: vec![ACCOUNT_NAME.to_owned(), REGIONAL.to_owned()],
+            ..Default::default()
+        },
+    )
+    .expect("blob front");
+    let sim = SimEnv::start_with(SimConfig {
+        storage: Some(StorageBackend {
+            blob_endpoint: front.account_endpoint(ACCOUNT_NAME),
+            account_name: ACCOUNT_NAME.into(),
+            account_key: azurite.account_key().into(),
+        }),
+        extra_storage_accounts: vec![(REGIONAL.into(), regional_key)],
+        storage_ca_pem: Some(tls.ca_pem.clone()),
+        ..SimConfig::default()
+    });
+    let rg = sim.rg_id();
+    sim.seed(json!([
+        {
+            "id": format!("{rg}/providers/Microsoft.Storage/storageAccounts/{ACCOUNT_NAME}"),
+            "location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2",
+            "properties": {"allowSharedKeyAccess": false}
+        },
+        {
+            "id": format!("{rg}/providers/Microsoft.Storage/storageAccounts/{REGIONAL}"),
+            "location": "westus2", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2",
+            "tags": {"user-agent": "bosh", "type": "stemcell"},
+            "properties": {"allowSharedKeyAccess": false}
+        },
+        {
+            "id": format!("{rg}/providers/Microsoft.Network/virtualNetworks/vnet"),
+            "location": "westus2",
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                "subnets": [{"name": "subnet", "properties": {"addressPrefix": "10.0.0.0/24"}}]
+            }
+        }
+    ]));
+    let cas = format!("{}\n{}", sim.sim.ca_pem(), tls.ca_pem);
+    sim.write_config(|azure| {
+        azure.insert("storage_account_name".into(), json!(ACCOUNT_NAME));
+        azure.insert("location".into(), json!("westus2"));
+        azure["endpoints"]["ca_cert"] = json!(cas);
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = dir.path().join("image");
+    write_stemcell_image(&image, &StemcellImageSpec::new(4 * 1024 * 1024, 0.25))
+        .expect("stemcell image");
+    let stemcell = sim.ok(
+        "create_stemcell",
+        json!([image, stemcell_cloud_properties(Generation::Gen1)]),
+    );
+    let stemcell = stemcell.as_str().expect("cid").to_owned();
+    let network = json!({"default": {"type": "dynamic", "default": ["dns", "gateway"],
+        "cloud_properties": {"virtual_network_name": "vnet", "subnet_name": "subnet"}}});
+    let props = json!({"instance_type": "Standard_D2s_v3", "root_disk": {"type": "Standard_LRS"}});
+    let result = sim.ok(
+        "create_vm",
+        json!([AGENT_ID, stemcell, props, network, [], {}]),
+    );
+    let uuid = stemcell.trim_start_matches("bosh-stemcell-");
+    let image = sim
+        .resource(&format!(
+            "{rg}/providers/Microsoft.Compute/images/{uuid}-S-westus2"
+        ))
+        .expect("the user image in westus2");
+    assert_eq!(
+        image["properties"]["storageProfile"]["osDisk"]["blobUri"],
+        json!(format!(
+            "{}/stemcell/{stemcell}.vhd",
+            front.account_endpoint(REGIONAL)
+        ))
+    );
+    sim.ok("delete_vm", json!([result[0]]));
+    sim.ok("delete_stemcell", json!([stemcell]));
+
+    let requests = front.stats().requests();
+    let count = |auth: Auth| requests.iter().filter(|(_, a, _)| *a == auth).count();
+    assert_eq!(count(Auth::SharedKey), 0, "{requests:?}");
+    assert_eq!(count(Auth::KeySas), 0, "{requests:?}");
+    assert!(count(Auth::DelegationSas) > 0, "{requests:?}");
+    let list_keys = sim
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.path.to_ascii_lowercase().ends_with("/listkeys"))
+        .count();
+    assert_eq!(list_keys, 0);
+}

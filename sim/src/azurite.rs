@@ -164,7 +164,8 @@ impl Azurite {
             let write = || -> std::io::Result<()> {
                 std::fs::create_dir_all(&dir)?;
                 std::fs::write(dir.join("cert.pem"), &tls.cert_pem)?;
-                std::fs::write(dir.join("key.pem"), &tls.key_pem)
+                std::fs::write(dir.join("key.pem"), &tls.key_pem)?;
+                std::fs::write(dir.join("ca.pem"), &tls.ca_pem)
             };
             write().map_err(|source| AzuriteError::Spawn {
                 binary: dir.clone(),
@@ -174,7 +175,9 @@ impl Azurite {
                 .args(["--oauth", "basic", "--cert"])
                 .arg(dir.join("cert.pem"))
                 .arg("--key")
-                .arg(dir.join("key.pem"));
+                .arg(dir.join("key.pem"))
+                // A cross-account copy makes Azurite read its source URL over HTTPS itself.
+                .env("NODE_EXTRA_CA_CERTS", dir.join("ca.pem"));
             tls_dir = Some(dir);
         }
         let child = command

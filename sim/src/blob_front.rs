@@ -511,11 +511,15 @@ async fn forward(
         return storage_error(StatusCode::BAD_REQUEST, "UnsupportedHttpVerb", "Bad verb.");
     };
     let mut request = state.client.request(method, target);
+    // Over HTTPS the client's Host is kept: Azurite accepts a cross-account copy source only
+    // on its own host, and the source URL names the front.
+    let keep_host = state.options.tls.is_some();
     for (name, value) in &parts.headers {
         if matches!(
             name.as_str(),
-            "host" | "connection" | "content-length" | "transfer-encoding"
-        ) {
+            "connection" | "content-length" | "transfer-encoding"
+        ) || (name.as_str() == "host" && !keep_host)
+        {
             continue;
         }
         request = request.header(name.as_str(), value.as_bytes());
