@@ -5,6 +5,8 @@
 
 mod support;
 
+use bosh_azure_cpi::azure::storage::blob::{BlobService, BlobServiceOptions};
+use bosh_azure_cpi::azure::storage::{StorageAccess, StorageAuth};
 use bosh_azure_sim::azurite::{ACCOUNT_NAME, Azurite, AzuriteOptions};
 use bosh_azure_sim::blob_front::{Auth, BlobFront, FrontOptions};
 use bosh_azure_sim::stemcell_gen::{
@@ -22,7 +24,7 @@ struct Env {
     sim: SimEnv,
     front: BlobFront,
     account: String,
-    _azurite: Azurite,
+    azurite: Azurite,
     _images: tempfile::TempDir,
     image: std::path::PathBuf,
     blob_ca: String,
@@ -85,7 +87,7 @@ fn start(front: FrontOptions) -> Option<Env> {
         sim,
         front,
         account,
-        _azurite: azurite,
+        azurite,
         _images: images,
         image,
         blob_ca: tls.ca_pem,
@@ -128,6 +130,27 @@ impl Env {
             .as_str()
             .expect("message")
             .to_owned()
+    }
+
+    /// The default account's blobs in Azurite itself (Shared Key, past the front): test setup.
+    fn direct_blobs(&self) -> BlobService {
+        let http = bosh_azure_cpi::azure::http::build(&bosh_azure_cpi::azure::http::HttpOptions {
+            extra_ca_pem: Some(self.blob_ca.clone()),
+            ..Default::default()
+        })
+        .expect("client");
+        BlobService::new(
+            &StorageAccess {
+                account_name: self.account.clone(),
+                blob_endpoint: self.azurite.blob_endpoint(),
+                auth: StorageAuth::SharedKey(self.azurite.account_key().to_owned().into()),
+            },
+            BlobServiceOptions {
+                http: Some(http),
+                ..Default::default()
+            },
+        )
+        .expect("blob service")
     }
 
     fn list_keys_calls(&self) -> usize {
@@ -359,4 +382,46 @@ fn the_cross_region_copy_reads_its_source_through_a_user_delegation_sas() {
         .filter(|r| r.path.to_ascii_lowercase().ends_with("/listkeys"))
         .count();
     assert_eq!(list_keys, 0);
+}
+
+/// The legacy `bosh-data-*` blob disks of a keyless default account: has_disk, snapshot_disk,
+/// delete_snapshot and delete_disk work on the blob with Entra ID only.
+#[test]
+fn legacy_blob_disks_of_a_keyless_account_need_no_key() {
+    let Some(env) = start(FrontOptions {
+        keyless_accounts: vec![ACCOUNT_NAME.to_owned()],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let name = format!("bosh-data-{}", uuid::Uuid::new_v4());
+    let blob = format!("{name}.vhd");
+    let blobs = env.direct_blobs();
+    env.sim.runtime.block_on(async {
+        blobs.ensure_container("bosh").await.unwrap();
+        blobs
+            .create_page_blob("bosh", &blob, 1024 * 1024 + 512, &Default::default())
+            .await
+            .unwrap();
+    });
+    let cid = format!("caching:None;disk_name:{name};storage_account_name:{ACCOUNT_NAME}");
+    assert_eq!(env.sim.ok("has_disk", json!([cid])), json!(true));
+    let snapshot = env.sim.ok("snapshot_disk", json!([cid, {}]));
+    env.sim.ok("delete_snapshot", json!([snapshot]));
+    env.sim.ok("delete_disk", json!([cid]));
+    assert_eq!(env.sim.ok("has_disk", json!([cid])), json!(false));
+    assert!(
+        !env.sim
+            .runtime
+            .block_on(blobs.exists("bosh", &blob))
+            .unwrap()
+    );
+    assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
+    assert_eq!(
+        env.blob_requests(Auth::SharedKey),
+        0,
+        "{:?}",
+        env.front.stats().requests()
+    );
+    assert!(env.blob_requests(Auth::Bearer) > 0);
 }
