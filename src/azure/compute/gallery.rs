@@ -546,6 +546,14 @@ pub fn image_version_body(spec: &ImageVersionSpec) -> Value {
     if let Some(storage) = spec.storage_account_type {
         publishing.insert("storageAccountType".into(), json!(storage.as_str()));
     }
+    // A VHD source in an account that forbids Shared Key: Azure's gallery docs ("Store and
+    // share images in an Azure Compute Gallery", RBAC permissions) require listKeys permission
+    // (Microsoft.Storage/storageAccounts/listKeys/action) on the VHD's account for the caller,
+    // and neither they, the GalleryRP 2024-03-03 spec (GalleryOSDiskImage.source) nor the SDK
+    // issues say whether the import works when the account refuses key-based access. The
+    // documented keyless path is a managed disk source (upload with createOption Upload and
+    // dataAccessAuthMode AzureActiveDirectory, then the version from the disk), which the CPI
+    // does not implement yet: a keyless default account relies on the VHD import working.
     json!({
         "location": spec.location,
         "tags": spec.tags,
