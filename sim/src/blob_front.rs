@@ -344,7 +344,7 @@ async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Byte
     let auth = auth_of(&parts.headers, query);
     lock(&state.stats.requests).push((account.clone(), auth, format!("{} {path}", parts.method)));
     if matches!(auth, Auth::SharedKey | Auth::KeySas)
-        && state.options.keyless_accounts.iter().any(|a| *a == account)
+        && state.options.keyless_accounts.contains(&account)
     {
         return storage_error(
             StatusCode::FORBIDDEN,
@@ -353,13 +353,7 @@ async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Byte
         );
     }
 
-    if auth == Auth::Bearer
-        && state
-            .options
-            .no_data_role_accounts
-            .iter()
-            .any(|a| *a == account)
-    {
+    if auth == Auth::Bearer && state.options.no_data_role_accounts.contains(&account) {
         return storage_error(
             StatusCode::FORBIDDEN,
             "AuthorizationPermissionMismatch",
