@@ -425,3 +425,51 @@ fn legacy_blob_disks_of_a_keyless_account_need_no_key() {
     );
     assert!(env.blob_requests(Auth::Bearer) > 0);
 }
+
+/// A storage account the CPI creates (here the `type: stemcell` account of another region)
+/// forbids Shared Key when the default account does.
+#[test]
+fn storage_accounts_the_cpi_creates_for_a_keyless_default_account_forbid_shared_key() {
+    let Some(env) = start(FrontOptions {
+        keyless_accounts: vec![ACCOUNT_NAME.to_owned()],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let rg = env.sim.rg_id();
+    env.sim.seed(json!({
+        "id": format!("{rg}/providers/Microsoft.Network/virtualNetworks/vnet-west"),
+        "location": "westus2",
+        "properties": {
+            "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+            "subnets": [{"name": "subnet", "properties": {"addressPrefix": "10.0.0.0/24"}}]
+        }
+    }));
+    let cas = format!("{}\n{}", env.sim.sim.ca_pem(), env.blob_ca);
+    env.sim.write_config(|azure| {
+        azure.insert("storage_account_name".into(), json!(ACCOUNT_NAME));
+        azure.insert("location".into(), json!("westus2"));
+        azure["endpoints"]["ca_cert"] = json!(cas);
+    });
+    let stemcell = env.sim.ok(
+        "create_stemcell",
+        json!([env.image, stemcell_cloud_properties(Generation::Gen1)]),
+    );
+    let network = json!({"default": {"type": "dynamic", "default": ["dns", "gateway"],
+        "cloud_properties": {"virtual_network_name": "vnet-west", "subnet_name": "subnet"}}});
+    let props = json!({"instance_type": "Standard_D2s_v3", "root_disk": {"type": "Standard_LRS"}});
+    env.sim
+        .ok("create_vm", json!([AGENT_ID, stemcell, props, network, [], {}]));
+    let created: Vec<Value> = env
+        .sim
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.contains("/storageAccounts/"))
+        .map(|r| r.body.unwrap_or(Value::Null))
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0]["tags"]["type"], "stemcell");
+    assert_eq!(created[0]["properties"]["allowSharedKeyAccess"], json!(false));
+    assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
+}
