@@ -458,8 +458,10 @@ fn storage_accounts_the_cpi_creates_for_a_keyless_default_account_forbid_shared_
     let network = json!({"default": {"type": "dynamic", "default": ["dns", "gateway"],
         "cloud_properties": {"virtual_network_name": "vnet-west", "subnet_name": "subnet"}}});
     let props = json!({"instance_type": "Standard_D2s_v3", "root_disk": {"type": "Standard_LRS"}});
-    env.sim
-        .ok("create_vm", json!([AGENT_ID, stemcell, props, network, [], {}]));
+    env.sim.ok(
+        "create_vm",
+        json!([AGENT_ID, stemcell, props, network, [], {}]),
+    );
     let created: Vec<Value> = env
         .sim
         .sim
@@ -470,6 +472,9 @@ fn storage_accounts_the_cpi_creates_for_a_keyless_default_account_forbid_shared_
         .collect();
     assert_eq!(created.len(), 1, "{created:?}");
     assert_eq!(created[0]["tags"]["type"], "stemcell");
-    assert_eq!(created[0]["properties"]["allowSharedKeyAccess"], json!(false));
+    assert_eq!(
+        created[0]["properties"]["allowSharedKeyAccess"],
+        json!(false)
+    );
     assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
 }

@@ -122,9 +122,7 @@ impl BlobService {
             expiry: Some(whole(expiry)),
             ..Default::default()
         };
-        let failed = |e: azure_core::Error| {
-            self.failure("get a user delegation key for", "(service)", None, &e)
-        };
+        let failed = |e: azure_core::Error| self.failure_of("get a user delegation key", &e);
         let content = info.try_into().map_err(failed)?;
         let key = self
             .client

@@ -480,13 +480,18 @@ impl BlobService {
             Some(blob) => format!("blob '{container}/{blob}'"),
             None => format!("container '{container}'"),
         };
+        self.failure_of(&format!("{action} {target}"), error)
+    }
+
+    /// `Failed to <what> in storage account '<account>': <why>[: <what to change>]`.
+    fn failure_of(&self, what: &str, error: &azure_core::Error) -> CpiError {
         if let Some(failure) = http::connect_failure_in(error) {
             let method = self
                 .cpi_method
                 .map(|m| format!("CPI method {m}: "))
                 .unwrap_or_default();
             return CpiError::cloud(format!(
-                "{method}Failed to {action} {target} in storage account '{}': {failure}",
+                "{method}Failed to {what} in storage account '{}': {failure}",
                 self.account_name
             ));
         }
@@ -499,7 +504,7 @@ impl BlobService {
             .map(|hint| format!(": {hint}"))
             .unwrap_or_default();
         CpiError::cloud(format!(
-            "Failed to {action} {target} in storage account '{}': {}{hint}",
+            "Failed to {what} in storage account '{}': {}{hint}",
             self.account_name,
             describe(error)
         ))
