@@ -478,3 +478,71 @@ fn storage_accounts_the_cpi_creates_for_a_keyless_default_account_forbid_shared_
     );
     assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
 }
+
+/// delete_vm of a legacy VM with unmanaged disks in a keyless default account deletes its VHD
+/// blobs with Entra ID only.
+#[test]
+fn delete_vm_of_an_unmanaged_vm_in_a_keyless_account_deletes_its_blobs_without_keys() {
+    let Some(env) = start(FrontOptions {
+        keyless_accounts: vec![ACCOUNT_NAME.to_owned()],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let vm = AGENT_ID;
+    let rg = env.sim.rg_id();
+    let nic = format!("{rg}/providers/Microsoft.Network/networkInterfaces/{vm}-0");
+    let subnet = format!("{rg}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/subnet");
+    env.sim.seed(json!({"id": nic, "location": LOCATION,
+        "properties": {"ipConfigurations": [{"name": "ipconfig0",
+            "properties": {"subnet": {"id": subnet}}}]}}));
+    let vhd = |blob: &str| format!("{}/bosh/{blob}", env.front.account_endpoint(ACCOUNT_NAME));
+    let os_blob = format!("bosh-os-{vm}.vhd");
+    let ephemeral_blob = format!("bosh-os-{vm}-ephemeral-disk.vhd");
+    env.sim
+        .sim
+        .seed_raw(json!({
+            "id": format!("{rg}/providers/Microsoft.Compute/virtualMachines/{vm}"),
+            "location": LOCATION, "tags": {"user-agent": "bosh"},
+            "properties": {
+                "hardwareProfile": {"vmSize": "Standard_D2_v3"},
+                "storageProfile": {
+                    "osDisk": {"name": format!("bosh-os-{vm}"), "osType": "Linux",
+                               "createOption": "FromImage", "caching": "ReadWrite",
+                               "vhd": {"uri": vhd(&os_blob)}},
+                    "dataDisks": [{"name": "ephemeral-disk", "lun": 0, "createOption": "Empty",
+                                   "caching": "ReadWrite", "diskSizeGB": 30,
+                                   "vhd": {"uri": vhd(&ephemeral_blob)}}]
+                },
+                "osProfile": {"computerName": vm, "adminUsername": "vcap",
+                              "linuxConfiguration": {"disablePasswordAuthentication": true}},
+                "networkProfile": {"networkInterfaces": [{"id": nic, "properties": {"primary": true}}]}
+            }
+        }))
+        .expect("seed the VM");
+    let blobs = env.direct_blobs();
+    env.sim.runtime.block_on(async {
+        blobs.ensure_container("bosh").await.unwrap();
+        for blob in [&os_blob, &ephemeral_blob] {
+            blobs
+                .create_page_blob("bosh", blob, 1024 * 1024, &Default::default())
+                .await
+                .unwrap();
+        }
+    });
+    let cid = format!("agent_id:{vm};resource_group_name:rg;storage_account_name:{ACCOUNT_NAME}");
+    env.sim.ok("delete_vm", json!([cid]));
+    let left = env
+        .sim
+        .runtime
+        .block_on(blobs.list_blob_names("bosh", ""))
+        .unwrap();
+    assert_eq!(left, Vec::<String>::new());
+    assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
+    assert_eq!(
+        env.blob_requests(Auth::SharedKey),
+        0,
+        "{:?}",
+        env.front.stats().requests()
+    );
+}
