@@ -115,8 +115,11 @@ pub struct Endpoints {
     pub extra_ca_certs: Vec<String>,
     /// The wire server (telemetry); None means Azure's well-known address.
     pub wire_server: Option<Url>,
-    /// The audience of blob storage tokens; `None` on Azure Stack Hub, whose storage takes
-    /// Shared Key and SAS only ("Azure Stack Hub storage: Differences and considerations").
+    /// The audience of blob storage tokens; `None` on Azure Stack Hub. Microsoft documents
+    /// Entra ID authorization of blob data "in all public regions and national clouds"
+    /// ("Authorize access to blobs using Microsoft Entra ID"); "Azure Stack Hub storage:
+    /// Differences and considerations" offers none, and vendors' Azure Stack Hub guides say
+    /// its storage takes account keys only.
     pub storage_audience: Option<String>,
 }
 
