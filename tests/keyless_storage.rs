@@ -546,3 +546,52 @@ fn delete_vm_of_an_unmanaged_vm_in_a_keyless_account_deletes_its_blobs_without_k
         env.front.stats().requests()
     );
 }
+
+/// With a managed identity, the storage token comes from IMDS for the storage resource, as
+/// the ARM token does for ARM.
+#[test]
+fn a_managed_identity_gets_its_storage_token_from_imds() {
+    let Some(env) = start(FrontOptions {
+        keyless_accounts: vec![ACCOUNT_NAME.to_owned()],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let cas = format!("{}\n{}", env.sim.sim.ca_pem(), env.blob_ca);
+    let imds = format!("{}/metadata/identity/oauth2/token", env.sim.sim.imds_url());
+    env.sim.write_config(|azure| {
+        azure.remove("tenant_id");
+        azure.remove("client_id");
+        azure.remove("client_secret");
+        azure.insert("credentials_source".into(), json!("managed_identity"));
+        azure.insert("storage_account_name".into(), json!(ACCOUNT_NAME));
+        azure["endpoints"]["ca_cert"] = json!(cas);
+        azure["endpoints"]["managed_identity"] = json!(imds);
+    });
+    let mut properties = stemcell_cloud_properties(Generation::Gen1);
+    properties["version"] = json!("1.302");
+    let stemcell = env
+        .sim
+        .ok("create_stemcell", json!([env.image, properties]));
+    env.sim.ok("delete_stemcell", json!([stemcell]));
+    let resources: Vec<String> = env
+        .sim
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/metadata/identity/oauth2/token"))
+        .filter_map(|r| {
+            r.query
+                .into_iter()
+                .find(|(k, _)| k == "resource")
+                .map(|(_, v)| v)
+        })
+        .collect();
+    assert!(
+        resources.iter().any(|r| r == "https://storage.azure.com/"),
+        "{resources:?}"
+    );
+    assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
+    assert_eq!(env.blob_requests(Auth::SharedKey), 0);
+    assert!(env.blob_requests(Auth::Bearer) > 0);
+}
