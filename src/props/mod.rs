@@ -24,6 +24,7 @@ mod names;
 mod network;
 mod security_group;
 mod vm;
+mod vm_options;
 mod vm_resources;
 
 pub use disk::DiskCloudProps;
@@ -33,6 +34,7 @@ pub use security_group::{SecurityGroup, effective_security_group};
 pub use vm::{
     AvailabilitySet, BackendPoolRef, EphemeralDisk, RootDisk, RootDiskPlacement, VmCloudProps,
 };
+pub use vm_options::{EvictionPolicy, ProximityPlacementGroup, SecurityProfile, SecurityType, Spot};
 pub use vm_resources::VmResources;
 
 /// The global configuration that cloud_properties defaults depend on.

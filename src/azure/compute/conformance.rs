@@ -202,6 +202,13 @@ fn full_vm_spec(image: VmImage, ephemeral_os: bool) -> VmSpec {
             secure_boot: true,
             vtpm: true,
         },
+        encryption_at_host: true,
+        spot: Some(vm::SpotSpec {
+            max_price: serde_json::Number::from_f64(0.05).unwrap(),
+            eviction_policy: "Deallocate",
+        }),
+        proximity_placement_group_id: Some("/ppg".into()),
+        ultra_ssd_enabled: true,
     }
 }
 
@@ -280,6 +287,7 @@ fn availability_set_body_conforms() {
             update_domains: 5,
             fault_domains: 2,
             managed,
+            proximity_placement_group_id: managed.then(|| "/ppg".into()),
         };
         assert_conforms(AS_SPEC, "AvailabilitySet", &availability_set_body(&spec));
     }
