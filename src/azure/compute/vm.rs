@@ -142,6 +142,15 @@ pub struct VmProperties {
     pub network_profile: NetworkProfileModel,
     #[serde(default)]
     pub diagnostics_profile: Option<Value>,
+    #[serde(default)]
+    pub additional_capabilities: Option<AdditionalCapabilitiesModel>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdditionalCapabilitiesModel {
+    #[serde(rename = "ultraSSDEnabled", default)]
+    pub ultra_ssd_enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -240,6 +249,15 @@ impl VirtualMachine {
     /// has_vm answers false for a VM being deleted.
     pub fn is_deleting(&self) -> bool {
         self.provisioning_state() == Some("Deleting")
+    }
+
+    /// `additionalCapabilities.ultraSSDEnabled`: only then can Ultra disks be attached.
+    pub fn ultra_ssd_enabled(&self) -> bool {
+        self.properties
+            .additional_capabilities
+            .as_ref()
+            .and_then(|c| c.ultra_ssd_enabled)
+            .unwrap_or(false)
     }
 
     pub fn availability_set_id(&self) -> Option<&str> {
