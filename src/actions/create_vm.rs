@@ -31,7 +31,7 @@ use super::vm_size::{VmSizeInputs, select_vm_size};
 use crate::agent_settings::{AgentSettings, agent_networks};
 use crate::azure::compute::availability_set::{
     AvailabilitySet, AvailabilitySetAction, AvailabilitySetSpec, availability_set_body,
-    availability_set_name, plan_availability_set,
+    availability_set_name, check_proximity_placement_group, plan_availability_set,
 };
 use crate::azure::compute::disk::{DiskPatch, disk_encryption_set_id};
 use crate::azure::compute::image::{
@@ -263,6 +263,15 @@ async fn build(
     let proximity_placement_group_id = props.proximity_placement_group.as_ref().map(|group| {
         proximity_placement_group_id(subscription_id, &group.resource_group_name, &group.name)
     });
+    // An existing set outside the group cannot take the VM: said before anything is written.
+    if let (Some(group), Some(path), Some(name)) = (
+        proximity_placement_group_id.as_deref(),
+        set_path.as_ref(),
+        availability_set.as_deref(),
+    ) && let Some(existing) = azure.get::<AvailabilitySet>(path, ApiKind::Compute).await?
+    {
+        check_proximity_placement_group(name, &existing, Some(group))?;
+    }
     if !vm_cid
         .resource_group_name()
         .eq_ignore_ascii_case(&config.resource_group_name)

@@ -150,24 +150,7 @@ pub fn plan_availability_set(
             wanted.location.to_lowercase()
         )));
     }
-    // A set's group is fixed while it holds running VMs, and a VM must be in its set's group.
-    if let Some(wanted_group) = &wanted.proximity_placement_group_id {
-        let existing_group = existing
-            .properties
-            .proximity_placement_group
-            .as_ref()
-            .map(|group| group.id.as_str());
-        if !existing_group.is_some_and(|id| id.eq_ignore_ascii_case(wanted_group)) {
-            return Err(CpiError::cloud(format!(
-                "availability set '{name}' already exists in {}, but the VM's proximity_placement_group is '{}'. Use another availability set, or the set's group.",
-                match existing_group {
-                    Some(id) => format!("the proximity placement group '{}'", last_segment(id)),
-                    None => "no proximity placement group".to_owned(),
-                },
-                last_segment(wanted_group)
-            )));
-        }
-    }
+    check_proximity_placement_group(name, existing, wanted.proximity_placement_group_id.as_deref())?;
     match (wanted.managed, existing.is_managed()) {
         (false, true) => Err(CpiError::cloud(format!(
             "availability set '{name}' already exists. It's not allowed to update it from managed to unmanaged."
@@ -196,6 +179,34 @@ pub fn plan_availability_set(
         }
         _ => Ok(AvailabilitySetAction::Use),
     }
+}
+
+/// A set's group is fixed while it holds running VMs, and a VM must be in its set's group:
+/// an existing set outside the VM's `proximity_placement_group` cannot take it.
+pub fn check_proximity_placement_group(
+    name: &str,
+    existing: &AvailabilitySet,
+    wanted_group: Option<&str>,
+) -> CpiResult<()> {
+    let Some(wanted_group) = wanted_group else {
+        return Ok(());
+    };
+    let existing_group = existing
+        .properties
+        .proximity_placement_group
+        .as_ref()
+        .map(|group| group.id.as_str());
+    if existing_group.is_some_and(|id| id.eq_ignore_ascii_case(wanted_group)) {
+        return Ok(());
+    }
+    Err(CpiError::cloud(format!(
+        "availability set '{name}' already exists in {}, but the VM's proximity_placement_group is '{}'. Use another availability set, or the set's group.",
+        match existing_group {
+            Some(id) => format!("the proximity placement group '{}'", last_segment(id)),
+            None => "no proximity placement group".to_owned(),
+        },
+        last_segment(wanted_group)
+    )))
 }
 
 /// The name at the end of an ARM id (for messages).
