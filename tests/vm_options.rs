@@ -77,7 +77,8 @@ fn ppg_id(env: &VmEnv, name: &str) -> String {
 #[test]
 fn trusted_launch_with_encryption_at_host_in_a_proximity_placement_group_and_set() {
     let Some(env) = VmEnv::start() else { return };
-    env.sim.seed(json!({"id": ppg_id(&env, "ppg-db"), "location": LOCATION, "properties": {}}));
+    env.sim
+        .seed(json!({"id": ppg_id(&env, "ppg-db"), "location": LOCATION, "properties": {}}));
     let stemcell = gen2_light_stemcell(&env);
     let offset = env.sim.sim.request_log().len();
     env.sim.ok(
@@ -169,8 +170,7 @@ fn spot_falls_back_to_on_demand_after_a_capacity_refusal() {
     );
     assert_eq!(run.response["error"], Value::Null, "{}", run.stdout);
     assert!(
-        run.stderr.contains("OverconstrainedAllocationRequest")
-            && run.stderr.contains("WARN"),
+        run.stderr.contains("OverconstrainedAllocationRequest") && run.stderr.contains("WARN"),
         "a warning names the Azure error: {}",
         run.stderr
     );
@@ -182,7 +182,12 @@ fn spot_falls_back_to_on_demand_after_a_capacity_refusal() {
         .iter()
         .filter(|r| r.method == "DELETE" && r.path.contains("/virtualMachines/"))
         .count();
-    assert_eq!(vm_deletes, 1, "the failed Spot VM was deleted: {:#?}", calls.lines());
+    assert_eq!(
+        vm_deletes,
+        1,
+        "the failed Spot VM was deleted: {:#?}",
+        calls.lines()
+    );
     let normalizer = normalizer(&env, &stemcell);
     assert_golden_dir(
         &golden_dir("create_vm/spot_fallback"),
@@ -251,12 +256,19 @@ fn spot_without_fallback_is_a_retriable_vm_creation_failure() {
         run.stdout
     );
     assert_eq!(run.response["error"]["ok_to_retry"], json!(true));
-    let message = run.response["error"]["message"].as_str().unwrap_or_default();
+    let message = run.response["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
-        message.starts_with("Azure has no Spot capacity or quota for this VM now (SkuNotAvailable)"),
+        message
+            .starts_with("Azure has no Spot capacity or quota for this VM now (SkuNotAvailable)"),
         "{message}"
     );
-    assert_eq!(env.inventory_ids(), before, "everything created was deleted");
+    assert_eq!(
+        env.inventory_ids(),
+        before,
+        "everything created was deleted"
+    );
 }
 
 #[test]
@@ -299,7 +311,10 @@ fn ultra_disk_create_and_attach() {
                 "vm".to_owned(),
                 normalizer.apply(&calls.puts("virtualMachines")[0].1),
             ),
-            ("disk".to_owned(), normalizer.apply(&calls.puts("disks")[0].1)),
+            (
+                "disk".to_owned(),
+                normalizer.apply(&calls.puts("disks")[0].1),
+            ),
             ("attach_patch".to_owned(), normalizer.apply(&attach)),
         ],
     );
@@ -309,9 +324,13 @@ fn ultra_disk_create_and_attach() {
 fn security_profile_refusals_use_the_ruby_messages_and_write_nothing() {
     let Some(env) = VmEnv::start() else { return };
     let stemcell = gen2_light_stemcell(&env);
-    let props = |profile: Value| json!({"instance_type": "Standard_D2s_v3", "security_profile": profile});
+    let props =
+        |profile: Value| json!({"instance_type": "Standard_D2s_v3", "security_profile": profile});
     for (profile, message) in [
-        (json!("TrustedLaunch"), "'security_profile' must be a Hash, but is a String."),
+        (
+            json!("TrustedLaunch"),
+            "'security_profile' must be a Hash, but is a String.",
+        ),
         (
             json!({"security_type": "ConfidentialVM"}),
             "'security_type' 'ConfidentialVM' is not supported by this CPI, yet.",

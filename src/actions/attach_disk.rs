@@ -18,8 +18,8 @@ use serde_json::Value;
 use super::azure::{Azure, disk_not_found};
 use super::create_disk::vm_skus;
 use crate::azure::compute::disk::{
-    DiskFromBlobSpec, DiskFromSnapshotSpec, ManagedDisk, ULTRA_SSD_SKU, check_ultra_caching, disk_from_blob_body,
-    disk_from_snapshot_body, migration_disk_sku, needs_zone_migration,
+    DiskFromBlobSpec, DiskFromSnapshotSpec, ManagedDisk, ULTRA_SSD_SKU, check_ultra_caching,
+    disk_from_blob_body, disk_from_snapshot_body, migration_disk_sku, needs_zone_migration,
     zone_migration_recovery_message, zone_migration_spec,
 };
 use crate::azure::compute::sku::max_data_disks;

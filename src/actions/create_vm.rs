@@ -41,9 +41,10 @@ use crate::azure::compute::image::{
 use crate::azure::compute::sku::default_disk_sku;
 use crate::azure::compute::vm::{
     EphemeralDataDiskSpec, EphemeralPlacement, OsDiskSpec, OsProfileSpec, VmIdentity, VmImage,
-    VmSpec, capacity_reservation_group_id, proximity_placement_group_id, ephemeral_data_disk_size_gib,
-    ephemeral_os_disk_size_gib, os_disk_size_gib, user_assigned_identity_id, vm_body, vm_tags,
-    windows_admin_password, windows_admin_username, windows_computer_name,
+    VmSpec, capacity_reservation_group_id, ephemeral_data_disk_size_gib,
+    ephemeral_os_disk_size_gib, os_disk_size_gib, proximity_placement_group_id,
+    user_assigned_identity_id, vm_body, vm_tags, windows_admin_password, windows_admin_username,
+    windows_computer_name,
 };
 use crate::azure::compute::{Tags, stringify_metadata};
 use crate::azure::network::application_gateway::ApplicationGateway;
@@ -550,7 +551,11 @@ async fn put_vm(
         && let Some(code) = vm_options::spot_refusal(error)
         && spec.spot.is_some()
     {
-        if !props.spot.as_ref().is_some_and(|spot| spot.fallback_to_on_demand) {
+        if !props
+            .spot
+            .as_ref()
+            .is_some_and(|spot| spot.fallback_to_on_demand)
+        {
             return Err(CpiError::vm_creation_failed(
                 format!("Azure has no Spot capacity or quota for this VM now ({code}): {error}"),
                 true,
@@ -582,7 +587,10 @@ async fn delete_vm_and_disks(azure: &Azure<'_>, vm: &VmCid) -> CpiResult<()> {
     try_join_all(
         [vm.os_disk_name(), vm.ephemeral_disk_name()].map(|name| async move {
             let path = azure.disk_path(vm.resource_group_name(), &name);
-            azure.arm.delete(&path, ApiKind::Disks, azure.deadline).await
+            azure
+                .arm
+                .delete(&path, ApiKind::Disks, azure.deadline)
+                .await
         }),
     )
     .await?;

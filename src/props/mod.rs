@@ -34,7 +34,9 @@ pub use security_group::{SecurityGroup, effective_security_group};
 pub use vm::{
     AvailabilitySet, BackendPoolRef, EphemeralDisk, RootDisk, RootDiskPlacement, VmCloudProps,
 };
-pub use vm_options::{EvictionPolicy, ProximityPlacementGroup, SecurityProfile, SecurityType, Spot};
+pub use vm_options::{
+    EvictionPolicy, ProximityPlacementGroup, SecurityProfile, SecurityType, Spot,
+};
 pub use vm_resources::VmResources;
 
 /// The global configuration that cloud_properties defaults depend on.

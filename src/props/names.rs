@@ -95,7 +95,11 @@ impl VmCloudProps {
             self.capacity_reservation_group.as_deref(),
         )?;
         if let Some(group) = &self.proximity_placement_group {
-            check(Kind::Resource, "proximity_placement_group.name", &group.name)?;
+            check(
+                Kind::Resource,
+                "proximity_placement_group.name",
+                &group.name,
+            )?;
             check(
                 Kind::ResourceGroup,
                 "proximity_placement_group.resource_group_name",

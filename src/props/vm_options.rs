@@ -197,9 +197,7 @@ pub(super) fn parse_proximity_placement_group(
         return Ok(None);
     };
     let name = group.string("name")?.ok_or_else(|| {
-        CpiError::cloud(
-            "Invalid vm cloud_properties: 'proximity_placement_group.name' is required",
-        )
+        CpiError::cloud("Invalid vm cloud_properties: 'proximity_placement_group.name' is required")
     })?;
     Ok(Some(ProximityPlacementGroup {
         name,

@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    Family, Ids, Kind, Prepared, PutCtx, compute_not_found, expect_enum, get, get_str, platform_images,
-    props_mut, skus,
+    Family, Ids, Kind, Prepared, PutCtx, compute_not_found, expect_enum, get, get_str,
+    platform_images, props_mut, skus,
 };
 use crate::arm::store::Store;
 use crate::http::ArmError;
@@ -38,8 +38,12 @@ impl Kind for ProximityPlacementGroups {
         out: &mut Value,
     ) -> Result<Prepared, ArmError> {
         // ComputeRP 2021-11-01 proximityPlacementGroup.json: Standard (default) or Ultra.
-        let kind = expect_enum(out, "properties.proximityPlacementGroupType", &["Standard", "Ultra"])?
-            .unwrap_or("Standard");
+        let kind = expect_enum(
+            out,
+            "properties.proximityPlacementGroupType",
+            &["Standard", "Ultra"],
+        )?
+        .unwrap_or("Standard");
         props_mut(out).insert("proximityPlacementGroupType".into(), json!(kind));
         Ok(Prepared::default())
     }
@@ -64,7 +68,10 @@ fn image_traits(store: &Store, image: &Value) -> (Option<String>, Option<String>
         let Some(found) = store.get(definition_id) else {
             return (None, None);
         };
-        if found.type_name.eq_ignore_ascii_case("Microsoft.Compute/galleries/images") {
+        if found
+            .type_name
+            .eq_ignore_ascii_case("Microsoft.Compute/galleries/images")
+        {
             let security = get(&found.body, "properties.features")
                 .and_then(Value::as_array)
                 .into_iter()
@@ -106,7 +113,9 @@ pub(crate) fn check_security(store: &Store, out: &Value, creating: bool) -> Resu
     }
     if creating && let Some(image) = get(out, "properties.storageProfile.imageReference") {
         let (generation, security) = image_traits(store, image);
-        let gen1 = generation.as_deref().is_some_and(|g| g.eq_ignore_ascii_case("V1"));
+        let gen1 = generation
+            .as_deref()
+            .is_some_and(|g| g.eq_ignore_ascii_case("V1"));
         let gallery_refuses = get_str(image, "id").is_some_and(|id| id.contains("/galleries/"))
             && !security
                 .as_deref()
@@ -158,7 +167,10 @@ pub(crate) fn check_ultra(store: &Store, out: &Value) -> Result<(), ArmError> {
             "additionalCapabilities.ultraSSDEnabled",
             format!(
                 "UltraSSD is not supported for VM size '{size}' in {}.",
-                zone.map_or("this region without an availability zone".to_owned(), |z| format!("zone '{z}'"))
+                zone.map_or(
+                    "this region without an availability zone".to_owned(),
+                    |z| format!("zone '{z}'")
+                )
             ),
         ));
     }
@@ -178,9 +190,10 @@ pub(crate) fn check_ultra(store: &Store, out: &Value) -> Result<(), ArmError> {
                 .is_some_and(|sku| sku.eq_ignore_ascii_case("UltraSSD_LRS"))
         })
         .collect();
-    if let Some(cached) = ultra_disks.iter().find(|disk| {
-        get_str(disk, "caching").is_some_and(|c| !c.eq_ignore_ascii_case("None"))
-    }) {
+    if let Some(cached) = ultra_disks
+        .iter()
+        .find(|disk| get_str(disk, "caching").is_some_and(|c| !c.eq_ignore_ascii_case("None")))
+    {
         // Microsoft's Ultra disk docs: Ultra disks support no disk caching.
         return Err(ArmError::invalid_parameter(
             "properties.storageProfile.dataDisks.caching",
@@ -238,9 +251,9 @@ pub(crate) fn check_set_placement(store: &Store, out: &Value) -> Result<(), ArmE
     ) else {
         return Ok(());
     };
-    let set_group = store
-        .get(set_id)
-        .and_then(|set| get_str(&set.body, "properties.proximityPlacementGroup.id").map(str::to_owned));
+    let set_group = store.get(set_id).and_then(|set| {
+        get_str(&set.body, "properties.proximityPlacementGroup.id").map(str::to_owned)
+    });
     if !set_group.is_some_and(|g| g.eq_ignore_ascii_case(vm_group)) {
         return Err(ArmError::invalid_parameter(
             "properties.proximityPlacementGroup",

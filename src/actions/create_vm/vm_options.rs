@@ -190,6 +190,7 @@ pub(in crate::actions) fn spot_refusal(error: &AzureError) -> Option<&str> {
     ];
     let code = error.code()?;
     // Spot VMs draw on the LowPriorityCores quota; other quota errors hit on-demand too.
-    let spot_quota = code == "OperationNotAllowed" && error.to_string().contains("LowPriorityCores");
+    let spot_quota =
+        code == "OperationNotAllowed" && error.to_string().contains("LowPriorityCores");
     (CAPACITY.contains(&code) || spot_quota).then_some(code)
 }

@@ -150,7 +150,11 @@ pub fn plan_availability_set(
             wanted.location.to_lowercase()
         )));
     }
-    check_proximity_placement_group(name, existing, wanted.proximity_placement_group_id.as_deref())?;
+    check_proximity_placement_group(
+        name,
+        existing,
+        wanted.proximity_placement_group_id.as_deref(),
+    )?;
     match (wanted.managed, existing.is_managed()) {
         (false, true) => Err(CpiError::cloud(format!(
             "availability set '{name}' already exists. It's not allowed to update it from managed to unmanaged."

@@ -127,16 +127,15 @@ impl ResourceSku {
     /// VM, among the SKU's own capabilities for a regional one (Azure's Ultra disk docs).
     pub fn supports_ultra_ssd(&self, zone: Option<&str>) -> bool {
         let ultra = |caps: &[SkuCapability]| {
-            caps.iter().any(|c| {
-                c.name == "UltraSSDAvailable" && c.value.eq_ignore_ascii_case("True")
-            })
+            caps.iter()
+                .any(|c| c.name == "UltraSSDAvailable" && c.value.eq_ignore_ascii_case("True"))
         };
         match zone {
             None => ultra(&self.capabilities),
             Some(zone) => self.location_info.iter().any(|info| {
-                info.zone_details
-                    .iter()
-                    .any(|details| details.name.iter().any(|z| z == zone) && ultra(&details.capabilities))
+                info.zone_details.iter().any(|details| {
+                    details.name.iter().any(|z| z == zone) && ultra(&details.capabilities)
+                })
             }),
         }
     }
