@@ -299,16 +299,15 @@ async fn build(
         match &availability_set {
             Some(name) => {
                 let counts = &props.availability_set;
-                get_or_create_availability_set(
-                    azure,
-                    vm_cid,
-                    name,
-                    &location,
-                    counts,
-                    proximity_placement_group_id.as_deref(),
-                    locks,
-                    set_slot,
-                )
+                let wanted = AvailabilitySetSpec {
+                    location: location.clone(),
+                    // The vm_type's counts, defaulted by props as Ruby's VMCloudProps does.
+                    update_domains: domain_count(counts.platform_update_domain_count)?,
+                    fault_domains: domain_count(counts.platform_fault_domain_count)?,
+                    managed: azure.config.use_managed_disks,
+                    proximity_placement_group_id: proximity_placement_group_id.clone(),
+                };
+                get_or_create_availability_set(azure, vm_cid, name, &wanted, locks, set_slot)
                 .await
                 .map(Some)
             }
@@ -873,9 +872,7 @@ async fn get_or_create_availability_set(
     azure: &Azure<'_>,
     vm_cid: &VmCid,
     name: &str,
-    location: &str,
-    counts: &crate::props::AvailabilitySet,
-    proximity_placement_group_id: Option<&str>,
+    wanted: &AvailabilitySetSpec,
     locks: &LockDir,
     created_set: &mut Option<(String, ResourcePath)>,
 ) -> CpiResult<(String, FileLock)> {
@@ -887,15 +884,7 @@ async fn get_or_create_availability_set(
             .lock(&lock_name, LockMode::Exclusive, deadline)
             .await?;
         let existing: Option<AvailabilitySet> = azure.get(&path, ApiKind::Compute).await?;
-        let wanted = AvailabilitySetSpec {
-            location: location.to_owned(),
-            // The vm_type's counts, defaulted by props as Ruby's VMCloudProps does.
-            update_domains: domain_count(counts.platform_update_domain_count)?,
-            fault_domains: domain_count(counts.platform_fault_domain_count)?,
-            managed: azure.config.use_managed_disks,
-            proximity_placement_group_id: proximity_placement_group_id.map(str::to_owned),
-        };
-        let body = match plan_availability_set(name, existing.as_ref(), &wanted, None)? {
+        let body = match plan_availability_set(name, existing.as_ref(), wanted, None)? {
             AvailabilitySetAction::Use => None,
             AvailabilitySetAction::Create(spec) => {
                 *created_set = Some((name.to_owned(), path.clone()));
