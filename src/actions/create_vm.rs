@@ -308,8 +308,8 @@ async fn build(
                     proximity_placement_group_id: proximity_placement_group_id.clone(),
                 };
                 get_or_create_availability_set(azure, vm_cid, name, &wanted, locks, set_slot)
-                .await
-                .map(Some)
+                    .await
+                    .map(Some)
             }
             None => Ok(None),
         }
