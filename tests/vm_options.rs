@@ -436,9 +436,9 @@ fn trusted_launch_needs_a_gen2_stemcell_and_a_capable_size() {
     );
 }
 
-#[test]
-fn trusted_launch_needs_a_gallery_definition_that_allows_it() {
-    let Some(env) = VmEnv::start() else { return };
+/// A gen2 heavy stemcell in the gallery `gallery`, its definition's `SecurityType` from
+/// `compute_gallery_security_type` when given.
+fn gen2_gallery_stemcell(env: &VmEnv, security_type: Option<&str>) -> String {
     env.sim.seed(json!({
         "id": format!("{}/providers/Microsoft.Compute/galleries/gallery", env.sim.rg_id()),
         "location": LOCATION, "properties": {}
@@ -446,6 +446,9 @@ fn trusted_launch_needs_a_gallery_definition_that_allows_it() {
     env.write_config(|azure| {
         azure.insert("compute_gallery_name".into(), json!("gallery"));
         azure.insert("location".into(), json!(LOCATION));
+        if let Some(security_type) = security_type {
+            azure.insert("compute_gallery_security_type".into(), json!(security_type));
+        }
     });
     let dir = tempfile::tempdir().expect("tempdir");
     let image = dir.path().join("image");
@@ -458,7 +461,34 @@ fn trusted_launch_needs_a_gallery_definition_that_allows_it() {
             stemcell_cloud_properties(Generation::Gen2)
         ]),
     );
-    let stemcell = stemcell.as_str().expect("cid");
+    stemcell.as_str().expect("cid").to_owned()
+}
+
+#[test]
+fn trusted_launch_from_a_trusted_launch_supported_gallery_definition() {
+    let Some(env) = VmEnv::start() else { return };
+    let stemcell = gen2_gallery_stemcell(&env, Some("TrustedLaunchSupported"));
+    let offset = env.sim.sim.request_log().len();
+    env.sim.ok(
+        "create_vm",
+        create_vm_args(
+            &stemcell,
+            json!({"instance_type": "Standard_D2s_v3", "security_profile": {}}),
+            json!({}),
+        ),
+    );
+    let calls = ArmCalls::since(&env.sim.sim, offset);
+    assert_eq!(
+        calls.puts("virtualMachines")[0].1["properties"]["securityProfile"]["securityType"],
+        json!("TrustedLaunch")
+    );
+}
+
+#[test]
+fn trusted_launch_needs_a_gallery_definition_that_allows_it() {
+    let Some(env) = VmEnv::start() else { return };
+    let stemcell = gen2_gallery_stemcell(&env, None);
+    let stemcell = stemcell.as_str();
     assert_refused(
         &env,
         "create_vm",

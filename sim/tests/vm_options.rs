@@ -214,10 +214,11 @@ async fn spot_fields_and_proximity_placement_groups() {
     .await;
     let r = sim
         .put(
+            // The newest spec here that defines proximityPlacementGroups is 2021-11-01.
             &path(
                 &sim,
                 "Microsoft.Compute/proximityPlacementGroups/ppg",
-                COMPUTE,
+                "2021-11-01",
             ),
             &json!({"location": "eastus"}),
         )

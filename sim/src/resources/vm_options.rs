@@ -6,11 +6,11 @@
 use serde_json::{Value, json};
 
 use super::{
-    Family, Ids, Kind, Prepared, PutCtx, compute_not_found, expect_enum, get, get_str,
-    platform_images, props_mut, skus,
+    DeleteMode, Family, Ids, Kind, Prepared, PutCtx, PutMode, compute_not_found, expect_enum, get,
+    get_str, platform_images, props_mut, skus,
 };
-use crate::arm::store::Store;
-use crate::http::ArmError;
+use crate::arm::store::{Store, Stored};
+use crate::http::{ArmError, Req};
 
 const TRUSTED_LAUNCH_FAQ: &str = "For more information, see https://aka.ms/TrustedLaunch-FAQ";
 const PPG_TYPE: &str = "Microsoft.Compute/proximityPlacementGroups";
@@ -30,6 +30,21 @@ impl Kind for ProximityPlacementGroups {
     }
     fn family(&self) -> Family {
         Family::Compute
+    }
+    // ComputeRP 2021-11-01 proximityPlacementGroup.json: CreateOrUpdate answers 200/201 and
+    // Delete 200, both synchronous, and the resource has no provisioningState.
+    fn put_mode(&self) -> PutMode {
+        PutMode::Sync200
+    }
+    fn delete_mode(&self) -> DeleteMode {
+        DeleteMode::Sync
+    }
+    fn render(&self, _store: &Store, item: &Stored, _req: &Req) -> Value {
+        let mut body = item.body.clone();
+        if let Some(p) = body["properties"].as_object_mut() {
+            p.remove("provisioningState");
+        }
+        body
     }
     fn prepare(
         &self,
