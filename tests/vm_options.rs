@@ -165,7 +165,8 @@ fn spot_falls_back_to_on_demand_after_a_capacity_refusal() {
             json!({"instance_type": "Standard_D2s_v3",
                    "spot": {"max_price": 0.05, "eviction_policy": "Deallocate",
                             "fallback_to_on_demand": true}}),
-            json!({}),
+            // A Spot VM joins no availability set (Azure refuses one), group or not.
+            json!({"bosh": {"group": "workers"}}),
         ),
     );
     assert_eq!(run.response["error"], Value::Null, "{}", run.stdout);
@@ -177,6 +178,11 @@ fn spot_falls_back_to_on_demand_after_a_capacity_refusal() {
     let calls = ArmCalls::since(&env.sim.sim, offset);
     let puts = calls.puts("virtualMachines");
     assert_eq!(puts.len(), 2, "{:#?}", calls.lines());
+    assert!(
+        calls.puts("availabilitySets").is_empty(),
+        "{:#?}",
+        calls.lines()
+    );
     let vm_deletes = calls
         .requests
         .iter()
@@ -553,6 +559,16 @@ fn proximity_placement_group_and_ultra_refusals() {
             json!({}),
         ),
         "Invalid vm cloud_properties: 'spot.eviction_policy' must be 'Delete' or 'Deallocate', got 'Stop'",
+    );
+    assert_refused(
+        &env,
+        "create_vm",
+        create_vm_args(
+            &stemcell,
+            json!({"instance_type": "Standard_D2s_v3", "spot": {}, "availability_set": "web-group"}),
+            json!({}),
+        ),
+        "Only one of 'spot' and 'availability_set' is allowed to be configured for the VM: Azure does not put Spot VMs in availability sets (AzureSpotVMNotSupportedInAvailabilitySet).",
     );
     assert_refused(
         &env,

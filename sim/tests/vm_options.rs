@@ -178,7 +178,7 @@ async fn spot_fields_and_proximity_placement_groups() {
             json!({"properties": {"evictionPolicy": "Delete"}}),
         ),
         StatusCode::BAD_REQUEST,
-        "InvalidParameter",
+        "EvictionPolicyCanBeSetOnlyOnAzureSpotVirtualMachines",
         "Eviction policy can be set only on Azure Spot Virtual Machines.",
     )
     .await;
@@ -191,8 +191,29 @@ async fn spot_fields_and_proximity_placement_groups() {
             json!({"properties": {"priority": "Spot", "billingProfile": {"maxPrice": 0}}}),
         ),
         StatusCode::BAD_REQUEST,
-        "InvalidParameter",
+        "MaxPriceValueInvalid",
         "The only supported values for max price are -1 or a decimal greater than zero.",
+    )
+    .await;
+    let set = path(&sim, "Microsoft.Compute/availabilitySets/as1", COMPUTE);
+    let r = sim
+        .put(
+            &set,
+            &json!({"location": "eastus", "sku": {"name": "Aligned"}}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    refused(
+        &sim,
+        &vm(
+            &nic,
+            "Standard_D2s_v3",
+            "22_04-lts",
+            json!({"properties": {"priority": "Spot", "availabilitySet": {"id": r.body["id"]}}}),
+        ),
+        StatusCode::BAD_REQUEST,
+        "AzureSpotVMNotSupportedInAvailabilitySet",
+        "Azure Spot Virtual Machine is not supported in Availability Set.",
     )
     .await;
     let ppg = format!(

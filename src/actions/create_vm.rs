@@ -221,9 +221,11 @@ async fn build(
         .get("bosh")
         .and_then(|bosh| bosh.get("group"))
         .and_then(Value::as_str);
-    let availability_set = match &props.availability_zone {
-        Some(_) => None,
-        None => availability_set_name(props.availability_set.name.as_deref(), bosh_group),
+    // Azure puts no Spot VM in an availability set (AzureSpotVMNotSupportedInAvailabilitySet,
+    // Microsoft's Spot error codes): a Spot VM does not join its group's set.
+    let availability_set = match (&props.availability_zone, &props.spot) {
+        (Some(_), _) | (None, Some(_)) => None,
+        (None, None) => availability_set_name(props.availability_set.name.as_deref(), bosh_group),
     };
     let stemcell_architecture = stemcell_blob
         .info

@@ -190,6 +190,11 @@ impl VmCloudProps {
             .unwrap_or_else(|| ctx.default_resource_group_name.clone());
         let security_profile = parse_security_profile(&fields)?;
         let spot = parse_spot(&fields)?;
+        if spot.is_some() && availability_set.name.is_some() {
+            return Err(CpiError::cloud(
+                "Only one of 'spot' and 'availability_set' is allowed to be configured for the VM: Azure does not put Spot VMs in availability sets (AzureSpotVMNotSupportedInAvailabilitySet).",
+            ));
+        }
         let proximity_placement_group =
             parse_proximity_placement_group(&fields, &resource_group_name)?;
 

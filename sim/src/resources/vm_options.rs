@@ -234,14 +234,23 @@ pub(crate) fn check_spot(out: &Value) -> Result<(), ArmError> {
     let priority = expect_enum(out, "properties.priority", &["Regular", "Low", "Spot"])?;
     let spot = matches!(priority, Some("Spot" | "Low"));
     expect_enum(out, "properties.evictionPolicy", &["Deallocate", "Delete"])?;
+    // Codes and texts from Microsoft's "Error messages for Azure Spot Virtual Machines".
     if !spot && get(out, "properties.evictionPolicy").is_some() {
-        return Err(ArmError::invalid_parameter(
-            "properties.evictionPolicy",
+        return Err(ArmError::bad_request(
+            "EvictionPolicyCanBeSetOnlyOnAzureSpotVirtualMachines",
             "Eviction policy can be set only on Azure Spot Virtual Machines.",
+        ));
+    }
+    if spot && get(out, "properties.availabilitySet.id").is_some() {
+        return Err(ArmError::bad_request(
+            "AzureSpotVMNotSupportedInAvailabilitySet",
+            "Azure Spot Virtual Machine is not supported in Availability Set.",
         ));
     }
     if let Some(price) = get(out, "properties.billingProfile.maxPrice") {
         if !spot {
+            // The rule is the spec's (BillingProfile: "for a Azure Spot VM/VMSS"); the wording
+            // is the sim's.
             return Err(ArmError::invalid_parameter(
                 "properties.billingProfile.maxPrice",
                 "Max price is supported only for Azure Spot Virtual Machines.",
@@ -249,9 +258,9 @@ pub(crate) fn check_spot(out: &Value) -> Result<(), ArmError> {
         }
         let valid = price.as_f64().is_some_and(|p| p > 0.0 || p == -1.0);
         if !valid {
-            return Err(ArmError::invalid_parameter(
-                "properties.billingProfile.maxPrice",
-                "Invalid max price value. The only supported values for max price are -1 or a decimal greater than zero.",
+            return Err(ArmError::bad_request(
+                "MaxPriceValueInvalid",
+                "Invalid max price value. The only supported values for max price are -1 or a decimal greater than zero. Max price value of -1 indicates the Azure Spot virtual machine will not be evicted for price reasons.",
             ));
         }
     }
