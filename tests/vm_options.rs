@@ -243,7 +243,8 @@ fn spot_without_fallback_is_a_retriable_vm_creation_failure() {
         .add_fault(spot_capacity_fault(FaultAction::Status {
             status: 409,
             code: Some("SkuNotAvailable".into()),
-            message: Some("The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: Standard_D2s_v3' is currently not available in location 'eastus'. Please try another size or deploy to a different location or different zone.".into()),
+            // Microsoft's "Error messages for Azure Spot Virtual Machines and scale sets".
+            message: Some("The requested tier for resource '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/6a2f1ad4-4b8a-4d1b-9a5e-1c1e7a3c0b01' is currently not available in location 'eastus' for subscription '00000000-0000-0000-0000-000000000001'. Try another tier or deploy to a different location.".into()),
             retry_after_secs: None,
         }))
         .unwrap();
