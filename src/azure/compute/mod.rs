@@ -58,7 +58,6 @@ pub mod sku;
 pub mod snapshot;
 pub mod vm;
 
-
 use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
