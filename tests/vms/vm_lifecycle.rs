@@ -2,7 +2,7 @@
 //! blobs): the bodies Azure receives, the answers, and that a failed create or a delete
 //! leaves the inventory as it was.
 
-mod support;
+use crate::support;
 
 use bosh_azure_sim::stemcell_gen::{
     Generation, StemcellImageSpec, stemcell_cloud_properties, write_stemcell_image,

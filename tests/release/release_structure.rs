@@ -2,7 +2,7 @@
 //! the package globs match the workspace, the job keeps every property of the
 //! Ruby release, and the ops file swaps nothing but the release.
 
-mod release_support;
+use crate::release_support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! attach_disk and detach_disk through the binary against azure-sim: answers, VM bodies, tags,
 //! errors, ETag conflicts and concurrent attaches on one VM.
 
-mod support;
+use crate::support;
 
 use std::time::Instant;
 
@@ -166,7 +166,7 @@ fn attach_and_detach_errors() {
     assert!(error_message(&run.response).contains("bosh-disk-data-gone"));
 
     // Legacy blob disk whose storage account does not exist: DiskNotFound, nothing written.
-    // (Blob import and the regional → zonal move are in tests/disk_legacy.rs.)
+    // (Blob import and the regional → zonal move are in disk_legacy.rs.)
     let legacy = "bosh-data-sa1-00000000-0000-0000-0000-000000000001-None";
     let run = env.call("attach_disk", json!([vm_cid("vm-z"), legacy]));
     assert_eq!(
@@ -377,7 +377,7 @@ fn measure_attach(env: &SimEnv, runs: usize) -> (f64, f64) {
     (median_ms(attach), median_ms(baseline))
 }
 
-/// `cargo test --test disk_attach attach_wall_time -- --ignored --nocapture`
+/// `cargo test --test disks disk_attach::attach_wall_time -- --ignored --nocapture`
 #[test]
 #[ignore = "a measurement, not a check"]
 fn attach_wall_time() {

@@ -2,7 +2,7 @@
 //! CloudError naming the field, no request reaches ARM, and neither stdout nor stderr echoes
 //! more than a short prefix of the input.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

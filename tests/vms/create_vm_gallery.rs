@@ -3,7 +3,7 @@
 //! replicated to the VM's region when it is not a target region yet, recreated from the VHD
 //! when it is gone, and found by the tag-filtered list only for blobs without gallery metadata.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

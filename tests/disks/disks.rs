@@ -1,6 +1,6 @@
 //! Persistent disk methods through the binary against azure-sim.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::sim::{LOCATION, RESOURCE_GROUP, SimEnv};

@@ -7,7 +7,7 @@
 //! Azurite's account doubles as the ARM storage account (`devstoreaccount1`), so Shared Key
 //! names match.
 
-mod support;
+use crate::support;
 
 use bosh_azure_cpi::azure::storage::StorageAccess;
 use bosh_azure_cpi::azure::storage::blob::{BlobService, BlobServiceOptions};

@@ -1,7 +1,7 @@
 //! `scripts/render-template` must render like the Director: the template tests
 //! are only worth what this renderer's fidelity is worth.
 
-mod release_support;
+use crate::release_support;
 
 use std::process::Command;
 

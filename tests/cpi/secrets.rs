@@ -1,7 +1,7 @@
 //! No secret from cpi.json, the certificate file or the `env` argument ever reaches stdout or
 //! stderr, at any log level.
 
-mod support;
+use crate::support;
 
 use bosh_azure_sim::SimConfig;
 use serde_json::{Value, json};

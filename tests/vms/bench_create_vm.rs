@@ -6,7 +6,7 @@
 //! `scripts/bench-create-vm` (`AZURE_CPI_BIN=<path>` measures another build of the binary;
 //! `BENCH_TRACE=1` lists each call's requests).
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! resize_disk, update_disk, set_disk_metadata, snapshot_disk and delete_snapshot through the
 //! binary against azure-sim: request bodies, resulting resources and error types.
 
-mod support;
+use crate::support;
 
 use bosh_azure_sim::{Fault, FaultAction};
 use serde_json::{Value, json};
@@ -224,7 +224,7 @@ fn snapshot_and_delete_snapshot() {
     );
     assert_error(&run, "Bosh::Clouds::DiskNotFound", "bosh-disk-data-gone");
     // Legacy blob disks whose storage account does not exist (the blob flows themselves are in
-    // tests/disk_legacy.rs): no disk to snapshot, no snapshot left to delete.
+    // disk_legacy.rs): no disk to snapshot, no snapshot left to delete.
     let run = env.call("snapshot_disk", json!([LEGACY_DISK, {}]));
     assert_error(&run, "Bosh::Clouds::DiskNotFound", LEGACY_DISK);
     let blob_snapshot = "caching:None;disk_name:bosh-data-00000000-0000-0000-0000-000000000001--2024-01-01T00:00:00.0000000Z;storage_account_name:sa1";

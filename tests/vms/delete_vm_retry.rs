@@ -2,7 +2,7 @@
 //! azure-sim: what the first try left is found by name and goes, and nothing of another VM
 //! whose name shares a prefix is touched.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::disk::{seed_vm, vm_cid};

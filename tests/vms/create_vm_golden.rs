@@ -6,13 +6,13 @@
 //!
 //! The files follow the Ruby CPI's formats (ruby-cpi-behavior §5, §6.6, §8); where ours
 //! deliberately differs, `fixtures/golden/create_vm/README.md` says how and why.
-//! `UPDATE_GOLDEN=1 cargo test --test create_vm_golden` rewrites them: review the diff
+//! `UPDATE_GOLDEN=1 cargo test --test vms create_vm_golden` rewrites them: review the diff
 //! against that README before committing.
 //!
 //! Each scenario prints its ARM call count and sequential depth (dependent request waves,
 //! from the sim's request log); `-- --nocapture` shows them.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::golden::{

@@ -2,7 +2,7 @@
 //! with a CloudError naming the endpoint, the CPI method and the network problem, and building
 //! the HTTP stack never panics.
 
-mod support;
+use crate::support;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};

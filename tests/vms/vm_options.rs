@@ -4,7 +4,7 @@
 //! live in `fixtures/golden/create_vm/<scenario>/` (`UPDATE_GOLDEN=1` rewrites them); every
 //! refusal is checked for its exact message and for making no ARM write.
 
-mod support;
+use crate::support;
 
 use bosh_azure_sim::stemcell_gen::{
     Generation, StemcellImageSpec, stemcell_cloud_properties, write_stemcell_image,

@@ -1,6 +1,6 @@
 //! The BOSH wire contract, through the real binary (cpi-protocol §0–§5).
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{error_message, error_type, fixture, run, run_raw};

@@ -2,7 +2,7 @@
 //! and Azurite: the size from `instance_types` (stemcell architecture, premium persistent
 //! disks) and the boot diagnostics storage account.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::vm_env::{VmEnv, manual_network};

@@ -6,7 +6,7 @@
 //! and the same error message. The rendered documents are then fed to the CPI
 //! binary, so template and binary cannot drift apart.
 
-mod release_support;
+use crate::release_support;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;

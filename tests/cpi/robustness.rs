@@ -1,6 +1,6 @@
 //! Arbitrary input never panics and always yields one valid response.
 
-mod support;
+use crate::support;
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;

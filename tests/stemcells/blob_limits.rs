@@ -1,7 +1,7 @@
 //! create_stemcell through the binary against azure-sim's blob front (Azure's per-blob targets
 //! and storage error answers) in front of Azurite.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::time::Duration;

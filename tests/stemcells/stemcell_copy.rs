@@ -3,7 +3,7 @@
 //! does across accounts), the server-side copy and the wait for it; and create_vm in a region
 //! other than the default storage account's, through the binary against azure-sim.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! calculate_vm_cloud_properties through the binary against azure-sim's resource SKUs.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::sim::SimEnv;

@@ -1,6 +1,6 @@
 //! create_stemcell / delete_stemcell through the binary against azure-sim and Azurite.
 
-mod support;
+use crate::support;
 
 use bosh_azure_cpi::azure::storage::StorageAccess;
 use bosh_azure_cpi::azure::storage::blob::{BlobService, BlobServiceOptions};

@@ -6,7 +6,7 @@
 //! Azurite's account doubles as the ARM storage account (`devstoreaccount1`), so Shared Key
 //! names match.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -762,7 +762,7 @@ fn timed(env: &SimEnv, method: &str, arguments: Value) -> Duration {
     took
 }
 
-/// `cargo test --test disk_legacy legacy_attach_wall_time -- --ignored --nocapture`
+/// `cargo test --test disks disk_legacy::legacy_attach_wall_time -- --ignored --nocapture`
 #[test]
 #[ignore = "a measurement, not a check"]
 fn legacy_attach_wall_time() {

@@ -2,7 +2,7 @@
 //! endpoint (`azure.endpoints.wire_server`) through the detached sender, and nothing is
 //! spooled or sent when telemetry is off.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
