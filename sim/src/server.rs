@@ -94,7 +94,9 @@ async fn handle(
         bytes,
     );
     let control = !imds && req.segments.first().is_some_and(|s| s == "_sim");
-    let (reply, faulted) = if let Some(reply) = front_end_limits(&req) {
+    let front_end = front_end_limits(&req);
+    let answered_by_front_end = front_end.is_some();
+    let (reply, faulted) = if let Some(reply) = front_end {
         (reply, false)
     } else if control {
         (crate::control::handle(&sim, &req), false)
@@ -107,6 +109,8 @@ async fn handle(
     if let Some(traffic) = &sim.traffic
         && !control
         && !imds
+        // Http.sys answers before ARM sees the request: no REST spec describes that answer.
+        && !answered_by_front_end
         && !reply.reset
         && !crate::auth::is_token_path(&req)
         && !crate::arm::is_operation_status(&req)

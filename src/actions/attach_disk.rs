@@ -18,8 +18,8 @@ use serde_json::Value;
 use super::azure::{Azure, disk_not_found};
 use super::create_disk::vm_skus;
 use crate::azure::compute::disk::{
-    DiskFromBlobSpec, DiskFromSnapshotSpec, ManagedDisk, disk_from_blob_body,
-    disk_from_snapshot_body, migration_disk_sku, needs_zone_migration,
+    DiskFromBlobSpec, DiskFromSnapshotSpec, ManagedDisk, ULTRA_SSD_SKU, check_ultra_caching,
+    disk_from_blob_body, disk_from_snapshot_body, migration_disk_sku, needs_zone_migration,
     zone_migration_recovery_message, zone_migration_spec,
 };
 use crate::azure::compute::sku::max_data_disks;
@@ -77,6 +77,19 @@ pub async fn attach_disk(
         }
     };
     let (mut disk, max_luns) = futures::try_join!(disk_lookup, lun_limit)?;
+    if disk
+        .sku_name()
+        .is_some_and(|sku| sku.eq_ignore_ascii_case(ULTRA_SSD_SKU))
+    {
+        if !vm.ultra_ssd_enabled() {
+            return Err(CpiError::cloud(format!(
+                "Disk '{}' is an UltraSSD_LRS disk, but VM '{}' was created without Ultra disk support: give its vm_type 'ultra_ssd_enabled: true' (the VM is recreated), or use another disk type. Nothing was changed.",
+                disk.name,
+                vm_cid.vm_name()
+            )));
+        }
+        check_ultra_caching(ULTRA_SSD_SKU, caching)?;
+    }
     let mut migration_snapshot = None;
     if vm.data_disk(&disk.name).is_none()
         && let Some(zone) = vm.zone().filter(|_| needs_zone_migration(&disk, vm.zone()))

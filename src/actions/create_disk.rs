@@ -11,7 +11,7 @@ use super::azure::Azure;
 pub use super::resource_skus::vm_skus;
 use crate::azure::ApiKind;
 use crate::azure::compute::disk::{
-    EmptyDiskSpec, create_size_gib, disk_encryption_set_id, empty_disk_body,
+    EmptyDiskSpec, check_ultra_caching, create_size_gib, disk_encryption_set_id, empty_disk_body,
 };
 use crate::azure::compute::sku::default_disk_sku;
 use crate::cid::{DiskCid, VmCid};
@@ -62,6 +62,7 @@ pub async fn create_disk(
             (group.clone(), located.location, None, sku)
         }
     };
+    check_ultra_caching(&sku, caching)?;
     let cid = DiskCid::new_managed(caching, &resource_group)?;
     let spec = EmptyDiskSpec {
         location,

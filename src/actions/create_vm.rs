@@ -13,6 +13,8 @@
 //! Not handled yet: copying a heavy stemcell to another region's storage account and
 //! dual-stack NIC groups.
 
+mod vm_options;
+
 use std::collections::BTreeMap;
 
 use futures::future::try_join_all;
@@ -29,7 +31,7 @@ use super::vm_size::{VmSizeInputs, select_vm_size};
 use crate::agent_settings::{AgentSettings, agent_networks};
 use crate::azure::compute::availability_set::{
     AvailabilitySet, AvailabilitySetAction, AvailabilitySetSpec, availability_set_body,
-    availability_set_name, plan_availability_set,
+    availability_set_name, check_proximity_placement_group, plan_availability_set,
 };
 use crate::azure::compute::disk::{DiskPatch, disk_encryption_set_id};
 use crate::azure::compute::image::{
@@ -39,9 +41,10 @@ use crate::azure::compute::image::{
 use crate::azure::compute::sku::default_disk_sku;
 use crate::azure::compute::vm::{
     EphemeralDataDiskSpec, EphemeralPlacement, OsDiskSpec, OsProfileSpec, VmIdentity, VmImage,
-    VmSecurity, VmSpec, capacity_reservation_group_id, ephemeral_data_disk_size_gib,
-    ephemeral_os_disk_size_gib, os_disk_size_gib, user_assigned_identity_id, vm_body, vm_tags,
-    windows_admin_password, windows_admin_username, windows_computer_name,
+    VmSpec, capacity_reservation_group_id, ephemeral_data_disk_size_gib,
+    ephemeral_os_disk_size_gib, os_disk_size_gib, proximity_placement_group_id,
+    user_assigned_identity_id, vm_body, vm_tags, windows_admin_password, windows_admin_username,
+    windows_computer_name,
 };
 use crate::azure::compute::{Tags, stringify_metadata};
 use crate::azure::network::application_gateway::ApplicationGateway;
@@ -57,6 +60,8 @@ use crate::error::{CpiError, CpiResult};
 use crate::locks::{FileLock, LockDir, LockMode};
 use crate::props::{ManagedIdentity, Networks, VmCloudProps};
 use crate::rpc::ApiVersion;
+
+pub(super) use vm_options::SizeNeed;
 
 /// Azure error codes after which the same request can succeed: capacity comes and goes.
 const TRANSIENT_ALLOCATION_CODES: &[&str] = &[
@@ -211,43 +216,79 @@ async fn build(
     )?;
     let location = vm_location(config.location.as_deref(), &vnet)?.to_owned();
     let use_root_disk = props.ephemeral_disk.use_root_disk;
+    let bosh_group = request
+        .env
+        .get("bosh")
+        .and_then(|bosh| bosh.get("group"))
+        .and_then(Value::as_str);
+    // Azure puts no Spot VM in an availability set (AzureSpotVMNotSupportedInAvailabilitySet,
+    // Microsoft's Spot error codes): a Spot VM does not join its group's set.
+    let availability_set = match (&props.availability_zone, &props.spot) {
+        (Some(_), _) | (None, Some(_)) => None,
+        (None, None) => availability_set_name(props.availability_set.name.as_deref(), bosh_group),
+    };
+    let stemcell_architecture = stemcell_blob
+        .info
+        .metadata
+        .get("architecture")
+        .map(String::as_str);
+    let set_path = availability_set
+        .as_deref()
+        .map(|name| availability_set_path(azure, vm_cid, name));
+    let size_inputs = VmSizeInputs {
+        location: &location,
+        stemcell_architecture,
+        disk_cids: &request.disk_cids,
+        availability_set: set_path.as_ref(),
+        needs: &SizeNeed::of(props),
+    };
+    // Options that the size, the stemcell or the gallery definition may not allow are
+    // checked before any write, so a refusal leaves nothing behind.
+    let preselected_size = if size_inputs.needs.is_empty() {
+        None
+    } else {
+        let (vm_size, skus) = futures::try_join!(
+            select_vm_size(azure, props, &size_inputs),
+            vm_skus(azure, &location)
+        )?;
+        vm_options::check_before_writes(
+            azure,
+            props,
+            &request.stemcell,
+            &stemcell_blob,
+            &location,
+            &vm_size,
+            Some(&skus),
+        )
+        .await?;
+        Some(vm_size)
+    };
+    let proximity_placement_group_id = props.proximity_placement_group.as_ref().map(|group| {
+        proximity_placement_group_id(subscription_id, &group.resource_group_name, &group.name)
+    });
+    // An existing set outside the group cannot take the VM: said before anything is written.
+    if let (Some(group), Some(path), Some(name)) = (
+        proximity_placement_group_id.as_deref(),
+        set_path.as_ref(),
+        availability_set.as_deref(),
+    ) && let Some(existing) = azure.get::<AvailabilitySet>(path, ApiKind::Compute).await?
+    {
+        check_proximity_placement_group(name, &existing, Some(group))?;
+    }
     if !vm_cid
         .resource_group_name()
         .eq_ignore_ascii_case(&config.resource_group_name)
     {
         ensure_resource_group(azure, vm_cid.resource_group_name(), &location).await?;
     }
-    let bosh_group = request
-        .env
-        .get("bosh")
-        .and_then(|bosh| bosh.get("group"))
-        .and_then(Value::as_str);
-    let availability_set = match &props.availability_zone {
-        Some(_) => None,
-        None => availability_set_name(props.availability_set.name.as_deref(), bosh_group),
-    };
     // The size and the image (reads, and for some stemcells an image or a replication to
     // wait for) go beside the writes that need only the location: the availability set, the
     // public IP and the diagnostics account.
     let sized_image = async {
-        let vm_size = select_vm_size(
-            azure,
-            props,
-            &VmSizeInputs {
-                location: &location,
-                stemcell_architecture: stemcell_blob
-                    .info
-                    .metadata
-                    .get("architecture")
-                    .map(String::as_str),
-                disk_cids: &request.disk_cids,
-                availability_set: availability_set
-                    .as_deref()
-                    .map(|name| availability_set_path(azure, vm_cid, name))
-                    .as_ref(),
-            },
-        )
-        .await?;
+        let vm_size = match &preselected_size {
+            Some(size) => size.clone(),
+            None => select_vm_size(azure, props, &size_inputs).await?,
+        };
         let image = vm_image(azure, request, &stemcell_blob, &location, &vm_size, locks).await?;
         CpiResult::Ok((vm_size, image))
     };
@@ -260,11 +301,17 @@ async fn build(
         match &availability_set {
             Some(name) => {
                 let counts = &props.availability_set;
-                get_or_create_availability_set(
-                    azure, vm_cid, name, &location, counts, locks, set_slot,
-                )
-                .await
-                .map(Some)
+                let wanted = AvailabilitySetSpec {
+                    location: location.clone(),
+                    // The vm_type's counts, defaulted by props as Ruby's VMCloudProps does.
+                    update_domains: domain_count(counts.platform_update_domain_count)?,
+                    fault_domains: domain_count(counts.platform_fault_domain_count)?,
+                    managed: azure.config.use_managed_disks,
+                    proximity_placement_group_id: proximity_placement_group_id.clone(),
+                };
+                get_or_create_availability_set(azure, vm_cid, name, &wanted, locks, set_slot)
+                    .await
+                    .map(Some)
             }
             None => Ok(None),
         }
@@ -454,25 +501,16 @@ async fn build(
         availability_set_id,
         capacity_reservation_group_id: capacity_reservation,
         boot_diagnostics,
-        security: VmSecurity::Standard,
+        security: vm_options::vm_security(props.security_profile),
+        encryption_at_host: props.encryption_at_host,
+        spot: vm_options::spot_spec(props),
+        proximity_placement_group_id,
+        ultra_ssd_enabled: props.ultra_ssd_enabled,
     };
     created.vm = Some(vm_cid.clone());
-    let put = azure
-        .arm
-        .put::<_, Value>(
-            &azure.vm_path(vm_cid),
-            ApiKind::Compute,
-            &vm_body(&spec),
-            azure.deadline,
-        )
-        .await;
+    let put = put_vm(azure, vm_cid, spec, props).await;
     drop(set_lock);
-    put.map_err(|e| {
-        let retriable = e
-            .code()
-            .is_some_and(|code| TRANSIENT_ALLOCATION_CODES.contains(&code));
-        CpiError::vm_creation_failed(e.to_string(), retriable)
-    })?;
+    put?;
     // A data disk created with the VM takes no performance settings: they are set afterwards.
     let performance = DiskPatch {
         iops: props.ephemeral_disk.iops,
@@ -486,6 +524,77 @@ async fn build(
             .patch::<_, Value>(&path, ApiKind::Disks, &performance.body(), azure.deadline)
             .await?;
     }
+    Ok(())
+}
+
+/// The VM PUT. A Spot VM that Azure has no capacity or quota for is, with
+/// `fallback_to_on_demand`, deleted with its disks and created again as a regular VM;
+/// without it the refusal is retriable (capacity comes and goes).
+async fn put_vm(
+    azure: &Azure<'_>,
+    vm_cid: &VmCid,
+    mut spec: VmSpec,
+    props: &VmCloudProps,
+) -> CpiResult<()> {
+    let path = azure.vm_path(vm_cid);
+    let put = |spec: &VmSpec| {
+        let body = vm_body(spec);
+        let path = &path;
+        async move {
+            azure
+                .arm
+                .put::<_, Value>(path, ApiKind::Compute, &body, azure.deadline)
+                .await
+        }
+    };
+    let mut result = put(&spec).await;
+    if let Err(error) = &result
+        && let Some(code) = vm_options::spot_refusal(error)
+        && spec.spot.is_some()
+    {
+        if !props
+            .spot
+            .as_ref()
+            .is_some_and(|spot| spot.fallback_to_on_demand)
+        {
+            return Err(CpiError::vm_creation_failed(
+                format!("Azure has no Spot capacity or quota for this VM now ({code}): {error}"),
+                true,
+            ));
+        }
+        tracing::warn!(
+            vm = vm_cid.vm_name(),
+            azure_error = code,
+            "Azure refused the Spot VM; creating a regular (on-demand) VM instead (spot.fallback_to_on_demand)"
+        );
+        delete_vm_and_disks(azure, vm_cid).await?;
+        spec.spot = None;
+        result = put(&spec).await;
+    }
+    result.map(drop).map_err(|e| {
+        let retriable = e
+            .code()
+            .is_some_and(|code| TRANSIENT_ALLOCATION_CODES.contains(&code));
+        CpiError::vm_creation_failed(e.to_string(), retriable)
+    })
+}
+
+/// Deletes a VM and its OS and ephemeral disks (a failed attempt may have left either).
+async fn delete_vm_and_disks(azure: &Azure<'_>, vm: &VmCid) -> CpiResult<()> {
+    azure
+        .arm
+        .delete(&azure.vm_path(vm), ApiKind::Compute, azure.deadline)
+        .await?;
+    try_join_all(
+        [vm.os_disk_name(), vm.ephemeral_disk_name()].map(|name| async move {
+            let path = azure.disk_path(vm.resource_group_name(), &name);
+            azure
+                .arm
+                .delete(&path, ApiKind::Disks, azure.deadline)
+                .await
+        }),
+    )
+    .await?;
     Ok(())
 }
 
@@ -765,8 +874,7 @@ async fn get_or_create_availability_set(
     azure: &Azure<'_>,
     vm_cid: &VmCid,
     name: &str,
-    location: &str,
-    counts: &crate::props::AvailabilitySet,
+    wanted: &AvailabilitySetSpec,
     locks: &LockDir,
     created_set: &mut Option<(String, ResourcePath)>,
 ) -> CpiResult<(String, FileLock)> {
@@ -778,14 +886,7 @@ async fn get_or_create_availability_set(
             .lock(&lock_name, LockMode::Exclusive, deadline)
             .await?;
         let existing: Option<AvailabilitySet> = azure.get(&path, ApiKind::Compute).await?;
-        let wanted = AvailabilitySetSpec {
-            location: location.to_owned(),
-            // The vm_type's counts, defaulted by props as Ruby's VMCloudProps does.
-            update_domains: domain_count(counts.platform_update_domain_count)?,
-            fault_domains: domain_count(counts.platform_fault_domain_count)?,
-            managed: azure.config.use_managed_disks,
-        };
-        let body = match plan_availability_set(name, existing.as_ref(), &wanted, None)? {
+        let body = match plan_availability_set(name, existing.as_ref(), wanted, None)? {
             AvailabilitySetAction::Use => None,
             AvailabilitySetAction::Create(spec) => {
                 *created_set = Some((name.to_owned(), path.clone()));

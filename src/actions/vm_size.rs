@@ -11,9 +11,10 @@ use futures::future::try_join_all;
 use serde::Deserialize;
 
 use super::azure::Azure;
+use super::create_vm::SizeNeed;
 use super::resource_skus::vm_skus;
 use crate::azure::compute::sku::{
-    Architecture, ResourceSku, filter_by_architecture, supports_premium_io,
+    Architecture, ResourceSku, filter_by_architecture, find_vm_size, supports_premium_io,
 };
 use crate::azure::{ApiKind, ResourcePath};
 use crate::cid::DiskCid;
@@ -35,6 +36,8 @@ pub(super) struct VmSizeInputs<'a> {
     pub disk_cids: &'a [DiskCid],
     /// The availability set the VM joins, when it has one.
     pub availability_set: Option<&'a ResourcePath>,
+    /// What the VM's options need of a size (Trusted Launch, encryption at host, Ultra).
+    pub needs: &'a [SizeNeed],
 }
 
 pub(super) async fn select_vm_size(
@@ -55,8 +58,29 @@ pub(super) async fn select_vm_size(
         has_premium_disk(azure, inputs.disk_cids),
         availability_set_sizes(azure, inputs.availability_set),
     )?;
+    let capable: Vec<String> = props
+        .instance_types
+        .iter()
+        .filter(|size| {
+            let sku = find_vm_size(&skus, size);
+            inputs.needs.iter().all(|need| need.allows(sku))
+        })
+        .cloned()
+        .collect();
+    if capable.is_empty() {
+        return Err(CpiError::cloud(format!(
+            "None of the instance_types [{}] supports {}",
+            props.instance_types.join(", "),
+            inputs
+                .needs
+                .iter()
+                .map(|need| need.describe(inputs.location))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )));
+    }
     choose_vm_size(
-        &props.instance_types,
+        &capable,
         &skus,
         inputs.stemcell_architecture,
         needs_premium,

@@ -24,6 +24,7 @@ mod names;
 mod network;
 mod security_group;
 mod vm;
+mod vm_options;
 mod vm_resources;
 
 pub use disk::DiskCloudProps;
@@ -32,6 +33,9 @@ pub use network::{Networks, SubnetNetwork, SubnetNetworkType, VipNetwork};
 pub use security_group::{SecurityGroup, effective_security_group};
 pub use vm::{
     AvailabilitySet, BackendPoolRef, EphemeralDisk, RootDisk, RootDiskPlacement, VmCloudProps,
+};
+pub use vm_options::{
+    EvictionPolicy, ProximityPlacementGroup, SecurityProfile, SecurityType, Spot,
 };
 pub use vm_resources::VmResources;
 

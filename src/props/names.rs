@@ -93,7 +93,20 @@ impl VmCloudProps {
             Kind::Resource,
             "capacity_reservation_group",
             self.capacity_reservation_group.as_deref(),
-        )
+        )?;
+        if let Some(group) = &self.proximity_placement_group {
+            check(
+                Kind::Resource,
+                "proximity_placement_group.name",
+                &group.name,
+            )?;
+            check(
+                Kind::ResourceGroup,
+                "proximity_placement_group.resource_group_name",
+                &group.resource_group_name,
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -8,6 +8,10 @@ use serde_json::Value;
 use super::PropsContext;
 use super::managed_identity::ManagedIdentity;
 use super::security_group::SecurityGroup;
+use super::vm_options::{
+    ProximityPlacementGroup, SecurityProfile, Spot, parse_proximity_placement_group,
+    parse_security_profile, parse_spot,
+};
 use crate::cid::Caching;
 use crate::error::{CpiError, CpiResult};
 use crate::fields::{Fields, type_error};
@@ -55,6 +59,14 @@ pub struct VmCloudProps {
     pub capacity_reservation_group: Option<String>,
     /// A full ARM id; wins over `capacity_reservation_group`.
     pub capacity_reservation_group_id: Option<String>,
+    /// Trusted Launch or an explicit Standard VM; `None` sends no security type.
+    pub security_profile: Option<SecurityProfile>,
+    pub spot: Option<Spot>,
+    pub proximity_placement_group: Option<ProximityPlacementGroup>,
+    /// `securityProfile.encryptionAtHost` (sent only when true).
+    pub encryption_at_host: bool,
+    /// `additionalCapabilities.ultraSSDEnabled` (sent only when true).
+    pub ultra_ssd_enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +185,19 @@ impl VmCloudProps {
             None => ctx.default_managed_identity.clone(),
         };
 
+        let resource_group_name = fields
+            .string("resource_group_name")?
+            .unwrap_or_else(|| ctx.default_resource_group_name.clone());
+        let security_profile = parse_security_profile(&fields)?;
+        let spot = parse_spot(&fields)?;
+        if spot.is_some() && availability_set.name.is_some() {
+            return Err(CpiError::cloud(
+                "Only one of 'spot' and 'availability_set' is allowed to be configured for the VM: Azure does not put Spot VMs in availability sets (AzureSpotVMNotSupportedInAvailabilitySet).",
+            ));
+        }
+        let proximity_placement_group =
+            parse_proximity_placement_group(&fields, &resource_group_name)?;
+
         Ok(Self {
             instance_type,
             instance_types,
@@ -197,12 +222,15 @@ impl VmCloudProps {
             storage_account_max_disk_number: fields
                 .u64("storage_account_max_disk_number")?
                 .unwrap_or(DEFAULT_STORAGE_ACCOUNT_MAX_DISK_NUMBER),
-            resource_group_name: fields
-                .string("resource_group_name")?
-                .unwrap_or_else(|| ctx.default_resource_group_name.clone()),
+            resource_group_name,
             tags: parse_tags(&fields)?,
             capacity_reservation_group: fields.string("capacity_reservation_group")?,
             capacity_reservation_group_id: fields.string("capacity_reservation_group_id")?,
+            security_profile,
+            spot,
+            proximity_placement_group,
+            encryption_at_host: fields.bool("encryption_at_host")?.unwrap_or(false),
+            ultra_ssd_enabled: fields.bool("ultra_ssd_enabled")?.unwrap_or(false),
         })
     }
 }
@@ -487,6 +515,11 @@ mod tests {
                 tags: BTreeMap::new(),
                 capacity_reservation_group: None,
                 capacity_reservation_group_id: None,
+                security_profile: None,
+                spot: None,
+                proximity_placement_group: None,
+                encryption_at_host: false,
+                ultra_ssd_enabled: false,
             }
         );
         assert_eq!(props.instance_type.as_deref(), Some("Standard_D1"));

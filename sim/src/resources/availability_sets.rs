@@ -65,6 +65,7 @@ impl Kind for AvailabilitySets {
                 ));
             }
         }
+        super::vm_options::check_proximity_placement_group(ctx.store, out)?;
         out["sku"] = json!({"name": sku});
         let p = props_mut(out);
         p.insert("platformFaultDomainCount".into(), json!(fd));

@@ -31,6 +31,7 @@ pub(crate) mod snapshots;
 pub(crate) mod storage_accounts;
 pub(crate) mod virtual_machines;
 pub(crate) mod virtual_networks;
+pub(crate) mod vm_options;
 
 /// Which operation-status URLs a provider hands out.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -217,6 +218,7 @@ pub(crate) fn registry() -> Vec<&'static dyn Kind> {
         &application_security_groups::ApplicationSecurityGroups,
         &load_balancers::LoadBalancers,
         &application_gateways::ApplicationGateways,
+        &vm_options::ProximityPlacementGroups,
     ]
 }
 

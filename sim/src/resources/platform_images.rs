@@ -70,6 +70,11 @@ fn find(
     })
 }
 
+/// The image's `hyperVGeneration` (`V1` or `V2`).
+pub(crate) fn generation(p: &str, o: &str, s: &str) -> Option<&'static str> {
+    find(p, o, s).map(|(_, _, _, _, generation)| *generation)
+}
+
 pub(crate) fn exists(p: &str, o: &str, s: &str, version: &str) -> bool {
     find(p, o, s).is_some_and(|(_, _, _, versions, _)| {
         version.eq_ignore_ascii_case("latest") || versions.contains(&version)

@@ -117,6 +117,39 @@ const LOCATIONS: &[&str] = &["eastus", "westus2", "westeurope"];
 /// Sizes with Ampere Altra (Arm64) CPUs; every other size is x64.
 const ARM64_SIZES: &[&str] = &["Standard_D2ps_v5"];
 
+/// Gen1-only sizes: Av2 runs no Gen2 image, so Azure lists it with `HyperVGenerations: V1`
+/// and `TrustedLaunchDisabled: True` (Microsoft's Trusted Launch docs list Av2 among the
+/// unsupported sizes), and without encryption at host (EncryptionAtHostSupported False).
+const GEN1_ONLY_SIZES: &[&str] = &["Standard_A1_v2"];
+
+/// Sizes that take Ultra disks, in every zone of the location (Microsoft's Ultra disk docs:
+/// DSv3, ESv5 and FSv2 are among the supported series; the B-series, Dv2 and Av2 are not).
+/// Azure reports this per zone, in `locationInfo[].zoneDetails[].capabilities`
+/// (`UltraSSDAvailable`), and for regional VMs among the SKU's own capabilities only in
+/// regions that offer Ultra without zones, which the sim's locations do not.
+const ULTRA_SIZES: &[&str] = &[
+    "Standard_D2s_v3",
+    "Standard_D4s_v3",
+    "Standard_E2s_v5",
+    "Standard_F2s_v2",
+    "Standard_F4s_v2",
+];
+
+/// Whether a VM size can boot Trusted Launch VMs (see [`GEN1_ONLY_SIZES`]).
+pub(crate) fn supports_trusted_launch(name: &str) -> bool {
+    !GEN1_ONLY_SIZES.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+pub(crate) fn supports_encryption_at_host(name: &str) -> bool {
+    vm_size_exists(name) && supports_trusted_launch(name)
+}
+
+/// Whether the size takes Ultra disks in `zone` (`None`: a regional VM, never in the sim).
+pub(crate) fn supports_ultra_ssd(name: &str, zone: Option<&str>) -> bool {
+    zone.is_some_and(|zone| ["1", "2", "3"].contains(&zone))
+        && ULTRA_SIZES.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
 pub(crate) fn vm_size_exists(name: &str) -> bool {
     VM_SIZES.iter().any(|s| s.0.eq_ignore_ascii_case(name))
 }
@@ -147,6 +180,26 @@ fn catalogue() -> Vec<Value> {
     for loc in LOCATIONS {
         for (name, family, cpus, mem, disks, premium, _) in VM_SIZES {
             let size = name.trim_start_matches("Standard_");
+            let gen1_only = GEN1_ONLY_SIZES.contains(name);
+            let mut capabilities = vec![
+                json!({"name": "vCPUs", "value": cpus.to_string()}),
+                json!({"name": "MemoryGB", "value": mem.to_string()}),
+                json!({"name": "MaxDataDiskCount", "value": disks.to_string()}),
+                json!({"name": "PremiumIO", "value": if *premium { "True" } else { "False" }}),
+                json!({"name": "HyperVGenerations", "value": if gen1_only { "V1" } else { "V1,V2" }}),
+                json!({"name": "AcceleratedNetworkingEnabled", "value": if *cpus >= 2 { "True" } else { "False" }}),
+                json!({"name": "CpuArchitectureType", "value": if ARM64_SIZES.contains(name) { "Arm64" } else { "x64" }}),
+                json!({"name": "EncryptionAtHostSupported", "value": if gen1_only { "False" } else { "True" }}),
+            ];
+            if gen1_only {
+                capabilities.push(json!({"name": "TrustedLaunchDisabled", "value": "True"}));
+            }
+            let zone_details = if ULTRA_SIZES.contains(name) {
+                json!([{"name": ["1", "2", "3"],
+                        "capabilities": [{"name": "UltraSSDAvailable", "value": "True"}]}])
+            } else {
+                json!([])
+            };
             out.push(json!({
                 "resourceType": "virtualMachines",
                 "name": name,
@@ -154,17 +207,8 @@ fn catalogue() -> Vec<Value> {
                 "size": size,
                 "family": family,
                 "locations": [loc],
-                "locationInfo": [{"location": loc, "zones": ["1", "2", "3"], "zoneDetails": []}],
-                "capabilities": [
-                    {"name": "vCPUs", "value": cpus.to_string()},
-                    {"name": "MemoryGB", "value": mem.to_string()},
-                    {"name": "MaxDataDiskCount", "value": disks.to_string()},
-                    {"name": "PremiumIO", "value": if *premium { "True" } else { "False" }},
-                    {"name": "HyperVGenerations", "value": "V1,V2"},
-                    {"name": "AcceleratedNetworkingEnabled", "value": if *cpus >= 2 { "True" } else { "False" }},
-                    {"name": "CpuArchitectureType", "value": if ARM64_SIZES.contains(name) { "Arm64" } else { "x64" }},
-                    {"name": "EncryptionAtHostSupported", "value": "True"},
-                ],
+                "locationInfo": [{"location": loc, "zones": ["1", "2", "3"], "zoneDetails": zone_details}],
+                "capabilities": capabilities,
                 "restrictions": [],
             }));
         }
@@ -185,6 +229,7 @@ fn catalogue() -> Vec<Value> {
             ("Premium_LRS", "Premium"),
             ("StandardSSD_LRS", "Standard"),
             ("PremiumV2_LRS", "Premium"),
+            ("UltraSSD_LRS", "Ultra"),
         ] {
             out.push(json!({
                 "resourceType": "disks", "name": disk, "tier": tier, "size": "P4", "locations": [loc],

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::{
     ActionResult, Family, Ids, Kind, Prepared, PutCtx, compute_not_found, disks::DISK_SKUS,
     expect_array, expect_enum, expect_int, get, get_str, next_etag, props_mut, require_string,
+    vm_options,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req, now_rfc3339};
@@ -271,6 +272,11 @@ impl Kind for VirtualMachines {
             }
         }
         let creating = ctx.existing.is_none();
+        vm_options::check_spot(out)?;
+        vm_options::check_proximity_placement_group(ctx.store, out)?;
+        vm_options::check_set_placement(ctx.store, out)?;
+        vm_options::check_security(ctx.store, out, creating)?;
+        vm_options::check_ultra(ctx.store, out)?;
         let mut extra = Vec::new();
         let zones = out.get("zones").cloned();
         // OS disk.

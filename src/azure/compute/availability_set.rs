@@ -44,6 +44,8 @@ pub struct AvailabilitySetSpec {
     pub fault_domains: u32,
     /// Managed disks need the `Aligned` SKU.
     pub managed: bool,
+    /// The VM's `proximity_placement_group`: a set holding it must be in the same group.
+    pub proximity_placement_group_id: Option<String>,
 }
 
 /// PUT body; tags `{"user-agent":"bosh"}`.
@@ -58,6 +60,9 @@ pub fn availability_set_body(spec: &AvailabilitySetSpec) -> Value {
     });
     if spec.managed {
         body["sku"] = json!({ "name": ALIGNED_SKU });
+    }
+    if let Some(id) = &spec.proximity_placement_group_id {
+        body["properties"]["proximityPlacementGroup"] = json!({ "id": id });
     }
     body
 }
@@ -91,6 +96,8 @@ pub struct AvailabilitySetProperties {
     pub platform_fault_domain_count: Option<u32>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub virtual_machines: Vec<SubResource>,
+    #[serde(default)]
+    pub proximity_placement_group: Option<SubResource>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -143,6 +150,11 @@ pub fn plan_availability_set(
             wanted.location.to_lowercase()
         )));
     }
+    check_proximity_placement_group(
+        name,
+        existing,
+        wanted.proximity_placement_group_id.as_deref(),
+    )?;
     match (wanted.managed, existing.is_managed()) {
         (false, true) => Err(CpiError::cloud(format!(
             "availability set '{name}' already exists. It's not allowed to update it from managed to unmanaged."
@@ -165,11 +177,45 @@ pub fn plan_availability_set(
                         .unwrap_or(wanted.update_domains),
                     fault_domains,
                     managed: true,
+                    proximity_placement_group_id: wanted.proximity_placement_group_id.clone(),
                 },
             ))
         }
         _ => Ok(AvailabilitySetAction::Use),
     }
+}
+
+/// A set's group is fixed while it holds running VMs, and a VM must be in its set's group:
+/// an existing set outside the VM's `proximity_placement_group` cannot take it.
+pub fn check_proximity_placement_group(
+    name: &str,
+    existing: &AvailabilitySet,
+    wanted_group: Option<&str>,
+) -> CpiResult<()> {
+    let Some(wanted_group) = wanted_group else {
+        return Ok(());
+    };
+    let existing_group = existing
+        .properties
+        .proximity_placement_group
+        .as_ref()
+        .map(|group| group.id.as_str());
+    if existing_group.is_some_and(|id| id.eq_ignore_ascii_case(wanted_group)) {
+        return Ok(());
+    }
+    Err(CpiError::cloud(format!(
+        "availability set '{name}' already exists in {}, but the VM's proximity_placement_group is '{}'. Use another availability set, or the set's group.",
+        match existing_group {
+            Some(id) => format!("the proximity placement group '{}'", last_segment(id)),
+            None => "no proximity placement group".to_owned(),
+        },
+        last_segment(wanted_group)
+    )))
+}
+
+/// The name at the end of an ARM id (for messages).
+fn last_segment(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
 }
 
 #[cfg(test)]
@@ -220,6 +266,7 @@ mod tests {
             update_domains: 5,
             fault_domains: 2,
             managed: true,
+            proximity_placement_group_id: None,
         };
         assert_eq!(
             availability_set_body(&spec),
@@ -266,6 +313,7 @@ mod tests {
             update_domains: 5,
             fault_domains: 2,
             managed,
+            proximity_placement_group_id: None,
         }
     }
 
@@ -308,10 +356,43 @@ mod tests {
                 update_domains: 5,
                 fault_domains: 2,
                 managed: true,
+                proximity_placement_group_id: None,
             })
         );
         assert_eq!(
             plan_availability_set("as1", Some(&classic), &wanted(false), None).unwrap(),
+            AvailabilitySetAction::Use
+        );
+    }
+
+    #[test]
+    fn an_existing_set_must_be_in_the_vms_proximity_placement_group() {
+        let ppg = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/proximityPlacementGroups/ppg-a";
+        let wanted = AvailabilitySetSpec {
+            proximity_placement_group_id: Some(ppg.into()),
+            ..wanted(true)
+        };
+        let mut set = existing("eastus", Some("Aligned"), 2, 1);
+        let err = plan_availability_set("as1", Some(&set), &wanted, None).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "availability set 'as1' already exists in no proximity placement group, but the VM's proximity_placement_group is 'ppg-a'. Use another availability set, or the set's group."
+        );
+        set.properties.proximity_placement_group = Some(SubResource {
+            id: ppg.replace("ppg-a", "ppg-b"),
+        });
+        let err = plan_availability_set("as1", Some(&set), &wanted, None).unwrap_err();
+        assert!(
+            err.message()
+                .contains("already exists in the proximity placement group 'ppg-b'"),
+            "{}",
+            err.message()
+        );
+        set.properties.proximity_placement_group = Some(SubResource {
+            id: ppg.to_ascii_uppercase(),
+        });
+        assert_eq!(
+            plan_availability_set("as1", Some(&set), &wanted, None).unwrap(),
             AvailabilitySetAction::Use
         );
     }

@@ -117,6 +117,21 @@ impl ManagedDisk {
     }
 }
 
+/// The Ultra disk SKU: created in the VM's zone, attached only to VMs with
+/// `additionalCapabilities.ultraSSDEnabled`, and without host caching (Azure's Ultra disk docs).
+pub const ULTRA_SSD_SKU: &str = "UltraSSD_LRS";
+
+/// Ultra disks support no host caching: anything but `None` is refused before a write.
+pub fn check_ultra_caching(sku: &str, caching: Caching) -> CpiResult<()> {
+    if sku.eq_ignore_ascii_case(ULTRA_SSD_SKU) && caching != Caching::None {
+        return Err(CpiError::cloud(format!(
+            "UltraSSD_LRS disks support no host caching, but caching is '{}'. Set caching 'None' or leave it out",
+            caching.as_str()
+        )));
+    }
+    Ok(())
+}
+
 /// What `create_disk` asks for: an empty managed disk.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmptyDiskSpec {

@@ -44,6 +44,26 @@ pub struct ResourceSku {
     pub capabilities: Vec<SkuCapability>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub restrictions: Vec<SkuRestriction>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub location_info: Vec<SkuLocationInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkuLocationInfo {
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub zone_details: Vec<SkuZoneDetails>,
+}
+
+/// Capabilities a SKU has only in some zones (`UltraSSDAvailable`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct SkuZoneDetails {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub capabilities: Vec<SkuCapability>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -83,6 +103,41 @@ impl ResourceSku {
     /// Capability `MaxDataDiskCount`.
     pub fn max_data_disk_count(&self) -> Option<u32> {
         self.capability("MaxDataDiskCount")?.parse().ok()
+    }
+
+    /// Trusted Launch is possible unless the SKU says `TrustedLaunchDisabled: True`, or it
+    /// runs only Gen1 images (`HyperVGenerations` without V2).
+    pub fn supports_trusted_launch(&self) -> bool {
+        let disabled = self
+            .capability("TrustedLaunchDisabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("True"));
+        let gen2 = self
+            .capability("HyperVGenerations")
+            .is_none_or(|v| v.split(',').any(|g| g.trim().eq_ignore_ascii_case("V2")));
+        !disabled && gen2
+    }
+
+    /// Capability `EncryptionAtHostSupported == "True"`.
+    pub fn supports_encryption_at_host(&self) -> bool {
+        self.capability("EncryptionAtHostSupported")
+            .is_some_and(|v| v.eq_ignore_ascii_case("True"))
+    }
+
+    /// `UltraSSDAvailable == "True"`: per zone in `locationInfo[].zoneDetails` for a zonal
+    /// VM, among the SKU's own capabilities for a regional one (Azure's Ultra disk docs).
+    pub fn supports_ultra_ssd(&self, zone: Option<&str>) -> bool {
+        let ultra = |caps: &[SkuCapability]| {
+            caps.iter()
+                .any(|c| c.name == "UltraSSDAvailable" && c.value.eq_ignore_ascii_case("True"))
+        };
+        match zone {
+            None => ultra(&self.capabilities),
+            Some(zone) => self.location_info.iter().any(|info| {
+                info.zone_details.iter().any(|details| {
+                    details.name.iter().any(|z| z == zone) && ultra(&details.capabilities)
+                })
+            }),
+        }
     }
 
     /// Capability `CpuArchitectureType`; sizes without it are x64.

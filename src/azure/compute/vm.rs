@@ -142,6 +142,15 @@ pub struct VmProperties {
     pub network_profile: NetworkProfileModel,
     #[serde(default)]
     pub diagnostics_profile: Option<Value>,
+    #[serde(default)]
+    pub additional_capabilities: Option<AdditionalCapabilitiesModel>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdditionalCapabilitiesModel {
+    #[serde(rename = "ultraSSDEnabled", default)]
+    pub ultra_ssd_enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -240,6 +249,15 @@ impl VirtualMachine {
     /// has_vm answers false for a VM being deleted.
     pub fn is_deleting(&self) -> bool {
         self.provisioning_state() == Some("Deleting")
+    }
+
+    /// `additionalCapabilities.ultraSSDEnabled`: only then can Ultra disks be attached.
+    pub fn ultra_ssd_enabled(&self) -> bool {
+        self.properties
+            .additional_capabilities
+            .as_ref()
+            .and_then(|c| c.ultra_ssd_enabled)
+            .unwrap_or(false)
     }
 
     pub fn availability_set_id(&self) -> Option<&str> {
@@ -711,6 +729,36 @@ pub struct VmSpec {
     /// Where boot diagnostics go; `None` leaves them off.
     pub boot_diagnostics: Option<BootDiagnostics>,
     pub security: VmSecurity,
+    /// `securityProfile.encryptionAtHost: true`; false sends nothing (Azure's default).
+    pub encryption_at_host: bool,
+    /// An Azure Spot VM; `None` is a regular VM (no `priority` sent, Azure's default).
+    pub spot: Option<SpotSpec>,
+    pub proximity_placement_group_id: Option<String>,
+    /// `additionalCapabilities.ultraSSDEnabled: true`; false sends nothing.
+    pub ultra_ssd_enabled: bool,
+}
+
+/// What makes a VM an Azure Spot VM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpotSpec {
+    /// US dollars per hour, or -1: up to the on-demand price.
+    pub max_price: serde_json::Number,
+    /// `Delete` or `Deallocate`.
+    pub eviction_policy: &'static str,
+}
+
+/// ARM id of a proximity placement group.
+pub fn proximity_placement_group_id(
+    subscription_id: &str,
+    resource_group: &str,
+    name: &str,
+) -> String {
+    super::compute_id(
+        subscription_id,
+        resource_group,
+        "proximityPlacementGroups",
+        name,
+    )
 }
 
 /// Where a VM's serial log and screenshot go.
@@ -763,13 +811,35 @@ pub fn vm_body(spec: &VmSpec) -> Value {
         }
         None => {}
     }
+    let mut security = Map::new();
     if let VmSecurity::TrustedLaunch { secure_boot, vtpm } = spec.security {
+        security.insert("securityType".into(), json!("TrustedLaunch"));
+        security.insert(
+            "uefiSettings".into(),
+            json!({"secureBootEnabled": secure_boot, "vTpmEnabled": vtpm}),
+        );
+    }
+    if spec.encryption_at_host {
+        security.insert("encryptionAtHost".into(), json!(true));
+    }
+    if !security.is_empty() {
+        properties.insert("securityProfile".into(), Value::Object(security));
+    }
+    if let Some(spot) = &spec.spot {
+        properties.insert("priority".into(), json!("Spot"));
+        properties.insert("evictionPolicy".into(), json!(spot.eviction_policy));
         properties.insert(
-            "securityProfile".into(),
-            json!({
-                "securityType": "TrustedLaunch",
-                "uefiSettings": {"secureBootEnabled": secure_boot, "vTpmEnabled": vtpm}
-            }),
+            "billingProfile".into(),
+            json!({ "maxPrice": spot.max_price }),
+        );
+    }
+    if let Some(id) = &spec.proximity_placement_group_id {
+        properties.insert("proximityPlacementGroup".into(), json!({ "id": id }));
+    }
+    if spec.ultra_ssd_enabled {
+        properties.insert(
+            "additionalCapabilities".into(),
+            json!({ "ultraSSDEnabled": true }),
         );
     }
 

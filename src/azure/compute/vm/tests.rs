@@ -384,6 +384,10 @@ fn linux_spec() -> VmSpec {
         capacity_reservation_group_id: None,
         boot_diagnostics: None,
         security: VmSecurity::Standard,
+        encryption_at_host: false,
+        spot: None,
+        proximity_placement_group_id: None,
+        ultra_ssd_enabled: false,
     }
 }
 
