@@ -8,9 +8,9 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 /// The SCSI host the agent looks under for Azure data disks.
-pub const AZURE_SCSI_HOST_DEVICE_ID: &str = "{f8b3781b-1e82-4818-a1c3-63d806ec15bb}";
+pub(crate) const AZURE_SCSI_HOST_DEVICE_ID: &str = "{f8b3781b-1e82-4818-a1c3-63d806ec15bb}";
 
-pub struct AgentSettings<'a> {
+pub(crate) struct AgentSettings<'a> {
     /// The VM CID as the Director will know it.
     pub instance_id: &'a str,
     /// Windows only: the generated computer name; Linux VMs use the instance id.
@@ -30,7 +30,7 @@ pub struct AgentSettings<'a> {
 }
 
 impl AgentSettings<'_> {
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut data = Map::new();
         match self.computer_name {
             Some(computer_name) => {
@@ -69,14 +69,14 @@ impl AgentSettings<'_> {
     }
 
     /// customData: base64 of the compact JSON.
-    pub fn encoded(&self) -> String {
+    pub(crate) fn encoded(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(self.to_json().to_string())
     }
 }
 
 /// Every network gets `use_dhcp: true` (Azure assigns addresses through DHCP) and, in
 /// dual-stack groups, the interface `alias`; the caller's hash is not changed.
-pub fn agent_networks(
+pub(crate) fn agent_networks(
     networks: &Map<String, Value>,
     nic_groups_to_iface: &BTreeMap<String, String>,
 ) -> Map<String, Value> {

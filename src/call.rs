@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-pub type Hash = Map<String, Value>;
+pub(crate) type Hash = Map<String, Value>;
 
 /// Every method the Director or bosh-cli may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

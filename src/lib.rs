@@ -3,20 +3,21 @@
 // A panic is a bug the Director sees as an internal error: fallible steps return errors.
 // Unit tests may unwrap (clippy.toml).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![warn(unreachable_pub)]
 
-pub mod actions;
-pub mod agent_settings;
+pub(crate) mod actions;
+pub(crate) mod agent_settings;
 pub mod azure;
-pub mod call;
-pub mod cid;
+pub(crate) mod call;
+pub(crate) mod cid;
 pub mod config;
-pub mod data_dir;
-pub mod error;
+pub(crate) mod data_dir;
+pub(crate) mod error;
 pub(crate) mod fields;
-pub mod locks;
+pub(crate) mod locks;
 pub mod logging;
-pub mod names;
-pub mod props;
+pub(crate) mod names;
+pub(crate) mod props;
 pub mod rpc;
 pub mod serve;
 pub mod stemcell;

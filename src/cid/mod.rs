@@ -32,10 +32,10 @@ mod object_id;
 mod stemcell;
 mod vm;
 
-pub use caching::Caching;
-pub use disk::{DATA_DISK_PREFIX, DiskCid, MANAGED_DATA_DISK_PREFIX, SnapshotCid};
-pub use stemcell::{LIGHT_STEMCELL_PREFIX, STEMCELL_PREFIX, StemcellCid};
-pub use vm::VmCid;
+pub(crate) use caching::Caching;
+pub(crate) use disk::{DATA_DISK_PREFIX, DiskCid, MANAGED_DATA_DISK_PREFIX, SnapshotCid};
+pub(crate) use stemcell::{LIGHT_STEMCELL_PREFIX, STEMCELL_PREFIX, StemcellCid};
+pub(crate) use vm::VmCid;
 
 #[cfg(test)]
 mod tests;

@@ -27,21 +27,21 @@ mod vm;
 mod vm_options;
 mod vm_resources;
 
-pub use disk::DiskCloudProps;
-pub use managed_identity::ManagedIdentity;
-pub use network::{Networks, SubnetNetwork, SubnetNetworkType, VipNetwork};
-pub use security_group::{SecurityGroup, effective_security_group};
-pub use vm::{
+pub(crate) use disk::DiskCloudProps;
+pub(crate) use managed_identity::ManagedIdentity;
+pub(crate) use network::{Networks, SubnetNetwork, SubnetNetworkType, VipNetwork};
+pub(crate) use security_group::{SecurityGroup, effective_security_group};
+pub(crate) use vm::{
     AvailabilitySet, BackendPoolRef, EphemeralDisk, RootDisk, RootDiskPlacement, VmCloudProps,
 };
-pub use vm_options::{
+pub(crate) use vm_options::{
     EvictionPolicy, ProximityPlacementGroup, SecurityProfile, SecurityType, Spot,
 };
-pub use vm_resources::VmResources;
+pub(crate) use vm_resources::VmResources;
 
 /// The global configuration that cloud_properties defaults depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PropsContext {
+pub(crate) struct PropsContext {
     /// `azure.resource_group_name`: the default for every `resource_group_name`.
     pub default_resource_group_name: String,
     /// `azure.environment == "AzureStack"`: availability sets get 1 update and 1 fault domain.

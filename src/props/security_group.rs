@@ -52,7 +52,7 @@ impl SecurityGroup {
 
 /// The NSG for a NIC, by the Ruby CPI's precedence: vm_type / vm_extension, then the network,
 /// then the global `default_security_group`. An empty name is an error once it is chosen.
-pub fn effective_security_group<'a>(
+pub(crate) fn effective_security_group<'a>(
     vm_props: Option<&'a SecurityGroup>,
     network: Option<&'a SecurityGroup>,
     global_default: Option<&'a SecurityGroup>,

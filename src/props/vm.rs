@@ -23,7 +23,7 @@ const DEFAULT_STORAGE_ACCOUNT_KIND: &str = "Storage";
 const DEFAULT_STORAGE_ACCOUNT_MAX_DISK_NUMBER: u64 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VmCloudProps {
+pub(crate) struct VmCloudProps {
     /// `hardwareProfile.vmSize`. When absent, one of `instance_types` is picked (from
     /// `vm_resources` through calculate_vm_cloud_properties); at least one of them is set.
     pub instance_type: Option<String>,
@@ -70,7 +70,7 @@ pub struct VmCloudProps {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RootDisk {
+pub(crate) struct RootDisk {
     pub size_mib: Option<u64>,
     /// Only chooses the user-image variant; never sent as the OS disk's SKU.
     pub disk_type: Option<String>,
@@ -80,7 +80,7 @@ pub struct RootDisk {
 
 /// Where the OS disk lives: a remote managed disk, or an ephemeral OS disk on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RootDiskPlacement {
+pub(crate) enum RootDiskPlacement {
     Remote,
     ResourceDisk,
     CacheDisk,
@@ -99,7 +99,7 @@ impl RootDiskPlacement {
     }
 
     /// `storageProfile.osDisk.diffDiskSettings.placement`, for ephemeral OS disks only.
-    pub fn diff_disk_placement(self) -> Option<&'static str> {
+    pub(crate) fn diff_disk_placement(self) -> Option<&'static str> {
         match self {
             Self::Remote => None,
             Self::ResourceDisk => Some("ResourceDisk"),
@@ -109,7 +109,7 @@ impl RootDiskPlacement {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EphemeralDisk {
+pub(crate) struct EphemeralDisk {
     /// No ephemeral data disk: the OS disk is enlarged instead.
     pub use_root_disk: bool,
     /// At least 1024 when an ephemeral data disk is used; the default comes from the VM size.
@@ -123,7 +123,7 @@ pub struct EphemeralDisk {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AvailabilitySet {
+pub(crate) struct AvailabilitySet {
     /// Explicit name; when `None` the name comes from `env.bosh.group`.
     pub name: Option<String>,
     pub platform_update_domain_count: u64,
@@ -132,7 +132,7 @@ pub struct AvailabilitySet {
 
 /// One backend pool of a load balancer or an application gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendPoolRef {
+pub(crate) struct BackendPoolRef {
     pub name: String,
     /// The entry's `resource_group_name`, else the default resource group.
     pub resource_group_name: String,
@@ -142,7 +142,7 @@ pub struct BackendPoolRef {
 
 impl VmCloudProps {
     /// Decodes and validates in the Ruby CPI's order, so the first error reported matches.
-    pub fn from_value(value: &Value, ctx: &PropsContext) -> CpiResult<Self> {
+    pub(crate) fn from_value(value: &Value, ctx: &PropsContext) -> CpiResult<Self> {
         let fields = Fields::new(value, OWNER)?;
 
         let instance_type = fields.string("instance_type")?;

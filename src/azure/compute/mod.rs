@@ -50,13 +50,13 @@
 //!   [`sku::map_instance_types`] (InstanceTypeMapper), [`sku::filter_by_architecture`],
 //!   [`sku::round_up_to_gib`], [`sku::DiskInfo`].
 
-pub mod availability_set;
-pub mod disk;
-pub mod gallery;
-pub mod image;
-pub mod sku;
-pub mod snapshot;
-pub mod vm;
+pub(crate) mod availability_set;
+pub(crate) mod disk;
+pub(crate) mod gallery;
+pub(crate) mod image;
+pub(crate) mod sku;
+pub(crate) mod snapshot;
+pub(crate) mod vm;
 
 use std::collections::BTreeMap;
 
@@ -67,25 +67,25 @@ use super::null_as_default;
 use crate::error::{CpiError, CpiResult};
 
 /// ARM tags. A sorted map keeps request bodies and logs deterministic.
-pub type Tags = BTreeMap<String, String>;
+pub(crate) type Tags = BTreeMap<String, String>;
 
 /// The tag every resource the CPI creates carries (except snapshots and public IPs, as in Ruby).
-pub const USER_AGENT_TAG: &str = "user-agent";
-pub const USER_AGENT_VALUE: &str = "bosh";
+pub(crate) const USER_AGENT_TAG: &str = "user-agent";
+pub(crate) const USER_AGENT_VALUE: &str = "bosh";
 
 /// `{"user-agent": "bosh"}`.
-pub fn bosh_tags() -> Tags {
+pub(crate) fn bosh_tags() -> Tags {
     Tags::from([(USER_AGENT_TAG.to_string(), USER_AGENT_VALUE.to_string())])
 }
 
 /// Host caching of a disk, in Azure's canonical spelling (also the CID and `caching` tag value).
-pub use crate::cid::Caching;
+pub(crate) use crate::cid::Caching;
 
 /// `/subscriptions/<sub>/resourceGroups/<rg>/providers/<provider>/<kind>/<name>`.
 ///
 /// ARM ids are used both as URL paths and as values inside bodies, so no escaping happens here:
 /// the ARM client escapes when it builds the URL.
-pub fn resource_id(
+pub(crate) fn resource_id(
     subscription_id: &str,
     resource_group: &str,
     provider: &str,
@@ -98,7 +98,7 @@ pub fn resource_id(
 }
 
 /// A `Microsoft.Compute` resource id, e.g. `compute_id(sub, rg, "disks", "bosh-disk-data-x")`.
-pub fn compute_id(subscription_id: &str, resource_group: &str, kind: &str, name: &str) -> String {
+pub(crate) fn compute_id(subscription_id: &str, resource_group: &str, kind: &str, name: &str) -> String {
     resource_id(
         subscription_id,
         resource_group,
@@ -109,7 +109,7 @@ pub fn compute_id(subscription_id: &str, resource_group: &str, kind: &str, name:
 }
 
 /// Parses an ARM response body into a model; the error names the resource that was read.
-pub fn parse_resource<T: DeserializeOwned>(what: &str, body: &[u8]) -> CpiResult<T> {
+pub(crate) fn parse_resource<T: DeserializeOwned>(what: &str, body: &[u8]) -> CpiResult<T> {
     serde_json::from_slice(body)
         .map_err(|e| CpiError::cloud(format!("Unexpected ARM response for {what}: {e}")))
 }
@@ -117,15 +117,15 @@ pub fn parse_resource<T: DeserializeOwned>(what: &str, body: &[u8]) -> CpiResult
 /// Prefix of the stemcell blob metadata keys only this CPI writes (upload and deletion marks,
 /// the source VHD of a record blob). The Ruby CPI writes the stemcell properties, `image` and the
 /// gallery keys; none starts so, and it ignores keys it does not know.
-pub const CPI_METADATA_PREFIX: &str = "bosh_azure_cpi_rs_";
+pub(crate) const CPI_METADATA_PREFIX: &str = "bosh_azure_cpi_rs_";
 /// Unix seconds when an upload into this stemcell blob started; present only while it runs
 /// (or after it was killed), removed by the metadata write that ends the upload.
-pub const UPLOAD_STARTED_METADATA: &str = "bosh_azure_cpi_rs_upload_started";
+pub(crate) const UPLOAD_STARTED_METADATA: &str = "bosh_azure_cpi_rs_upload_started";
 
 /// Metadata values as tag strings, the way Ruby's `value.to_s` renders them, so tags written
 /// by either CPI read the same: strings as is, numbers and booleans as text, null as "",
 /// arrays and objects in Ruby 3.3 `inspect` form (`["SCSI", "NVMe"]`, `{"k"=>"v"}`).
-pub fn stringify_metadata(metadata: &serde_json::Map<String, Value>) -> Tags {
+pub(crate) fn stringify_metadata(metadata: &serde_json::Map<String, Value>) -> Tags {
     metadata
         .iter()
         .map(|(key, value)| (key.clone(), ruby_to_s(value)))
@@ -133,7 +133,7 @@ pub fn stringify_metadata(metadata: &serde_json::Map<String, Value>) -> Tags {
 }
 
 /// Ruby `to_s` of one JSON value (see [`stringify_metadata`]).
-pub fn ruby_to_s(value: &Value) -> String {
+pub(crate) fn ruby_to_s(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),

@@ -9,11 +9,11 @@ use std::fmt;
 use crate::error::{CpiError, CpiResult};
 
 /// The resource provider namespace of every resource in this module.
-pub const NETWORK_NAMESPACE: &str = "Microsoft.Network";
+pub(crate) const NETWORK_NAMESPACE: &str = "Microsoft.Network";
 
 /// The top-level Microsoft.Network resource types the CPI reads or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetworkKind {
+pub(crate) enum NetworkKind {
     NetworkInterface,
     PublicIpAddress,
     LoadBalancer,
@@ -35,7 +35,7 @@ impl NetworkKind {
     ];
 
     /// The collection segment in ids and URLs, e.g. `networkInterfaces`.
-    pub fn collection(self) -> &'static str {
+    pub(crate) fn collection(self) -> &'static str {
         match self {
             NetworkKind::NetworkInterface => "networkInterfaces",
             NetworkKind::PublicIpAddress => "publicIPAddresses",
@@ -48,7 +48,7 @@ impl NetworkKind {
     }
 
     /// ARM type names are case-insensitive (`publicIpAddresses` appears in the wild).
-    pub fn from_collection(collection: &str) -> Option<Self> {
+    pub(crate) fn from_collection(collection: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|kind| kind.collection().eq_ignore_ascii_case(collection))
@@ -59,7 +59,7 @@ impl NetworkKind {
 ///
 /// Equality is case-insensitive, as ARM treats ids.
 #[derive(Debug, Clone)]
-pub struct ResourceId {
+pub(crate) struct ResourceId {
     subscription_id: String,
     resource_group: String,
     namespace: String,
@@ -69,7 +69,7 @@ pub struct ResourceId {
 
 impl ResourceId {
     /// A top-level Microsoft.Network resource.
-    pub fn network(
+    pub(crate) fn network(
         subscription_id: &str,
         resource_group: &str,
         kind: NetworkKind,
@@ -84,7 +84,7 @@ impl ResourceId {
     }
 
     /// `.../virtualNetworks/{vnet}/subnets/{subnet}`
-    pub fn subnet(subscription_id: &str, resource_group: &str, vnet: &str, subnet: &str) -> Self {
+    pub(crate) fn subnet(subscription_id: &str, resource_group: &str, vnet: &str, subnet: &str) -> Self {
         Self::network(
             subscription_id,
             resource_group,
@@ -95,13 +95,13 @@ impl ResourceId {
     }
 
     /// Appends a child resource, e.g. `backendAddressPools/{pool}` below a load balancer.
-    pub fn child(mut self, collection: &str, name: &str) -> Self {
+    pub(crate) fn child(mut self, collection: &str, name: &str) -> Self {
         self.path.push((collection.to_owned(), name.to_owned()));
         self
     }
 
     /// Parses an id as ARM returns it. Segment keywords are matched case-insensitively.
-    pub fn parse(id: &str) -> CpiResult<Self> {
+    pub(crate) fn parse(id: &str) -> CpiResult<Self> {
         let invalid = || {
             CpiError::cloud(format!(
                 "'{}' is not a valid Azure resource id",
@@ -132,20 +132,20 @@ impl ResourceId {
         })
     }
 
-    pub fn subscription_id(&self) -> &str {
+    pub(crate) fn subscription_id(&self) -> &str {
         &self.subscription_id
     }
 
-    pub fn resource_group(&self) -> &str {
+    pub(crate) fn resource_group(&self) -> &str {
         &self.resource_group
     }
 
-    pub fn namespace(&self) -> &str {
+    pub(crate) fn namespace(&self) -> &str {
         &self.namespace
     }
 
     /// The name of the innermost resource (a pool's name for a backend pool id).
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.path
             .last()
             .map(|(_, name)| name.as_str())
@@ -153,7 +153,7 @@ impl ResourceId {
     }
 
     /// `Microsoft.Network/loadBalancers/backendAddressPools` for a pool id.
-    pub fn resource_type(&self) -> String {
+    pub(crate) fn resource_type(&self) -> String {
         let mut out = self.namespace.clone();
         for (collection, _) in &self.path {
             out.push('/');
@@ -163,7 +163,7 @@ impl ResourceId {
     }
 
     /// The top-level resource that owns this id (the load balancer of a backend pool).
-    pub fn top_level(&self) -> Self {
+    pub(crate) fn top_level(&self) -> Self {
         Self {
             subscription_id: self.subscription_id.clone(),
             resource_group: self.resource_group.clone(),
@@ -173,7 +173,7 @@ impl ResourceId {
     }
 
     /// The Microsoft.Network kind of the top-level resource, if it is one this module knows.
-    pub fn network_kind(&self) -> Option<NetworkKind> {
+    pub(crate) fn network_kind(&self) -> Option<NetworkKind> {
         if !self.namespace.eq_ignore_ascii_case(NETWORK_NAMESPACE) {
             return None;
         }
@@ -207,7 +207,7 @@ impl fmt::Display for ResourceId {
 
 /// Whether two id strings name the same resource (ARM ids are case-insensitive; a trailing
 /// slash does not matter).
-pub fn same_resource_id(a: &str, b: &str) -> bool {
+pub(crate) fn same_resource_id(a: &str, b: &str) -> bool {
     match (ResourceId::parse(a), ResourceId::parse(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => a.eq_ignore_ascii_case(b),
@@ -217,14 +217,14 @@ pub fn same_resource_id(a: &str, b: &str) -> bool {
 /// A resource to GET from an ordered list of places, first found wins; when none has it the
 /// action fails with `not_found` as a CloudError (the Ruby CPI's message).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourceLookup {
+pub(crate) struct ResourceLookup {
     pub name: String,
     pub candidates: Vec<ResourceId>,
     pub not_found: String,
 }
 
 impl ResourceLookup {
-    pub fn not_found_error(&self) -> CpiError {
+    pub(crate) fn not_found_error(&self) -> CpiError {
         CpiError::cloud(self.not_found.clone())
     }
 }

@@ -21,10 +21,10 @@ use crate::azure::compute::bosh_tags;
 
 /// On the primary NIC: the VM's availability set, so delete_vm can find the AS after the VM
 /// is gone.
-pub const AVAILABILITY_SET_TAG: &str = "availability_set";
+pub(crate) const AVAILABILITY_SET_TAG: &str = "availability_set";
 
 /// `ipconfig<index>`
-pub fn ipconfig_name(index: usize) -> String {
+pub(crate) fn ipconfig_name(index: usize) -> String {
     format!("ipconfig{index}")
 }
 
@@ -32,7 +32,7 @@ pub fn ipconfig_name(index: usize) -> String {
 /// `VmCid::nic_name` gives), compared without case as Azure compares names. Stricter than
 /// Ruby's substring match, which could pick up another VM's NIC whose name contains this
 /// VM's (`agent-1` in `agent-10-0`).
-pub fn is_nic_of_vm(name: &str, vm_name: &str) -> bool {
+pub(crate) fn is_nic_of_vm(name: &str, vm_name: &str) -> bool {
     let Some((base, index)) = name.rsplit_once('-') else {
         return false;
     };
@@ -44,13 +44,13 @@ pub fn is_nic_of_vm(name: &str, vm_name: &str) -> bool {
 /// The ARM error code when a NIC cannot be deleted yet because a failed VM still holds it;
 /// Ruby's create_vm cleanup retries the DELETE on it up to [`NIC_RESERVED_MAX_ATTEMPTS`] times,
 /// [`NIC_RESERVED_RETRY_DELAY`] apart.
-pub const NIC_RESERVED_ERROR_CODE: &str = "NicReservedForAnotherVm";
-pub const NIC_RESERVED_MAX_ATTEMPTS: u32 = 20;
-pub const NIC_RESERVED_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const NIC_RESERVED_ERROR_CODE: &str = "NicReservedForAnotherVm";
+pub(crate) const NIC_RESERVED_MAX_ATTEMPTS: u32 = 20;
+pub(crate) const NIC_RESERVED_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The NICs of `vm_name` among a listing of its resource group (delete_vm, and cleanup after a
 /// create_vm that failed part-way through the NIC PUTs).
-pub fn nics_of_vm<'a>(nics: &'a [NetworkInterface], vm_name: &str) -> Vec<&'a NetworkInterface> {
+pub(crate) fn nics_of_vm<'a>(nics: &'a [NetworkInterface], vm_name: &str) -> Vec<&'a NetworkInterface> {
     nics.iter()
         .filter(|nic| is_nic_of_vm(&nic.name, vm_name))
         .collect()
@@ -58,7 +58,7 @@ pub fn nics_of_vm<'a>(nics: &'a [NetworkInterface], vm_name: &str) -> Vec<&'a Ne
 
 /// The availability set recorded on a VM's NICs, for delete_vm when the VM is already gone
 /// (only the primary NIC carries the tag).
-pub fn availability_set_from_nics<'a>(nics: &[&'a NetworkInterface]) -> Option<&'a str> {
+pub(crate) fn availability_set_from_nics<'a>(nics: &[&'a NetworkInterface]) -> Option<&'a str> {
     nics.iter().rev().find_map(|nic| nic.availability_set_tag())
 }
 
@@ -74,7 +74,7 @@ fn nic_tags(availability_set: Option<&str>) -> BTreeMap<String, String> {
 
 /// Everything one NIC PUT needs, already resolved to ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NicSpec {
+pub(crate) struct NicSpec {
     pub name: String,
     pub location: String,
     pub ipconfig_name: String,
@@ -91,7 +91,7 @@ pub struct NicSpec {
 
 /// What the action found for one NIC's lookups.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResolvedNicIds {
+pub(crate) struct ResolvedNicIds {
     pub subnet_id: String,
     pub network_security_group_id: Option<String>,
     pub application_security_group_ids: Vec<String>,
@@ -99,7 +99,7 @@ pub struct ResolvedNicIds {
 
 /// What only the primary NIC gets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PrimaryNicAttachments {
+pub(crate) struct PrimaryNicAttachments {
     pub public_ip_id: Option<String>,
     pub load_balancers: Vec<LoadBalancerAttachment>,
     pub application_gateway_pool_ids: Vec<String>,
@@ -109,7 +109,7 @@ pub struct PrimaryNicAttachments {
 
 impl NicSpec {
     /// The PUT body.
-    pub fn body(&self) -> NicCreate {
+    pub(crate) fn body(&self) -> NicCreate {
         let secondary = PrimaryNicAttachments::default();
         let primary = self.primary.as_ref().unwrap_or(&secondary);
         let ids = |ids: &[String]| ids.iter().map(|id| SubResource::new(id)).collect();
@@ -157,14 +157,14 @@ impl NicSpec {
 
 /// `PUT .../networkInterfaces/{name}` body.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct NicCreate {
+pub(crate) struct NicCreate {
     pub location: String,
     pub tags: BTreeMap<String, String>,
     pub properties: NicCreateProperties,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct NicCreateProperties {
+pub(crate) struct NicCreateProperties {
     #[serde(
         rename = "networkSecurityGroup",
         skip_serializing_if = "Option::is_none"
@@ -181,19 +181,19 @@ pub struct NicCreateProperties {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct DnsSettingsCreate {
+pub(crate) struct DnsSettingsCreate {
     #[serde(rename = "dnsServers")]
     pub dns_servers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct NicIpConfigurationCreate {
+pub(crate) struct NicIpConfigurationCreate {
     pub name: String,
     pub properties: NicIpConfigurationCreateProperties,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct NicIpConfigurationCreateProperties {
+pub(crate) struct NicIpConfigurationCreateProperties {
     #[serde(rename = "privateIPAllocationMethod")]
     pub private_ip_allocation_method: &'static str,
     #[serde(rename = "privateIPAddressVersion")]
@@ -227,10 +227,10 @@ pub struct NicIpConfigurationCreateProperties {
 }
 
 /// The fields the CPI reads from a NIC GET or list entry.
-pub type NetworkInterface = Resource<NetworkInterfaceProperties>;
+pub(crate) type NetworkInterface = Resource<NetworkInterfaceProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct NetworkInterfaceProperties {
+pub(crate) struct NetworkInterfaceProperties {
     #[serde(rename = "provisioningState", default)]
     pub provisioning_state: Option<String>,
     #[serde(
@@ -258,7 +258,7 @@ pub struct NetworkInterfaceProperties {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct DnsSettings {
+pub(crate) struct DnsSettings {
     #[serde(
         rename = "dnsServers",
         default,
@@ -267,10 +267,10 @@ pub struct DnsSettings {
     pub dns_servers: Vec<String>,
 }
 
-pub type NicIpConfiguration = ChildResource<NicIpConfigurationProperties>;
+pub(crate) type NicIpConfiguration = ChildResource<NicIpConfigurationProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct NicIpConfigurationProperties {
+pub(crate) struct NicIpConfigurationProperties {
     #[serde(rename = "privateIPAddress", default)]
     pub private_ip_address: Option<String>,
     #[serde(rename = "privateIPAllocationMethod", default)]
@@ -311,12 +311,12 @@ pub struct NicIpConfigurationProperties {
 
 impl NetworkInterface {
     /// The availability set recorded on the primary NIC at create time.
-    pub fn availability_set_tag(&self) -> Option<&str> {
+    pub(crate) fn availability_set_tag(&self) -> Option<&str> {
         self.tags.get(AVAILABILITY_SET_TAG).map(String::as_str)
     }
 
     /// The ipconfig marked primary, else the first (Ruby's rule).
-    pub fn primary_ip_configuration(&self) -> Option<&NicIpConfiguration> {
+    pub(crate) fn primary_ip_configuration(&self) -> Option<&NicIpConfiguration> {
         let configs = &self.properties.ip_configurations;
         configs
             .iter()
@@ -325,13 +325,13 @@ impl NetworkInterface {
     }
 
     /// The primary ipconfig's private address.
-    pub fn private_ip(&self) -> Option<&str> {
+    pub(crate) fn private_ip(&self) -> Option<&str> {
         self.primary_ip_configuration()
             .and_then(|c| c.properties.private_ip_address.as_deref())
     }
 
     /// The id of the VM the NIC is attached to.
-    pub fn virtual_machine_id(&self) -> Option<&str> {
+    pub(crate) fn virtual_machine_id(&self) -> Option<&str> {
         self.properties
             .virtual_machine
             .as_ref()

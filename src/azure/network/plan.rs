@@ -30,7 +30,7 @@ use crate::props::{
 
 /// Global settings and the new VM's identity.
 #[derive(Debug, Clone, Copy)]
-pub struct PlanContext<'a> {
+pub(crate) struct PlanContext<'a> {
     pub subscription_id: &'a str,
     /// The new VM: its NICs are named after it, and its RG holds the NICs and the dynamic PIP.
     pub vm: &'a VmCid,
@@ -44,7 +44,7 @@ pub struct PlanContext<'a> {
 
 /// Where the primary NIC's public IP comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublicIpPlan {
+pub(crate) enum PublicIpPlan {
     None,
     /// List the PIPs of `resource_group` and take the one whose address is `address`
     /// (`public_ip::find_by_address`; none is `public_ip::vip_not_found_error`).
@@ -58,7 +58,7 @@ pub enum PublicIpPlan {
 
 /// One NIC to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedNic {
+pub(crate) struct PlannedNic {
     /// 0 is the primary NIC.
     pub index: usize,
     /// The Director's network name.
@@ -76,13 +76,13 @@ pub struct PlannedNic {
 }
 
 impl PlannedNic {
-    pub fn is_primary(&self) -> bool {
+    pub(crate) fn is_primary(&self) -> bool {
         self.index == 0
     }
 
     /// The NIC's PUT input, once its lookups are resolved and the location is known; only the
     /// primary NIC takes `primary`.
-    pub fn spec(
+    pub(crate) fn spec(
         &self,
         location: &str,
         ids: ResolvedNicIds,
@@ -104,7 +104,7 @@ impl PlannedNic {
 
 /// The network phase of create_vm.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetworkPlan {
+pub(crate) struct NetworkPlan {
     /// Primary first.
     pub nics: Vec<PlannedNic>,
     /// The primary network's VNet: its location is the VM's.
@@ -117,7 +117,7 @@ pub struct NetworkPlan {
 }
 
 /// Decides the NICs, the public IP and the LB/AGW pools of the primary NIC.
-pub fn plan_networks(
+pub(crate) fn plan_networks(
     networks: &Networks,
     vm: &VmCloudProps,
     context: &PlanContext<'_>,

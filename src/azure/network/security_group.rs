@@ -12,7 +12,7 @@ use crate::props;
 
 /// Where the NIC's NSG is searched, in order; `group` is the one
 /// [`props::effective_security_group`] chose.
-pub fn network_security_group_lookup(
+pub(crate) fn network_security_group_lookup(
     subscription_id: &str,
     group: &props::SecurityGroup,
     network_resource_group: &str,
@@ -41,7 +41,7 @@ pub fn network_security_group_lookup(
 }
 
 /// Where each of the NIC's ASGs is searched, in the order the names were given.
-pub fn application_security_group_lookups(
+pub(crate) fn application_security_group_lookups(
     subscription_id: &str,
     vm: Option<&[String]>,
     network: &[String],
@@ -73,7 +73,7 @@ fn search_order<'a>(network_rg: &'a str, default_rg: &'a str) -> impl Iterator<I
 }
 
 /// The fields the CPI reads from an NSG or ASG GET.
-pub type SecurityGroup = Resource<Unread>;
+pub(crate) type SecurityGroup = Resource<Unread>;
 
 #[cfg(test)]
 mod tests {
