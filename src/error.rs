@@ -108,6 +108,7 @@ impl std::error::Error for CpiError {}
 pub type CpiResult<T> = Result<T, CpiError>;
 
 /// Every wire type string the Director knows (`ExternalCpi::KNOWN_RPC_ERRORS`).
+#[cfg(test)]
 pub(crate) const KNOWN_WIRE_TYPES: [&str; 10] = [
     "Bosh::Clouds::CloudError",
     "Bosh::Clouds::CpiError",

@@ -3,7 +3,6 @@
 // A panic is a bug the Director sees as an internal error: fallible steps return errors.
 // Unit tests may unwrap (clippy.toml).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
-#![warn(unreachable_pub)]
 
 pub(crate) mod actions;
 pub(crate) mod agent_settings;

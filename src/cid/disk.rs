@@ -74,7 +74,8 @@ impl DiskCid {
     /// A new unmanaged data disk, the blob `bosh-data-<fresh uuid v4>.vhd` in
     /// `storage_account_name`. `resource_group_name` is where a disk of that name would be
     /// looked up once migrated to a managed disk (usually the default one); it is not written
-    /// into the CID, exactly as after parsing.
+    /// into the CID, exactly as after parsing. Only the Ruby CPI creates unmanaged disks.
+    #[cfg(test)]
     pub(crate) fn new_unmanaged(
         caching: Caching,
         storage_account_name: &str,

@@ -33,8 +33,8 @@ mod stemcell;
 mod vm;
 
 pub(crate) use caching::Caching;
-pub(crate) use disk::{DATA_DISK_PREFIX, DiskCid, MANAGED_DATA_DISK_PREFIX, SnapshotCid};
-pub(crate) use stemcell::{LIGHT_STEMCELL_PREFIX, STEMCELL_PREFIX, StemcellCid};
+pub(crate) use disk::{DiskCid, SnapshotCid};
+pub(crate) use stemcell::{STEMCELL_PREFIX, StemcellCid};
 pub(crate) use vm::VmCid;
 
 #[cfg(test)]

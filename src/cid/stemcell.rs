@@ -38,18 +38,6 @@ impl StemcellCid {
         format!("{}.vhd", self.0)
     }
 
-    /// The id without its `bosh-stemcell-` / `bosh-light-stemcell-` prefix (the uuid for ids
-    /// this CPI made); user image names start with it.
-    pub(crate) fn uuid_part(&self) -> &str {
-        [LIGHT_STEMCELL_PREFIX, STEMCELL_PREFIX]
-            .iter()
-            .find_map(|prefix| {
-                self.0
-                    .strip_prefix(prefix)
-                    .and_then(|rest| rest.strip_prefix('-'))
-            })
-            .unwrap_or(&self.0)
-    }
 }
 
 impl FromStr for StemcellCid {

@@ -54,7 +54,9 @@ impl VmCid {
         ])
     }
 
-    /// The CID of a new VM whose disks are blobs in `storage_account_name`.
+    /// The CID of a new VM whose disks are blobs in `storage_account_name` (the Ruby CPI's;
+    /// this one creates only managed VMs).
+    #[cfg(test)]
     pub(crate) fn new_unmanaged(
         agent_id: &str,
         resource_group_name: &str,

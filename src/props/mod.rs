@@ -29,14 +29,10 @@ mod vm_resources;
 
 pub(crate) use disk::DiskCloudProps;
 pub(crate) use managed_identity::ManagedIdentity;
-pub(crate) use network::{Networks, SubnetNetwork, SubnetNetworkType, VipNetwork};
+pub(crate) use network::{Networks, SubnetNetwork, SubnetNetworkType};
 pub(crate) use security_group::{SecurityGroup, effective_security_group};
-pub(crate) use vm::{
-    AvailabilitySet, BackendPoolRef, EphemeralDisk, RootDisk, RootDiskPlacement, VmCloudProps,
-};
-pub(crate) use vm_options::{
-    EvictionPolicy, ProximityPlacementGroup, SecurityProfile, SecurityType, Spot,
-};
+pub(crate) use vm::{BackendPoolRef, VmCloudProps};
+pub(crate) use vm_options::SecurityProfile;
 pub(crate) use vm_resources::VmResources;
 
 /// The global configuration that cloud_properties defaults depend on.

@@ -24,7 +24,6 @@ use super::settings::{AzureSettings, CloudKind, Timings};
 
 pub use api_version::ApiKind;
 pub use path::ResourcePath;
-pub(crate) use retry::RETRYABLE_CODES;
 
 /// Whether a POST may be sent again when its outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -132,7 +132,7 @@ pub(crate) enum AvailabilitySetAction {
 }
 
 /// The get-or-create decision under the availability-set lock. `max_fault_domains` is the
-/// location's Aligned limit ([`super::sku::max_fault_domains`]); only an upgrade needs it.
+/// location's Aligned `MaximumPlatformFaultDomainCount` SKU capability; only an upgrade needs it.
 pub(crate) fn plan_availability_set(
     name: &str,
     existing: Option<&AvailabilitySet>,

@@ -14,8 +14,6 @@ use serde_json::{Map, Value, json};
 use super::{Caching, Tags, bosh_tags, null_as_default};
 use crate::error::{CpiError, CpiResult};
 
-/// Prefix of managed data disk (and snapshot) names: `bosh-disk-data-<uuid>`.
-pub(crate) const DATA_DISK_PREFIX: &str = "bosh-disk-data";
 /// Tag holding the caching a disk was created with (also in its CID).
 pub(crate) const CACHING_TAG: &str = "caching";
 /// Tag recording the blob a migrated disk was imported from.
@@ -38,11 +36,6 @@ pub(crate) fn disk_encryption_set_id(
         "diskEncryptionSets",
         name,
     )
-}
-
-/// `bosh-disk-data-<uuid>`: the name of a new managed data disk or snapshot.
-pub(crate) fn data_disk_name(uuid: &uuid::Uuid) -> String {
-    format!("{DATA_DISK_PREFIX}-{uuid}")
 }
 
 /// A managed disk as returned by GET.
@@ -105,10 +98,6 @@ impl ManagedDisk {
 
     pub(crate) fn sku_name(&self) -> Option<&str> {
         self.sku.as_ref().map(|s| s.name.as_str())
-    }
-
-    pub(crate) fn sku_tier(&self) -> Option<&str> {
-        self.sku.as_ref().and_then(|s| s.tier.as_deref())
     }
 
     /// The caching recorded in the disk's `caching` tag, when present and valid.
@@ -513,7 +502,6 @@ mod tests {
         assert_eq!(d.name, "bosh-disk-data-1");
         assert_eq!(d.zone(), Some("2"));
         assert_eq!(d.sku_name(), Some("Premium_LRS"));
-        assert_eq!(d.sku_tier(), Some("Premium"));
         assert_eq!(d.caching(), Some(Caching::ReadOnly));
         assert_eq!(d.properties.disk_size_gb, Some(10));
         assert_eq!(d.properties.iops, Some(120));
@@ -878,12 +866,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn data_disk_names() {
-        let id = uuid::Uuid::nil();
-        assert_eq!(
-            data_disk_name(&id),
-            "bosh-disk-data-00000000-0000-0000-0000-000000000000"
-        );
-    }
 }

@@ -14,8 +14,6 @@ use crate::error::{CpiError, CpiResult};
 
 /// Heavy stemcell CIDs: `bosh-stemcell-<uuid>`.
 pub(crate) const STEMCELL_PREFIX: &str = "bosh-stemcell";
-/// Light stemcell CIDs: `bosh-light-stemcell-<uuid>`.
-pub(crate) const LIGHT_STEMCELL_PREFIX: &str = "bosh-light-stemcell";
 /// Size of the OS disk in a stemcell without `disk` metadata, in MiB.
 pub(crate) const DEFAULT_IMAGE_SIZE_MIB_LINUX: u64 = 3 * 1024;
 pub(crate) const DEFAULT_IMAGE_SIZE_MIB_WINDOWS: u64 = 128 * 1024;
@@ -135,16 +133,6 @@ pub(crate) struct UserImageProperties {
     pub provisioning_state: Option<String>,
 }
 
-/// One page of `GET .../providers/Microsoft.Compute/images`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct UserImagePage {
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub value: Vec<UserImage>,
-    #[serde(default)]
-    pub next_link: Option<String>,
-}
-
 /// delete_stemcell removes the images of a stemcell: names starting with its uuid (current
 /// names) or its CID (legacy names).
 pub(crate) fn is_image_of_stemcell(image_name: &str, stemcell_cid: &str) -> bool {
@@ -261,20 +249,8 @@ impl StemcellInfo {
         })
     }
 
-    pub(crate) fn is_light(&self) -> bool {
-        self.image.is_some()
-    }
-
     pub(crate) fn is_windows(&self) -> bool {
         self.os_type == OsType::Windows
-    }
-
-    pub(crate) fn name(&self) -> Option<&str> {
-        self.metadata.get("name").map(String::as_str)
-    }
-
-    pub(crate) fn version(&self) -> Option<&str> {
-        self.metadata.get("version").map(String::as_str)
     }
 
     /// The stemcell's `generation` (`gen1` when absent).
@@ -413,7 +389,7 @@ mod tests {
         let info = StemcellInfo::new("/images/x", Tags::new()).unwrap();
         assert_eq!(info.os_type, OsType::Linux);
         assert_eq!(info.image_size_mib, 3072);
-        assert!(!info.is_light());
+        assert!(info.image.is_none());
 
         let windows = Tags::from([("os_type".into(), "Windows".into())]);
         let info = StemcellInfo::new("u", windows).unwrap();
@@ -430,11 +406,11 @@ mod tests {
         let info = StemcellInfo::new("u", light.clone()).unwrap();
         assert_eq!(info.image_size_mib, 30720);
         assert_eq!(info.image.as_ref().unwrap().offer, "o");
-        assert!(info.is_light());
+        assert!(info.image.is_some());
 
         let mut gallery = light;
         gallery.insert("compute_gallery_name".into(), "g".into());
-        assert!(!StemcellInfo::new("u", gallery).unwrap().is_light());
+        assert!(StemcellInfo::new("u", gallery).unwrap().image.is_none());
 
         let bad = Tags::from([("disk".into(), "lots".into())]);
         assert!(
@@ -446,15 +422,14 @@ mod tests {
     }
 
     #[test]
-    fn user_image_page() {
-        let page: UserImagePage = serde_json::from_value(json!({
-            "value": [{"id": "/i/1", "name": "1", "location": "eastus", "tags": null, "properties": {"provisioningState": "Succeeded"}}]
-        }))
+    fn user_image_get() {
+        let image: UserImage = serde_json::from_value(json!(
+            {"id": "/i/1", "name": "1", "location": "eastus", "tags": null, "properties": {"provisioningState": "Succeeded"}}
+        ))
         .unwrap();
         assert_eq!(
-            page.value[0].properties.provisioning_state.as_deref(),
+            image.properties.provisioning_state.as_deref(),
             Some("Succeeded")
         );
-        assert!(page.next_link.is_none());
     }
 }

@@ -60,11 +60,9 @@ pub(crate) mod vm;
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::null_as_default;
-use crate::error::{CpiError, CpiResult};
 
 /// ARM tags. A sorted map keeps request bodies and logs deterministic.
 pub(crate) type Tags = BTreeMap<String, String>;
@@ -109,9 +107,13 @@ pub(crate) fn compute_id(subscription_id: &str, resource_group: &str, kind: &str
 }
 
 /// Parses an ARM response body into a model; the error names the resource that was read.
-pub(crate) fn parse_resource<T: DeserializeOwned>(what: &str, body: &[u8]) -> CpiResult<T> {
+#[cfg(test)]
+pub(crate) fn parse_resource<T: serde::de::DeserializeOwned>(
+    what: &str,
+    body: &[u8],
+) -> crate::error::CpiResult<T> {
     serde_json::from_slice(body)
-        .map_err(|e| CpiError::cloud(format!("Unexpected ARM response for {what}: {e}")))
+        .map_err(|e| crate::error::CpiError::cloud(format!("Unexpected ARM response for {what}: {e}")))
 }
 
 /// Prefix of the stemcell blob metadata keys only this CPI writes (upload and deletion marks,

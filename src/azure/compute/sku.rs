@@ -14,9 +14,9 @@ use super::null_as_default;
 use crate::error::{CpiError, CpiResult};
 
 pub(crate) const VIRTUAL_MACHINES: &str = "virtualMachines";
-pub(crate) const AVAILABILITY_SETS: &str = "availabilitySets";
 
 /// One page of `GET /subscriptions/<sub>/providers/Microsoft.Compute/skus`.
+#[cfg(test)]
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ResourceSkuPage {
@@ -178,23 +178,6 @@ pub(crate) fn max_data_disks(skus: &[ResourceSku], vm_size: &str) -> u32 {
         .unwrap_or_else(|| DiskInfo::for_instance_type(vm_size).max_data_disks)
 }
 
-/// Max fault domains of a location: the `availabilitySets` SKU `Aligned`'s
-/// `MaximumPlatformFaultDomainCount`.
-pub(crate) fn max_fault_domains(skus: &[ResourceSku], location: &str) -> CpiResult<u32> {
-    skus.iter()
-        .filter(|s| s.resource_type.as_deref() == Some(AVAILABILITY_SETS) && s.name == "Aligned")
-        .find_map(|s| {
-            s.capability("MaximumPlatformFaultDomainCount")?
-                .parse()
-                .ok()
-        })
-        .ok_or_else(|| {
-            CpiError::cloud(format!(
-                "Unable to get maximum fault domains for location '{location}'"
-            ))
-        })
-}
-
 /// CPU architecture of a VM size or a stemcell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Architecture {
@@ -351,11 +334,6 @@ pub(crate) fn filter_by_architecture(
         })
         .cloned()
         .collect()
-}
-
-/// `ceil(MiB / 1024) * 1024`: the ephemeral size `calculate_vm_cloud_properties` answers.
-pub(crate) fn round_up_to_gib(size_mib: u64) -> u64 {
-    size_mib.div_ceil(1024).saturating_mul(1024)
 }
 
 /// Ruby's DiskInfo: default ephemeral disk size (GiB) and max data disks of a VM size.
@@ -572,22 +550,6 @@ mod tests {
         assert_eq!(max_data_disks(&[], "Standard_D2s_v5"), 64);
     }
 
-    #[test]
-    fn fault_domain_limit_from_aligned_sku() {
-        let skus: Vec<ResourceSku> = serde_json::from_value(json!([
-            {"resourceType": "availabilitySets", "name": "Classic", "capabilities": [{"name": "MaximumPlatformFaultDomainCount", "value": "3"}]},
-            {"resourceType": "availabilitySets", "name": "Aligned", "capabilities": [{"name": "MaximumPlatformFaultDomainCount", "value": "2"}]}
-        ]))
-        .unwrap();
-        assert_eq!(max_fault_domains(&skus, "eastus").unwrap(), 2);
-        assert!(
-            max_fault_domains(&[], "eastus")
-                .unwrap_err()
-                .message()
-                .contains("'eastus'")
-        );
-    }
-
     // Vectors from the Ruby InstanceTypeMapper spec.
     #[test]
     fn mapper_orders_by_premium_cores_memory() {
@@ -762,10 +724,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn ephemeral_rounding() {
-        assert_eq!(round_up_to_gib(1), 1024);
-        assert_eq!(round_up_to_gib(1024), 1024);
-        assert_eq!(round_up_to_gib(3 * 1024 + 1), 4 * 1024);
-    }
 }

@@ -38,16 +38,6 @@ const MIN_OS_DISK_GIB_WINDOWS: u32 = 128;
 /// Windows computer names are at most 15 characters.
 const WINDOWS_COMPUTER_NAME_LENGTH: usize = 15;
 
-/// `bosh-disk-os-<vm name>`.
-pub(crate) fn os_disk_name(vm_name: &str) -> String {
-    format!("bosh-disk-os-{vm_name}")
-}
-
-/// `bosh-disk-os-<vm name>-ephemeral-disk`.
-pub(crate) fn ephemeral_disk_name(vm_name: &str) -> String {
-    format!("bosh-disk-os-{vm_name}-{EPHEMERAL_DISK_SUFFIX}")
-}
-
 /// `disk-id-<disk name>`.
 pub(crate) fn disk_id_tag(disk_name: &str) -> String {
     format!("{DISK_ID_TAG_PREFIX}-{disk_name}")
@@ -288,12 +278,6 @@ impl VirtualMachine {
         self.data_disks()
             .iter()
             .find(|d| d.name.as_deref() == Some(disk_name))
-    }
-
-    /// Whether the VM has its ephemeral data disk (attach_disk in Ruby waited 30 s without
-    /// one; here the caller decides).
-    pub(crate) fn has_ephemeral_disk(&self) -> bool {
-        self.data_disks().iter().any(DataDiskModel::is_ephemeral)
     }
 
     /// get_disks: the CIDs of the attached persistent disks, from the `disk-id-<name>` tags,

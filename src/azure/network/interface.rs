@@ -316,6 +316,7 @@ impl NetworkInterface {
     }
 
     /// The ipconfig marked primary, else the first (Ruby's rule).
+    #[cfg(test)]
     pub(crate) fn primary_ip_configuration(&self) -> Option<&NicIpConfiguration> {
         let configs = &self.properties.ip_configurations;
         configs
@@ -325,12 +326,14 @@ impl NetworkInterface {
     }
 
     /// The primary ipconfig's private address.
+    #[cfg(test)]
     pub(crate) fn private_ip(&self) -> Option<&str> {
         self.primary_ip_configuration()
             .and_then(|c| c.properties.private_ip_address.as_deref())
     }
 
     /// The id of the VM the NIC is attached to.
+    #[cfg(test)]
     pub(crate) fn virtual_machine_id(&self) -> Option<&str> {
         self.properties
             .virtual_machine

@@ -53,6 +53,7 @@ pub(crate) struct SubnetProperties {
 
 impl Subnet {
     /// All prefixes, whichever of the two fields Azure filled.
+    #[cfg(test)]
     pub(crate) fn prefixes(&self) -> Vec<&str> {
         let mut out: Vec<&str> = self
             .properties
