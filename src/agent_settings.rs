@@ -14,19 +14,19 @@ pub(crate) struct AgentSettings<'a> {
     /// The VM CID as the Director will know it.
     pub instance_id: &'a str,
     /// Windows only: the generated computer name; Linux VMs use the instance id.
-    pub computer_name: Option<&'a str>,
+    pub(crate) computer_name: Option<&'a str>,
     pub dns: Option<&'a [String]>,
     pub agent_id: &'a str,
     pub vm_name: &'a str,
     /// The Director's `networks` argument, verbatim.
     pub networks: &'a Map<String, Value>,
     /// Dual-stack: which OS interface each `nic_group` is on (`"1" -> "eth0"`).
-    pub nic_groups_to_iface: &'a BTreeMap<String, String>,
+    pub(crate) nic_groups_to_iface: &'a BTreeMap<String, String>,
     pub env: &'a Map<String, Value>,
     /// False when `ephemeral_disk.use_root_disk` puts the ephemeral data on the OS disk.
-    pub has_ephemeral_disk: bool,
+    pub(crate) has_ephemeral_disk: bool,
     /// The `agent` section of cpi.json (`mbus`, `ntp`, ...), merged last.
-    pub agent_config: &'a Map<String, Value>,
+    pub(crate) agent_config: &'a Map<String, Value>,
 }
 
 impl AgentSettings<'_> {

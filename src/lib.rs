@@ -22,4 +22,4 @@ pub mod serve;
 pub mod stemcell;
 pub mod telemetry;
 
-pub use error::{CpiError, CpiResult};
+pub use error::CpiError;

@@ -10,7 +10,7 @@ use super::ResourcePath;
 pub(crate) struct GenericResource {
     pub id: String,
     #[serde(rename = "type")]
-    pub resource_type: String,
+    pub(crate) resource_type: String,
 }
 
 impl GenericResource {

@@ -16,7 +16,7 @@ use reqwest::header::HeaderMap;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Backoff {
     /// The nominal delay before the first retry; it doubles with each retry.
-    pub initial: Duration,
+    pub(crate) initial: Duration,
     /// No delay (nominal or asked for by Azure) is longer.
     pub max: Duration,
 }

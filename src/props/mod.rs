@@ -39,9 +39,9 @@ pub(crate) use vm_resources::VmResources;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PropsContext {
     /// `azure.resource_group_name`: the default for every `resource_group_name`.
-    pub default_resource_group_name: String,
+    pub(crate) default_resource_group_name: String,
     /// `azure.environment == "AzureStack"`: availability sets get 1 update and 1 fault domain.
-    pub is_azure_stack: bool,
+    pub(crate) is_azure_stack: bool,
     /// `azure.use_managed_disks`.
     pub use_managed_disks: bool,
     /// `azure.default_managed_identity`, used when a VM sets none.

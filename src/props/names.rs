@@ -155,7 +155,7 @@ impl Networks {
 impl crate::config::AzureConfig {
     /// The names in cpi.json (and the request context merged into it), checked before any
     /// Azure call of a method that needs Azure.
-    pub fn check_names(&self) -> CpiResult<()> {
+    pub(crate) fn check_names(&self) -> CpiResult<()> {
         check(
             Kind::ResourceGroup,
             "azure.resource_group_name",

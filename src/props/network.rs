@@ -37,7 +37,7 @@ impl SubnetNetworkType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SubnetNetwork {
     pub name: String,
-    pub network_type: SubnetNetworkType,
+    pub(crate) network_type: SubnetNetworkType,
     /// The private IP; always set for manual networks.
     pub ip: Option<String>,
     pub netmask: Option<String>,

@@ -16,7 +16,7 @@ impl SecurityGroup {
     /// Reads a `security_group` value found at `path` in `owner` (both only name the field in
     /// messages); a hash without `name` counts as unset, as in the Ruby CPI
     /// (the next level of precedence applies).
-    pub fn from_value(value: &Value, owner: &str, path: &str) -> CpiResult<Option<Self>> {
+    pub(crate) fn from_value(value: &Value, owner: &str, path: &str) -> CpiResult<Option<Self>> {
         match value {
             Value::Null => Ok(None),
             Value::String(name) => Ok(Some(Self {

@@ -36,8 +36,8 @@ pub(crate) struct VmCloudProps {
     pub availability_zone: Option<String>,
     pub availability_set: AvailabilitySet,
     /// `None` when `load_balancer` is not set; each entry is one backend pool of the primary NIC.
-    pub load_balancers: Option<Vec<BackendPoolRef>>,
-    pub application_gateways: Option<Vec<BackendPoolRef>>,
+    pub(crate) load_balancers: Option<Vec<BackendPoolRef>>,
+    pub(crate) application_gateways: Option<Vec<BackendPoolRef>>,
     /// The VM's `managed_identity`, else the global `default_managed_identity`.
     pub managed_identity: Option<ManagedIdentity>,
     pub security_group: Option<SecurityGroup>,
@@ -50,15 +50,15 @@ pub(crate) struct VmCloudProps {
     /// Unmanaged disks only: an account name, or `*keyword*` to pick an existing account.
     pub storage_account_name: Option<String>,
     pub storage_account_type: Option<String>,
-    pub storage_account_kind: String,
-    pub storage_account_max_disk_number: u64,
+    pub(crate) storage_account_kind: String,
+    pub(crate) storage_account_max_disk_number: u64,
     /// The VM's resource group (also NICs, dynamic public IP, availability set, OS disks).
     pub resource_group_name: String,
     /// Merged over `env.bosh.tags` into the VM's tags; numbers and booleans become strings.
     pub tags: BTreeMap<String, String>,
-    pub capacity_reservation_group: Option<String>,
+    pub(crate) capacity_reservation_group: Option<String>,
     /// A full ARM id; wins over `capacity_reservation_group`.
-    pub capacity_reservation_group_id: Option<String>,
+    pub(crate) capacity_reservation_group_id: Option<String>,
     /// Trusted Launch or an explicit Standard VM; `None` sends no security type.
     pub security_profile: Option<SecurityProfile>,
     pub spot: Option<Spot>,
@@ -71,9 +71,9 @@ pub(crate) struct VmCloudProps {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RootDisk {
-    pub size_mib: Option<u64>,
+    pub(crate) size_mib: Option<u64>,
     /// Only chooses the user-image variant; never sent as the OS disk's SKU.
-    pub disk_type: Option<String>,
+    pub(crate) disk_type: Option<String>,
     pub placement: RootDiskPlacement,
     pub disk_encryption_set_name: Option<String>,
 }
@@ -113,8 +113,8 @@ pub(crate) struct EphemeralDisk {
     /// No ephemeral data disk: the OS disk is enlarged instead.
     pub use_root_disk: bool,
     /// At least 1024 when an ephemeral data disk is used; the default comes from the VM size.
-    pub size_mib: Option<u64>,
-    pub disk_type: Option<String>,
+    pub(crate) size_mib: Option<u64>,
+    pub(crate) disk_type: Option<String>,
     /// Default `ReadWrite`.
     pub caching: Caching,
     pub iops: Option<u64>,

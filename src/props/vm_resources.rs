@@ -10,8 +10,8 @@ const REQUIRED_KEYS: [&str; 3] = ["cpu", "ram", "ephemeral_disk_size"];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct VmResources {
     pub cpu: u64,
-    pub ram_mib: u64,
-    pub ephemeral_disk_size_mib: u64,
+    pub(crate) ram_mib: u64,
+    pub(crate) ephemeral_disk_size_mib: u64,
 }
 
 impl VmResources {

@@ -26,7 +26,8 @@ pub enum ApiKind {
 }
 
 impl ApiKind {
-    pub const ALL: [ApiKind; 8] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [ApiKind; 8] = [
         ApiKind::Compute,
         ApiKind::Disks,
         ApiKind::Snapshots,

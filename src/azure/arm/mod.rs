@@ -31,7 +31,8 @@ pub enum PostSafety {
     /// Repeating it changes nothing (listKeys, restart, a name check).
     Idempotent,
     /// Re-sent only when Azure cannot have acted on it: a refused connection, 429, or a
-    /// retryable "another operation in progress" conflict.
+    /// retryable "another operation in progress" conflict. No POST the CPI sends needs it yet.
+    #[cfg(test)]
     NotIdempotent,
 }
 
@@ -47,6 +48,7 @@ pub enum Deleted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Replay {
     Always,
+    #[cfg(test)]
     OnlyIfUnprocessed,
 }
 
@@ -92,7 +94,7 @@ impl ArmClient {
     }
 
     /// Builds the client on an existing HTTP client (shared with the blob layer).
-    pub fn with_http_client(settings: &AzureSettings, http: reqwest::Client) -> Result<Self> {
+    pub(crate) fn with_http_client(settings: &AzureSettings, http: reqwest::Client) -> Result<Self> {
         let base = settings.resource_manager_url.clone();
         check_transport_security(&base)?;
         if base.cannot_be_a_base() {
@@ -132,14 +134,8 @@ impl ArmClient {
         self.inner.cloud
     }
 
-    /// The process's HTTP client (connection pool, proxy settings, extra CA), for the blob
-    /// layer to reuse.
-    pub fn http_client(&self) -> &reqwest::Client {
-        &self.inner.http
-    }
-
     /// Blob service options on this client's HTTP stack, naming the same CPI method.
-    pub fn blob_options(&self) -> crate::azure::storage::blob::BlobServiceOptions {
+    pub(crate) fn blob_options(&self) -> crate::azure::storage::blob::BlobServiceOptions {
         crate::azure::storage::blob::BlobServiceOptions {
             http: Some(self.inner.http.clone()),
             cpi_method: self.inner.cpi_method,
@@ -222,7 +218,7 @@ impl ArmClient {
     }
 
     /// PATCH (partial update), wait for the operation, and return the final resource.
-    pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(crate) async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         path: &ResourcePath,
         api: ApiKind,
@@ -235,7 +231,7 @@ impl ArmClient {
     /// PATCH only if the resource still has `etag` (`If-Match`), for read-modify-write updates:
     /// a resource changed since it was read fails with [`Error::PreconditionFailed`], and the
     /// caller reads it again and recomputes the change.
-    pub async fn patch_if_match<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(crate) async fn patch_if_match<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         path: &ResourcePath,
         api: ApiKind,
@@ -261,7 +257,7 @@ impl ArmClient {
 
     /// DELETE only if the resource still has `etag` (`If-Match`): a resource changed since it
     /// was read fails with [`Error::PreconditionFailed`] and is left as it is.
-    pub async fn delete_if_match(
+    pub(crate) async fn delete_if_match(
         &self,
         path: &ResourcePath,
         api: ApiKind,
@@ -327,6 +323,7 @@ impl ArmClient {
         };
         let replay = match safety {
             PostSafety::Idempotent => Replay::Always,
+            #[cfg(test)]
             PostSafety::NotIdempotent => Replay::OnlyIfUnprocessed,
         };
         let answer = self
@@ -634,6 +631,7 @@ impl ArmClient {
             let retryable = match replay {
                 Replay::Always => retry::is_retryable_status(status) || retryable_code,
                 // 429 and the in-progress conflicts mean ARM refused before acting.
+                #[cfg(test)]
                 Replay::OnlyIfUnprocessed => status == 429 || retryable_code,
             };
             if retryable && attempt < timings.max_attempts {

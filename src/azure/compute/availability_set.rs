@@ -40,12 +40,12 @@ pub(crate) fn availability_set_name(explicit: Option<&str>, bosh_group: Option<&
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AvailabilitySetSpec {
     pub location: String,
-    pub update_domains: u32,
-    pub fault_domains: u32,
+    pub(crate) update_domains: u32,
+    pub(crate) fault_domains: u32,
     /// Managed disks need the `Aligned` SKU.
     pub managed: bool,
     /// The VM's `proximity_placement_group`: a set holding it must be in the same group.
-    pub proximity_placement_group_id: Option<String>,
+    pub(crate) proximity_placement_group_id: Option<String>,
 }
 
 /// PUT body; tags `{"user-agent":"bosh"}`.
@@ -95,7 +95,7 @@ pub(crate) struct AvailabilitySetProperties {
     #[serde(default)]
     pub platform_fault_domain_count: Option<u32>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub virtual_machines: Vec<SubResource>,
+    pub(crate) virtual_machines: Vec<SubResource>,
     #[serde(default)]
     pub proximity_placement_group: Option<SubResource>,
 }

@@ -53,7 +53,7 @@ pub(crate) struct ManagedDisk {
     pub zones: Vec<String>,
     /// ARM id of the VM the disk is attached to.
     #[serde(default)]
-    pub managed_by: Option<String>,
+    pub(crate) managed_by: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub properties: DiskProperties,
 }
@@ -68,15 +68,15 @@ pub(crate) struct DiskSku {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub(crate) struct DiskProperties {
     #[serde(rename = "diskSizeGB", default)]
-    pub disk_size_gb: Option<u64>,
+    pub(crate) disk_size_gb: Option<u64>,
     #[serde(rename = "diskIOPSReadWrite", default)]
     pub iops: Option<u64>,
     #[serde(rename = "diskMBpsReadWrite", default)]
     pub mbps: Option<u64>,
     #[serde(rename = "diskState", default)]
-    pub disk_state: Option<String>,
+    pub(crate) disk_state: Option<String>,
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(default)]
     pub encryption: Option<DiskEncryption>,
 }
@@ -85,7 +85,7 @@ pub(crate) struct DiskProperties {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct DiskEncryption {
     #[serde(rename = "diskEncryptionSetId", default)]
-    pub disk_encryption_set_id: Option<String>,
+    pub(crate) disk_encryption_set_id: Option<String>,
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
 }
@@ -126,7 +126,7 @@ pub(crate) fn check_ultra_caching(sku: &str, caching: Caching) -> CpiResult<()> 
 pub(crate) struct EmptyDiskSpec {
     pub location: String,
     /// From [`create_size_gib`].
-    pub size_gib: u32,
+    pub(crate) size_gib: u32,
     /// Disk SKU, e.g. `Standard_LRS`, `Premium_LRS`, `PremiumV2_LRS`.
     pub sku: String,
     pub caching: Caching,
@@ -134,7 +134,7 @@ pub(crate) struct EmptyDiskSpec {
     pub iops: Option<u64>,
     pub mbps: Option<u64>,
     /// Full ARM id of a disk encryption set (Ruby looks the name up in the default RG).
-    pub disk_encryption_set_id: Option<String>,
+    pub(crate) disk_encryption_set_id: Option<String>,
 }
 
 /// PUT body of an empty managed disk; tags `{"user-agent":"bosh","caching":<c>}`.
@@ -175,7 +175,7 @@ pub(crate) struct DiskFromBlobSpec {
     pub caching: Caching,
     pub zone: Option<String>,
     /// The VHD blob URL (no SAS).
-    pub source_uri: String,
+    pub(crate) source_uri: String,
     /// ARM id of the storage account holding the blob.
     pub storage_account_id: String,
 }
@@ -319,7 +319,7 @@ pub(crate) fn tags_patch_body(tags: &Tags) -> Value {
 /// A disk PATCH (`DiskUpdate`): only the fields that are set are sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct DiskPatch {
-    pub size_gib: Option<u32>,
+    pub(crate) size_gib: Option<u32>,
     pub sku: Option<String>,
     pub iops: Option<u64>,
     pub mbps: Option<u64>,
@@ -409,7 +409,7 @@ fn current_size_gib(disk: &ManagedDisk) -> CpiResult<u64> {
 /// What `update_disk` asks for (parsed from its arguments and the disk_type cloud_properties).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DiskUpdateRequest {
-    pub new_size_mib: u64,
+    pub(crate) new_size_mib: u64,
     pub caching: Option<Caching>,
     pub storage_account_type: Option<String>,
     pub iops: Option<u64>,

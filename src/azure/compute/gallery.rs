@@ -39,7 +39,7 @@ pub enum ReplicationMode {
 }
 
 impl ReplicationMode {
-    pub const VALUES: [&'static str; 2] = ["Full", "Shallow"];
+    pub(crate) const VALUES: [&'static str; 2] = ["Full", "Shallow"];
 
     /// Case-insensitive, returning the spec's spelling.
     pub fn parse(text: &str) -> Option<Self> {
@@ -68,7 +68,7 @@ pub enum ReplicaStorageType {
 }
 
 impl ReplicaStorageType {
-    pub const VALUES: [&'static str; 3] = ["Standard_LRS", "Standard_ZRS", "Premium_LRS"];
+    pub(crate) const VALUES: [&'static str; 3] = ["Standard_LRS", "Standard_ZRS", "Premium_LRS"];
 
     pub fn parse(text: &str) -> Option<Self> {
         match text.to_ascii_lowercase().as_str() {
@@ -104,7 +104,7 @@ pub enum DefinitionSecurityType {
 }
 
 impl DefinitionSecurityType {
-    pub const VALUES: [&'static str; 6] = [
+    pub(crate) const VALUES: [&'static str; 6] = [
         "Standard",
         "TrustedLaunchSupported",
         "TrustedLaunch",
@@ -151,11 +151,11 @@ impl DefinitionSecurityType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PublishingSettings {
     /// `compute_gallery_replicas`.
-    pub replica_count: u32,
-    pub replication_mode: Option<ReplicationMode>,
+    pub(crate) replica_count: u32,
+    pub(crate) replication_mode: Option<ReplicationMode>,
     pub storage_account_type: Option<ReplicaStorageType>,
     /// Regions replicated to when the version is created, besides its own location.
-    pub extra_regions: Vec<String>,
+    pub(crate) extra_regions: Vec<String>,
 }
 
 impl PublishingSettings {
@@ -313,7 +313,7 @@ pub(crate) struct ImageDefinitionSpec {
     /// The stemcell generation (`gen1`, `gen2`), also its `sku`.
     pub sku: String,
     pub os_type: OsType,
-    pub hyper_v_generation: &'static str,
+    pub(crate) hyper_v_generation: &'static str,
     /// `x64` or `Arm64`.
     pub architecture: Option<&'static str>,
     /// (name, value) features, non-gen1 only.
@@ -471,13 +471,13 @@ pub(crate) struct ImageVersionSpec {
     /// ARM id of the storage account holding the stemcell VHD.
     pub storage_account_id: String,
     /// The VHD URL (no SAS).
-    pub blob_uri: String,
+    pub(crate) blob_uri: String,
     /// Replicas per region ([`PublishingSettings::effective_replica_count`]).
-    pub replica_count: u32,
+    pub(crate) replica_count: u32,
     /// The version's location first ([`PublishingSettings::target_regions`]).
     pub target_regions: Vec<String>,
     /// Sent only when configured, so Azure's defaults (Full, Standard_LRS) apply otherwise.
-    pub replication_mode: Option<ReplicationMode>,
+    pub(crate) replication_mode: Option<ReplicationMode>,
     pub storage_account_type: Option<ReplicaStorageType>,
 }
 
@@ -537,7 +537,7 @@ pub(crate) struct GalleryImageVersion {
     /// For `If-Match` on tag updates. The 2024-03-03 spec declares no `etag` on versions, so
     /// Azure may send none; callers then fall back to a plain PATCH.
     #[serde(default)]
-    pub etag: Option<String>,
+    pub(crate) etag: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub tags: Tags,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -548,27 +548,27 @@ pub(crate) struct GalleryImageVersion {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct GalleryImageVersionProperties {
     #[serde(default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub publishing_profile: PublishingProfile,
+    pub(crate) publishing_profile: PublishingProfile,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub storage_profile: VersionStorageProfile,
+    pub(crate) storage_profile: VersionStorageProfile,
     #[serde(default)]
-    pub replication_status: Option<ReplicationStatus>,
+    pub(crate) replication_status: Option<ReplicationStatus>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PublishingProfile {
     #[serde(default)]
-    pub replica_count: Option<u32>,
+    pub(crate) replica_count: Option<u32>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub target_regions: Vec<TargetRegion>,
     #[serde(default)]
     pub storage_account_type: Option<String>,
     /// `Full` or `Shallow`; absent means Full.
     #[serde(default)]
-    pub replication_mode: Option<String>,
+    pub(crate) replication_mode: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -576,7 +576,7 @@ pub(crate) struct PublishingProfile {
 pub(crate) struct TargetRegion {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub regional_replica_count: Option<u32>,
+    pub(crate) regional_replica_count: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_account_type: Option<String>,
 }
@@ -585,7 +585,7 @@ pub(crate) struct TargetRegion {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct VersionStorageProfile {
     #[serde(default)]
-    pub os_disk_image: Option<DiskImage>,
+    pub(crate) os_disk_image: Option<DiskImage>,
     #[serde(default)]
     pub source: Option<Value>,
 }
@@ -611,7 +611,7 @@ pub(crate) struct DiskImageSource {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ReplicationStatus {
     #[serde(default)]
-    pub aggregated_state: Option<String>,
+    pub(crate) aggregated_state: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub summary: Vec<RegionalReplicationStatus>,
 }

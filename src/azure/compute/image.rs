@@ -87,11 +87,11 @@ pub(crate) struct UserImageSpec {
     pub tags: Tags,
     pub os_type: OsType,
     /// The stemcell VHD URL (no SAS).
-    pub blob_uri: String,
+    pub(crate) blob_uri: String,
     /// The OS disk SKU baked into the image.
     pub storage_account_type: String,
     /// `V1` or `V2` ([`hyper_v_generation`]).
-    pub hyper_v_generation: &'static str,
+    pub(crate) hyper_v_generation: &'static str,
 }
 
 /// PUT body of a generalized user image from a VHD blob.
@@ -130,7 +130,7 @@ pub(crate) struct UserImage {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UserImageProperties {
     #[serde(default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
 }
 
 /// delete_stemcell removes the images of a stemcell: names starting with its uuid (current
@@ -198,7 +198,7 @@ pub(crate) struct VirtualMachineImageProperties {
 pub(crate) struct PurchasePlan {
     pub publisher: String,
     pub name: String,
-    pub product: String,
+    pub(crate) product: String,
 }
 
 /// What create_vm knows about a stemcell's image, from the blob metadata or image tags.
@@ -209,7 +209,7 @@ pub(crate) struct StemcellInfo {
     pub metadata: Tags,
     pub os_type: OsType,
     /// MiB: metadata `disk`, else 3 GiB (Linux) / 128 GiB (Windows).
-    pub image_size_mib: u64,
+    pub(crate) image_size_mib: u64,
     /// Set for light stemcells: `image` present and no `compute_gallery_name` (gallery
     /// stemcells carry an `image` too).
     pub image: Option<PlatformImageReference>,

@@ -23,14 +23,14 @@ pub(crate) struct ResourceSkuPage {
     #[serde(default, deserialize_with = "null_as_default")]
     pub value: Vec<ResourceSku>,
     #[serde(default)]
-    pub next_link: Option<String>,
+    pub(crate) next_link: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ResourceSku {
     #[serde(default)]
-    pub resource_type: Option<String>,
+    pub(crate) resource_type: Option<String>,
     pub name: String,
     #[serde(default)]
     pub tier: Option<String>,
@@ -39,13 +39,13 @@ pub(crate) struct ResourceSku {
     #[serde(default)]
     pub family: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub locations: Vec<String>,
+    pub(crate) locations: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub capabilities: Vec<SkuCapability>,
+    pub(crate) capabilities: Vec<SkuCapability>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub restrictions: Vec<SkuRestriction>,
+    pub(crate) restrictions: Vec<SkuRestriction>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub location_info: Vec<SkuLocationInfo>,
+    pub(crate) location_info: Vec<SkuLocationInfo>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -54,7 +54,7 @@ pub(crate) struct SkuLocationInfo {
     #[serde(default)]
     pub location: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub zone_details: Vec<SkuZoneDetails>,
+    pub(crate) zone_details: Vec<SkuZoneDetails>,
 }
 
 /// Capabilities a SKU has only in some zones (`UltraSSDAvailable`).
@@ -63,7 +63,7 @@ pub(crate) struct SkuZoneDetails {
     #[serde(default, deserialize_with = "null_as_default")]
     pub name: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub capabilities: Vec<SkuCapability>,
+    pub(crate) capabilities: Vec<SkuCapability>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -80,7 +80,7 @@ pub(crate) struct SkuRestriction {
     #[serde(default, deserialize_with = "null_as_default")]
     pub values: Vec<String>,
     #[serde(default)]
-    pub reason_code: Option<String>,
+    pub(crate) reason_code: Option<String>,
 }
 
 impl ResourceSku {
@@ -209,7 +209,7 @@ impl Architecture {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DesiredInstanceSize {
     pub cpu: u64,
-    pub ram_mib: u64,
+    pub(crate) ram_mib: u64,
 }
 
 /// Ruby's series preference: D > F = E > B = L > A > H; other series are not offered.
@@ -339,8 +339,8 @@ pub(crate) fn filter_by_architecture(
 /// Ruby's DiskInfo: default ephemeral disk size (GiB) and max data disks of a VM size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DiskInfo {
-    pub ephemeral_size_gib: u32,
-    pub max_data_disks: u32,
+    pub(crate) ephemeral_size_gib: u32,
+    pub(crate) max_data_disks: u32,
 }
 
 /// Sizes the table does not list (every newer series) get 30 GiB and 64 disks.

@@ -28,9 +28,9 @@ pub(crate) struct ManagedSnapshot {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub(crate) struct SnapshotProperties {
     #[serde(rename = "diskSizeGB", default)]
-    pub disk_size_gb: Option<u64>,
+    pub(crate) disk_size_gb: Option<u64>,
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
 }
 
 /// Snapshot tags: the Director's metadata stringified, plus `original: <disk_name>` (no

@@ -100,7 +100,7 @@ pub(crate) struct VirtualMachine {
     pub identity: Option<VmIdentityModel>,
     /// Send as `If-Match` with a PATCH computed from this model.
     #[serde(default)]
-    pub etag: Option<String>,
+    pub(crate) etag: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub properties: VmProperties,
 }
@@ -111,29 +111,29 @@ pub(crate) struct VmIdentityModel {
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
     #[serde(default)]
-    pub principal_id: Option<String>,
+    pub(crate) principal_id: Option<String>,
     /// Keys are the identities' ARM ids.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub user_assigned_identities: Map<String, Value>,
+    pub(crate) user_assigned_identities: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct VmProperties {
     #[serde(default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub hardware_profile: HardwareProfile,
+    pub(crate) hardware_profile: HardwareProfile,
     #[serde(default)]
     pub availability_set: Option<IdRef>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub storage_profile: StorageProfileModel,
+    pub(crate) storage_profile: StorageProfileModel,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub network_profile: NetworkProfileModel,
+    pub(crate) network_profile: NetworkProfileModel,
     #[serde(default)]
-    pub diagnostics_profile: Option<Value>,
+    pub(crate) diagnostics_profile: Option<Value>,
     #[serde(default)]
-    pub additional_capabilities: Option<AdditionalCapabilitiesModel>,
+    pub(crate) additional_capabilities: Option<AdditionalCapabilitiesModel>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -159,7 +159,7 @@ pub(crate) struct IdRef {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StorageProfileModel {
     #[serde(default)]
-    pub os_disk: Option<OsDiskModel>,
+    pub(crate) os_disk: Option<OsDiskModel>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub data_disks: Vec<DataDiskModel>,
 }
@@ -172,11 +172,11 @@ pub(crate) struct OsDiskModel {
     #[serde(default)]
     pub caching: Option<String>,
     #[serde(rename = "diskSizeGB", default)]
-    pub disk_size_gb: Option<u32>,
+    pub(crate) disk_size_gb: Option<u32>,
     #[serde(default)]
-    pub managed_disk: Option<ManagedDiskRef>,
+    pub(crate) managed_disk: Option<ManagedDiskRef>,
     #[serde(default)]
-    pub diff_disk_settings: Option<Value>,
+    pub(crate) diff_disk_settings: Option<Value>,
 }
 
 /// A data disk entry, with the writable fields a PATCH must echo back.
@@ -189,17 +189,17 @@ pub(crate) struct DataDiskModel {
     #[serde(default)]
     pub caching: Option<String>,
     #[serde(default)]
-    pub create_option: Option<String>,
+    pub(crate) create_option: Option<String>,
     #[serde(rename = "diskSizeGB", default)]
-    pub disk_size_gb: Option<u32>,
+    pub(crate) disk_size_gb: Option<u32>,
     #[serde(default)]
-    pub managed_disk: Option<ManagedDiskRef>,
+    pub(crate) managed_disk: Option<ManagedDiskRef>,
     #[serde(default)]
     pub vhd: Option<VhdRef>,
     #[serde(default)]
-    pub write_accelerator_enabled: Option<bool>,
+    pub(crate) write_accelerator_enabled: Option<bool>,
     #[serde(default)]
-    pub delete_option: Option<String>,
+    pub(crate) delete_option: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -220,7 +220,7 @@ pub(crate) struct VhdRef {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct NetworkProfileModel {
     #[serde(default, deserialize_with = "null_as_default")]
-    pub network_interfaces: Vec<IdRef>,
+    pub(crate) network_interfaces: Vec<IdRef>,
 }
 
 impl VirtualMachine {
@@ -372,7 +372,7 @@ pub(crate) struct AttachDisk {
     /// The BOSH disk CID, recorded in the VM tag `disk-id-<name>` for get_disks.
     pub disk_cid: String,
     /// ARM id of the managed disk.
-    pub managed_disk_id: String,
+    pub(crate) managed_disk_id: String,
 }
 
 /// An attach PATCH and the LUN it uses.
@@ -380,7 +380,7 @@ pub(crate) struct AttachDisk {
 pub(crate) struct AttachPlan {
     pub lun: u32,
     /// The disk was already attached (a Director retry): the PATCH only re-asserts the tag.
-    pub already_attached: bool,
+    pub(crate) already_attached: bool,
     pub body: Value,
 }
 
@@ -657,10 +657,10 @@ pub(crate) struct OsDiskSpec {
     /// The vm_type's `caching`; an ephemeral OS disk is always ReadOnly.
     pub caching: Caching,
     /// [`os_disk_size_gib`] or [`ephemeral_os_disk_size_gib`].
-    pub size_gib: Option<u32>,
-    pub disk_encryption_set_id: Option<String>,
+    pub(crate) size_gib: Option<u32>,
+    pub(crate) disk_encryption_set_id: Option<String>,
     /// Set for an ephemeral (diff-disk) OS disk.
-    pub ephemeral_placement: Option<EphemeralPlacement>,
+    pub(crate) ephemeral_placement: Option<EphemeralPlacement>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -668,11 +668,11 @@ pub(crate) struct EphemeralDataDiskSpec {
     /// [`ephemeral_disk_name`].
     pub name: String,
     /// [`ephemeral_data_disk_size_gib`].
-    pub size_gib: u32,
+    pub(crate) size_gib: u32,
     /// Default ReadWrite.
     pub caching: Caching,
     pub storage_account_type: Option<String>,
-    pub disk_encryption_set_id: Option<String>,
+    pub(crate) disk_encryption_set_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -701,23 +701,23 @@ pub(crate) struct VmSpec {
     /// Base64 agent settings.
     pub custom_data: String,
     /// The first one is the primary NIC.
-    pub network_interface_ids: Vec<String>,
+    pub(crate) network_interface_ids: Vec<String>,
     pub image: VmImage,
-    pub os_disk: OsDiskSpec,
+    pub(crate) os_disk: OsDiskSpec,
     /// None when the OS disk holds the ephemeral data (`use_root_disk`).
     pub ephemeral_disk: Option<EphemeralDataDiskSpec>,
     pub identity: Option<VmIdentity>,
     pub zone: Option<String>,
-    pub availability_set_id: Option<String>,
-    pub capacity_reservation_group_id: Option<String>,
+    pub(crate) availability_set_id: Option<String>,
+    pub(crate) capacity_reservation_group_id: Option<String>,
     /// Blob endpoint of the boot-diagnostics storage account.
-    pub boot_diagnostics_storage_uri: Option<String>,
+    pub(crate) boot_diagnostics_storage_uri: Option<String>,
     pub security: VmSecurity,
     /// `securityProfile.encryptionAtHost: true`; false sends nothing (Azure's default).
     pub encryption_at_host: bool,
     /// An Azure Spot VM; `None` is a regular VM (no `priority` sent, Azure's default).
     pub spot: Option<SpotSpec>,
-    pub proximity_placement_group_id: Option<String>,
+    pub(crate) proximity_placement_group_id: Option<String>,
     /// `additionalCapabilities.ultraSSDEnabled: true`; false sends nothing.
     pub ultra_ssd_enabled: bool,
 }

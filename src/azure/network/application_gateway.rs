@@ -13,13 +13,13 @@ pub(crate) type ApplicationGateway = Resource<ApplicationGatewayProperties>;
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub(crate) struct ApplicationGatewayProperties {
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(
         rename = "backendAddressPools",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub backend_address_pools: Vec<BackendAddressPool>,
+    pub(crate) backend_address_pools: Vec<BackendAddressPool>,
 }
 
 impl ApplicationGateway {

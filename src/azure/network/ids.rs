@@ -111,8 +111,8 @@ impl fmt::Display for ResourceId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ResourceLookup {
     pub name: String,
-    pub candidates: Vec<ResourceId>,
-    pub not_found: String,
+    pub(crate) candidates: Vec<ResourceId>,
+    pub(crate) not_found: String,
 }
 
 impl ResourceLookup {

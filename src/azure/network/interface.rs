@@ -77,14 +77,14 @@ fn nic_tags(availability_set: Option<&str>) -> BTreeMap<String, String> {
 pub(crate) struct NicSpec {
     pub name: String,
     pub location: String,
-    pub ipconfig_name: String,
+    pub(crate) ipconfig_name: String,
     /// `Some` for a manual network: Static allocation of this address; `None`: Dynamic.
-    pub private_ip: Option<String>,
+    pub(crate) private_ip: Option<String>,
     pub ids: ResolvedNicIds,
-    pub enable_ip_forwarding: bool,
-    pub enable_accelerated_networking: bool,
+    pub(crate) enable_ip_forwarding: bool,
+    pub(crate) enable_accelerated_networking: bool,
     /// create_vm leaves this empty (DNS reaches the agent through its settings), as Ruby does.
-    pub dns_servers: Vec<String>,
+    pub(crate) dns_servers: Vec<String>,
     /// `Some` on the primary NIC only.
     pub primary: Option<PrimaryNicAttachments>,
 }
@@ -92,17 +92,17 @@ pub(crate) struct NicSpec {
 /// What the action found for one NIC's lookups.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ResolvedNicIds {
-    pub subnet_id: String,
-    pub network_security_group_id: Option<String>,
-    pub application_security_group_ids: Vec<String>,
+    pub(crate) subnet_id: String,
+    pub(crate) network_security_group_id: Option<String>,
+    pub(crate) application_security_group_ids: Vec<String>,
 }
 
 /// What only the primary NIC gets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PrimaryNicAttachments {
-    pub public_ip_id: Option<String>,
-    pub load_balancers: Vec<LoadBalancerAttachment>,
-    pub application_gateway_pool_ids: Vec<String>,
+    pub(crate) public_ip_id: Option<String>,
+    pub(crate) load_balancers: Vec<LoadBalancerAttachment>,
+    pub(crate) application_gateway_pool_ids: Vec<String>,
     /// Recorded as the primary NIC's `availability_set` tag.
     pub availability_set: Option<String>,
 }
@@ -169,21 +169,21 @@ pub(crate) struct NicCreateProperties {
         rename = "networkSecurityGroup",
         skip_serializing_if = "Option::is_none"
     )]
-    pub network_security_group: Option<SubResource>,
+    pub(crate) network_security_group: Option<SubResource>,
     #[serde(rename = "enableIPForwarding")]
-    pub enable_ip_forwarding: bool,
+    pub(crate) enable_ip_forwarding: bool,
     #[serde(rename = "enableAcceleratedNetworking")]
-    pub enable_accelerated_networking: bool,
+    pub(crate) enable_accelerated_networking: bool,
     #[serde(rename = "ipConfigurations")]
-    pub ip_configurations: Vec<NicIpConfigurationCreate>,
+    pub(crate) ip_configurations: Vec<NicIpConfigurationCreate>,
     #[serde(rename = "dnsSettings")]
-    pub dns_settings: DnsSettingsCreate,
+    pub(crate) dns_settings: DnsSettingsCreate,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub(crate) struct DnsSettingsCreate {
     #[serde(rename = "dnsServers")]
-    pub dns_servers: Vec<String>,
+    pub(crate) dns_servers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -195,30 +195,30 @@ pub(crate) struct NicIpConfigurationCreate {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub(crate) struct NicIpConfigurationCreateProperties {
     #[serde(rename = "privateIPAllocationMethod")]
-    pub private_ip_allocation_method: &'static str,
+    pub(crate) private_ip_allocation_method: &'static str,
     #[serde(rename = "privateIPAddressVersion")]
-    pub private_ip_address_version: &'static str,
+    pub(crate) private_ip_address_version: &'static str,
     pub subnet: SubResource,
     pub primary: bool,
     #[serde(rename = "privateIPAddress", skip_serializing_if = "Option::is_none")]
-    pub private_ip_address: Option<String>,
+    pub(crate) private_ip_address: Option<String>,
     #[serde(rename = "publicIPAddress", skip_serializing_if = "Option::is_none")]
-    pub public_ip_address: Option<SubResource>,
+    pub(crate) public_ip_address: Option<SubResource>,
     #[serde(
         rename = "loadBalancerBackendAddressPools",
         skip_serializing_if = "Vec::is_empty"
     )]
-    pub load_balancer_backend_address_pools: Vec<SubResource>,
+    pub(crate) load_balancer_backend_address_pools: Vec<SubResource>,
     #[serde(
         rename = "loadBalancerInboundNatRules",
         skip_serializing_if = "Vec::is_empty"
     )]
-    pub load_balancer_inbound_nat_rules: Vec<SubResource>,
+    pub(crate) load_balancer_inbound_nat_rules: Vec<SubResource>,
     #[serde(
         rename = "applicationGatewayBackendAddressPools",
         skip_serializing_if = "Vec::is_empty"
     )]
-    pub application_gateway_backend_address_pools: Vec<SubResource>,
+    pub(crate) application_gateway_backend_address_pools: Vec<SubResource>,
     #[serde(
         rename = "applicationSecurityGroups",
         skip_serializing_if = "Vec::is_empty"
@@ -232,29 +232,29 @@ pub(crate) type NetworkInterface = Resource<NetworkInterfaceProperties>;
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub(crate) struct NetworkInterfaceProperties {
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(
         rename = "ipConfigurations",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub ip_configurations: Vec<NicIpConfiguration>,
+    pub(crate) ip_configurations: Vec<NicIpConfiguration>,
     /// The VM using the NIC; absent while it is free.
     #[serde(rename = "virtualMachine", default)]
-    pub virtual_machine: Option<SubResource>,
+    pub(crate) virtual_machine: Option<SubResource>,
     #[serde(rename = "networkSecurityGroup", default)]
-    pub network_security_group: Option<SubResource>,
+    pub(crate) network_security_group: Option<SubResource>,
     #[serde(rename = "dnsSettings", default)]
-    pub dns_settings: Option<DnsSettings>,
+    pub(crate) dns_settings: Option<DnsSettings>,
     #[serde(rename = "enableIPForwarding", default)]
-    pub enable_ip_forwarding: Option<bool>,
+    pub(crate) enable_ip_forwarding: Option<bool>,
     #[serde(rename = "enableAcceleratedNetworking", default)]
-    pub enable_accelerated_networking: Option<bool>,
+    pub(crate) enable_accelerated_networking: Option<bool>,
     /// Whether this is the VM's primary NIC (read-only, set once attached).
     #[serde(default)]
     pub primary: Option<bool>,
     #[serde(rename = "macAddress", default)]
-    pub mac_address: Option<String>,
+    pub(crate) mac_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -264,7 +264,7 @@ pub(crate) struct DnsSettings {
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub dns_servers: Vec<String>,
+    pub(crate) dns_servers: Vec<String>,
 }
 
 pub(crate) type NicIpConfiguration = ChildResource<NicIpConfigurationProperties>;
@@ -272,35 +272,35 @@ pub(crate) type NicIpConfiguration = ChildResource<NicIpConfigurationProperties>
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub(crate) struct NicIpConfigurationProperties {
     #[serde(rename = "privateIPAddress", default)]
-    pub private_ip_address: Option<String>,
+    pub(crate) private_ip_address: Option<String>,
     #[serde(rename = "privateIPAllocationMethod", default)]
-    pub private_ip_allocation_method: Option<String>,
+    pub(crate) private_ip_allocation_method: Option<String>,
     #[serde(rename = "privateIPAddressVersion", default)]
-    pub private_ip_address_version: Option<String>,
+    pub(crate) private_ip_address_version: Option<String>,
     #[serde(default)]
     pub primary: Option<bool>,
     #[serde(default)]
     pub subnet: Option<SubResource>,
     #[serde(rename = "publicIPAddress", default)]
-    pub public_ip_address: Option<SubResource>,
+    pub(crate) public_ip_address: Option<SubResource>,
     #[serde(
         rename = "loadBalancerBackendAddressPools",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub load_balancer_backend_address_pools: Vec<SubResource>,
+    pub(crate) load_balancer_backend_address_pools: Vec<SubResource>,
     #[serde(
         rename = "loadBalancerInboundNatRules",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub load_balancer_inbound_nat_rules: Vec<SubResource>,
+    pub(crate) load_balancer_inbound_nat_rules: Vec<SubResource>,
     #[serde(
         rename = "applicationGatewayBackendAddressPools",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub application_gateway_backend_address_pools: Vec<SubResource>,
+    pub(crate) application_gateway_backend_address_pools: Vec<SubResource>,
     #[serde(
         rename = "applicationSecurityGroups",
         default,

@@ -32,10 +32,10 @@ pub(crate) fn validate_idle_timeout(minutes: u64) -> CpiResult<()> {
 /// The dynamic public IP of a VM, before the location is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DynamicPublicIp {
-    pub resource_group: String,
+    pub(crate) resource_group: String,
     /// Always the VM name: delete_vm and failure cleanup find it by that name.
     pub name: String,
-    pub idle_timeout_in_minutes: u64,
+    pub(crate) idle_timeout_in_minutes: u64,
     pub zone: Option<String>,
 }
 
@@ -104,9 +104,9 @@ pub(crate) struct PublicIpSku {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub(crate) struct PublicIpCreateProperties {
     #[serde(rename = "publicIPAllocationMethod")]
-    pub public_ip_allocation_method: String,
+    pub(crate) public_ip_allocation_method: String,
     #[serde(rename = "idleTimeoutInMinutes")]
-    pub idle_timeout_in_minutes: u64,
+    pub(crate) idle_timeout_in_minutes: u64,
 }
 
 /// The fields the CPI reads from a public IP GET or list entry.
@@ -115,18 +115,18 @@ pub(crate) type PublicIpAddress = Resource<PublicIpProperties>;
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub(crate) struct PublicIpProperties {
     #[serde(rename = "ipAddress", default)]
-    pub ip_address: Option<String>,
+    pub(crate) ip_address: Option<String>,
     #[serde(rename = "publicIPAllocationMethod", default)]
-    pub public_ip_allocation_method: Option<String>,
+    pub(crate) public_ip_allocation_method: Option<String>,
     #[serde(rename = "publicIPAddressVersion", default)]
-    pub public_ip_address_version: Option<String>,
+    pub(crate) public_ip_address_version: Option<String>,
     #[serde(rename = "idleTimeoutInMinutes", default)]
-    pub idle_timeout_in_minutes: Option<i64>,
+    pub(crate) idle_timeout_in_minutes: Option<i64>,
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     /// The NIC ipconfig (or LB frontend) the address is bound to.
     #[serde(rename = "ipConfiguration", default)]
-    pub ip_configuration: Option<SubResource>,
+    pub(crate) ip_configuration: Option<SubResource>,
 }
 
 impl PublicIpAddress {

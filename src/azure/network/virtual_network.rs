@@ -13,13 +13,13 @@ pub(crate) type VirtualNetwork = Resource<VirtualNetworkProperties>;
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub(crate) struct VirtualNetworkProperties {
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(
         rename = "addressSpace",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub address_space: AddressSpace,
+    pub(crate) address_space: AddressSpace,
     #[serde(default, deserialize_with = "super::null_as_default")]
     pub subnets: Vec<Subnet>,
 }
@@ -31,7 +31,7 @@ pub(crate) struct AddressSpace {
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub address_prefixes: Vec<String>,
+    pub(crate) address_prefixes: Vec<String>,
 }
 
 /// The fields the CPI reads from `GET .../virtualNetworks/{vnet}/subnets/{name}`.
@@ -40,15 +40,15 @@ pub(crate) type Subnet = ChildResource<SubnetProperties>;
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub(crate) struct SubnetProperties {
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(rename = "addressPrefix", default)]
-    pub address_prefix: Option<String>,
+    pub(crate) address_prefix: Option<String>,
     #[serde(
         rename = "addressPrefixes",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub address_prefixes: Vec<String>,
+    pub(crate) address_prefixes: Vec<String>,
 }
 
 impl Subnet {

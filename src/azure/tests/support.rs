@@ -24,7 +24,7 @@ pub(super) struct Recorded {
     pub method: String,
     pub path: String,
     pub query: String,
-    pub headers: HeaderMap,
+    pub(crate) headers: HeaderMap,
     pub body: Bytes,
     pub at: Instant,
 }
@@ -60,7 +60,7 @@ impl Recorded {
 /// What the script answers.
 pub(super) struct Reply {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     pub body: String,
 }
 
@@ -90,7 +90,7 @@ impl Reply {
 /// What the script sees: the request, how many earlier requests had the same method and path,
 /// and the server's base URL (for absolute operation URLs).
 pub(super) struct Ctx<'a> {
-    pub req: &'a Recorded,
+    pub(crate) req: &'a Recorded,
     pub n: usize,
     pub base: &'a str,
 }
