@@ -1,4 +1,4 @@
-//! The agent settings a new VM reads from its customData (ruby-cpi-behavior §8.4): the Ruby
+//! The agent settings a new VM reads from its customData (the VM's `userData` on ARM): the Ruby
 //! CPI's JSON, key for key and in the same order, so agents on existing stemcells read it
 //! unchanged.
 

@@ -168,7 +168,7 @@ const _: () = {
     }
 };
 
-/// Which result shapes the caller expects (cpi-protocol §2.1). The request's version, not the
+/// Which result shapes the caller expects (the request's `api_version`, 1 when absent). The request's version, not the
 /// stemcell's, chooses the v1 or v2 shapes of `create_vm` and `attach_disk`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum ApiVersion {

@@ -1,7 +1,7 @@
 //! The one error type every CPI method returns, and its BOSH wire identity.
 //!
 //! Only the ten type strings the Director knows are ever emitted: any other string makes the
-//! Director raise `ExternalCpi::UnknownError` and lose the semantics (cpi-protocol §5).
+//! Director raise `ExternalCpi::UnknownError` and lose the semantics.
 
 use std::fmt;
 

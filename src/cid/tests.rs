@@ -1,4 +1,4 @@
-//! Table tests over every example of ruby-cpi-behavior §4 and the vectors of the Ruby CPI's
+//! Table tests over the CID formats of the Ruby CPI and the vectors of the Ruby CPI's
 //! `instance_id_spec.rb`, `disk_id_spec.rb`, `models/disk_id_spec.rb` and `models/obj_id_spec.rb`,
 //! plus property tests for round-trips and arbitrary input.
 

@@ -5,7 +5,7 @@
 //! - V1 managed: `<agent_id>` (36 characters); V1 unmanaged: `<sa>-<agent_id>`.
 //!
 //! The VM name is the agent id for V2 ids and the whole plain id for V1 ids; the names of the
-//! VM's own disks and NICs derive from it (ruby-cpi-behavior §5.1).
+//! VM's own disks and NICs derive from it.
 
 use std::fmt;
 

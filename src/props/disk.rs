@@ -1,4 +1,4 @@
-//! disk_types cloud_properties (ruby-cpi-behavior §3.2), read by create_disk and update_disk.
+//! disk_types cloud_properties, read by create_disk and update_disk.
 
 use serde_json::Value;
 

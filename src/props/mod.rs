@@ -1,6 +1,6 @@
 //! cloud_properties and create_vm `networks` as typed, validated values, decoded late (per
-//! action) from the Director's JSON. Shapes, defaults and error messages follow the Ruby CPI
-//! (ruby-cpi-behavior §3, cpi-protocol §6); unknown keys are ignored. Every failure is a
+//! action) from the Director's JSON. Shapes, defaults and error messages follow the Ruby CPI;
+//! unknown keys are ignored. Every failure is a
 //! `CpiError::Cloud`; type errors name the field and the JSON type found, never the value.
 //!
 //! Public API:

@@ -1,5 +1,5 @@
-//! The `networks` argument of create_vm (cpi-protocol §6) with the Azure cloud_properties of
-//! each network (ruby-cpi-behavior §3.3) and the Ruby NetworkConfigurator's rules.
+//! The `networks` argument of create_vm (network name → `type`, `ip`, `default`, `dns`,
+//! `cloud_properties`) with the Azure cloud_properties of each network and the Ruby NetworkConfigurator's rules.
 
 use crate::names::quote;
 use serde_json::{Map, Value};

@@ -1,4 +1,4 @@
-//! vm_types / vm_extensions cloud_properties (ruby-cpi-behavior §3.1).
+//! vm_types / vm_extensions cloud_properties.
 
 use crate::names::quote;
 use std::collections::BTreeMap;

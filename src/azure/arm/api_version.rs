@@ -38,8 +38,8 @@ impl ApiKind {
         ApiKind::Resources,
     ];
 
-    /// (public clouds, Azure Stack Hub). Public: the newest versions whose specs we check
-    /// requests against (DESIGN.md §4). Stack: the Azure Stack Hub 2020-09-01-hybrid profile;
+    /// (public clouds, Azure Stack Hub). Public: the newest versions whose specs the conformance
+    /// run checks requests against (docs/testing.md). Stack: the Azure Stack Hub 2020-09-01-hybrid profile;
     /// it has no Compute Gallery.
     const fn versions(self) -> (&'static str, Option<&'static str>) {
         match self {

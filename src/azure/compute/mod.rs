@@ -9,14 +9,13 @@
 //! Public API, by module (every body builder returns a `serde_json::Value` ready to send):
 //!
 //! - this module — [`Tags`], [`bosh_tags`], [`Caching`], [`resource_id`], [`compute_id`],
-//!   [`stringify_metadata`] (Ruby `to_s` of metadata values), [`parse_resource`] (ARM JSON →
-//!   model, with an error naming the resource).
+//!   [`stringify_metadata`] (Ruby `to_s` of metadata values).
 //! - [`disk`] — [`disk::ManagedDisk`] (GET); [`disk::empty_disk_body`],
 //!   [`disk::disk_from_blob_body`] ([`disk::migration_disk_sku`]),
 //!   [`disk::disk_from_snapshot_body`], [`disk::resize_disk_body`],
 //!   [`disk::DiskPatch`] (update / iops / mbps PATCH), [`disk::tags_patch_body`];
 //!   [`disk::create_size_gib`] (floor), [`disk::resize_size_gib`] (ceil); [`disk::plan_resize`],
-//!   [`disk::plan_update`], [`disk::map_update_error`]; [`disk::data_disk_name`],
+//!   [`disk::plan_update`], [`disk::map_update_error`];
 //!   [`disk::disk_encryption_set_id`]; zone migration [`disk::needs_zone_migration`],
 //!   [`disk::zone_migration_spec`], [`disk::zone_migration_recovery_message`].
 //! - [`snapshot`] — [`snapshot::ManagedSnapshot`] (GET), [`snapshot::snapshot_tags`],
@@ -26,29 +25,29 @@
 //!   [`vm::vm_body`] (create PUT); [`vm::vm_tags`]; [`vm::os_disk_size_gib`],
 //!   [`vm::ephemeral_os_disk_size_gib`], [`vm::ephemeral_data_disk_size_gib`];
 //!   [`vm::attach_disk_patch`] → [`vm::AttachPlan`] + [`vm::DiskHints`],
-//!   [`vm::detach_disk_patch`], [`vm::metadata_patch`]; [`vm::os_disk_name`],
-//!   [`vm::ephemeral_disk_name`], [`vm::windows_computer_name`], [`vm::windows_admin_username`],
+//!   [`vm::detach_disk_patch`], [`vm::metadata_patch`];
+//!   [`vm::windows_computer_name`], [`vm::windows_admin_username`],
 //!   [`vm::windows_admin_password`],
 //!   [`vm::user_assigned_identity_id`], [`vm::capacity_reservation_group_id`].
 //! - [`availability_set`] — [`availability_set::availability_set_name`],
 //!   [`availability_set::AvailabilitySetSpec`] → [`availability_set::availability_set_body`],
 //!   [`availability_set::AvailabilitySet`] (GET), [`availability_set::plan_availability_set`].
 //! - [`image`] — [`image::user_image_name`], [`image::legacy_user_image_name`],
-//!   [`image::UserImageSpec`] → [`image::user_image_body`], [`image::UserImage`] /
-//!   [`image::UserImagePage`], [`image::platform_image_versions_path`],
+//!   [`image::UserImageSpec`] → [`image::user_image_body`], [`image::UserImage`],
+//!   [`image::platform_image_versions_path`],
 //!   [`image::PlatformImageVersion`], [`image::VirtualMachineImage`] (does a light stemcell's
 //!   image need a `plan`), [`image::StemcellInfo`].
 //! - [`gallery`] — [`gallery::semver_version`], [`gallery::image_definition_name`],
 //!   [`gallery::ImageDefinitionSpec`] → [`gallery::image_definition_body`],
 //!   [`gallery::ImageVersionSpec`] → [`gallery::image_version_body`],
-//!   [`gallery::version_tags_patch`], [`gallery::replication_patch`],
+//!   [`gallery::version_tags_patch`], [`gallery::replication_patch_for`],
 //!   [`gallery::GalleryImageVersion`] (GET), [`gallery::check_existing_version`],
 //!   [`gallery::add_stemcell_reference`], [`gallery::remove_stemcell_reference`],
 //!   [`gallery::gallery_blob_metadata`], [`gallery::version_location_from_blob_metadata`].
-//! - [`sku`] — [`sku::ResourceSku`] / [`sku::ResourceSkuPage`], [`sku::supports_premium_io`],
-//!   [`sku::default_disk_sku`], [`sku::max_data_disks`], [`sku::max_fault_domains`],
+//! - [`sku`] — [`sku::ResourceSku`], [`sku::supports_premium_io`],
+//!   [`sku::default_disk_sku`], [`sku::max_data_disks`],
 //!   [`sku::map_instance_types`] (InstanceTypeMapper), [`sku::filter_by_architecture`],
-//!   [`sku::round_up_to_gib`], [`sku::DiskInfo`].
+//!   [`sku::DiskInfo`].
 
 pub(crate) mod availability_set;
 pub(crate) mod disk;

@@ -1,4 +1,4 @@
-//! ARM resource ids for Microsoft.Network resources: build, parse, compare.
+//! ARM resource ids for Microsoft.Network resources, built from their parts.
 //!
 //! Ids are kept raw (unescaped): they go into request bodies as they are, and the ARM client
 //! escapes each path segment itself when it turns an id into a URL.

@@ -27,7 +27,7 @@
 //!   `nic.id`).
 //! - GET models (serde, tolerant of missing fields and nulls): [`interface::NetworkInterface`],
 //!   [`public_ip::PublicIpAddress`], [`load_balancer::LoadBalancer`],
-//!   [`application_gateway::ApplicationGateway`], [`security_group::SecurityGroup`],
+//!   [`application_gateway::ApplicationGateway`], NSGs and ASGs as [`Resource`],
 //!   [`virtual_network::VirtualNetwork`], [`virtual_network::Subnet`].
 //! - delete_vm and failure cleanup: the plan's NIC names, [`interface::nics_of_vm`] (filter a
 //!   NIC listing of the VM's RG), [`interface::availability_set_from_nics`],
