@@ -88,7 +88,12 @@ impl LockDir {
     }
 
     /// Waits for the lock until `deadline`, polling so the wait stays cancellable and bounded.
-    pub(crate) async fn lock(&self, name: &str, mode: LockMode, deadline: Instant) -> CpiResult<FileLock> {
+    pub(crate) async fn lock(
+        &self,
+        name: &str,
+        mode: LockMode,
+        deadline: Instant,
+    ) -> CpiResult<FileLock> {
         let mut pause = Duration::from_millis(20);
         loop {
             if let Some(lock) = self.try_lock(name, mode)? {

@@ -35,8 +35,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{SimConfig, StorageBackend};
-pub use faults::{Fault, FaultAction, Scenario};
 pub(crate) use faults::FaultStatus;
+pub use faults::{Fault, FaultAction, Scenario};
 pub(crate) use http::ArmError;
 pub use reqlog::LoggedRequest;
 pub(crate) use traffic::TRAFFIC_DIR_ENV;

@@ -62,7 +62,11 @@ pub(crate) fn backoff(policy: Backoff, attempt: u32) -> Duration {
 
 /// The wait before retry `attempt` (1-based): Azure's hint when it gave one, else our backoff;
 /// never more than `policy.max`.
-pub(crate) fn delay_before_retry(policy: Backoff, attempt: u32, hint: Option<Duration>) -> Duration {
+pub(crate) fn delay_before_retry(
+    policy: Backoff,
+    attempt: u32,
+    hint: Option<Duration>,
+) -> Duration {
     hint.unwrap_or_else(|| backoff(policy, attempt))
         .min(policy.max)
 }

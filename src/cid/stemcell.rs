@@ -37,7 +37,6 @@ impl StemcellCid {
     pub(crate) fn blob_name(&self) -> String {
         format!("{}.vhd", self.0)
     }
-
 }
 
 impl FromStr for StemcellCid {

@@ -94,7 +94,10 @@ impl ArmClient {
     }
 
     /// Builds the client on an existing HTTP client (shared with the blob layer).
-    pub(crate) fn with_http_client(settings: &AzureSettings, http: reqwest::Client) -> Result<Self> {
+    pub(crate) fn with_http_client(
+        settings: &AzureSettings,
+        http: reqwest::Client,
+    ) -> Result<Self> {
         let base = settings.resource_manager_url.clone();
         check_transport_security(&base)?;
         if base.cannot_be_a_base() {

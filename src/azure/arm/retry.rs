@@ -42,7 +42,11 @@ pub(super) fn backoff(timings: &Timings, attempt: u32) -> Duration {
 }
 
 /// [`retry_delay::delay_before_retry`] with the ARM timings.
-pub(super) fn delay_before_retry(timings: &Timings, attempt: u32, hint: Option<Duration>) -> Duration {
+pub(super) fn delay_before_retry(
+    timings: &Timings,
+    attempt: u32,
+    hint: Option<Duration>,
+) -> Duration {
     retry_delay::delay_before_retry(policy(timings), attempt, hint)
 }
 

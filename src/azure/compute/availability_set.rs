@@ -21,7 +21,10 @@ pub(crate) const ALIGNED_SKU: &str = "Aligned";
 /// The availability set of a non-zonal VM: `availability_set` from the vm_type, else the
 /// Director's `env.bosh.group`. A group longer than 80 characters becomes
 /// `az-<md5hex(group)>-<last 40 characters of group>` (an explicit name is used as given).
-pub(crate) fn availability_set_name(explicit: Option<&str>, bosh_group: Option<&str>) -> Option<String> {
+pub(crate) fn availability_set_name(
+    explicit: Option<&str>,
+    bosh_group: Option<&str>,
+) -> Option<String> {
     if let Some(name) = explicit {
         return Some(name.to_string());
     }

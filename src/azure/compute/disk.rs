@@ -865,5 +865,4 @@ mod tests {
             "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Compute/diskEncryptionSets/des1"
         );
     }
-
 }

@@ -806,7 +806,11 @@ pub(crate) fn check_existing_version(
 /// The tags after registering another stemcell on an existing version: the CID appended to
 /// `stemcell_references` (legacy `stemcell_name` folded in, the key kept for older CPIs), and
 /// `image_sha256` recorded when the version had none.
-pub(crate) fn add_stemcell_reference(tags: &Tags, stemcell_cid: &str, image_sha256: Option<&str>) -> Tags {
+pub(crate) fn add_stemcell_reference(
+    tags: &Tags,
+    stemcell_cid: &str,
+    image_sha256: Option<&str>,
+) -> Tags {
     let mut references = stemcell_references(tags);
     if !references.iter().any(|r| r == stemcell_cid) {
         references.push(stemcell_cid.to_string());

@@ -31,7 +31,11 @@ pub(crate) fn legacy_user_image_name(
 /// The user image name: `<uuid>-S-<loc>`, `<uuid>-SSSD-<loc>`, `<uuid>-P-<loc>`; other SKUs stay
 /// spelled out. Derived from the legacy name by the same first-match substitutions as Ruby, so
 /// both CPIs find each other's images.
-pub(crate) fn user_image_name(stemcell_cid: &str, storage_account_type: &str, location: &str) -> String {
+pub(crate) fn user_image_name(
+    stemcell_cid: &str,
+    storage_account_type: &str,
+    location: &str,
+) -> String {
     legacy_user_image_name(stemcell_cid, storage_account_type, location)
         .replacen(&format!("{STEMCELL_PREFIX}-"), "", 1)
         .replacen("Standard_LRS", "S", 1)

@@ -95,7 +95,12 @@ pub(crate) fn resource_id(
 }
 
 /// A `Microsoft.Compute` resource id, e.g. `compute_id(sub, rg, "disks", "bosh-disk-data-x")`.
-pub(crate) fn compute_id(subscription_id: &str, resource_group: &str, kind: &str, name: &str) -> String {
+pub(crate) fn compute_id(
+    subscription_id: &str,
+    resource_group: &str,
+    kind: &str,
+    name: &str,
+) -> String {
     resource_id(
         subscription_id,
         resource_group,
@@ -111,8 +116,9 @@ pub(crate) fn parse_resource<T: serde::de::DeserializeOwned>(
     what: &str,
     body: &[u8],
 ) -> crate::error::CpiResult<T> {
-    serde_json::from_slice(body)
-        .map_err(|e| crate::error::CpiError::cloud(format!("Unexpected ARM response for {what}: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        crate::error::CpiError::cloud(format!("Unexpected ARM response for {what}: {e}"))
+    })
 }
 
 /// Prefix of the stemcell blob metadata keys only this CPI writes (upload and deletion marks,

@@ -723,5 +723,4 @@ mod tests {
             assert!((28..=1000).contains(&size) && (1..=64).contains(&count));
         }
     }
-
 }

@@ -26,7 +26,10 @@ impl BackendPoolPlan {
         )
     }
 
-    pub(crate) fn application_gateway(subscription_id: &str, reference: &props::BackendPoolRef) -> Self {
+    pub(crate) fn application_gateway(
+        subscription_id: &str,
+        reference: &props::BackendPoolRef,
+    ) -> Self {
         Self::new(
             subscription_id,
             reference,

@@ -66,7 +66,12 @@ impl ResourceId {
     }
 
     /// `.../virtualNetworks/{vnet}/subnets/{subnet}`
-    pub(crate) fn subnet(subscription_id: &str, resource_group: &str, vnet: &str, subnet: &str) -> Self {
+    pub(crate) fn subnet(
+        subscription_id: &str,
+        resource_group: &str,
+        vnet: &str,
+        subnet: &str,
+    ) -> Self {
         Self::network(
             subscription_id,
             resource_group,
@@ -81,7 +86,6 @@ impl ResourceId {
         self.path.push((collection.to_owned(), name.to_owned()));
         self
     }
-
 }
 
 impl PartialEq for ResourceId {
@@ -140,5 +144,4 @@ mod tests {
         let pip = ResourceId::network("s", "r", NetworkKind::PublicIpAddress, "p");
         assert!(pip.to_string().ends_with("/publicIPAddresses/p"));
     }
-
 }

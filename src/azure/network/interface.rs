@@ -50,7 +50,10 @@ pub(crate) const NIC_RESERVED_RETRY_DELAY: std::time::Duration = std::time::Dura
 
 /// The NICs of `vm_name` among a listing of its resource group (delete_vm, and cleanup after a
 /// create_vm that failed part-way through the NIC PUTs).
-pub(crate) fn nics_of_vm<'a>(nics: &'a [NetworkInterface], vm_name: &str) -> Vec<&'a NetworkInterface> {
+pub(crate) fn nics_of_vm<'a>(
+    nics: &'a [NetworkInterface],
+    vm_name: &str,
+) -> Vec<&'a NetworkInterface> {
     nics.iter()
         .filter(|nic| is_nic_of_vm(&nic.name, vm_name))
         .collect()

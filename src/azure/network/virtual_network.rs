@@ -113,7 +113,10 @@ pub(crate) fn subnet_lookup(
 
 /// The VM's location: the primary VNet's. A `location` in cpi.json must equal it (Ruby
 /// compares exactly).
-pub(crate) fn vm_location<'a>(configured: Option<&str>, vnet: &'a VirtualNetwork) -> CpiResult<&'a str> {
+pub(crate) fn vm_location<'a>(
+    configured: Option<&str>,
+    vnet: &'a VirtualNetwork,
+) -> CpiResult<&'a str> {
     let Some(location) = vnet.location.as_deref().filter(|l| !l.is_empty()) else {
         return Err(CpiError::cloud(format!(
             "The virtual network '{}' has no location",
