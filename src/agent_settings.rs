@@ -1,4 +1,4 @@
-//! The agent settings a new VM reads from its customData (ruby-cpi-behavior §8.4): the Ruby
+//! The agent settings a new VM reads from its customData (the VM's `userData` on ARM): the Ruby
 //! CPI's JSON, key for key and in the same order, so agents on existing stemcells read it
 //! unchanged.
 
@@ -8,29 +8,29 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 /// The SCSI host the agent looks under for Azure data disks.
-pub const AZURE_SCSI_HOST_DEVICE_ID: &str = "{f8b3781b-1e82-4818-a1c3-63d806ec15bb}";
+pub(crate) const AZURE_SCSI_HOST_DEVICE_ID: &str = "{f8b3781b-1e82-4818-a1c3-63d806ec15bb}";
 
-pub struct AgentSettings<'a> {
+pub(crate) struct AgentSettings<'a> {
     /// The VM CID as the Director will know it.
     pub instance_id: &'a str,
     /// Windows only: the generated computer name; Linux VMs use the instance id.
-    pub computer_name: Option<&'a str>,
+    pub(crate) computer_name: Option<&'a str>,
     pub dns: Option<&'a [String]>,
     pub agent_id: &'a str,
     pub vm_name: &'a str,
     /// The Director's `networks` argument, verbatim.
     pub networks: &'a Map<String, Value>,
     /// Dual-stack: which OS interface each `nic_group` is on (`"1" -> "eth0"`).
-    pub nic_groups_to_iface: &'a BTreeMap<String, String>,
+    pub(crate) nic_groups_to_iface: &'a BTreeMap<String, String>,
     pub env: &'a Map<String, Value>,
     /// False when `ephemeral_disk.use_root_disk` puts the ephemeral data on the OS disk.
-    pub has_ephemeral_disk: bool,
+    pub(crate) has_ephemeral_disk: bool,
     /// The `agent` section of cpi.json (`mbus`, `ntp`, ...), merged last.
-    pub agent_config: &'a Map<String, Value>,
+    pub(crate) agent_config: &'a Map<String, Value>,
 }
 
 impl AgentSettings<'_> {
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut data = Map::new();
         match self.computer_name {
             Some(computer_name) => {
@@ -69,14 +69,14 @@ impl AgentSettings<'_> {
     }
 
     /// customData: base64 of the compact JSON.
-    pub fn encoded(&self) -> String {
+    pub(crate) fn encoded(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(self.to_json().to_string())
     }
 }
 
 /// Every network gets `use_dhcp: true` (Azure assigns addresses through DHCP) and, in
 /// dual-stack groups, the interface `alias`; the caller's hash is not changed.
-pub fn agent_networks(
+pub(crate) fn agent_networks(
     networks: &Map<String, Value>,
     nic_groups_to_iface: &BTreeMap<String, String>,
 ) -> Map<String, Value> {

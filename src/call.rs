@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-pub type Hash = Map<String, Value>;
+pub(crate) type Hash = Map<String, Value>;
 
 /// Every method the Director or bosh-cli may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -68,7 +68,7 @@ const fn row(
 impl Method {
     /// In declaration order (checked below), which is also the order in which the
     /// configuration's `azure.method_timeouts` are read.
-    pub const ALL: [Self; 25] = [
+    pub(crate) const ALL: [Self; 25] = [
         Self::Info,
         Self::CreateStemcell,
         Self::DeleteStemcell,
@@ -133,7 +133,7 @@ impl Method {
         }
     }
 
-    pub fn from_wire_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_wire_name(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|method| method.wire_name() == name)
@@ -168,10 +168,10 @@ const _: () = {
     }
 };
 
-/// Which result shapes the caller expects (cpi-protocol §2.1). The request's version, not the
+/// Which result shapes the caller expects (the request's `api_version`, 1 when absent). The request's version, not the
 /// stemcell's, chooses the v1 or v2 shapes of `create_vm` and `attach_disk`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ApiVersion {
+pub(crate) enum ApiVersion {
     V1,
     V2,
     /// 3 and above: v2 shapes plus the optional third `create_stemcell` argument.
@@ -192,7 +192,7 @@ impl ApiVersion {
 /// the Director sent them, because reading them needs the configuration (the default resource
 /// group, the cloud), which is loaded only once the request is known to be well formed.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Call {
+pub(crate) enum Call {
     Info,
     CreateStemcell {
         image_path: String,

@@ -1,7 +1,7 @@
 //! The one error type every CPI method returns, and its BOSH wire identity.
 //!
 //! Only the ten type strings the Director knows are ever emitted: any other string makes the
-//! Director raise `ExternalCpi::UnknownError` and lose the semantics (cpi-protocol §5).
+//! Director raise `ExternalCpi::UnknownError` and lose the semantics.
 
 use std::fmt;
 
@@ -39,15 +39,15 @@ impl CpiError {
         Self::Cpi(message.into())
     }
 
-    pub fn not_implemented(message: impl Into<String>) -> Self {
+    pub(crate) fn not_implemented(message: impl Into<String>) -> Self {
         Self::NotImplemented(message.into())
     }
 
-    pub fn not_supported(message: impl Into<String>) -> Self {
+    pub(crate) fn not_supported(message: impl Into<String>) -> Self {
         Self::NotSupported(message.into())
     }
 
-    pub fn vm_creation_failed(message: impl Into<String>, ok_to_retry: bool) -> Self {
+    pub(crate) fn vm_creation_failed(message: impl Into<String>, ok_to_retry: bool) -> Self {
         Self::VmCreationFailed {
             message: message.into(),
             ok_to_retry,
@@ -105,10 +105,11 @@ impl fmt::Display for CpiError {
 
 impl std::error::Error for CpiError {}
 
-pub type CpiResult<T> = Result<T, CpiError>;
+pub(crate) type CpiResult<T> = Result<T, CpiError>;
 
 /// Every wire type string the Director knows (`ExternalCpi::KNOWN_RPC_ERRORS`).
-pub const KNOWN_WIRE_TYPES: [&str; 10] = [
+#[cfg(test)]
+pub(crate) const KNOWN_WIRE_TYPES: [&str; 10] = [
     "Bosh::Clouds::CloudError",
     "Bosh::Clouds::CpiError",
     "Bosh::Clouds::NotImplemented",

@@ -4,22 +4,22 @@
 // Unit tests may unwrap (clippy.toml).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
-pub mod actions;
-pub mod agent_settings;
+pub(crate) mod actions;
+pub(crate) mod agent_settings;
 pub mod azure;
-pub mod call;
-pub mod cid;
+pub(crate) mod call;
+pub(crate) mod cid;
 pub mod config;
-pub mod data_dir;
-pub mod error;
+pub(crate) mod data_dir;
+pub(crate) mod error;
 pub(crate) mod fields;
-pub mod locks;
+pub(crate) mod locks;
 pub mod logging;
-pub mod names;
-pub mod props;
+pub(crate) mod names;
+pub(crate) mod props;
 pub mod rpc;
 pub mod serve;
 pub mod stemcell;
 pub mod telemetry;
 
-pub use error::{CpiError, CpiResult};
+pub use error::CpiError;

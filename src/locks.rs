@@ -8,22 +8,22 @@ use std::time::{Duration, Instant};
 
 use crate::error::{CpiError, CpiResult};
 
-pub const DEFAULT_LOCK_DIR: &str = "/tmp/azure_cpi";
+pub(crate) const DEFAULT_LOCK_DIR: &str = "/tmp/azure_cpi";
 
 /// Held until dropped; the kernel also releases it if the process dies.
 #[derive(Debug)]
-pub struct FileLock {
+pub(crate) struct FileLock {
     _file: File,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockMode {
+pub(crate) enum LockMode {
     Shared,
     Exclusive,
 }
 
 #[derive(Debug, Clone)]
-pub struct LockDir {
+pub(crate) struct LockDir {
     dir: PathBuf,
 }
 
@@ -34,13 +34,13 @@ impl Default for LockDir {
 }
 
 impl LockDir {
-    pub fn new(dir: impl AsRef<Path>) -> Self {
+    pub(crate) fn new(dir: impl AsRef<Path>) -> Self {
         Self {
             dir: dir.as_ref().to_path_buf(),
         }
     }
 
-    pub fn path_of(&self, name: &str) -> PathBuf {
+    pub(crate) fn path_of(&self, name: &str) -> PathBuf {
         // Names come from Azure resource names; keep them inside the lock directory.
         let safe: String = name
             .chars()
@@ -71,7 +71,7 @@ impl LockDir {
     }
 
     /// Takes the lock now or answers None when another process holds it.
-    pub fn try_lock(&self, name: &str, mode: LockMode) -> CpiResult<Option<FileLock>> {
+    pub(crate) fn try_lock(&self, name: &str, mode: LockMode) -> CpiResult<Option<FileLock>> {
         let file = self.open(name)?;
         let attempt = match mode {
             LockMode::Shared => file.try_lock_shared(),
@@ -88,7 +88,12 @@ impl LockDir {
     }
 
     /// Waits for the lock until `deadline`, polling so the wait stays cancellable and bounded.
-    pub async fn lock(&self, name: &str, mode: LockMode, deadline: Instant) -> CpiResult<FileLock> {
+    pub(crate) async fn lock(
+        &self,
+        name: &str,
+        mode: LockMode,
+        deadline: Instant,
+    ) -> CpiResult<FileLock> {
         let mut pause = Duration::from_millis(20);
         loop {
             if let Some(lock) = self.try_lock(name, mode)? {

@@ -16,7 +16,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-pub const LEVEL_ENV: &str = "BOSH_AZURE_CPI_LOG_LEVEL";
+pub(crate) const LEVEL_ENV: &str = "BOSH_AZURE_CPI_LOG_LEVEL";
 
 const TIMESTAMP: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]");

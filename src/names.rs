@@ -13,24 +13,24 @@ use std::fmt;
 use crate::error::{CpiError, CpiResult};
 
 /// How much of an input a message shows.
-pub const QUOTE_PREFIX_CHARS: usize = 128;
+pub(crate) const QUOTE_PREFIX_CHARS: usize = 128;
 /// How much of an Azure resource id a message shows: a valid one whole.
-pub const RESOURCE_ID_SHOWN_CHARS: usize = 1024;
+pub(crate) const RESOURCE_ID_SHOWN_CHARS: usize = 1024;
 
 /// An input as a message shows it: whole when short, otherwise its first
 /// [`QUOTE_PREFIX_CHARS`] characters and `… (N bytes)`. Control characters are escaped so
 /// an input cannot forge a log line.
-pub fn quote(input: &str) -> Quoted<'_> {
+pub(crate) fn quote(input: &str) -> Quoted<'_> {
     quote_up_to(input, QUOTE_PREFIX_CHARS)
 }
 
 /// [`quote`] with another limit: for texts that are useful whole when of a sane size (an
 /// Azure error message, a resource path of checked names), but must not grow with an input.
-pub fn quote_up_to(input: &str, max_chars: usize) -> Quoted<'_> {
+pub(crate) fn quote_up_to(input: &str, max_chars: usize) -> Quoted<'_> {
     Quoted(input, max_chars)
 }
 
-pub struct Quoted<'a>(&'a str, usize);
+pub(crate) struct Quoted<'a>(&'a str, usize);
 
 impl fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -52,11 +52,11 @@ impl fmt::Display for Quoted<'_> {
 /// The longest CID accepted: longer than any id made of valid names (a V2 disk id holding a
 /// 1024-character blob name is the longest), short enough that a CID shown in a log stays
 /// readable. Checked before parsing, so an oversized id costs nothing.
-pub const MAX_CID_BYTES: usize = 2048;
+pub(crate) const MAX_CID_BYTES: usize = 2048;
 
 /// Refuses a CID longer than [`MAX_CID_BYTES`]: unknown V2 entries are kept (they round-trip
 /// as the Ruby CPI keeps them), so the names' checks alone would not bound an id.
-pub fn check_cid_length(field: &str, cid: &str) -> CpiResult<()> {
+pub(crate) fn check_cid_length(field: &str, cid: &str) -> CpiResult<()> {
     if cid.len() <= MAX_CID_BYTES {
         return Ok(());
     }
@@ -68,7 +68,7 @@ pub fn check_cid_length(field: &str, cid: &str) -> CpiResult<()> {
 
 /// The resource types whose names the CPI takes from the Director.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     ResourceGroup,
     VirtualMachine,
     /// Managed disks, snapshots, images, NICs, public IPs, NSGs, ASGs, load balancers and
@@ -200,7 +200,7 @@ impl Kind {
 /// Checks `value`, the `field` of a request (e.g. `vm_cid`, `networks.default.virtual_network_name`),
 /// against Azure's naming rule for `kind`. The error is a CloudError that names the field and
 /// shows only a short prefix of the value; nothing is retried.
-pub fn check(kind: Kind, field: &str, value: &str) -> CpiResult<()> {
+pub(crate) fn check(kind: Kind, field: &str, value: &str) -> CpiResult<()> {
     let rule = kind.rule();
     let chars = value.chars().count();
     let problem = if chars < rule.min || chars > rule.max {

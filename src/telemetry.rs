@@ -24,7 +24,7 @@ use crate::error::CpiError;
 /// The argument that turns the binary into the sender: `azure_cpi --send-telemetry <dir> <url>`.
 pub const SEND_FLAG: &str = "--send-telemetry";
 /// Test hook: seconds between two posts (default 60).
-pub const COOLDOWN_ENV: &str = "BOSH_AZURE_CPI_TELEMETRY_COOLDOWN_SECS";
+pub(crate) const COOLDOWN_ENV: &str = "BOSH_AZURE_CPI_TELEMETRY_COOLDOWN_SECS";
 
 const EVENT_ID: &str = "1";
 const PROVIDER_ID: &str = "69B669B9-4AF8-4C50-BDC4-6006FA76E975";
@@ -45,7 +45,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 const LOG_LIMIT: u64 = 1024 * 1024;
 
 /// One call being watched; `finish` records it.
-pub struct Monitor {
+pub(crate) struct Monitor {
     operation: &'static str,
     container_id: String,
     extras: Map<String, Value>,

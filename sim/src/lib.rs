@@ -35,10 +35,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{SimConfig, StorageBackend};
-pub use faults::{Fault, FaultAction, FaultStatus, Scenario};
-pub use http::ArmError;
+pub(crate) use faults::FaultStatus;
+pub use faults::{Fault, FaultAction, Scenario};
+pub(crate) use http::ArmError;
 pub use reqlog::LoggedRequest;
-pub use traffic::TRAFFIC_DIR_ENV;
+pub(crate) use traffic::TRAFFIC_DIR_ENV;
 
 /// Errors starting or controlling the simulator.
 #[derive(Debug, thiserror::Error)]

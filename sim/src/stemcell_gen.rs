@@ -532,7 +532,7 @@ pub fn vhd_footer(disk_size: u64, seed: u64) -> [u8; 512] {
 }
 
 /// CHS geometry as the VHD specification (appendix) computes it.
-pub fn chs_geometry(disk_size: u64) -> (u16, u8, u8) {
+pub(crate) fn chs_geometry(disk_size: u64) -> (u16, u8, u8) {
     let mut total = disk_size / SECTOR;
     if total > 65535 * 16 * 255 {
         total = 65535 * 16 * 255;
@@ -593,37 +593,6 @@ pub fn stemcell_cloud_properties(generation: Generation) -> serde_json::Value {
         map.insert("generation".into(), "gen2".into());
     }
     props
-}
-
-/// A whole `stemcell.MF` as found in the stemcell tgz, with `sha1` of the image file.
-pub fn stemcell_manifest(generation: Generation, image_sha1_hex: &str) -> String {
-    let mut manifest = format!(
-        "---\n\
-         name: bosh-azure-hyperv-ubuntu-jammy-go_agent\n\
-         version: '1.123'\n\
-         bosh_protocol: '1'\n\
-         api_version: 3\n\
-         sha1: {image_sha1_hex}\n\
-         operating_system: ubuntu-jammy\n\
-         stemcell_formats:\n\
-         - azure-vhd\n\
-         cloud_properties:\n\
-        \x20 name: bosh-azure-hyperv-ubuntu-jammy-go_agent\n\
-        \x20 version: '1.123'\n\
-        \x20 infrastructure: azure\n\
-        \x20 hypervisor: hyperv\n\
-        \x20 disk: 3072\n\
-        \x20 disk_format: vhd\n\
-        \x20 container_format: bare\n\
-        \x20 os_type: linux\n\
-        \x20 os_distro: ubuntu\n\
-        \x20 architecture: x86_64\n\
-        \x20 root_device_name: \"/dev/sda1\"\n"
-    );
-    if generation == Generation::Gen2 {
-        manifest.push_str("  generation: gen2\n");
-    }
-    manifest
 }
 
 #[cfg(test)]
@@ -763,11 +732,7 @@ mod tests {
     }
 
     #[test]
-    fn manifests_differ_only_by_generation() {
-        let gen1 = stemcell_manifest(Generation::Gen1, "abc");
-        let gen2 = stemcell_manifest(Generation::Gen2, "abc");
-        assert!(!gen1.contains("generation"));
-        assert!(gen2.ends_with("  generation: gen2\n"));
+    fn cloud_properties_differ_only_by_generation() {
         assert_eq!(
             stemcell_cloud_properties(Generation::Gen2)["generation"],
             "gen2"

@@ -38,7 +38,7 @@ use crate::error::{CpiError, CpiResult};
 /// worth one more try before the disk is put back.
 const ZONAL_CREATE_RETRIES: u32 = 2;
 
-pub async fn attach_disk(
+pub(super) async fn attach_disk(
     azure: &Azure<'_>,
     vm_cid: &VmCid,
     disk_cid: &DiskCid,

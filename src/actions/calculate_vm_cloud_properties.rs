@@ -10,7 +10,7 @@ use crate::azure::compute::sku::{DesiredInstanceSize, map_instance_types};
 use crate::error::{CpiError, CpiResult};
 use crate::props::VmResources;
 
-pub async fn calculate_vm_cloud_properties(
+pub(super) async fn calculate_vm_cloud_properties(
     azure: &Azure<'_>,
     desired: &VmResources,
 ) -> CpiResult<Value> {

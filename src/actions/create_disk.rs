@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::azure::Azure;
 // attach_disk reads the SKUs through here too.
-pub use super::resource_skus::vm_skus;
+pub(super) use super::resource_skus::vm_skus;
 use crate::azure::ApiKind;
 use crate::azure::compute::disk::{
     EmptyDiskSpec, check_ultra_caching, create_size_gib, disk_encryption_set_id, empty_disk_body,
@@ -23,7 +23,7 @@ struct Located {
     location: String,
 }
 
-pub async fn create_disk(
+pub(super) async fn create_disk(
     azure: &Azure<'_>,
     size_mib: u64,
     props: &DiskCloudProps,

@@ -11,7 +11,7 @@ use crate::azure::{ApiKind, Deleted};
 use crate::cid::DiskCid;
 use crate::error::CpiResult;
 
-pub async fn delete_disk(azure: &Azure<'_>, disk: &DiskCid) -> CpiResult<Value> {
+pub(super) async fn delete_disk(azure: &Azure<'_>, disk: &DiskCid) -> CpiResult<Value> {
     let path = azure.disk_path(disk.resource_group_name(), disk.disk_name());
     let deleted = azure
         .arm

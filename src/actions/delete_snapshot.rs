@@ -10,7 +10,7 @@ use crate::azure::storage::blob_disk::{DISK_CONTAINER, vhd_blob_name};
 use crate::cid::SnapshotCid;
 use crate::error::CpiResult;
 
-pub async fn delete_snapshot(azure: &Azure<'_>, snapshot: &SnapshotCid) -> CpiResult<Value> {
+pub(super) async fn delete_snapshot(azure: &Azure<'_>, snapshot: &SnapshotCid) -> CpiResult<Value> {
     if !snapshot.is_managed() {
         let (disk_name, snapshot_time) = snapshot.blob_snapshot()?;
         let account = azure

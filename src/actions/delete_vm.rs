@@ -31,7 +31,7 @@ use crate::cid::VmCid;
 use crate::error::CpiResult;
 use crate::locks::{LockDir, LockMode};
 
-pub async fn delete_vm(azure: &Azure<'_>, vm_cid: &VmCid) -> CpiResult<Value> {
+pub(super) async fn delete_vm(azure: &Azure<'_>, vm_cid: &VmCid) -> CpiResult<Value> {
     let locks = LockDir::default();
     let vm: Option<VirtualMachine> = azure.vm(vm_cid).await?;
     let network = azure
@@ -202,7 +202,7 @@ async fn delete_nics(azure: &Azure<'_>, paths: &[ResourcePath]) -> CpiResult<()>
 /// Deletes a NIC. Azure keeps a NIC reserved for a while after a VM that used it failed or was
 /// deleted (`NicReservedForAnotherVm`); the delete is retried then, as the Ruby CPI does,
 /// within the call's deadline.
-pub async fn delete_nic(azure: &Azure<'_>, path: &ResourcePath) -> CpiResult<Deleted> {
+pub(super) async fn delete_nic(azure: &Azure<'_>, path: &ResourcePath) -> CpiResult<Deleted> {
     let mut attempt = 1;
     loop {
         match azure

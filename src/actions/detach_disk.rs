@@ -9,7 +9,7 @@ use crate::azure::compute::vm::detach_disk_patch;
 use crate::cid::{DiskCid, VmCid};
 use crate::error::CpiResult;
 
-pub async fn detach_disk(
+pub(super) async fn detach_disk(
     azure: &Azure<'_>,
     vm_cid: &VmCid,
     disk_cid: &DiskCid,

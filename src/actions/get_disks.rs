@@ -7,7 +7,7 @@ use super::azure::Azure;
 use crate::cid::VmCid;
 use crate::error::CpiResult;
 
-pub async fn get_disks(azure: &Azure<'_>, vm: &VmCid) -> CpiResult<Value> {
+pub(super) async fn get_disks(azure: &Azure<'_>, vm: &VmCid) -> CpiResult<Value> {
     let vm = azure.existing_vm(vm).await?;
     Ok(Value::from(vm.bosh_disk_ids()))
 }

@@ -9,7 +9,7 @@ use crate::azure::storage::blob_disk::{DISK_CONTAINER, is_migrated, vhd_blob_nam
 use crate::cid::DiskCid;
 use crate::error::CpiResult;
 
-pub async fn has_disk(azure: &Azure<'_>, disk: &DiskCid) -> CpiResult<Value> {
+pub(super) async fn has_disk(azure: &Azure<'_>, disk: &DiskCid) -> CpiResult<Value> {
     let found = azure
         .managed_disk(disk.resource_group_name(), disk.disk_name())
         .await?

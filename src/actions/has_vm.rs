@@ -6,7 +6,7 @@ use super::azure::Azure;
 use crate::cid::VmCid;
 use crate::error::CpiResult;
 
-pub async fn has_vm(azure: &Azure<'_>, vm: &VmCid) -> CpiResult<Value> {
+pub(super) async fn has_vm(azure: &Azure<'_>, vm: &VmCid) -> CpiResult<Value> {
     let exists = azure.vm(vm).await?.is_some_and(|vm| !vm.is_deleting());
     Ok(Value::Bool(exists))
 }

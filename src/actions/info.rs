@@ -2,6 +2,6 @@
 
 use serde_json::{Value, json};
 
-pub fn info() -> Value {
+pub(super) fn info() -> Value {
     json!({"api_version": 2, "stemcell_formats": ["azure-vhd", "azure-light"]})
 }

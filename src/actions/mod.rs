@@ -46,13 +46,13 @@ use crate::error::{CpiError, CpiResult};
 use crate::names::{Kind, check as check_name, check_cid_length};
 use crate::props::{DiskCloudProps, Networks, PropsContext, VmCloudProps, VmResources};
 
-pub struct Cpi {
+pub(crate) struct Cpi {
     pub config: Config,
     pub api_version: ApiVersion,
 }
 
 impl Cpi {
-    pub fn new(config: Config, api_version: ApiVersion) -> Self {
+    pub(crate) fn new(config: Config, api_version: ApiVersion) -> Self {
         Self {
             config,
             api_version,
@@ -87,7 +87,7 @@ impl Cpi {
 
     /// Runs the call. Every ID and cloud_properties value is read before Azure is reached,
     /// so a malformed one is refused without any traffic.
-    pub fn run(&self, call: Call) -> CpiResult<Value> {
+    pub(crate) fn run(&self, call: Call) -> CpiResult<Value> {
         let method = call.method();
         match call {
             Call::Info => Ok(info::info()),

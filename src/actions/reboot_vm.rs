@@ -8,7 +8,7 @@ use crate::azure::{ApiKind, PostSafety};
 use crate::cid::VmCid;
 use crate::error::{CpiError, CpiResult};
 
-pub async fn reboot_vm(azure: &Azure<'_>, vm: &VmCid) -> CpiResult<Value> {
+pub(super) async fn reboot_vm(azure: &Azure<'_>, vm: &VmCid) -> CpiResult<Value> {
     let restart = azure.vm_path(vm).segment("restart");
     match azure
         .arm

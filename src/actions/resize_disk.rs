@@ -10,7 +10,7 @@ use crate::azure::compute::disk::{ResizePlan, plan_resize, resize_disk_body};
 use crate::cid::DiskCid;
 use crate::error::{CpiError, CpiResult};
 
-pub async fn resize_disk(
+pub(super) async fn resize_disk(
     azure: &Azure<'_>,
     disk_cid: &DiskCid,
     new_size_mib: u64,

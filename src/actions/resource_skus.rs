@@ -26,7 +26,7 @@ struct CacheFile {
 }
 
 /// The VM sizes offered in a location (every page), to read their capabilities.
-pub async fn vm_skus(azure: &Azure<'_>, location: &str) -> CpiResult<Vec<ResourceSku>> {
+pub(super) async fn vm_skus(azure: &Azure<'_>, location: &str) -> CpiResult<Vec<ResourceSku>> {
     let cache = cache_path(azure, location);
     let cached = cache.as_deref().and_then(read_fresh);
     let raw = match cached {

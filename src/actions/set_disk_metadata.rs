@@ -15,7 +15,7 @@ use crate::error::{CpiError, CpiResult};
 /// The disk tags metadata never overwrites.
 const KEPT_TAGS: [&str; 2] = [USER_AGENT_TAG, "caching"];
 
-pub async fn set_disk_metadata(
+pub(super) async fn set_disk_metadata(
     azure: &Azure<'_>,
     disk_cid: &DiskCid,
     metadata: &Map<String, Value>,

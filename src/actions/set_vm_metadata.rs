@@ -9,7 +9,7 @@ use crate::azure::compute::vm::metadata_patch;
 use crate::cid::VmCid;
 use crate::error::CpiResult;
 
-pub async fn set_vm_metadata(
+pub(super) async fn set_vm_metadata(
     azure: &Azure<'_>,
     vm_cid: &VmCid,
     metadata: &Map<String, Value>,

@@ -15,7 +15,7 @@ use crate::azure::storage::blob_disk::{DISK_CONTAINER, snapshot_metadata, vhd_bl
 use crate::cid::{DiskCid, SnapshotCid};
 use crate::error::CpiResult;
 
-pub async fn snapshot_disk(
+pub(super) async fn snapshot_disk(
     azure: &Azure<'_>,
     disk_cid: &DiskCid,
     metadata: &Map<String, Value>,

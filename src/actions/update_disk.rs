@@ -12,7 +12,7 @@ use crate::cid::DiskCid;
 use crate::error::{CpiError, CpiResult};
 use crate::props::DiskCloudProps;
 
-pub async fn update_disk(
+pub(super) async fn update_disk(
     azure: &Azure<'_>,
     disk_cid: &DiskCid,
     new_size_mib: u64,

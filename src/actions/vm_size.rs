@@ -31,9 +31,9 @@ struct VirtualMachineSize {
 pub(super) struct VmSizeInputs<'a> {
     pub location: &'a str,
     /// `architecture` from the stemcell's metadata; none means x64.
-    pub stemcell_architecture: Option<&'a str>,
+    pub(crate) stemcell_architecture: Option<&'a str>,
     /// The persistent disks the Director will attach (create_vm's `disk_cids`).
-    pub disk_cids: &'a [DiskCid],
+    pub(crate) disk_cids: &'a [DiskCid],
     /// The availability set the VM joins, when it has one.
     pub availability_set: Option<&'a ResourcePath>,
     /// What the VM's options need of a size (Trusted Launch, encryption at host, Ultra).

@@ -29,7 +29,7 @@ impl Deadline {
         self.0.saturating_duration_since(Instant::now())
     }
 
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.remaining().is_zero()
     }
 }

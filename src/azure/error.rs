@@ -105,12 +105,12 @@ fn format_details(details: &[ErrorDetail]) -> String {
 
 impl Error {
     /// True for a missing resource: actions turn it into VMNotFound, DiskNotFound, ...
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
     }
 
     /// True when an `If-Match` precondition failed: read the resource again and recompute.
-    pub fn is_precondition_failed(&self) -> bool {
+    pub(crate) fn is_precondition_failed(&self) -> bool {
         matches!(self, Self::PreconditionFailed { .. })
     }
 

@@ -42,15 +42,15 @@
 //!   non-allow-listed query values redacted, status, duration, `x-ms-request-id`. Bodies only
 //!   with `debug_mode`, through the allow-list redactor.
 
-pub mod arm;
-pub mod auth;
-pub mod compute;
+pub(crate) mod arm;
+pub(crate) mod auth;
+pub(crate) mod compute;
 pub mod deadline;
-pub mod error;
-pub mod http;
-pub mod network;
-pub mod resources;
-pub mod retry_delay;
+pub(crate) mod error;
+pub(crate) mod http;
+pub(crate) mod network;
+pub(crate) mod resources;
+pub(crate) mod retry_delay;
 pub mod settings;
 pub mod storage;
 

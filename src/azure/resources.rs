@@ -7,21 +7,21 @@ use super::ResourcePath;
 /// An entry of `GET .../resources`. Azure leaves out the tags when the list is filtered by a
 /// tag, so only what identifies the resource is read.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct GenericResource {
+pub(crate) struct GenericResource {
     pub id: String,
     #[serde(rename = "type")]
-    pub resource_type: String,
+    pub(crate) resource_type: String,
 }
 
 impl GenericResource {
     /// ARM resource types compare case-insensitively.
-    pub fn is_type(&self, resource_type: &str) -> bool {
+    pub(crate) fn is_type(&self, resource_type: &str) -> bool {
         self.resource_type.eq_ignore_ascii_case(resource_type)
     }
 }
 
 /// `<resource group>/resources?$filter=tagName eq '<name>' and tagValue eq '<value>'`.
-pub fn tagged_resources_path(
+pub(crate) fn tagged_resources_path(
     resource_group: ResourcePath,
     tag_name: &str,
     tag_value: &str,

@@ -14,16 +14,16 @@ use reqwest::header::HeaderMap;
 
 /// Backoff bounds of one kind of call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     /// The nominal delay before the first retry; it doubles with each retry.
-    pub initial: Duration,
+    pub(crate) initial: Duration,
     /// No delay (nominal or asked for by Azure) is longer.
     pub max: Duration,
 }
 
 /// Azure's wait hint: `x-ms-retry-after-ms`, `retry-after-ms`, then `Retry-After` (seconds or
 /// an HTTP date; a date in the past means "now").
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = |name: &str| {
         headers
             .get(name)
@@ -49,7 +49,7 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// Exponential backoff with jitter for attempt `n` (1-based): half the nominal delay plus a
 /// random share of the other half, so parallel calls and CPI processes do not retry in
 /// lockstep.
-pub fn backoff(policy: Backoff, attempt: u32) -> Duration {
+pub(crate) fn backoff(policy: Backoff, attempt: u32) -> Duration {
     let exponent = attempt.saturating_sub(1).min(20);
     let nominal = policy
         .initial
@@ -62,7 +62,11 @@ pub fn backoff(policy: Backoff, attempt: u32) -> Duration {
 
 /// The wait before retry `attempt` (1-based): Azure's hint when it gave one, else our backoff;
 /// never more than `policy.max`.
-pub fn delay_before_retry(policy: Backoff, attempt: u32, hint: Option<Duration>) -> Duration {
+pub(crate) fn delay_before_retry(
+    policy: Backoff,
+    attempt: u32,
+    hint: Option<Duration>,
+) -> Duration {
     hint.unwrap_or_else(|| backoff(policy, attempt))
         .min(policy.max)
 }

@@ -7,16 +7,16 @@ use std::str::FromStr;
 use crate::error::CpiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum Caching {
+pub(crate) enum Caching {
     None,
     ReadOnly,
     ReadWrite,
 }
 
 impl Caching {
-    pub const ALL: [Caching; 3] = [Caching::None, Caching::ReadOnly, Caching::ReadWrite];
+    pub(crate) const ALL: [Caching; 3] = [Caching::None, Caching::ReadOnly, Caching::ReadWrite];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Caching::None => "None",
             Caching::ReadOnly => "ReadOnly",

@@ -21,20 +21,20 @@ use crate::error::{CpiError, CpiResult};
 use crate::names::{Kind, check, quote};
 
 /// Name prefix of managed data disks and managed snapshots.
-pub const MANAGED_DATA_DISK_PREFIX: &str = "bosh-disk-data";
+pub(crate) const MANAGED_DATA_DISK_PREFIX: &str = "bosh-disk-data";
 /// Name prefix of unmanaged (blob) data disks and their snapshots.
-pub const DATA_DISK_PREFIX: &str = "bosh-data";
+pub(crate) const DATA_DISK_PREFIX: &str = "bosh-data";
 const CACHING_KEY: &str = "caching";
 const DISK_NAME_KEY: &str = "disk_name";
 const SNAPSHOT_TIME_SEPARATOR: &str = "--";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiskCid(ObjectId);
+pub(crate) struct DiskCid(ObjectId);
 
 impl DiskCid {
     /// Parses a CID the Director sends back; ids without `resource_group_name` (and all V1 ids)
     /// live in `default_resource_group_name`.
-    pub fn parse(cid: &str, default_resource_group_name: &str) -> CpiResult<Self> {
+    pub(crate) fn parse(cid: &str, default_resource_group_name: &str) -> CpiResult<Self> {
         let disk_cid = Self(ObjectId::parse(cid, default_resource_group_name)?);
         disk_cid.validate()?;
         Ok(disk_cid)
@@ -43,7 +43,7 @@ impl DiskCid {
     /// Azure's rules for the names the id holds, before any call: a managed disk or snapshot
     /// name, or else a blob name (unmanaged disks, blob snapshots `<disk>--<time>`, V1 ids).
     /// `field` names the argument (`disk_cid`, `snapshot_cid`) in the error.
-    pub fn check_names(&self, field: &str) -> CpiResult<()> {
+    pub(crate) fn check_names(&self, field: &str) -> CpiResult<()> {
         let kind = if self.has_managed_name() {
             Kind::Resource
         } else {
@@ -66,7 +66,7 @@ impl DiskCid {
     }
 
     /// A new managed data disk, named `bosh-disk-data-<fresh uuid v4>`.
-    pub fn new_managed(caching: Caching, resource_group_name: &str) -> CpiResult<Self> {
+    pub(crate) fn new_managed(caching: Caching, resource_group_name: &str) -> CpiResult<Self> {
         let disk_name = format!("{MANAGED_DATA_DISK_PREFIX}-{}", Uuid::new_v4());
         Self::new_keyed(caching, &disk_name, resource_group_name, None)
     }
@@ -74,8 +74,9 @@ impl DiskCid {
     /// A new unmanaged data disk, the blob `bosh-data-<fresh uuid v4>.vhd` in
     /// `storage_account_name`. `resource_group_name` is where a disk of that name would be
     /// looked up once migrated to a managed disk (usually the default one); it is not written
-    /// into the CID, exactly as after parsing.
-    pub fn new_unmanaged(
+    /// into the CID, exactly as after parsing. Only the Ruby CPI creates unmanaged disks.
+    #[cfg(test)]
+    pub(crate) fn new_unmanaged(
         caching: Caching,
         storage_account_name: &str,
         resource_group_name: &str,
@@ -110,7 +111,7 @@ impl DiskCid {
 
     /// The Azure disk name (managed) or blob name without `.vhd` (unmanaged); for V1 ids, the
     /// whole id.
-    pub fn disk_name(&self) -> &str {
+    pub(crate) fn disk_name(&self) -> &str {
         match self.0.plain() {
             Some(plain) => plain,
             // validate() guarantees a non-empty disk_name on every V2 id.
@@ -118,18 +119,18 @@ impl DiskCid {
         }
     }
 
-    pub fn resource_group_name(&self) -> &str {
+    pub(crate) fn resource_group_name(&self) -> &str {
         // Seeded by parse and set by the constructors, so always present.
         self.0.field(RESOURCE_GROUP_NAME_KEY).unwrap_or_default()
     }
 
     /// Whether the name marks a managed disk. A `bosh-data-*` name may still be a managed disk
     /// migrated from a blob: callers look for a managed disk of that name first.
-    pub fn has_managed_name(&self) -> bool {
+    pub(crate) fn has_managed_name(&self) -> bool {
         self.disk_name().starts_with(MANAGED_DATA_DISK_PREFIX)
     }
 
-    pub fn caching(&self) -> CpiResult<Caching> {
+    pub(crate) fn caching(&self) -> CpiResult<Caching> {
         let name = self.disk_name();
         if !is_data_disk_name(name) {
             return Err(CpiError::cloud(
@@ -149,7 +150,7 @@ impl DiskCid {
     }
 
     /// The storage account of an unmanaged disk.
-    pub fn storage_account_name(&self) -> CpiResult<&str> {
+    pub(crate) fn storage_account_name(&self) -> CpiResult<&str> {
         let name = self.disk_name();
         if name.starts_with(MANAGED_DATA_DISK_PREFIX) {
             return Err(CpiError::cloud(
@@ -245,21 +246,21 @@ impl fmt::Display for DiskCid {
 
 /// A snapshot CID: the disk CID format, naming a managed snapshot or a blob snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotCid(DiskCid);
+pub(crate) struct SnapshotCid(DiskCid);
 
 impl SnapshotCid {
-    pub fn parse(cid: &str, default_resource_group_name: &str) -> CpiResult<Self> {
+    pub(crate) fn parse(cid: &str, default_resource_group_name: &str) -> CpiResult<Self> {
         DiskCid::parse(cid, default_resource_group_name).map(Self)
     }
 
     /// A new managed snapshot `bosh-disk-data-<fresh uuid v4>`, carrying the disk's caching.
-    pub fn new_managed(caching: Caching, resource_group_name: &str) -> CpiResult<Self> {
+    pub(crate) fn new_managed(caching: Caching, resource_group_name: &str) -> CpiResult<Self> {
         DiskCid::new_managed(caching, resource_group_name).map(Self)
     }
 
     /// A blob snapshot of the unmanaged disk `disk_name`, taken at `snapshot_time` (the value
     /// Blob storage returned in `x-ms-snapshot`).
-    pub fn new_unmanaged(
+    pub(crate) fn new_unmanaged(
         caching: Caching,
         disk_name: &str,
         snapshot_time: &str,
@@ -277,30 +278,30 @@ impl SnapshotCid {
     }
 
     /// The managed snapshot's name, or `<disk name>--<snapshot time>` for a blob snapshot.
-    pub fn snapshot_name(&self) -> &str {
+    pub(crate) fn snapshot_name(&self) -> &str {
         self.0.disk_name()
     }
 
-    pub fn resource_group_name(&self) -> &str {
+    pub(crate) fn resource_group_name(&self) -> &str {
         self.0.resource_group_name()
     }
 
     /// See [`DiskCid::check_names`].
-    pub fn check_names(&self) -> CpiResult<()> {
+    pub(crate) fn check_names(&self) -> CpiResult<()> {
         self.0.check_names("snapshot_cid")
     }
 
-    pub fn is_managed(&self) -> bool {
+    pub(crate) fn is_managed(&self) -> bool {
         self.0.has_managed_name()
     }
 
-    pub fn storage_account_name(&self) -> CpiResult<&str> {
+    pub(crate) fn storage_account_name(&self) -> CpiResult<&str> {
         self.0.storage_account_name()
     }
 
     /// For a blob snapshot: the disk's blob name (without `.vhd`) and the snapshot time, split
     /// at the last `--`.
-    pub fn blob_snapshot(&self) -> CpiResult<(&str, &str)> {
+    pub(crate) fn blob_snapshot(&self) -> CpiResult<(&str, &str)> {
         let name = self.snapshot_name();
         name.rsplit_once(SNAPSHOT_TIME_SEPARATOR)
             .ok_or_else(|| CpiError::cloud(format!("Invalid snapshot id {}", quote(name))))

@@ -1,22 +1,20 @@
-//! CIDs in the Ruby CPI's formats, byte for byte (ruby-cpi-behavior §4), so that VMs, disks,
+//! CIDs in the Ruby CPI's formats, byte for byte, so that VMs, disks,
 //! snapshots and stemcells made by either CPI keep working with the other.
 //!
 //! Public API:
-//! - [`VmCid`]: `parse(cid, default_rg)`, `new_managed(agent_id, rg)`,
-//!   `new_unmanaged(agent_id, rg, storage_account)`; `vm_name()`, `resource_group_name()`,
-//!   `storage_account_name() -> Option<&str>`, `is_managed()`, and the names derived from the VM
-//!   (§5.1) `os_disk_name()`, `ephemeral_disk_name()`, `nic_name(index)`; `Display` gives the
+//! - [`VmCid`]: `parse(cid, default_rg)`, `new_managed(agent_id, rg)`; `vm_name()`, `resource_group_name()`,
+//!   `storage_account_name() -> Option<&str>`, `is_managed()`, and the names derived from the VM:
+//!   `os_disk_name()`, `ephemeral_disk_name()`, `nic_name(index)`; `Display` gives the
 //!   wire form.
-//! - [`DiskCid`]: `parse(cid, default_rg)`, `new_managed(caching, rg)`,
-//!   `new_unmanaged(caching, storage_account, rg)`; `disk_name()`, `resource_group_name()`,
+//! - [`DiskCid`]: `parse(cid, default_rg)`, `new_managed(caching, rg)`; `disk_name()`, `resource_group_name()`,
 //!   `has_managed_name()`, `caching() -> CpiResult<Caching>`,
 //!   `storage_account_name() -> CpiResult<&str>`; `Display`.
 //! - [`SnapshotCid`]: `parse`, `new_managed(caching, rg)`,
 //!   `new_unmanaged(caching, disk_name, snapshot_time, storage_account, rg)`;
 //!   `snapshot_name()`, `resource_group_name()`, `is_managed()`, `storage_account_name()`,
 //!   `blob_snapshot() -> CpiResult<(disk blob name, snapshot time)>`; `Display`.
-//! - [`StemcellCid`]: `FromStr`, `new_heavy()`, `new_light()`, `is_light()`, `blob_name()`,
-//!   `uuid_part()`; `Display`.
+//! - [`StemcellCid`]: `FromStr`, `new_heavy()`, `new_light()`, `is_light()`, `blob_name()`;
+//!   `Display`.
 //! - [`Caching`]: `None` / `ReadOnly` / `ReadWrite` with `FromStr` ("Unknown disk caching X")
 //!   and `Display`.
 //!
@@ -32,10 +30,10 @@ mod object_id;
 mod stemcell;
 mod vm;
 
-pub use caching::Caching;
-pub use disk::{DATA_DISK_PREFIX, DiskCid, MANAGED_DATA_DISK_PREFIX, SnapshotCid};
-pub use stemcell::{LIGHT_STEMCELL_PREFIX, STEMCELL_PREFIX, StemcellCid};
-pub use vm::VmCid;
+pub(crate) use caching::Caching;
+pub(crate) use disk::{DiskCid, SnapshotCid};
+pub(crate) use stemcell::{STEMCELL_PREFIX, StemcellCid};
+pub(crate) use vm::VmCid;
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,4 @@
-//! The `key:value;key:value` encoding that VM, disk and snapshot CIDs share with the Ruby CPI
-//! (ruby-cpi-behavior §4).
+//! The `key:value;key:value` encoding that VM, disk and snapshot CIDs share with the Ruby CPI.
 //!
 //! A CID is either a legacy plain (V1) string, returned verbatim, or a V2 map whose entries are
 //! written as `key:value`, sorted as whole strings and joined with `;`. Parsing seeds

@@ -10,45 +10,32 @@ use uuid::Uuid;
 use crate::error::CpiError;
 use crate::names::{Kind, check, quote};
 
-pub const STEMCELL_PREFIX: &str = "bosh-stemcell";
-pub const LIGHT_STEMCELL_PREFIX: &str = "bosh-light-stemcell";
+pub(crate) const STEMCELL_PREFIX: &str = "bosh-stemcell";
+pub(crate) const LIGHT_STEMCELL_PREFIX: &str = "bosh-light-stemcell";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct StemcellCid(String);
+pub(crate) struct StemcellCid(String);
 
 impl StemcellCid {
-    pub fn new_heavy() -> Self {
+    pub(crate) fn new_heavy() -> Self {
         Self(format!("{STEMCELL_PREFIX}-{}", Uuid::new_v4()))
     }
 
-    pub fn new_light() -> Self {
+    pub(crate) fn new_light() -> Self {
         Self(format!("{LIGHT_STEMCELL_PREFIX}-{}", Uuid::new_v4()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
-    pub fn is_light(&self) -> bool {
+    pub(crate) fn is_light(&self) -> bool {
         self.0.starts_with(LIGHT_STEMCELL_PREFIX)
     }
 
     /// The blob in the `stemcell` container: `<cid>.vhd`.
-    pub fn blob_name(&self) -> String {
+    pub(crate) fn blob_name(&self) -> String {
         format!("{}.vhd", self.0)
-    }
-
-    /// The id without its `bosh-stemcell-` / `bosh-light-stemcell-` prefix (the uuid for ids
-    /// this CPI made); user image names start with it.
-    pub fn uuid_part(&self) -> &str {
-        [LIGHT_STEMCELL_PREFIX, STEMCELL_PREFIX]
-            .iter()
-            .find_map(|prefix| {
-                self.0
-                    .strip_prefix(prefix)
-                    .and_then(|rest| rest.strip_prefix('-'))
-            })
-            .unwrap_or(&self.0)
     }
 }
 

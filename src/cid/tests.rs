@@ -1,4 +1,4 @@
-//! Table tests over every example of ruby-cpi-behavior §4 and the vectors of the Ruby CPI's
+//! Table tests over the CID formats of the Ruby CPI and the vectors of the Ruby CPI's
 //! `instance_id_spec.rb`, `disk_id_spec.rb`, `models/disk_id_spec.rb` and `models/obj_id_spec.rb`,
 //! plus property tests for round-trips and arbitrary input.
 
@@ -698,13 +698,11 @@ fn stemcell_cids_tell_their_kind_by_prefix() {
     let heavy = StemcellCid::new_heavy();
     let uuid = uuid_after(heavy.as_str(), "bosh-stemcell-");
     assert!(!heavy.is_light());
-    assert_eq!(heavy.uuid_part(), uuid);
     assert_eq!(heavy.blob_name(), format!("bosh-stemcell-{uuid}.vhd"));
 
     let light = StemcellCid::new_light();
     let uuid = uuid_after(light.as_str(), "bosh-light-stemcell-");
     assert!(light.is_light());
-    assert_eq!(light.uuid_part(), uuid);
     assert_eq!(light.blob_name(), format!("bosh-light-stemcell-{uuid}.vhd"));
 
     let parsed: StemcellCid = format!("bosh-light-stemcell-{UUID}").parse().unwrap();
@@ -712,9 +710,6 @@ fn stemcell_cids_tell_their_kind_by_prefix() {
     assert_eq!(parsed.to_string(), format!("bosh-light-stemcell-{UUID}"));
     let parsed: StemcellCid = format!("bosh-stemcell-{UUID}").parse().unwrap();
     assert!(!parsed.is_light());
-    assert_eq!(parsed.uuid_part(), UUID);
-    let other: StemcellCid = "legacy_name.1".parse().unwrap();
-    assert_eq!(other.uuid_part(), "legacy_name.1");
 
     for bad in ["", "../bosh-stemcell-x", "bosh-stemcell-x?comp=list", "a b"] {
         assert_eq!(

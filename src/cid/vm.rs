@@ -5,7 +5,7 @@
 //! - V1 managed: `<agent_id>` (36 characters); V1 unmanaged: `<sa>-<agent_id>`.
 //!
 //! The VM name is the agent id for V2 ids and the whole plain id for V1 ids; the names of the
-//! VM's own disks and NICs derive from it (ruby-cpi-behavior §5.1).
+//! VM's own disks and NICs derive from it.
 
 use std::fmt;
 
@@ -19,12 +19,12 @@ const AGENT_ID_KEY: &str = "agent_id";
 const UUID_LENGTH: usize = 36;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VmCid(ObjectId);
+pub(crate) struct VmCid(ObjectId);
 
 impl VmCid {
     /// Parses a CID the Director sends back; ids without `resource_group_name` (and all V1 ids)
     /// live in `default_resource_group_name`.
-    pub fn parse(cid: &str, default_resource_group_name: &str) -> CpiResult<Self> {
+    pub(crate) fn parse(cid: &str, default_resource_group_name: &str) -> CpiResult<Self> {
         let vm_cid = Self(ObjectId::parse(cid, default_resource_group_name)?);
         vm_cid.validate()?;
         Ok(vm_cid)
@@ -33,7 +33,7 @@ impl VmCid {
     /// Azure's rules for the names the id holds: an id no Azure VM can have is refused
     /// before any call, so that nothing oversized or malformed reaches ARM. Separate from
     /// `parse`, which keeps the Ruby CPI's syntax rules only.
-    pub fn check_names(&self) -> CpiResult<()> {
+    pub(crate) fn check_names(&self) -> CpiResult<()> {
         check(Kind::VirtualMachine, "vm_cid", self.vm_name())?;
         check(
             Kind::ResourceGroup,
@@ -47,15 +47,17 @@ impl VmCid {
     }
 
     /// The CID of a new VM with managed disks; the VM is named after the agent id.
-    pub fn new_managed(agent_id: &str, resource_group_name: &str) -> CpiResult<Self> {
+    pub(crate) fn new_managed(agent_id: &str, resource_group_name: &str) -> CpiResult<Self> {
         Self::new_keyed([
             (AGENT_ID_KEY, agent_id),
             (RESOURCE_GROUP_NAME_KEY, resource_group_name),
         ])
     }
 
-    /// The CID of a new VM whose disks are blobs in `storage_account_name`.
-    pub fn new_unmanaged(
+    /// The CID of a new VM whose disks are blobs in `storage_account_name` (the Ruby CPI's;
+    /// this one creates only managed VMs).
+    #[cfg(test)]
+    pub(crate) fn new_unmanaged(
         agent_id: &str,
         resource_group_name: &str,
         storage_account_name: &str,
@@ -73,7 +75,7 @@ impl VmCid {
         Ok(vm_cid)
     }
 
-    pub fn vm_name(&self) -> &str {
+    pub(crate) fn vm_name(&self) -> &str {
         match self.0.plain() {
             Some(plain) => plain,
             // validate() guarantees a non-empty agent_id on every V2 id.
@@ -81,13 +83,13 @@ impl VmCid {
         }
     }
 
-    pub fn resource_group_name(&self) -> &str {
+    pub(crate) fn resource_group_name(&self) -> &str {
         // Seeded by parse and set by the constructors, so always present.
         self.0.field(RESOURCE_GROUP_NAME_KEY).unwrap_or_default()
     }
 
     /// The storage account holding the VM's disk blobs; `None` for VMs with managed disks.
-    pub fn storage_account_name(&self) -> Option<&str> {
+    pub(crate) fn storage_account_name(&self) -> Option<&str> {
         match self.0.plain() {
             Some(plain) if plain_is_managed(plain) => None,
             Some(plain) => plain.split_once('-').map(|(account, _)| account),
@@ -95,7 +97,7 @@ impl VmCid {
         }
     }
 
-    pub fn is_managed(&self) -> bool {
+    pub(crate) fn is_managed(&self) -> bool {
         match self.0.plain() {
             Some(plain) => plain_is_managed(plain),
             None => self.0.field(STORAGE_ACCOUNT_NAME_KEY).is_none(),
@@ -103,18 +105,18 @@ impl VmCid {
     }
 
     /// The OS disk: managed disk `bosh-disk-os-<vm>`, or blob `bosh-os-<vm>` (+ `.vhd`).
-    pub fn os_disk_name(&self) -> String {
+    pub(crate) fn os_disk_name(&self) -> String {
         format!("{}-{}", self.os_disk_prefix(), self.vm_name())
     }
 
     /// The ephemeral data disk: managed disk `bosh-disk-os-<vm>-ephemeral-disk`, or blob
     /// `bosh-os-<vm>-ephemeral-disk` (+ `.vhd`; its name inside the VM is `ephemeral-disk`).
-    pub fn ephemeral_disk_name(&self) -> String {
+    pub(crate) fn ephemeral_disk_name(&self) -> String {
         format!("{}-ephemeral-disk", self.os_disk_name())
     }
 
     /// NIC `index` of the VM (0 is the primary one): `<vm>-<index>`.
-    pub fn nic_name(&self, index: usize) -> String {
+    pub(crate) fn nic_name(&self, index: usize) -> String {
         format!("{}-{index}", self.vm_name())
     }
 

@@ -1,4 +1,4 @@
-//! disk_types cloud_properties (ruby-cpi-behavior §3.2), read by create_disk and update_disk.
+//! disk_types cloud_properties, read by create_disk and update_disk.
 
 use serde_json::Value;
 
@@ -7,7 +7,7 @@ use crate::error::CpiResult;
 use crate::fields::Fields;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DiskCloudProps {
+pub(crate) struct DiskCloudProps {
     /// Managed disk SKU; when absent create_disk picks a default from the VM size.
     pub storage_account_type: Option<String>,
     /// As given; `caching()` applies the default. update_disk needs to know whether it was set.
@@ -18,7 +18,7 @@ pub struct DiskCloudProps {
 }
 
 impl DiskCloudProps {
-    pub fn from_value(value: &Value) -> CpiResult<Self> {
+    pub(crate) fn from_value(value: &Value) -> CpiResult<Self> {
         let fields = Fields::new(value, "disk cloud_properties")?;
         Ok(Self {
             storage_account_type: fields.string("storage_account_type")?,
@@ -30,7 +30,7 @@ impl DiskCloudProps {
     }
 
     /// Data disks default to no host caching.
-    pub fn caching(&self) -> Caching {
+    pub(crate) fn caching(&self) -> Caching {
         self.caching.unwrap_or(Caching::None)
     }
 }

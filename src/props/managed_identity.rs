@@ -20,7 +20,7 @@ pub enum ManagedIdentity {
 impl ManagedIdentity {
     /// Any `type` other than `UserAssigned` (including none) gives a system-assigned identity:
     /// that is what the Ruby CPI puts in the VM body.
-    pub fn from_value(value: &Value, owner: &str, path: &str) -> CpiResult<Self> {
+    pub(crate) fn from_value(value: &Value, owner: &str, path: &str) -> CpiResult<Self> {
         let fields = Fields::at(value, owner, path)?;
         if fields.str("type")? != Some(USER_ASSIGNED) {
             return Ok(Self::SystemAssigned);

@@ -1,6 +1,6 @@
 //! cloud_properties and create_vm `networks` as typed, validated values, decoded late (per
-//! action) from the Director's JSON. Shapes, defaults and error messages follow the Ruby CPI
-//! (ruby-cpi-behavior §3, cpi-protocol §6); unknown keys are ignored. Every failure is a
+//! action) from the Director's JSON. Shapes, defaults and error messages follow the Ruby CPI;
+//! unknown keys are ignored. Every failure is a
 //! `CpiError::Cloud`; type errors name the field and the JSON type found, never the value.
 //!
 //! Public API:
@@ -27,25 +27,21 @@ mod vm;
 mod vm_options;
 mod vm_resources;
 
-pub use disk::DiskCloudProps;
-pub use managed_identity::ManagedIdentity;
-pub use network::{Networks, SubnetNetwork, SubnetNetworkType, VipNetwork};
-pub use security_group::{SecurityGroup, effective_security_group};
-pub use vm::{
-    AvailabilitySet, BackendPoolRef, EphemeralDisk, RootDisk, RootDiskPlacement, VmCloudProps,
-};
-pub use vm_options::{
-    EvictionPolicy, ProximityPlacementGroup, SecurityProfile, SecurityType, Spot,
-};
-pub use vm_resources::VmResources;
+pub(crate) use disk::DiskCloudProps;
+pub(crate) use managed_identity::ManagedIdentity;
+pub(crate) use network::{Networks, SubnetNetwork, SubnetNetworkType};
+pub(crate) use security_group::{SecurityGroup, effective_security_group};
+pub(crate) use vm::{BackendPoolRef, VmCloudProps};
+pub(crate) use vm_options::SecurityProfile;
+pub(crate) use vm_resources::VmResources;
 
 /// The global configuration that cloud_properties defaults depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PropsContext {
+pub(crate) struct PropsContext {
     /// `azure.resource_group_name`: the default for every `resource_group_name`.
-    pub default_resource_group_name: String,
+    pub(crate) default_resource_group_name: String,
     /// `azure.environment == "AzureStack"`: availability sets get 1 update and 1 fault domain.
-    pub is_azure_stack: bool,
+    pub(crate) is_azure_stack: bool,
     /// `azure.use_managed_disks`.
     pub use_managed_disks: bool,
     /// `azure.default_managed_identity`, used when a VM sets none.

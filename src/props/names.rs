@@ -52,7 +52,7 @@ fn application_security_groups(field: &str, names: &[String]) -> CpiResult<()> {
 }
 
 impl VmCloudProps {
-    pub fn check_names(&self) -> CpiResult<()> {
+    pub(crate) fn check_names(&self) -> CpiResult<()> {
         check(
             Kind::ResourceGroup,
             "resource_group_name",
@@ -111,7 +111,7 @@ impl VmCloudProps {
 }
 
 impl DiskCloudProps {
-    pub fn check_names(&self) -> CpiResult<()> {
+    pub(crate) fn check_names(&self) -> CpiResult<()> {
         optional(
             Kind::DiskEncryptionSet,
             "disk_encryption_set_name",
@@ -121,7 +121,7 @@ impl DiskCloudProps {
 }
 
 impl Networks {
-    pub fn check_names(&self) -> CpiResult<()> {
+    pub(crate) fn check_names(&self) -> CpiResult<()> {
         for network in self.networks() {
             let field = |key: &str| format!("networks.{}.{key}", quote(&network.name));
             check(
@@ -155,7 +155,7 @@ impl Networks {
 impl crate::config::AzureConfig {
     /// The names in cpi.json (and the request context merged into it), checked before any
     /// Azure call of a method that needs Azure.
-    pub fn check_names(&self) -> CpiResult<()> {
+    pub(crate) fn check_names(&self) -> CpiResult<()> {
         check(
             Kind::ResourceGroup,
             "azure.resource_group_name",

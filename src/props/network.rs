@@ -1,5 +1,5 @@
-//! The `networks` argument of create_vm (cpi-protocol §6) with the Azure cloud_properties of
-//! each network (ruby-cpi-behavior §3.3) and the Ruby NetworkConfigurator's rules.
+//! The `networks` argument of create_vm (network name → `type`, `ip`, `default`, `dns`,
+//! `cloud_properties`) with the Azure cloud_properties of each network and the Ruby NetworkConfigurator's rules.
 
 use crate::names::quote;
 use serde_json::{Map, Value};
@@ -10,7 +10,7 @@ use crate::error::{CpiError, CpiResult};
 use crate::fields::{Fields, type_error};
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Networks {
+pub(crate) struct Networks {
     /// Never empty (private so that stays true); index 0 is the primary NIC.
     networks: Vec<SubnetNetwork>,
     vip: Option<VipNetwork>,
@@ -19,7 +19,7 @@ pub struct Networks {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubnetNetworkType {
+pub(crate) enum SubnetNetworkType {
     Manual,
     Dynamic,
 }
@@ -35,9 +35,9 @@ impl SubnetNetworkType {
 
 /// A manual or dynamic network: a NIC in an existing subnet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubnetNetwork {
+pub(crate) struct SubnetNetwork {
     pub name: String,
-    pub network_type: SubnetNetworkType,
+    pub(crate) network_type: SubnetNetworkType,
     /// The private IP; always set for manual networks.
     pub ip: Option<String>,
     pub netmask: Option<String>,
@@ -58,18 +58,18 @@ pub struct SubnetNetwork {
 }
 
 impl SubnetNetwork {
-    pub fn has_default_gateway(&self) -> bool {
+    pub(crate) fn has_default_gateway(&self) -> bool {
         self.default.iter().any(|d| d == "gateway")
     }
 
-    pub fn has_default_dns(&self) -> bool {
+    pub(crate) fn has_default_dns(&self) -> bool {
         self.default.iter().any(|d| d == "dns")
     }
 }
 
 /// A vip network: an existing public IP, found by address.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VipNetwork {
+pub(crate) struct VipNetwork {
     pub name: String,
     /// The public IP address to look for; never empty. The Ruby CPI accepted a vip network
     /// without one and then searched for a public IP whose address is nil; we refuse it.
@@ -81,7 +81,7 @@ pub struct VipNetwork {
 impl Networks {
     /// Applies the NetworkConfigurator's rules in its order: each network in turn (type, then
     /// its required keys), then "at least one manual or dynamic network".
-    pub fn from_value(value: &Value, ctx: &PropsContext) -> CpiResult<Self> {
+    pub(crate) fn from_value(value: &Value, ctx: &PropsContext) -> CpiResult<Self> {
         let Value::Object(raw) = value else {
             return Err(type_error("networks", "", "an object", value));
         };
@@ -145,22 +145,22 @@ impl Networks {
     }
 
     /// Manual and dynamic networks, one NIC each; the first is the primary NIC.
-    pub fn networks(&self) -> &[SubnetNetwork] {
+    pub(crate) fn networks(&self) -> &[SubnetNetwork] {
         &self.networks
     }
 
-    pub fn primary(&self) -> &SubnetNetwork {
+    pub(crate) fn primary(&self) -> &SubnetNetwork {
         // from_value guarantees at least one network and nothing can remove it.
         &self.networks[0]
     }
 
-    pub fn vip(&self) -> Option<&VipNetwork> {
+    pub(crate) fn vip(&self) -> Option<&VipNetwork> {
         self.vip.as_ref()
     }
 
     /// The DNS servers for the agent: those of the network whose `default` has `dns`, else the
     /// primary network's.
-    pub fn default_dns(&self) -> Option<&[String]> {
+    pub(crate) fn default_dns(&self) -> Option<&[String]> {
         self.networks
             .iter()
             .find(|network| network.has_default_dns())
@@ -171,7 +171,7 @@ impl Networks {
 
     /// Every network as the Director sent it (vip included, keys and order kept), for the
     /// agent settings (`crate::agent_settings::agent_networks`).
-    pub fn raw(&self) -> &Map<String, Value> {
+    pub(crate) fn raw(&self) -> &Map<String, Value> {
         &self.raw
     }
 }

@@ -16,7 +16,7 @@ impl SecurityGroup {
     /// Reads a `security_group` value found at `path` in `owner` (both only name the field in
     /// messages); a hash without `name` counts as unset, as in the Ruby CPI
     /// (the next level of precedence applies).
-    pub fn from_value(value: &Value, owner: &str, path: &str) -> CpiResult<Option<Self>> {
+    pub(crate) fn from_value(value: &Value, owner: &str, path: &str) -> CpiResult<Option<Self>> {
         match value {
             Value::Null => Ok(None),
             Value::String(name) => Ok(Some(Self {
@@ -52,7 +52,7 @@ impl SecurityGroup {
 
 /// The NSG for a NIC, by the Ruby CPI's precedence: vm_type / vm_extension, then the network,
 /// then the global `default_security_group`. An empty name is an error once it is chosen.
-pub fn effective_security_group<'a>(
+pub(crate) fn effective_security_group<'a>(
     vm_props: Option<&'a SecurityGroup>,
     network: Option<&'a SecurityGroup>,
     global_default: Option<&'a SecurityGroup>,

@@ -1,4 +1,4 @@
-//! vm_types / vm_extensions cloud_properties (ruby-cpi-behavior §3.1).
+//! vm_types / vm_extensions cloud_properties.
 
 use crate::names::quote;
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ const DEFAULT_STORAGE_ACCOUNT_KIND: &str = "Storage";
 const DEFAULT_STORAGE_ACCOUNT_MAX_DISK_NUMBER: u64 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VmCloudProps {
+pub(crate) struct VmCloudProps {
     /// `hardwareProfile.vmSize`. When absent, one of `instance_types` is picked (from
     /// `vm_resources` through calculate_vm_cloud_properties); at least one of them is set.
     pub instance_type: Option<String>,
@@ -36,8 +36,8 @@ pub struct VmCloudProps {
     pub availability_zone: Option<String>,
     pub availability_set: AvailabilitySet,
     /// `None` when `load_balancer` is not set; each entry is one backend pool of the primary NIC.
-    pub load_balancers: Option<Vec<BackendPoolRef>>,
-    pub application_gateways: Option<Vec<BackendPoolRef>>,
+    pub(crate) load_balancers: Option<Vec<BackendPoolRef>>,
+    pub(crate) application_gateways: Option<Vec<BackendPoolRef>>,
     /// The VM's `managed_identity`, else the global `default_managed_identity`.
     pub managed_identity: Option<ManagedIdentity>,
     pub security_group: Option<SecurityGroup>,
@@ -50,15 +50,15 @@ pub struct VmCloudProps {
     /// Unmanaged disks only: an account name, or `*keyword*` to pick an existing account.
     pub storage_account_name: Option<String>,
     pub storage_account_type: Option<String>,
-    pub storage_account_kind: String,
-    pub storage_account_max_disk_number: u64,
+    pub(crate) storage_account_kind: String,
+    pub(crate) storage_account_max_disk_number: u64,
     /// The VM's resource group (also NICs, dynamic public IP, availability set, OS disks).
     pub resource_group_name: String,
     /// Merged over `env.bosh.tags` into the VM's tags; numbers and booleans become strings.
     pub tags: BTreeMap<String, String>,
-    pub capacity_reservation_group: Option<String>,
+    pub(crate) capacity_reservation_group: Option<String>,
     /// A full ARM id; wins over `capacity_reservation_group`.
-    pub capacity_reservation_group_id: Option<String>,
+    pub(crate) capacity_reservation_group_id: Option<String>,
     /// Trusted Launch or an explicit Standard VM; `None` sends no security type.
     pub security_profile: Option<SecurityProfile>,
     pub spot: Option<Spot>,
@@ -70,17 +70,17 @@ pub struct VmCloudProps {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RootDisk {
-    pub size_mib: Option<u64>,
+pub(crate) struct RootDisk {
+    pub(crate) size_mib: Option<u64>,
     /// Only chooses the user-image variant; never sent as the OS disk's SKU.
-    pub disk_type: Option<String>,
+    pub(crate) disk_type: Option<String>,
     pub placement: RootDiskPlacement,
     pub disk_encryption_set_name: Option<String>,
 }
 
 /// Where the OS disk lives: a remote managed disk, or an ephemeral OS disk on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RootDiskPlacement {
+pub(crate) enum RootDiskPlacement {
     Remote,
     ResourceDisk,
     CacheDisk,
@@ -99,7 +99,7 @@ impl RootDiskPlacement {
     }
 
     /// `storageProfile.osDisk.diffDiskSettings.placement`, for ephemeral OS disks only.
-    pub fn diff_disk_placement(self) -> Option<&'static str> {
+    pub(crate) fn diff_disk_placement(self) -> Option<&'static str> {
         match self {
             Self::Remote => None,
             Self::ResourceDisk => Some("ResourceDisk"),
@@ -109,12 +109,12 @@ impl RootDiskPlacement {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EphemeralDisk {
+pub(crate) struct EphemeralDisk {
     /// No ephemeral data disk: the OS disk is enlarged instead.
     pub use_root_disk: bool,
     /// At least 1024 when an ephemeral data disk is used; the default comes from the VM size.
-    pub size_mib: Option<u64>,
-    pub disk_type: Option<String>,
+    pub(crate) size_mib: Option<u64>,
+    pub(crate) disk_type: Option<String>,
     /// Default `ReadWrite`.
     pub caching: Caching,
     pub iops: Option<u64>,
@@ -123,7 +123,7 @@ pub struct EphemeralDisk {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AvailabilitySet {
+pub(crate) struct AvailabilitySet {
     /// Explicit name; when `None` the name comes from `env.bosh.group`.
     pub name: Option<String>,
     pub platform_update_domain_count: u64,
@@ -132,7 +132,7 @@ pub struct AvailabilitySet {
 
 /// One backend pool of a load balancer or an application gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendPoolRef {
+pub(crate) struct BackendPoolRef {
     pub name: String,
     /// The entry's `resource_group_name`, else the default resource group.
     pub resource_group_name: String,
@@ -142,7 +142,7 @@ pub struct BackendPoolRef {
 
 impl VmCloudProps {
     /// Decodes and validates in the Ruby CPI's order, so the first error reported matches.
-    pub fn from_value(value: &Value, ctx: &PropsContext) -> CpiResult<Self> {
+    pub(crate) fn from_value(value: &Value, ctx: &PropsContext) -> CpiResult<Self> {
         let fields = Fields::new(value, OWNER)?;
 
         let instance_type = fields.string("instance_type")?;

@@ -14,14 +14,14 @@ const SECURITY_TYPE_CONFIDENTIAL_VM: &str = "ConfidentialVM";
 
 /// `security_profile.security_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecurityType {
+pub(crate) enum SecurityType {
     TrustedLaunch,
     Standard,
 }
 
 /// `security_profile`: given, the VM's security type is explicit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SecurityProfile {
+pub(crate) struct SecurityProfile {
     pub security_type: SecurityType,
     /// Default true for TrustedLaunch, false (and only false) for Standard. vTPM is always on
     /// for TrustedLaunch.
@@ -29,20 +29,20 @@ pub struct SecurityProfile {
 }
 
 impl SecurityProfile {
-    pub fn is_trusted_launch(&self) -> bool {
+    pub(crate) fn is_trusted_launch(&self) -> bool {
         self.security_type == SecurityType::TrustedLaunch
     }
 }
 
 /// `spot.eviction_policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EvictionPolicy {
+pub(crate) enum EvictionPolicy {
     Delete,
     Deallocate,
 }
 
 impl EvictionPolicy {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Delete => "Delete",
             Self::Deallocate => "Deallocate",
@@ -52,7 +52,7 @@ impl EvictionPolicy {
 
 /// `spot`: an Azure Spot VM.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spot {
+pub(crate) struct Spot {
     /// US dollars per hour, or -1 (the default): pay up to the on-demand price, never evicted
     /// for price.
     pub max_price: Number,
@@ -63,7 +63,7 @@ pub struct Spot {
 
 /// `proximity_placement_group`: an existing group.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProximityPlacementGroup {
+pub(crate) struct ProximityPlacementGroup {
     pub name: String,
     /// Defaults to the VM's resource group.
     pub resource_group_name: String,

@@ -8,14 +8,14 @@ use crate::fields::Fields;
 const REQUIRED_KEYS: [&str; 3] = ["cpu", "ram", "ephemeral_disk_size"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VmResources {
+pub(crate) struct VmResources {
     pub cpu: u64,
-    pub ram_mib: u64,
-    pub ephemeral_disk_size_mib: u64,
+    pub(crate) ram_mib: u64,
+    pub(crate) ephemeral_disk_size_mib: u64,
 }
 
 impl VmResources {
-    pub fn from_value(value: &Value) -> CpiResult<Self> {
+    pub(crate) fn from_value(value: &Value) -> CpiResult<Self> {
         let fields = Fields::new(value, "vm_resources")?;
         // Ruby treats `false` like a missing key here (`reject { |key| desired[key] }`).
         let missing: Vec<String> = REQUIRED_KEYS
@@ -39,7 +39,7 @@ impl VmResources {
     }
 
     /// The `ephemeral_disk.size` answered to the Director: rounded up to whole GiB, in MiB.
-    pub fn ephemeral_disk_size_rounded_mib(&self) -> u64 {
+    pub(crate) fn ephemeral_disk_size_rounded_mib(&self) -> u64 {
         self.ephemeral_disk_size_mib
             .div_ceil(1024)
             .saturating_mul(1024)

@@ -1,5 +1,5 @@
 //! A request's method and positional arguments, decoded into a [`Call`] before anything else
-//! runs (cpi-protocol §4), so a malformed call is refused before the configuration is read.
+//! runs, so a malformed call is refused before the configuration is read.
 
 use crate::names::quote;
 use serde_json::Value;

@@ -4,8 +4,8 @@ mod decode;
 mod request;
 mod response;
 
-pub use decode::decode;
-pub use request::Request;
+pub(crate) use decode::decode;
+pub(crate) use request::Request;
 // Parsed with the request, but part of what a call is: it lives in `crate::call`.
-pub use crate::call::ApiVersion;
+pub(crate) use crate::call::ApiVersion;
 pub use response::{Response, WireError};

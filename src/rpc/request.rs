@@ -7,7 +7,7 @@ use crate::error::{CpiError, CpiResult};
 use crate::fields::json_type as json_kind;
 
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: String,
     pub arguments: Vec<Value>,
     pub context: Map<String, Value>,

@@ -88,8 +88,8 @@ pub(crate) enum ImageError {
 /// Counts the bytes the uploader cannot see: how far the scan got, for progress logs.
 #[derive(Debug, Default)]
 pub(crate) struct ScanState {
-    pub scanned_bytes: AtomicU64,
-    pub cancelled: AtomicBool,
+    pub(crate) scanned_bytes: AtomicU64,
+    pub(crate) cancelled: AtomicBool,
 }
 
 /// Feeds every byte read from the file into SHA-256: the hash covers the whole compressed

@@ -30,8 +30,8 @@ use image::{ImageError, ImageEvent, ImageSummary, PageRun, ScanState, ZeroGaps};
 /// The Ruby CPI's `parallel_upload_thread_num` default.
 pub const DEFAULT_UPLOAD_PARALLELISM: usize = 16;
 /// Upper bound on page data in flight (Put Page bodies not yet answered): six 4 MiB calls,
-/// 0.4 s of a page blob's 60 MiB/s target. Against a slow endpoint (Azurite) the process
-/// peaked at 117 MiB with 64 MiB in flight and 78 MiB with 8 MiB, at the same speed.
+/// 0.4 s of a page blob's 60 MiB/s target: enough to keep the blob busy, while more would
+/// only raise the process's memory.
 const IN_FLIGHT_BUDGET_BYTES: u64 = 24 * 1024 * 1024;
 /// Batches (one per 1 MiB scan buffer) queued between the reader thread and the uploader.
 const CHANNEL_BATCHES: usize = 4;

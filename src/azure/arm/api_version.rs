@@ -26,7 +26,8 @@ pub enum ApiKind {
 }
 
 impl ApiKind {
-    pub const ALL: [ApiKind; 8] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [ApiKind; 8] = [
         ApiKind::Compute,
         ApiKind::Disks,
         ApiKind::Snapshots,
@@ -37,8 +38,8 @@ impl ApiKind {
         ApiKind::Resources,
     ];
 
-    /// (public clouds, Azure Stack Hub). Public: the newest versions whose specs we check
-    /// requests against (DESIGN.md §4). Stack: the Azure Stack Hub 2020-09-01-hybrid profile;
+    /// (public clouds, Azure Stack Hub). Public: the newest versions whose specs the conformance
+    /// run checks requests against (docs/testing.md). Stack: the Azure Stack Hub 2020-09-01-hybrid profile;
     /// it has no Compute Gallery.
     const fn versions(self) -> (&'static str, Option<&'static str>) {
         match self {

@@ -24,7 +24,6 @@ use super::settings::{AzureSettings, CloudKind, StorageAuthentication, Timings};
 
 pub use api_version::ApiKind;
 pub use path::ResourcePath;
-pub use retry::RETRYABLE_CODES;
 
 /// Whether a POST may be sent again when its outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +31,8 @@ pub enum PostSafety {
     /// Repeating it changes nothing (listKeys, restart, a name check).
     Idempotent,
     /// Re-sent only when Azure cannot have acted on it: a refused connection, 429, or a
-    /// retryable "another operation in progress" conflict.
+    /// retryable "another operation in progress" conflict. No POST the CPI sends needs it yet.
+    #[cfg(test)]
     NotIdempotent,
 }
 
@@ -48,6 +48,7 @@ pub enum Deleted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Replay {
     Always,
+    #[cfg(test)]
     OnlyIfUnprocessed,
 }
 
@@ -96,7 +97,10 @@ impl ArmClient {
     }
 
     /// Builds the client on an existing HTTP client (shared with the blob layer).
-    pub fn with_http_client(settings: &AzureSettings, http: reqwest::Client) -> Result<Self> {
+    pub(crate) fn with_http_client(
+        settings: &AzureSettings,
+        http: reqwest::Client,
+    ) -> Result<Self> {
         let base = settings.resource_manager_url.clone();
         check_transport_security(&base)?;
         if base.cannot_be_a_base() {
@@ -160,7 +164,7 @@ impl ArmClient {
     }
 
     /// Blob service options on this client's HTTP stack, naming the same CPI method.
-    pub fn blob_options(&self) -> crate::azure::storage::blob::BlobServiceOptions {
+    pub(crate) fn blob_options(&self) -> crate::azure::storage::blob::BlobServiceOptions {
         crate::azure::storage::blob::BlobServiceOptions {
             http: Some(self.inner.http.clone()),
             cpi_method: self.inner.cpi_method,
@@ -243,7 +247,7 @@ impl ArmClient {
     }
 
     /// PATCH (partial update), wait for the operation, and return the final resource.
-    pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(crate) async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         path: &ResourcePath,
         api: ApiKind,
@@ -256,7 +260,7 @@ impl ArmClient {
     /// PATCH only if the resource still has `etag` (`If-Match`), for read-modify-write updates:
     /// a resource changed since it was read fails with [`Error::PreconditionFailed`], and the
     /// caller reads it again and recomputes the change.
-    pub async fn patch_if_match<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(crate) async fn patch_if_match<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         path: &ResourcePath,
         api: ApiKind,
@@ -282,7 +286,7 @@ impl ArmClient {
 
     /// DELETE only if the resource still has `etag` (`If-Match`): a resource changed since it
     /// was read fails with [`Error::PreconditionFailed`] and is left as it is.
-    pub async fn delete_if_match(
+    pub(crate) async fn delete_if_match(
         &self,
         path: &ResourcePath,
         api: ApiKind,
@@ -348,6 +352,7 @@ impl ArmClient {
         };
         let replay = match safety {
             PostSafety::Idempotent => Replay::Always,
+            #[cfg(test)]
             PostSafety::NotIdempotent => Replay::OnlyIfUnprocessed,
         };
         let answer = self
@@ -655,6 +660,7 @@ impl ArmClient {
             let retryable = match replay {
                 Replay::Always => retry::is_retryable_status(status) || retryable_code,
                 // 429 and the in-progress conflicts mean ARM refused before acting.
+                #[cfg(test)]
                 Replay::OnlyIfUnprocessed => status == 429 || retryable_code,
             };
             if retryable && attempt < timings.max_attempts {

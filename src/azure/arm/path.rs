@@ -25,7 +25,7 @@ impl ResourcePath {
     }
 
     /// `/subscriptions/{subscription_id}/resourceGroups/{resource_group}`
-    pub fn resource_group(subscription_id: &str, resource_group: &str) -> Self {
+    pub(crate) fn resource_group(subscription_id: &str, resource_group: &str) -> Self {
         Self::subscription(subscription_id).child("resourceGroups", resource_group)
     }
 

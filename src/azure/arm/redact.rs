@@ -5,7 +5,7 @@
 use serde_json::Value;
 use url::Url;
 
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Query parameters printed as they are; any other (a SAS `sig`, `se`, `skoid`...) is redacted.
 const SAFE_QUERY_PARAMS: [&str; 11] = [
@@ -123,7 +123,7 @@ const SECRET_KEYS: &[&str] = &[
 
 /// The URL with every query value not on the allow-list replaced; `nextLink`s and poll URLs go
 /// through here too.
-pub fn url(url: &Url) -> String {
+pub(crate) fn url(url: &Url) -> String {
     if url.query().is_none() {
         return url.to_string();
     }
@@ -147,7 +147,7 @@ pub fn url(url: &Url) -> String {
 }
 
 /// A redacted rendering of a JSON body; a non-JSON body is summarised by its length only.
-pub fn body(bytes: &[u8]) -> String {
+pub(crate) fn body(bytes: &[u8]) -> String {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(value) => redact_value(&value, true).to_string(),
         Err(_) => format!("<{} bytes, not JSON>", bytes.len()),

@@ -10,7 +10,7 @@ use super::super::error::ErrorDetail;
 use super::super::settings::Timings;
 
 /// 409 (and sometimes 429) codes that mean "another operation holds the resource; try later".
-pub const RETRYABLE_CODES: [&str; 4] = [
+pub(crate) const RETRYABLE_CODES: [&str; 4] = [
     "AnotherOperationInProgress",
     "StorageAccountOperationInProgress",
     "ConflictingConcurrentWriteNotAllowed",
@@ -18,15 +18,15 @@ pub const RETRYABLE_CODES: [&str; 4] = [
 ];
 
 /// Statuses that are retried for an idempotent request.
-pub fn is_retryable_status(status: u16) -> bool {
+pub(super) fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
-pub fn is_retryable_code(code: &str) -> bool {
+pub(super) fn is_retryable_code(code: &str) -> bool {
     RETRYABLE_CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
 }
 
-pub use super::super::retry_delay::retry_after;
+pub(super) use super::super::retry_delay::retry_after;
 use super::super::retry_delay::{self, Backoff};
 
 fn policy(timings: &Timings) -> Backoff {
@@ -37,12 +37,16 @@ fn policy(timings: &Timings) -> Backoff {
 }
 
 /// [`retry_delay::backoff`] with the ARM timings.
-pub fn backoff(timings: &Timings, attempt: u32) -> Duration {
+pub(super) fn backoff(timings: &Timings, attempt: u32) -> Duration {
     retry_delay::backoff(policy(timings), attempt)
 }
 
 /// [`retry_delay::delay_before_retry`] with the ARM timings.
-pub fn delay_before_retry(timings: &Timings, attempt: u32, hint: Option<Duration>) -> Duration {
+pub(super) fn delay_before_retry(
+    timings: &Timings,
+    attempt: u32,
+    hint: Option<Duration>,
+) -> Duration {
     retry_delay::delay_before_retry(policy(timings), attempt, hint)
 }
 
@@ -55,7 +59,7 @@ struct ErrorEnvelope {
 }
 
 #[derive(Deserialize)]
-pub struct ErrorBody {
+pub(super) struct ErrorBody {
     #[serde(default)]
     pub code: String,
     #[serde(default)]
@@ -65,7 +69,7 @@ pub struct ErrorBody {
 }
 
 /// (code, message, details) from an ARM error body; tolerant of odd or empty bodies.
-pub fn parse_error(status: u16, body: &[u8]) -> (String, String, Vec<ErrorDetail>) {
+pub(super) fn parse_error(status: u16, body: &[u8]) -> (String, String, Vec<ErrorDetail>) {
     let envelope: Option<ErrorEnvelope> = serde_json::from_slice(body).ok();
     let (code, message, details) = match envelope {
         Some(ErrorEnvelope {
@@ -103,7 +107,7 @@ pub fn parse_error(status: u16, body: &[u8]) -> (String, String, Vec<ErrorDetail
 /// How much of an Azure error message a CPI error shows.
 const AZURE_MESSAGE_SHOWN_CHARS: usize = 1024;
 
-pub fn flatten_details(details: &[ErrorBody]) -> Vec<ErrorDetail> {
+pub(super) fn flatten_details(details: &[ErrorBody]) -> Vec<ErrorDetail> {
     let mut out = Vec::new();
     for detail in details {
         out.push(ErrorDetail {

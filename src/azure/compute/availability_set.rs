@@ -16,12 +16,15 @@ const MAX_NAME_LENGTH: usize = 80;
 /// How much of an over-long group name survives in the derived name.
 const KEPT_GROUP_SUFFIX: usize = 40;
 /// The SKU of an availability set for managed disks.
-pub const ALIGNED_SKU: &str = "Aligned";
+pub(crate) const ALIGNED_SKU: &str = "Aligned";
 
 /// The availability set of a non-zonal VM: `availability_set` from the vm_type, else the
 /// Director's `env.bosh.group`. A group longer than 80 characters becomes
 /// `az-<md5hex(group)>-<last 40 characters of group>` (an explicit name is used as given).
-pub fn availability_set_name(explicit: Option<&str>, bosh_group: Option<&str>) -> Option<String> {
+pub(crate) fn availability_set_name(
+    explicit: Option<&str>,
+    bosh_group: Option<&str>,
+) -> Option<String> {
     if let Some(name) = explicit {
         return Some(name.to_string());
     }
@@ -38,18 +41,18 @@ pub fn availability_set_name(explicit: Option<&str>, bosh_group: Option<&str>) -
 
 /// What create_vm asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AvailabilitySetSpec {
+pub(crate) struct AvailabilitySetSpec {
     pub location: String,
-    pub update_domains: u32,
-    pub fault_domains: u32,
+    pub(crate) update_domains: u32,
+    pub(crate) fault_domains: u32,
     /// Managed disks need the `Aligned` SKU.
     pub managed: bool,
     /// The VM's `proximity_placement_group`: a set holding it must be in the same group.
-    pub proximity_placement_group_id: Option<String>,
+    pub(crate) proximity_placement_group_id: Option<String>,
 }
 
 /// PUT body; tags `{"user-agent":"bosh"}`.
-pub fn availability_set_body(spec: &AvailabilitySetSpec) -> Value {
+pub(crate) fn availability_set_body(spec: &AvailabilitySetSpec) -> Value {
     let mut body = json!({
         "location": spec.location,
         "tags": bosh_tags(),
@@ -69,7 +72,7 @@ pub fn availability_set_body(spec: &AvailabilitySetSpec) -> Value {
 
 /// An availability set as returned by GET.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct AvailabilitySet {
+pub(crate) struct AvailabilitySet {
     pub id: String,
     pub name: String,
     pub location: String,
@@ -82,32 +85,32 @@ pub struct AvailabilitySet {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct AvailabilitySetSku {
+pub(crate) struct AvailabilitySetSku {
     #[serde(default)]
     pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AvailabilitySetProperties {
+pub(crate) struct AvailabilitySetProperties {
     #[serde(default)]
     pub platform_update_domain_count: Option<u32>,
     #[serde(default)]
     pub platform_fault_domain_count: Option<u32>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub virtual_machines: Vec<SubResource>,
+    pub(crate) virtual_machines: Vec<SubResource>,
     #[serde(default)]
     pub proximity_placement_group: Option<SubResource>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct SubResource {
+pub(crate) struct SubResource {
     pub id: String,
 }
 
 impl AvailabilitySet {
     /// Managed iff its SKU is `Aligned`.
-    pub fn is_managed(&self) -> bool {
+    pub(crate) fn is_managed(&self) -> bool {
         self.sku
             .as_ref()
             .and_then(|s| s.name.as_deref())
@@ -115,14 +118,14 @@ impl AvailabilitySet {
     }
 
     /// delete_vm and failed creates delete the set only when no VM is left in it.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.properties.virtual_machines.is_empty()
     }
 }
 
 /// What to do with the availability set found (or not) before a VM PUT.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AvailabilitySetAction {
+pub(crate) enum AvailabilitySetAction {
     /// Not there: PUT this, then GET it.
     Create(AvailabilitySetSpec),
     /// Usable as is.
@@ -132,8 +135,8 @@ pub enum AvailabilitySetAction {
 }
 
 /// The get-or-create decision under the availability-set lock. `max_fault_domains` is the
-/// location's Aligned limit ([`super::sku::max_fault_domains`]); only an upgrade needs it.
-pub fn plan_availability_set(
+/// location's Aligned `MaximumPlatformFaultDomainCount` SKU capability; only an upgrade needs it.
+pub(crate) fn plan_availability_set(
     name: &str,
     existing: Option<&AvailabilitySet>,
     wanted: &AvailabilitySetSpec,
@@ -187,7 +190,7 @@ pub fn plan_availability_set(
 
 /// A set's group is fixed while it holds running VMs, and a VM must be in its set's group:
 /// an existing set outside the VM's `proximity_placement_group` cannot take it.
-pub fn check_proximity_placement_group(
+pub(crate) fn check_proximity_placement_group(
     name: &str,
     existing: &AvailabilitySet,
     wanted_group: Option<&str>,

@@ -14,12 +14,10 @@ use serde_json::{Map, Value, json};
 use super::{Caching, Tags, bosh_tags, null_as_default};
 use crate::error::{CpiError, CpiResult};
 
-/// Prefix of managed data disk (and snapshot) names: `bosh-disk-data-<uuid>`.
-pub const DATA_DISK_PREFIX: &str = "bosh-disk-data";
 /// Tag holding the caching a disk was created with (also in its CID).
-pub const CACHING_TAG: &str = "caching";
+pub(crate) const CACHING_TAG: &str = "caching";
 /// Tag recording the blob a migrated disk was imported from.
-pub const ORIGINAL_BLOB_TAG: &str = "original_blob";
+pub(crate) const ORIGINAL_BLOB_TAG: &str = "original_blob";
 /// Encryption type Azure expects with a customer disk encryption set.
 const CUSTOMER_KEY_ENCRYPTION: &str = "EncryptionAtRestWithCustomerKey";
 /// Azure's largest `diskSizeGB` (int32 in the spec).
@@ -27,7 +25,7 @@ const MAX_DISK_SIZE_GIB: u64 = i32::MAX as u64;
 
 /// ARM id of a disk encryption set; like Ruby, `disk_encryption_set_name` is looked up in the
 /// default resource group.
-pub fn disk_encryption_set_id(
+pub(crate) fn disk_encryption_set_id(
     subscription_id: &str,
     default_resource_group: &str,
     name: &str,
@@ -40,15 +38,10 @@ pub fn disk_encryption_set_id(
     )
 }
 
-/// `bosh-disk-data-<uuid>`: the name of a new managed data disk or snapshot.
-pub fn data_disk_name(uuid: &uuid::Uuid) -> String {
-    format!("{DATA_DISK_PREFIX}-{uuid}")
-}
-
 /// A managed disk as returned by GET.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ManagedDisk {
+pub(crate) struct ManagedDisk {
     pub id: String,
     pub name: String,
     pub location: String,
@@ -60,69 +53,65 @@ pub struct ManagedDisk {
     pub zones: Vec<String>,
     /// ARM id of the VM the disk is attached to.
     #[serde(default)]
-    pub managed_by: Option<String>,
+    pub(crate) managed_by: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub properties: DiskProperties,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct DiskSku {
+pub(crate) struct DiskSku {
     pub name: String,
     #[serde(default)]
     pub tier: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct DiskProperties {
+pub(crate) struct DiskProperties {
     #[serde(rename = "diskSizeGB", default)]
-    pub disk_size_gb: Option<u64>,
+    pub(crate) disk_size_gb: Option<u64>,
     #[serde(rename = "diskIOPSReadWrite", default)]
     pub iops: Option<u64>,
     #[serde(rename = "diskMBpsReadWrite", default)]
     pub mbps: Option<u64>,
     #[serde(rename = "diskState", default)]
-    pub disk_state: Option<String>,
+    pub(crate) disk_state: Option<String>,
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(default)]
     pub encryption: Option<DiskEncryption>,
 }
 
 /// How a disk is encrypted at rest.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct DiskEncryption {
+pub(crate) struct DiskEncryption {
     #[serde(rename = "diskEncryptionSetId", default)]
-    pub disk_encryption_set_id: Option<String>,
+    pub(crate) disk_encryption_set_id: Option<String>,
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
 }
 
 impl ManagedDisk {
     /// The single zone of a zonal disk.
-    pub fn zone(&self) -> Option<&str> {
+    pub(crate) fn zone(&self) -> Option<&str> {
         self.zones.first().map(String::as_str)
     }
 
-    pub fn sku_name(&self) -> Option<&str> {
+    pub(crate) fn sku_name(&self) -> Option<&str> {
         self.sku.as_ref().map(|s| s.name.as_str())
     }
 
-    pub fn sku_tier(&self) -> Option<&str> {
-        self.sku.as_ref().and_then(|s| s.tier.as_deref())
-    }
-
     /// The caching recorded in the disk's `caching` tag, when present and valid.
-    pub fn caching(&self) -> Option<Caching> {
+    pub(crate) fn caching(&self) -> Option<Caching> {
         self.tags.get(CACHING_TAG).and_then(|c| c.parse().ok())
     }
 }
 
 /// The Ultra disk SKU: created in the VM's zone, attached only to VMs with
 /// `additionalCapabilities.ultraSSDEnabled`, and without host caching (Azure's Ultra disk docs).
-pub const ULTRA_SSD_SKU: &str = "UltraSSD_LRS";
+pub(crate) const ULTRA_SSD_SKU: &str = "UltraSSD_LRS";
 
 /// Ultra disks support no host caching: anything but `None` is refused before a write.
-pub fn check_ultra_caching(sku: &str, caching: Caching) -> CpiResult<()> {
+pub(crate) fn check_ultra_caching(sku: &str, caching: Caching) -> CpiResult<()> {
     if sku.eq_ignore_ascii_case(ULTRA_SSD_SKU) && caching != Caching::None {
         return Err(CpiError::cloud(format!(
             "UltraSSD_LRS disks support no host caching, but caching is '{}'. Set caching 'None' or leave it out",
@@ -134,10 +123,10 @@ pub fn check_ultra_caching(sku: &str, caching: Caching) -> CpiResult<()> {
 
 /// What `create_disk` asks for: an empty managed disk.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EmptyDiskSpec {
+pub(crate) struct EmptyDiskSpec {
     pub location: String,
     /// From [`create_size_gib`].
-    pub size_gib: u32,
+    pub(crate) size_gib: u32,
     /// Disk SKU, e.g. `Standard_LRS`, `Premium_LRS`, `PremiumV2_LRS`.
     pub sku: String,
     pub caching: Caching,
@@ -145,11 +134,11 @@ pub struct EmptyDiskSpec {
     pub iops: Option<u64>,
     pub mbps: Option<u64>,
     /// Full ARM id of a disk encryption set (Ruby looks the name up in the default RG).
-    pub disk_encryption_set_id: Option<String>,
+    pub(crate) disk_encryption_set_id: Option<String>,
 }
 
 /// PUT body of an empty managed disk; tags `{"user-agent":"bosh","caching":<c>}`.
-pub fn empty_disk_body(spec: &EmptyDiskSpec) -> Value {
+pub(crate) fn empty_disk_body(spec: &EmptyDiskSpec) -> Value {
     let mut tags = bosh_tags();
     tags.insert(CACHING_TAG.into(), spec.caching.as_str().into());
     let mut properties = Map::new();
@@ -179,21 +168,21 @@ pub fn empty_disk_body(spec: &EmptyDiskSpec) -> Value {
 
 /// What the blob → managed migration at attach time asks for.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DiskFromBlobSpec {
+pub(crate) struct DiskFromBlobSpec {
     pub location: String,
     /// `Premium_LRS` when the source storage account is Premium, else `Standard_LRS`.
     pub sku: String,
     pub caching: Caching,
     pub zone: Option<String>,
     /// The VHD blob URL (no SAS).
-    pub source_uri: String,
+    pub(crate) source_uri: String,
     /// ARM id of the storage account holding the blob.
     pub storage_account_id: String,
 }
 
 /// SKU of a disk migrated from a blob: `Premium_LRS` when the blob's storage account is
 /// Premium, else `Standard_LRS`.
-pub fn migration_disk_sku(storage_account_tier: Option<&str>) -> &'static str {
+pub(crate) fn migration_disk_sku(storage_account_tier: Option<&str>) -> &'static str {
     if storage_account_tier.is_some_and(|tier| tier.eq_ignore_ascii_case("Premium")) {
         "Premium_LRS"
     } else {
@@ -202,7 +191,7 @@ pub fn migration_disk_sku(storage_account_tier: Option<&str>) -> &'static str {
 }
 
 /// PUT body importing a VHD blob; tags add `original_blob: <uri>`.
-pub fn disk_from_blob_body(spec: &DiskFromBlobSpec) -> Value {
+pub(crate) fn disk_from_blob_body(spec: &DiskFromBlobSpec) -> Value {
     let mut tags = bosh_tags();
     tags.insert(CACHING_TAG.into(), spec.caching.as_str().into());
     tags.insert(ORIGINAL_BLOB_TAG.into(), spec.source_uri.clone());
@@ -225,7 +214,7 @@ pub fn disk_from_blob_body(spec: &DiskFromBlobSpec) -> Value {
 /// What the regional → zonal migration asks for: the same disk name, SKU, tags and location,
 /// copied from a snapshot into a zone.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DiskFromSnapshotSpec {
+pub(crate) struct DiskFromSnapshotSpec {
     pub location: String,
     pub sku: String,
     pub zone: Option<String>,
@@ -238,7 +227,7 @@ pub struct DiskFromSnapshotSpec {
 }
 
 /// PUT body copying a snapshot (`createOption: Copy`, `sourceResourceId`).
-pub fn disk_from_snapshot_body(spec: &DiskFromSnapshotSpec) -> Value {
+pub(crate) fn disk_from_snapshot_body(spec: &DiskFromSnapshotSpec) -> Value {
     let mut body = json!({
         "location": spec.location,
         "tags": spec.tags,
@@ -263,14 +252,14 @@ pub fn disk_from_snapshot_body(spec: &DiskFromSnapshotSpec) -> Value {
 
 /// attach_disk moves a regional disk into the zone of a zonal VM. Zone-redundant (`*_ZRS`)
 /// disks have no zone yet attach in every zone, and cannot be made zonal: they stay as they are.
-pub fn needs_zone_migration(disk: &ManagedDisk, vm_zone: Option<&str>) -> bool {
+pub(crate) fn needs_zone_migration(disk: &ManagedDisk, vm_zone: Option<&str>) -> bool {
     let zone_redundant = disk.sku_name().is_some_and(|sku| sku.ends_with("_ZRS"));
     disk.zone().is_none() && vm_zone.is_some() && !zone_redundant
 }
 
 /// The disk to recreate from the migration snapshot: same name (the URL), SKU, tags and
 /// location, now in `zone`.
-pub fn zone_migration_spec(
+pub(crate) fn zone_migration_spec(
     disk: &ManagedDisk,
     snapshot_id: &str,
     zone: &str,
@@ -294,7 +283,7 @@ pub fn zone_migration_spec(
 
 /// The CloudError text when a zone migration cannot finish after the disk was deleted: how to
 /// recreate it by hand from the snapshot (Ruby's wording; its `--sku` was always empty).
-pub fn zone_migration_recovery_message(
+pub(crate) fn zone_migration_recovery_message(
     disk: &ManagedDisk,
     disk_cid: &str,
     resource_group: &str,
@@ -318,31 +307,31 @@ fn insert_zone(body: &mut Value, zone: Option<&str>) {
 }
 
 /// PATCH body growing a disk: `{"properties":{"diskSizeGB":N}}`.
-pub fn resize_disk_body(size_gib: u32) -> Value {
+pub(crate) fn resize_disk_body(size_gib: u32) -> Value {
     json!({"properties": {"diskSizeGB": size_gib}})
 }
 
 /// PATCH body replacing a disk's tags.
-pub fn tags_patch_body(tags: &Tags) -> Value {
+pub(crate) fn tags_patch_body(tags: &Tags) -> Value {
     json!({ "tags": tags })
 }
 
 /// A disk PATCH (`DiskUpdate`): only the fields that are set are sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DiskPatch {
-    pub size_gib: Option<u32>,
+pub(crate) struct DiskPatch {
+    pub(crate) size_gib: Option<u32>,
     pub sku: Option<String>,
     pub iops: Option<u64>,
     pub mbps: Option<u64>,
 }
 
 impl DiskPatch {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.size_gib.is_none() && self.sku.is_none() && self.iops.is_none() && self.mbps.is_none()
     }
 
     /// Also serves the ephemeral disk's iops/mbps PATCH after create_vm.
-    pub fn body(&self) -> Value {
+    pub(crate) fn body(&self) -> Value {
         let mut body = Map::new();
         if let Some(sku) = &self.sku {
             body.insert("sku".into(), json!({ "name": sku }));
@@ -365,7 +354,7 @@ impl DiskPatch {
 }
 
 /// GiB for `create_disk`: floor(MiB / 1024), at least 1 GiB (Ruby's message).
-pub fn create_size_gib(size_mib: u64) -> CpiResult<u32> {
+pub(crate) fn create_size_gib(size_mib: u64) -> CpiResult<u32> {
     if size_mib < 1024 {
         return Err(CpiError::cloud("Azure CPI minimum disk size is 1 GiB"));
     }
@@ -373,7 +362,7 @@ pub fn create_size_gib(size_mib: u64) -> CpiResult<u32> {
 }
 
 /// GiB for `resize_disk`/`update_disk`: ceil(MiB / 1024).
-pub fn resize_size_gib(size_mib: u64) -> CpiResult<u32> {
+pub(crate) fn resize_size_gib(size_mib: u64) -> CpiResult<u32> {
     checked_gib(size_mib.div_ceil(1024), size_mib)
 }
 
@@ -389,7 +378,7 @@ fn checked_gib(gib: u64, size_mib: u64) -> CpiResult<u32> {
 
 /// The outcome of `resize_disk` on an existing disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResizePlan {
+pub(crate) enum ResizePlan {
     /// Already that size: nothing to send.
     Unchanged,
     /// PATCH [`resize_disk_body`] with this size.
@@ -398,7 +387,7 @@ pub enum ResizePlan {
 
 /// `resize_disk`: shrinking is NotSupported (the Director then copies the data to a new
 /// disk), equal is a no-op, larger grows.
-pub fn plan_resize(disk: &ManagedDisk, new_size_mib: u64) -> CpiResult<ResizePlan> {
+pub(crate) fn plan_resize(disk: &ManagedDisk, new_size_mib: u64) -> CpiResult<ResizePlan> {
     let new_gib = resize_size_gib(new_size_mib)?;
     let old_gib = current_size_gib(disk)?;
     match u64::from(new_gib).cmp(&old_gib) {
@@ -419,8 +408,8 @@ fn current_size_gib(disk: &ManagedDisk) -> CpiResult<u64> {
 
 /// What `update_disk` asks for (parsed from its arguments and the disk_type cloud_properties).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiskUpdateRequest {
-    pub new_size_mib: u64,
+pub(crate) struct DiskUpdateRequest {
+    pub(crate) new_size_mib: u64,
     pub caching: Option<Caching>,
     pub storage_account_type: Option<String>,
     pub iops: Option<u64>,
@@ -434,7 +423,7 @@ pub struct DiskUpdateRequest {
 /// (`cid_caching`). The Ruby CPI compared against a field it never filled, so any `caching`
 /// raised NotSupported; here only a real change does. Values equal to the disk's current ones
 /// are left out of the PATCH, so a repeated call is a no-op.
-pub fn plan_update(
+pub(crate) fn plan_update(
     disk: Option<&ManagedDisk>,
     disk_name: &str,
     cid_caching: Caching,
@@ -468,7 +457,7 @@ pub fn plan_update(
 
 /// Maps Azure's refusal to convert a disk SKU (`Changing a disk's account type from 'X' to
 /// 'Y' is not supported.`) to NotSupported, so the Director falls back to copying the data.
-pub fn map_update_error(azure_message: &str) -> Option<CpiError> {
+pub(crate) fn map_update_error(azure_message: &str) -> Option<CpiError> {
     const HEAD: &str = "Changing a disk's account type from '";
     let rest = &azure_message[azure_message.find(HEAD)? + HEAD.len()..];
     let rest = &rest[rest.find("' to '")? + "' to '".len()..];
@@ -513,7 +502,6 @@ mod tests {
         assert_eq!(d.name, "bosh-disk-data-1");
         assert_eq!(d.zone(), Some("2"));
         assert_eq!(d.sku_name(), Some("Premium_LRS"));
-        assert_eq!(d.sku_tier(), Some("Premium"));
         assert_eq!(d.caching(), Some(Caching::ReadOnly));
         assert_eq!(d.properties.disk_size_gb, Some(10));
         assert_eq!(d.properties.iops, Some(120));
@@ -875,15 +863,6 @@ mod tests {
         assert_eq!(
             disk_encryption_set_id("sub", "rg", "des1"),
             "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Compute/diskEncryptionSets/des1"
-        );
-    }
-
-    #[test]
-    fn data_disk_names() {
-        let id = uuid::Uuid::nil();
-        assert_eq!(
-            data_disk_name(&id),
-            "bosh-disk-data-00000000-0000-0000-0000-000000000000"
         );
     }
 }

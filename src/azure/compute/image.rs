@@ -13,16 +13,14 @@ use super::{Tags, null_as_default};
 use crate::error::{CpiError, CpiResult};
 
 /// Heavy stemcell CIDs: `bosh-stemcell-<uuid>`.
-pub const STEMCELL_PREFIX: &str = "bosh-stemcell";
-/// Light stemcell CIDs: `bosh-light-stemcell-<uuid>`.
-pub const LIGHT_STEMCELL_PREFIX: &str = "bosh-light-stemcell";
+pub(crate) const STEMCELL_PREFIX: &str = "bosh-stemcell";
 /// Size of the OS disk in a stemcell without `disk` metadata, in MiB.
-pub const DEFAULT_IMAGE_SIZE_MIB_LINUX: u64 = 3 * 1024;
-pub const DEFAULT_IMAGE_SIZE_MIB_WINDOWS: u64 = 128 * 1024;
+pub(crate) const DEFAULT_IMAGE_SIZE_MIB_LINUX: u64 = 3 * 1024;
+pub(crate) const DEFAULT_IMAGE_SIZE_MIB_WINDOWS: u64 = 128 * 1024;
 
 /// The legacy user image name, `bosh-stemcell-<uuid>-<SKU>-<location>`: deleted before each
 /// create because it can exceed Azure's 80-character limit.
-pub fn legacy_user_image_name(
+pub(crate) fn legacy_user_image_name(
     stemcell_cid: &str,
     storage_account_type: &str,
     location: &str,
@@ -33,7 +31,11 @@ pub fn legacy_user_image_name(
 /// The user image name: `<uuid>-S-<loc>`, `<uuid>-SSSD-<loc>`, `<uuid>-P-<loc>`; other SKUs stay
 /// spelled out. Derived from the legacy name by the same first-match substitutions as Ruby, so
 /// both CPIs find each other's images.
-pub fn user_image_name(stemcell_cid: &str, storage_account_type: &str, location: &str) -> String {
+pub(crate) fn user_image_name(
+    stemcell_cid: &str,
+    storage_account_type: &str,
+    location: &str,
+) -> String {
     legacy_user_image_name(stemcell_cid, storage_account_type, location)
         .replacen(&format!("{STEMCELL_PREFIX}-"), "", 1)
         .replacen("Standard_LRS", "S", 1)
@@ -43,13 +45,13 @@ pub fn user_image_name(stemcell_cid: &str, storage_account_type: &str, location:
 
 /// Operating system of a stemcell, in Azure's spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OsType {
+pub(crate) enum OsType {
     Linux,
     Windows,
 }
 
 impl OsType {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Linux => "Linux",
             Self::Windows => "Windows",
@@ -57,7 +59,7 @@ impl OsType {
     }
 
     /// Stemcell `os_type` in any case; absent means Linux.
-    pub fn from_metadata(os_type: Option<&str>) -> CpiResult<Self> {
+    pub(crate) fn from_metadata(os_type: Option<&str>) -> CpiResult<Self> {
         match os_type.map(str::to_ascii_lowercase).as_deref() {
             None | Some("linux") => Ok(Self::Linux),
             Some("windows") => Ok(Self::Windows),
@@ -70,7 +72,7 @@ impl OsType {
 }
 
 /// Hyper-V generation from the stemcell `generation` (`gen1` when absent): `gen2` → `V2`.
-pub fn hyper_v_generation(generation: Option<&str>) -> CpiResult<&'static str> {
+pub(crate) fn hyper_v_generation(generation: Option<&str>) -> CpiResult<&'static str> {
     match generation.map(str::to_ascii_lowercase).as_deref() {
         None | Some("gen1") => Ok("V1"),
         Some("gen2") => Ok("V2"),
@@ -83,21 +85,21 @@ pub fn hyper_v_generation(generation: Option<&str>) -> CpiResult<&'static str> {
 
 /// What the lazy user-image creation asks for.
 #[derive(Debug, Clone, PartialEq)]
-pub struct UserImageSpec {
+pub(crate) struct UserImageSpec {
     pub location: String,
     /// The stemcell blob's metadata.
     pub tags: Tags,
     pub os_type: OsType,
     /// The stemcell VHD URL (no SAS).
-    pub blob_uri: String,
+    pub(crate) blob_uri: String,
     /// The OS disk SKU baked into the image.
     pub storage_account_type: String,
     /// `V1` or `V2` ([`hyper_v_generation`]).
-    pub hyper_v_generation: &'static str,
+    pub(crate) hyper_v_generation: &'static str,
 }
 
 /// PUT body of a generalized user image from a VHD blob.
-pub fn user_image_body(spec: &UserImageSpec) -> Value {
+pub(crate) fn user_image_body(spec: &UserImageSpec) -> Value {
     json!({
         "location": spec.location,
         "tags": spec.tags,
@@ -118,7 +120,7 @@ pub fn user_image_body(spec: &UserImageSpec) -> Value {
 
 /// A user image as returned by GET (and in list pages).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct UserImage {
+pub(crate) struct UserImage {
     pub id: String,
     pub name: String,
     pub location: String,
@@ -130,24 +132,14 @@ pub struct UserImage {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UserImageProperties {
+pub(crate) struct UserImageProperties {
     #[serde(default)]
-    pub provisioning_state: Option<String>,
-}
-
-/// One page of `GET .../providers/Microsoft.Compute/images`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserImagePage {
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub value: Vec<UserImage>,
-    #[serde(default)]
-    pub next_link: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
 }
 
 /// delete_stemcell removes the images of a stemcell: names starting with its uuid (current
 /// names) or its CID (legacy names).
-pub fn is_image_of_stemcell(image_name: &str, stemcell_cid: &str) -> bool {
+pub(crate) fn is_image_of_stemcell(image_name: &str, stemcell_cid: &str) -> bool {
     let uuid = stemcell_cid
         .strip_prefix(&format!("{STEMCELL_PREFIX}-"))
         .unwrap_or(stemcell_cid);
@@ -156,7 +148,7 @@ pub fn is_image_of_stemcell(image_name: &str, stemcell_cid: &str) -> bool {
 
 /// A platform image, as in `light_stemcell` metadata: `{publisher, offer, sku, version}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
-pub struct PlatformImageReference {
+pub(crate) struct PlatformImageReference {
     pub publisher: String,
     pub offer: String,
     pub sku: String,
@@ -164,7 +156,7 @@ pub struct PlatformImageReference {
 }
 
 /// `/subscriptions/<sub>/providers/Microsoft.Compute/locations/<loc>/publishers/<p>/artifacttypes/vmimage/offers/<o>/skus/<s>/versions`.
-pub fn platform_image_versions_path(
+pub(crate) fn platform_image_versions_path(
     subscription_id: &str,
     location: &str,
     image: &PlatformImageReference,
@@ -177,7 +169,7 @@ pub fn platform_image_versions_path(
 
 /// One entry of the platform image version list (the response is a bare JSON array).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct PlatformImageVersion {
+pub(crate) struct PlatformImageVersion {
     pub name: String,
     #[serde(default)]
     pub location: Option<String>,
@@ -186,49 +178,49 @@ pub struct PlatformImageVersion {
 }
 
 /// Whether the light stemcell's version is offered in that location.
-pub fn has_platform_image_version(versions: &[PlatformImageVersion], version: &str) -> bool {
+pub(crate) fn has_platform_image_version(versions: &[PlatformImageVersion], version: &str) -> bool {
     versions.iter().any(|v| v.name == version)
 }
 
 /// `GET .../versions/<version>` of a platform image: tells whether the image is a marketplace
 /// image with a purchase plan, which the VM must then carry.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct VirtualMachineImage {
+pub(crate) struct VirtualMachineImage {
     pub name: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub properties: VirtualMachineImageProperties,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct VirtualMachineImageProperties {
+pub(crate) struct VirtualMachineImageProperties {
     #[serde(default)]
     pub plan: Option<PurchasePlan>,
 }
 
 /// A marketplace purchase plan (`VirtualMachineImage.properties.plan`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct PurchasePlan {
+pub(crate) struct PurchasePlan {
     pub publisher: String,
     pub name: String,
-    pub product: String,
+    pub(crate) product: String,
 }
 
 /// What create_vm knows about a stemcell's image, from the blob metadata or image tags.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StemcellInfo {
+pub(crate) struct StemcellInfo {
     /// Gallery version id, user image id, or blob URI.
     pub uri: String,
     pub metadata: Tags,
     pub os_type: OsType,
     /// MiB: metadata `disk`, else 3 GiB (Linux) / 128 GiB (Windows).
-    pub image_size_mib: u64,
+    pub(crate) image_size_mib: u64,
     /// Set for light stemcells: `image` present and no `compute_gallery_name` (gallery
     /// stemcells carry an `image` too).
     pub image: Option<PlatformImageReference>,
 }
 
 impl StemcellInfo {
-    pub fn new(uri: impl Into<String>, metadata: Tags) -> CpiResult<Self> {
+    pub(crate) fn new(uri: impl Into<String>, metadata: Tags) -> CpiResult<Self> {
         let os_type = OsType::from_metadata(metadata.get("os_type").map(String::as_str))?;
         let default_size = match os_type {
             OsType::Linux => DEFAULT_IMAGE_SIZE_MIB_LINUX,
@@ -261,24 +253,12 @@ impl StemcellInfo {
         })
     }
 
-    pub fn is_light(&self) -> bool {
-        self.image.is_some()
-    }
-
-    pub fn is_windows(&self) -> bool {
+    pub(crate) fn is_windows(&self) -> bool {
         self.os_type == OsType::Windows
     }
 
-    pub fn name(&self) -> Option<&str> {
-        self.metadata.get("name").map(String::as_str)
-    }
-
-    pub fn version(&self) -> Option<&str> {
-        self.metadata.get("version").map(String::as_str)
-    }
-
     /// The stemcell's `generation` (`gen1` when absent).
-    pub fn hyper_v_generation(&self) -> CpiResult<&'static str> {
+    pub(crate) fn hyper_v_generation(&self) -> CpiResult<&'static str> {
         hyper_v_generation(self.metadata.get("generation").map(String::as_str))
     }
 }
@@ -413,7 +393,7 @@ mod tests {
         let info = StemcellInfo::new("/images/x", Tags::new()).unwrap();
         assert_eq!(info.os_type, OsType::Linux);
         assert_eq!(info.image_size_mib, 3072);
-        assert!(!info.is_light());
+        assert!(info.image.is_none());
 
         let windows = Tags::from([("os_type".into(), "Windows".into())]);
         let info = StemcellInfo::new("u", windows).unwrap();
@@ -430,11 +410,11 @@ mod tests {
         let info = StemcellInfo::new("u", light.clone()).unwrap();
         assert_eq!(info.image_size_mib, 30720);
         assert_eq!(info.image.as_ref().unwrap().offer, "o");
-        assert!(info.is_light());
+        assert!(info.image.is_some());
 
         let mut gallery = light;
         gallery.insert("compute_gallery_name".into(), "g".into());
-        assert!(!StemcellInfo::new("u", gallery).unwrap().is_light());
+        assert!(StemcellInfo::new("u", gallery).unwrap().image.is_none());
 
         let bad = Tags::from([("disk".into(), "lots".into())]);
         assert!(
@@ -446,15 +426,14 @@ mod tests {
     }
 
     #[test]
-    fn user_image_page() {
-        let page: UserImagePage = serde_json::from_value(json!({
-            "value": [{"id": "/i/1", "name": "1", "location": "eastus", "tags": null, "properties": {"provisioningState": "Succeeded"}}]
-        }))
+    fn user_image_get() {
+        let image: UserImage = serde_json::from_value(json!(
+            {"id": "/i/1", "name": "1", "location": "eastus", "tags": null, "properties": {"provisioningState": "Succeeded"}}
+        ))
         .unwrap();
         assert_eq!(
-            page.value[0].properties.provisioning_state.as_deref(),
+            image.properties.provisioning_state.as_deref(),
             Some("Succeeded")
         );
-        assert!(page.next_link.is_none());
     }
 }

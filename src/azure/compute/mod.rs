@@ -9,14 +9,13 @@
 //! Public API, by module (every body builder returns a `serde_json::Value` ready to send):
 //!
 //! - this module — [`Tags`], [`bosh_tags`], [`Caching`], [`resource_id`], [`compute_id`],
-//!   [`stringify_metadata`] (Ruby `to_s` of metadata values), [`parse_resource`] (ARM JSON →
-//!   model, with an error naming the resource).
+//!   [`stringify_metadata`] (Ruby `to_s` of metadata values).
 //! - [`disk`] — [`disk::ManagedDisk`] (GET); [`disk::empty_disk_body`],
 //!   [`disk::disk_from_blob_body`] ([`disk::migration_disk_sku`]),
 //!   [`disk::disk_from_snapshot_body`], [`disk::resize_disk_body`],
 //!   [`disk::DiskPatch`] (update / iops / mbps PATCH), [`disk::tags_patch_body`];
 //!   [`disk::create_size_gib`] (floor), [`disk::resize_size_gib`] (ceil); [`disk::plan_resize`],
-//!   [`disk::plan_update`], [`disk::map_update_error`]; [`disk::data_disk_name`],
+//!   [`disk::plan_update`], [`disk::map_update_error`];
 //!   [`disk::disk_encryption_set_id`]; zone migration [`disk::needs_zone_migration`],
 //!   [`disk::zone_migration_spec`], [`disk::zone_migration_recovery_message`].
 //! - [`snapshot`] — [`snapshot::ManagedSnapshot`] (GET), [`snapshot::snapshot_tags`],
@@ -26,66 +25,64 @@
 //!   [`vm::vm_body`] (create PUT); [`vm::vm_tags`]; [`vm::os_disk_size_gib`],
 //!   [`vm::ephemeral_os_disk_size_gib`], [`vm::ephemeral_data_disk_size_gib`];
 //!   [`vm::attach_disk_patch`] → [`vm::AttachPlan`] + [`vm::DiskHints`],
-//!   [`vm::detach_disk_patch`], [`vm::metadata_patch`]; [`vm::os_disk_name`],
-//!   [`vm::ephemeral_disk_name`], [`vm::windows_computer_name`], [`vm::windows_admin_username`],
+//!   [`vm::detach_disk_patch`], [`vm::metadata_patch`];
+//!   [`vm::windows_computer_name`], [`vm::windows_admin_username`],
 //!   [`vm::windows_admin_password`],
 //!   [`vm::user_assigned_identity_id`], [`vm::capacity_reservation_group_id`].
 //! - [`availability_set`] — [`availability_set::availability_set_name`],
 //!   [`availability_set::AvailabilitySetSpec`] → [`availability_set::availability_set_body`],
 //!   [`availability_set::AvailabilitySet`] (GET), [`availability_set::plan_availability_set`].
 //! - [`image`] — [`image::user_image_name`], [`image::legacy_user_image_name`],
-//!   [`image::UserImageSpec`] → [`image::user_image_body`], [`image::UserImage`] /
-//!   [`image::UserImagePage`], [`image::platform_image_versions_path`],
+//!   [`image::UserImageSpec`] → [`image::user_image_body`], [`image::UserImage`],
+//!   [`image::platform_image_versions_path`],
 //!   [`image::PlatformImageVersion`], [`image::VirtualMachineImage`] (does a light stemcell's
 //!   image need a `plan`), [`image::StemcellInfo`].
 //! - [`gallery`] — [`gallery::semver_version`], [`gallery::image_definition_name`],
 //!   [`gallery::ImageDefinitionSpec`] → [`gallery::image_definition_body`],
 //!   [`gallery::ImageVersionSpec`] → [`gallery::image_version_body`],
-//!   [`gallery::version_tags_patch`], [`gallery::replication_patch`],
+//!   [`gallery::version_tags_patch`], [`gallery::replication_patch_for`],
 //!   [`gallery::GalleryImageVersion`] (GET), [`gallery::check_existing_version`],
 //!   [`gallery::add_stemcell_reference`], [`gallery::remove_stemcell_reference`],
 //!   [`gallery::gallery_blob_metadata`], [`gallery::version_location_from_blob_metadata`].
-//! - [`sku`] — [`sku::ResourceSku`] / [`sku::ResourceSkuPage`], [`sku::supports_premium_io`],
-//!   [`sku::default_disk_sku`], [`sku::max_data_disks`], [`sku::max_fault_domains`],
+//! - [`sku`] — [`sku::ResourceSku`], [`sku::supports_premium_io`],
+//!   [`sku::default_disk_sku`], [`sku::max_data_disks`],
 //!   [`sku::map_instance_types`] (InstanceTypeMapper), [`sku::filter_by_architecture`],
-//!   [`sku::round_up_to_gib`], [`sku::DiskInfo`].
+//!   [`sku::DiskInfo`].
 
-pub mod availability_set;
-pub mod disk;
-pub mod gallery;
-pub mod image;
-pub mod sku;
-pub mod snapshot;
-pub mod vm;
+pub(crate) mod availability_set;
+pub(crate) mod disk;
+pub(crate) mod gallery;
+pub(crate) mod image;
+pub(crate) mod sku;
+pub(crate) mod snapshot;
+pub(crate) mod vm;
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::null_as_default;
-use crate::error::{CpiError, CpiResult};
 
 /// ARM tags. A sorted map keeps request bodies and logs deterministic.
-pub type Tags = BTreeMap<String, String>;
+pub(crate) type Tags = BTreeMap<String, String>;
 
 /// The tag every resource the CPI creates carries (except snapshots and public IPs, as in Ruby).
-pub const USER_AGENT_TAG: &str = "user-agent";
-pub const USER_AGENT_VALUE: &str = "bosh";
+pub(crate) const USER_AGENT_TAG: &str = "user-agent";
+pub(crate) const USER_AGENT_VALUE: &str = "bosh";
 
 /// `{"user-agent": "bosh"}`.
-pub fn bosh_tags() -> Tags {
+pub(crate) fn bosh_tags() -> Tags {
     Tags::from([(USER_AGENT_TAG.to_string(), USER_AGENT_VALUE.to_string())])
 }
 
 /// Host caching of a disk, in Azure's canonical spelling (also the CID and `caching` tag value).
-pub use crate::cid::Caching;
+pub(crate) use crate::cid::Caching;
 
 /// `/subscriptions/<sub>/resourceGroups/<rg>/providers/<provider>/<kind>/<name>`.
 ///
 /// ARM ids are used both as URL paths and as values inside bodies, so no escaping happens here:
 /// the ARM client escapes when it builds the URL.
-pub fn resource_id(
+pub(crate) fn resource_id(
     subscription_id: &str,
     resource_group: &str,
     provider: &str,
@@ -98,7 +95,12 @@ pub fn resource_id(
 }
 
 /// A `Microsoft.Compute` resource id, e.g. `compute_id(sub, rg, "disks", "bosh-disk-data-x")`.
-pub fn compute_id(subscription_id: &str, resource_group: &str, kind: &str, name: &str) -> String {
+pub(crate) fn compute_id(
+    subscription_id: &str,
+    resource_group: &str,
+    kind: &str,
+    name: &str,
+) -> String {
     resource_id(
         subscription_id,
         resource_group,
@@ -109,23 +111,28 @@ pub fn compute_id(subscription_id: &str, resource_group: &str, kind: &str, name:
 }
 
 /// Parses an ARM response body into a model; the error names the resource that was read.
-pub fn parse_resource<T: DeserializeOwned>(what: &str, body: &[u8]) -> CpiResult<T> {
-    serde_json::from_slice(body)
-        .map_err(|e| CpiError::cloud(format!("Unexpected ARM response for {what}: {e}")))
+#[cfg(test)]
+pub(crate) fn parse_resource<T: serde::de::DeserializeOwned>(
+    what: &str,
+    body: &[u8],
+) -> crate::error::CpiResult<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        crate::error::CpiError::cloud(format!("Unexpected ARM response for {what}: {e}"))
+    })
 }
 
 /// Prefix of the stemcell blob metadata keys only this CPI writes (upload and deletion marks,
 /// the source VHD of a record blob). The Ruby CPI writes the stemcell properties, `image` and the
 /// gallery keys; none starts so, and it ignores keys it does not know.
-pub const CPI_METADATA_PREFIX: &str = "bosh_azure_cpi_rs_";
+pub(crate) const CPI_METADATA_PREFIX: &str = "bosh_azure_cpi_rs_";
 /// Unix seconds when an upload into this stemcell blob started; present only while it runs
 /// (or after it was killed), removed by the metadata write that ends the upload.
-pub const UPLOAD_STARTED_METADATA: &str = "bosh_azure_cpi_rs_upload_started";
+pub(crate) const UPLOAD_STARTED_METADATA: &str = "bosh_azure_cpi_rs_upload_started";
 
 /// Metadata values as tag strings, the way Ruby's `value.to_s` renders them, so tags written
 /// by either CPI read the same: strings as is, numbers and booleans as text, null as "",
 /// arrays and objects in Ruby 3.3 `inspect` form (`["SCSI", "NVMe"]`, `{"k"=>"v"}`).
-pub fn stringify_metadata(metadata: &serde_json::Map<String, Value>) -> Tags {
+pub(crate) fn stringify_metadata(metadata: &serde_json::Map<String, Value>) -> Tags {
     metadata
         .iter()
         .map(|(key, value)| (key.clone(), ruby_to_s(value)))
@@ -133,7 +140,7 @@ pub fn stringify_metadata(metadata: &serde_json::Map<String, Value>) -> Tags {
 }
 
 /// Ruby `to_s` of one JSON value (see [`stringify_metadata`]).
-pub fn ruby_to_s(value: &Value) -> String {
+pub(crate) fn ruby_to_s(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),

@@ -13,24 +13,24 @@ use serde::Deserialize;
 use super::null_as_default;
 use crate::error::{CpiError, CpiResult};
 
-pub const VIRTUAL_MACHINES: &str = "virtualMachines";
-pub const AVAILABILITY_SETS: &str = "availabilitySets";
+pub(crate) const VIRTUAL_MACHINES: &str = "virtualMachines";
 
 /// One page of `GET /subscriptions/<sub>/providers/Microsoft.Compute/skus`.
+#[cfg(test)]
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ResourceSkuPage {
+pub(crate) struct ResourceSkuPage {
     #[serde(default, deserialize_with = "null_as_default")]
     pub value: Vec<ResourceSku>,
     #[serde(default)]
-    pub next_link: Option<String>,
+    pub(crate) next_link: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ResourceSku {
+pub(crate) struct ResourceSku {
     #[serde(default)]
-    pub resource_type: Option<String>,
+    pub(crate) resource_type: Option<String>,
     pub name: String,
     #[serde(default)]
     pub tier: Option<String>,
@@ -39,75 +39,75 @@ pub struct ResourceSku {
     #[serde(default)]
     pub family: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub locations: Vec<String>,
+    pub(crate) locations: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub capabilities: Vec<SkuCapability>,
+    pub(crate) capabilities: Vec<SkuCapability>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub restrictions: Vec<SkuRestriction>,
+    pub(crate) restrictions: Vec<SkuRestriction>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub location_info: Vec<SkuLocationInfo>,
+    pub(crate) location_info: Vec<SkuLocationInfo>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SkuLocationInfo {
+pub(crate) struct SkuLocationInfo {
     #[serde(default)]
     pub location: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub zone_details: Vec<SkuZoneDetails>,
+    pub(crate) zone_details: Vec<SkuZoneDetails>,
 }
 
 /// Capabilities a SKU has only in some zones (`UltraSSDAvailable`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct SkuZoneDetails {
+pub(crate) struct SkuZoneDetails {
     #[serde(default, deserialize_with = "null_as_default")]
     pub name: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub capabilities: Vec<SkuCapability>,
+    pub(crate) capabilities: Vec<SkuCapability>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct SkuCapability {
+pub(crate) struct SkuCapability {
     pub name: String,
     pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SkuRestriction {
+pub(crate) struct SkuRestriction {
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub values: Vec<String>,
     #[serde(default)]
-    pub reason_code: Option<String>,
+    pub(crate) reason_code: Option<String>,
 }
 
 impl ResourceSku {
-    pub fn capability(&self, name: &str) -> Option<&str> {
+    pub(crate) fn capability(&self, name: &str) -> Option<&str> {
         self.capabilities
             .iter()
             .find(|c| c.name == name)
             .map(|c| c.value.as_str())
     }
 
-    pub fn is_vm_size(&self) -> bool {
+    pub(crate) fn is_vm_size(&self) -> bool {
         self.resource_type.as_deref() == Some(VIRTUAL_MACHINES)
     }
 
     /// Capability `PremiumIO == "True"`.
-    pub fn premium_io(&self) -> bool {
+    pub(crate) fn premium_io(&self) -> bool {
         self.capability("PremiumIO") == Some("True")
     }
 
     /// Capability `MaxDataDiskCount`.
-    pub fn max_data_disk_count(&self) -> Option<u32> {
+    pub(crate) fn max_data_disk_count(&self) -> Option<u32> {
         self.capability("MaxDataDiskCount")?.parse().ok()
     }
 
     /// Trusted Launch is possible unless the SKU says `TrustedLaunchDisabled: True`, or it
     /// runs only Gen1 images (`HyperVGenerations` without V2).
-    pub fn supports_trusted_launch(&self) -> bool {
+    pub(crate) fn supports_trusted_launch(&self) -> bool {
         let disabled = self
             .capability("TrustedLaunchDisabled")
             .is_some_and(|v| v.eq_ignore_ascii_case("True"));
@@ -118,14 +118,14 @@ impl ResourceSku {
     }
 
     /// Capability `EncryptionAtHostSupported == "True"`.
-    pub fn supports_encryption_at_host(&self) -> bool {
+    pub(crate) fn supports_encryption_at_host(&self) -> bool {
         self.capability("EncryptionAtHostSupported")
             .is_some_and(|v| v.eq_ignore_ascii_case("True"))
     }
 
     /// `UltraSSDAvailable == "True"`: per zone in `locationInfo[].zoneDetails` for a zonal
     /// VM, among the SKU's own capabilities for a regional one (Azure's Ultra disk docs).
-    pub fn supports_ultra_ssd(&self, zone: Option<&str>) -> bool {
+    pub(crate) fn supports_ultra_ssd(&self, zone: Option<&str>) -> bool {
         let ultra = |caps: &[SkuCapability]| {
             caps.iter()
                 .any(|c| c.name == "UltraSSDAvailable" && c.value.eq_ignore_ascii_case("True"))
@@ -141,7 +141,7 @@ impl ResourceSku {
     }
 
     /// Capability `CpuArchitectureType`; sizes without it are x64.
-    pub fn architecture(&self) -> Architecture {
+    pub(crate) fn architecture(&self) -> Architecture {
         self.capability("CpuArchitectureType")
             .map(Architecture::from_name)
             .unwrap_or(Architecture::X64)
@@ -149,20 +149,20 @@ impl ResourceSku {
 }
 
 /// The VM size's SKU, matched case-insensitively as Ruby does.
-pub fn find_vm_size<'a>(skus: &'a [ResourceSku], vm_size: &str) -> Option<&'a ResourceSku> {
+pub(crate) fn find_vm_size<'a>(skus: &'a [ResourceSku], vm_size: &str) -> Option<&'a ResourceSku> {
     skus.iter()
         .filter(|s| s.resource_type.is_none() || s.is_vm_size())
         .find(|s| s.name.eq_ignore_ascii_case(vm_size))
 }
 
 /// Whether `vm_size` can use Premium storage; unknown sizes cannot.
-pub fn supports_premium_io(skus: &[ResourceSku], vm_size: &str) -> bool {
+pub(crate) fn supports_premium_io(skus: &[ResourceSku], vm_size: &str) -> bool {
     find_vm_size(skus, vm_size).is_some_and(ResourceSku::premium_io)
 }
 
 /// The default SKU of a data disk created next to a VM: `Premium_LRS` when the size supports
 /// PremiumIO, else `Standard_LRS`.
-pub fn default_disk_sku(skus: &[ResourceSku], vm_size: &str) -> &'static str {
+pub(crate) fn default_disk_sku(skus: &[ResourceSku], vm_size: &str) -> &'static str {
     if supports_premium_io(skus, vm_size) {
         "Premium_LRS"
     } else {
@@ -172,32 +172,15 @@ pub fn default_disk_sku(skus: &[ResourceSku], vm_size: &str) -> &'static str {
 
 /// Max data disks of a size: the SKU's `MaxDataDiskCount` when Azure reports it, else the
 /// DiskInfo table (whose default of 64 covers sizes it does not know).
-pub fn max_data_disks(skus: &[ResourceSku], vm_size: &str) -> u32 {
+pub(crate) fn max_data_disks(skus: &[ResourceSku], vm_size: &str) -> u32 {
     find_vm_size(skus, vm_size)
         .and_then(ResourceSku::max_data_disk_count)
         .unwrap_or_else(|| DiskInfo::for_instance_type(vm_size).max_data_disks)
 }
 
-/// Max fault domains of a location: the `availabilitySets` SKU `Aligned`'s
-/// `MaximumPlatformFaultDomainCount`.
-pub fn max_fault_domains(skus: &[ResourceSku], location: &str) -> CpiResult<u32> {
-    skus.iter()
-        .filter(|s| s.resource_type.as_deref() == Some(AVAILABILITY_SETS) && s.name == "Aligned")
-        .find_map(|s| {
-            s.capability("MaximumPlatformFaultDomainCount")?
-                .parse()
-                .ok()
-        })
-        .ok_or_else(|| {
-            CpiError::cloud(format!(
-                "Unable to get maximum fault domains for location '{location}'"
-            ))
-        })
-}
-
 /// CPU architecture of a VM size or a stemcell.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Architecture {
+pub(crate) enum Architecture {
     X64,
     Arm64,
     Other(String),
@@ -205,7 +188,7 @@ pub enum Architecture {
 
 impl Architecture {
     /// Azure's `x64`/`Arm64` and the stemcell spellings `x86_64`/`amd64`/`aarch64`/`arm64`.
-    pub fn from_name(name: &str) -> Self {
+    pub(crate) fn from_name(name: &str) -> Self {
         match name.to_ascii_lowercase().as_str() {
             "x64" | "x86_64" | "amd64" => Self::X64,
             "arm64" | "aarch64" => Self::Arm64,
@@ -214,7 +197,7 @@ impl Architecture {
     }
 
     /// A stemcell without `architecture` metadata is x64.
-    pub fn of_stemcell(architecture: Option<&str>) -> Self {
+    pub(crate) fn of_stemcell(architecture: Option<&str>) -> Self {
         match architecture {
             None | Some("") => Self::X64,
             Some(name) => Self::from_name(name),
@@ -224,9 +207,9 @@ impl Architecture {
 
 /// What `calculate_vm_cloud_properties` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DesiredInstanceSize {
+pub(crate) struct DesiredInstanceSize {
     pub cpu: u64,
-    pub ram_mib: u64,
+    pub(crate) ram_mib: u64,
 }
 
 /// Ruby's series preference: D > F = E > B = L > A > H; other series are not offered.
@@ -278,7 +261,7 @@ fn generation(name: &str) -> u32 {
 /// Sizes with any restriction, without vCPUs/MemoryGB, or outside the preferred series are
 /// left out. With `architecture` (the stemcell's), sizes of another CPU architecture are left
 /// out too; without it every size is considered, as in Ruby.
-pub fn map_instance_types(
+pub(crate) fn map_instance_types(
     skus: &[ResourceSku],
     desired: DesiredInstanceSize,
     architecture: Option<&Architecture>,
@@ -336,7 +319,7 @@ pub fn map_instance_types(
 
 /// Keeps the instance types whose CPU architecture matches the stemcell's, in their order.
 /// Sizes missing from the SKU list or without the capability count as x64.
-pub fn filter_by_architecture(
+pub(crate) fn filter_by_architecture(
     instance_types: &[String],
     stemcell_architecture: &Architecture,
     skus: &[ResourceSku],
@@ -353,16 +336,11 @@ pub fn filter_by_architecture(
         .collect()
 }
 
-/// `ceil(MiB / 1024) * 1024`: the ephemeral size `calculate_vm_cloud_properties` answers.
-pub fn round_up_to_gib(size_mib: u64) -> u64 {
-    size_mib.div_ceil(1024).saturating_mul(1024)
-}
-
 /// Ruby's DiskInfo: default ephemeral disk size (GiB) and max data disks of a VM size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DiskInfo {
-    pub ephemeral_size_gib: u32,
-    pub max_data_disks: u32,
+pub(crate) struct DiskInfo {
+    pub(crate) ephemeral_size_gib: u32,
+    pub(crate) max_data_disks: u32,
 }
 
 /// Sizes the table does not list (every newer series) get 30 GiB and 64 disks.
@@ -373,7 +351,7 @@ const DEFAULT_DISK_INFO: DiskInfo = DiskInfo {
 
 impl DiskInfo {
     /// Looked up by the upper-cased size name.
-    pub fn for_instance_type(instance_type: &str) -> Self {
+    pub(crate) fn for_instance_type(instance_type: &str) -> Self {
         let upper = instance_type.to_ascii_uppercase();
         DISK_INFO_TABLE
             .iter()
@@ -572,22 +550,6 @@ mod tests {
         assert_eq!(max_data_disks(&[], "Standard_D2s_v5"), 64);
     }
 
-    #[test]
-    fn fault_domain_limit_from_aligned_sku() {
-        let skus: Vec<ResourceSku> = serde_json::from_value(json!([
-            {"resourceType": "availabilitySets", "name": "Classic", "capabilities": [{"name": "MaximumPlatformFaultDomainCount", "value": "3"}]},
-            {"resourceType": "availabilitySets", "name": "Aligned", "capabilities": [{"name": "MaximumPlatformFaultDomainCount", "value": "2"}]}
-        ]))
-        .unwrap();
-        assert_eq!(max_fault_domains(&skus, "eastus").unwrap(), 2);
-        assert!(
-            max_fault_domains(&[], "eastus")
-                .unwrap_err()
-                .message()
-                .contains("'eastus'")
-        );
-    }
-
     // Vectors from the Ruby InstanceTypeMapper spec.
     #[test]
     fn mapper_orders_by_premium_cores_memory() {
@@ -760,12 +722,5 @@ mod tests {
             assert!(seen.insert(name), "duplicate {name}");
             assert!((28..=1000).contains(&size) && (1..=64).contains(&count));
         }
-    }
-
-    #[test]
-    fn ephemeral_rounding() {
-        assert_eq!(round_up_to_gib(1), 1024);
-        assert_eq!(round_up_to_gib(1024), 1024);
-        assert_eq!(round_up_to_gib(3 * 1024 + 1), 4 * 1024);
     }
 }

@@ -11,11 +11,11 @@ use serde_json::{Map, Value, json};
 use super::{Tags, null_as_default, stringify_metadata};
 
 /// Tag naming the disk a snapshot was taken from.
-pub const ORIGINAL_TAG: &str = "original";
+pub(crate) const ORIGINAL_TAG: &str = "original";
 
 /// A managed snapshot as returned by GET.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ManagedSnapshot {
+pub(crate) struct ManagedSnapshot {
     pub id: String,
     pub name: String,
     pub location: String,
@@ -26,23 +26,23 @@ pub struct ManagedSnapshot {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct SnapshotProperties {
+pub(crate) struct SnapshotProperties {
     #[serde(rename = "diskSizeGB", default)]
-    pub disk_size_gb: Option<u64>,
+    pub(crate) disk_size_gb: Option<u64>,
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
 }
 
 /// Snapshot tags: the Director's metadata stringified, plus `original: <disk_name>` (no
 /// `user-agent`, as in Ruby).
-pub fn snapshot_tags(metadata: &Map<String, Value>, disk_name: &str) -> Tags {
+pub(crate) fn snapshot_tags(metadata: &Map<String, Value>, disk_name: &str) -> Tags {
     let mut tags = stringify_metadata(metadata);
     tags.insert(ORIGINAL_TAG.into(), disk_name.into());
     tags
 }
 
 /// PUT body of a full snapshot of a managed disk, in the disk's location.
-pub fn snapshot_body(disk_location: &str, disk_id: &str, tags: &Tags) -> Value {
+pub(crate) fn snapshot_body(disk_location: &str, disk_id: &str, tags: &Tags) -> Value {
     json!({
         "location": disk_location,
         "tags": tags,

@@ -27,34 +27,24 @@ use super::{Caching, Tags, bosh_tags, null_as_default, stringify_metadata};
 use crate::error::{CpiError, CpiResult};
 
 /// Prefix of the VM tag recording a data disk's CID: `disk-id-<disk name>`.
-pub const DISK_ID_TAG_PREFIX: &str = "disk-id";
+pub(crate) const DISK_ID_TAG_PREFIX: &str = "disk-id";
 /// Suffix of the ephemeral data disk's name.
-pub const EPHEMERAL_DISK_SUFFIX: &str = "ephemeral-disk";
+pub(crate) const EPHEMERAL_DISK_SUFFIX: &str = "ephemeral-disk";
 /// The SCSI host the agent finds data disks on (the v2 disk hint).
-pub const HOST_DEVICE_ID: &str = "{f8b3781b-1e82-4818-a1c3-63d806ec15bb}";
+pub(crate) const HOST_DEVICE_ID: &str = "{f8b3781b-1e82-4818-a1c3-63d806ec15bb}";
 /// Minimum OS disk size when the OS disk also holds the ephemeral data.
 const MIN_OS_DISK_GIB_LINUX: u32 = 30;
 const MIN_OS_DISK_GIB_WINDOWS: u32 = 128;
 /// Windows computer names are at most 15 characters.
 const WINDOWS_COMPUTER_NAME_LENGTH: usize = 15;
 
-/// `bosh-disk-os-<vm name>`.
-pub fn os_disk_name(vm_name: &str) -> String {
-    format!("bosh-disk-os-{vm_name}")
-}
-
-/// `bosh-disk-os-<vm name>-ephemeral-disk`.
-pub fn ephemeral_disk_name(vm_name: &str) -> String {
-    format!("bosh-disk-os-{vm_name}-{EPHEMERAL_DISK_SUFFIX}")
-}
-
 /// `disk-id-<disk name>`.
-pub fn disk_id_tag(disk_name: &str) -> String {
+pub(crate) fn disk_id_tag(disk_name: &str) -> String {
     format!("{DISK_ID_TAG_PREFIX}-{disk_name}")
 }
 
 /// ARM id of a user-assigned identity; Ruby requires it in the VM's resource group.
-pub fn user_assigned_identity_id(
+pub(crate) fn user_assigned_identity_id(
     subscription_id: &str,
     vm_resource_group: &str,
     name: &str,
@@ -70,7 +60,7 @@ pub fn user_assigned_identity_id(
 
 /// ARM id of a capacity reservation group named in `capacity_reservation_group` (in the VM's
 /// resource group); `capacity_reservation_group_id` is used as given instead.
-pub fn capacity_reservation_group_id(
+pub(crate) fn capacity_reservation_group_id(
     subscription_id: &str,
     vm_resource_group: &str,
     name: &str,
@@ -85,7 +75,7 @@ pub fn capacity_reservation_group_id(
 
 /// `vm`'s tags at creation: `{"user-agent":"bosh"}` ∪ `env.bosh.tags` ∪ the vm_type's `tags`,
 /// later ones winning.
-pub fn vm_tags(env_bosh_tags: &Tags, vm_type_tags: &Tags) -> Tags {
+pub(crate) fn vm_tags(env_bosh_tags: &Tags, vm_type_tags: &Tags) -> Tags {
     let mut tags = bosh_tags();
     tags.extend(env_bosh_tags.iter().map(|(k, v)| (k.clone(), v.clone())));
     tags.extend(vm_type_tags.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -98,7 +88,7 @@ pub fn vm_tags(env_bosh_tags: &Tags, vm_type_tags: &Tags) -> Tags {
 
 /// A virtual machine as returned by GET (the fields the CPI uses).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct VirtualMachine {
+pub(crate) struct VirtualMachine {
     pub id: String,
     pub name: String,
     pub location: String,
@@ -110,111 +100,111 @@ pub struct VirtualMachine {
     pub identity: Option<VmIdentityModel>,
     /// Send as `If-Match` with a PATCH computed from this model.
     #[serde(default)]
-    pub etag: Option<String>,
+    pub(crate) etag: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub properties: VmProperties,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct VmIdentityModel {
+pub(crate) struct VmIdentityModel {
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
     #[serde(default)]
-    pub principal_id: Option<String>,
+    pub(crate) principal_id: Option<String>,
     /// Keys are the identities' ARM ids.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub user_assigned_identities: Map<String, Value>,
+    pub(crate) user_assigned_identities: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct VmProperties {
+pub(crate) struct VmProperties {
     #[serde(default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub hardware_profile: HardwareProfile,
+    pub(crate) hardware_profile: HardwareProfile,
     #[serde(default)]
     pub availability_set: Option<IdRef>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub storage_profile: StorageProfileModel,
+    pub(crate) storage_profile: StorageProfileModel,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub network_profile: NetworkProfileModel,
+    pub(crate) network_profile: NetworkProfileModel,
     #[serde(default)]
-    pub diagnostics_profile: Option<Value>,
+    pub(crate) diagnostics_profile: Option<Value>,
     #[serde(default)]
-    pub additional_capabilities: Option<AdditionalCapabilitiesModel>,
+    pub(crate) additional_capabilities: Option<AdditionalCapabilitiesModel>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AdditionalCapabilitiesModel {
+pub(crate) struct AdditionalCapabilitiesModel {
     #[serde(rename = "ultraSSDEnabled", default)]
     pub ultra_ssd_enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HardwareProfile {
+pub(crate) struct HardwareProfile {
     #[serde(default)]
     pub vm_size: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct IdRef {
+pub(crate) struct IdRef {
     pub id: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StorageProfileModel {
+pub(crate) struct StorageProfileModel {
     #[serde(default)]
-    pub os_disk: Option<OsDiskModel>,
+    pub(crate) os_disk: Option<OsDiskModel>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub data_disks: Vec<DataDiskModel>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OsDiskModel {
+pub(crate) struct OsDiskModel {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
     pub caching: Option<String>,
     #[serde(rename = "diskSizeGB", default)]
-    pub disk_size_gb: Option<u32>,
+    pub(crate) disk_size_gb: Option<u32>,
     #[serde(default)]
-    pub managed_disk: Option<ManagedDiskRef>,
+    pub(crate) managed_disk: Option<ManagedDiskRef>,
     #[serde(default)]
-    pub diff_disk_settings: Option<Value>,
+    pub(crate) diff_disk_settings: Option<Value>,
 }
 
 /// A data disk entry, with the writable fields a PATCH must echo back.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DataDiskModel {
+pub(crate) struct DataDiskModel {
     pub lun: u32,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
     pub caching: Option<String>,
     #[serde(default)]
-    pub create_option: Option<String>,
+    pub(crate) create_option: Option<String>,
     #[serde(rename = "diskSizeGB", default)]
-    pub disk_size_gb: Option<u32>,
+    pub(crate) disk_size_gb: Option<u32>,
     #[serde(default)]
-    pub managed_disk: Option<ManagedDiskRef>,
+    pub(crate) managed_disk: Option<ManagedDiskRef>,
     #[serde(default)]
     pub vhd: Option<VhdRef>,
     #[serde(default)]
-    pub write_accelerator_enabled: Option<bool>,
+    pub(crate) write_accelerator_enabled: Option<bool>,
     #[serde(default)]
-    pub delete_option: Option<String>,
+    pub(crate) delete_option: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ManagedDiskRef {
+pub(crate) struct ManagedDiskRef {
     #[serde(default)]
     pub id: Option<String>,
     #[serde(default)]
@@ -222,37 +212,37 @@ pub struct ManagedDiskRef {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct VhdRef {
+pub(crate) struct VhdRef {
     pub uri: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct NetworkProfileModel {
+pub(crate) struct NetworkProfileModel {
     #[serde(default, deserialize_with = "null_as_default")]
-    pub network_interfaces: Vec<IdRef>,
+    pub(crate) network_interfaces: Vec<IdRef>,
 }
 
 impl VirtualMachine {
-    pub fn vm_size(&self) -> Option<&str> {
+    pub(crate) fn vm_size(&self) -> Option<&str> {
         self.properties.hardware_profile.vm_size.as_deref()
     }
 
-    pub fn zone(&self) -> Option<&str> {
+    pub(crate) fn zone(&self) -> Option<&str> {
         self.zones.first().map(String::as_str)
     }
 
-    pub fn provisioning_state(&self) -> Option<&str> {
+    pub(crate) fn provisioning_state(&self) -> Option<&str> {
         self.properties.provisioning_state.as_deref()
     }
 
     /// has_vm answers false for a VM being deleted.
-    pub fn is_deleting(&self) -> bool {
+    pub(crate) fn is_deleting(&self) -> bool {
         self.provisioning_state() == Some("Deleting")
     }
 
     /// `additionalCapabilities.ultraSSDEnabled`: only then can Ultra disks be attached.
-    pub fn ultra_ssd_enabled(&self) -> bool {
+    pub(crate) fn ultra_ssd_enabled(&self) -> bool {
         self.properties
             .additional_capabilities
             .as_ref()
@@ -260,7 +250,7 @@ impl VirtualMachine {
             .unwrap_or(false)
     }
 
-    pub fn availability_set_id(&self) -> Option<&str> {
+    pub(crate) fn availability_set_id(&self) -> Option<&str> {
         self.properties
             .availability_set
             .as_ref()
@@ -268,11 +258,11 @@ impl VirtualMachine {
     }
 
     /// The availability set's name: the last segment of its id.
-    pub fn availability_set_name(&self) -> Option<&str> {
+    pub(crate) fn availability_set_name(&self) -> Option<&str> {
         self.availability_set_id()?.rsplit('/').next()
     }
 
-    pub fn network_interface_ids(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn network_interface_ids(&self) -> impl Iterator<Item = &str> {
         self.properties
             .network_profile
             .network_interfaces
@@ -280,25 +270,19 @@ impl VirtualMachine {
             .map(|n| n.id.as_str())
     }
 
-    pub fn data_disks(&self) -> &[DataDiskModel] {
+    pub(crate) fn data_disks(&self) -> &[DataDiskModel] {
         &self.properties.storage_profile.data_disks
     }
 
-    pub fn data_disk(&self, disk_name: &str) -> Option<&DataDiskModel> {
+    pub(crate) fn data_disk(&self, disk_name: &str) -> Option<&DataDiskModel> {
         self.data_disks()
             .iter()
             .find(|d| d.name.as_deref() == Some(disk_name))
     }
 
-    /// Whether the VM has its ephemeral data disk (attach_disk in Ruby waited 30 s without
-    /// one; here the caller decides).
-    pub fn has_ephemeral_disk(&self) -> bool {
-        self.data_disks().iter().any(DataDiskModel::is_ephemeral)
-    }
-
     /// get_disks: the CIDs of the attached persistent disks, from the `disk-id-<name>` tags,
     /// falling back to the disk name; the ephemeral disk is left out.
-    pub fn bosh_disk_ids(&self) -> Vec<String> {
+    pub(crate) fn bosh_disk_ids(&self) -> Vec<String> {
         self.data_disks()
             .iter()
             .filter(|d| !d.is_ephemeral())
@@ -314,7 +298,7 @@ impl VirtualMachine {
 }
 
 impl DataDiskModel {
-    pub fn is_ephemeral(&self) -> bool {
+    pub(crate) fn is_ephemeral(&self) -> bool {
         self.name
             .as_deref()
             .is_some_and(|n| n.ends_with(EPHEMERAL_DISK_SUFFIX))
@@ -366,13 +350,13 @@ impl DataDiskModel {
 
 /// The v2 attach_disk answer: `{"lun":"<n>","host_device_id":"{f8b3781b-…}"}` (`lun` a string).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DiskHints {
+pub(crate) struct DiskHints {
     pub lun: String,
     pub host_device_id: String,
 }
 
 impl DiskHints {
-    pub fn new(lun: u32) -> Self {
+    pub(crate) fn new(lun: u32) -> Self {
         Self {
             lun: lun.to_string(),
             host_device_id: HOST_DEVICE_ID.to_string(),
@@ -382,28 +366,28 @@ impl DiskHints {
 
 /// The disk attach_disk adds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttachDisk {
+pub(crate) struct AttachDisk {
     pub name: String,
     pub caching: Caching,
     /// The BOSH disk CID, recorded in the VM tag `disk-id-<name>` for get_disks.
     pub disk_cid: String,
     /// ARM id of the managed disk.
-    pub managed_disk_id: String,
+    pub(crate) managed_disk_id: String,
 }
 
 /// An attach PATCH and the LUN it uses.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AttachPlan {
+pub(crate) struct AttachPlan {
     pub lun: u32,
     /// The disk was already attached (a Director retry): the PATCH only re-asserts the tag.
-    pub already_attached: bool,
+    pub(crate) already_attached: bool,
     pub body: Value,
 }
 
 /// attach_disk: the lowest free LUN below the size's max data disks (the ephemeral disk holds
 /// LUN 0 whenever the VM has one), the full `dataDisks` list plus the new disk, and the tags
 /// with `disk-id-<name>: <cid>`. `max_data_disks` comes from [`super::sku::max_data_disks`].
-pub fn attach_disk_patch(
+pub(crate) fn attach_disk_patch(
     vm: &VirtualMachine,
     disk: &AttachDisk,
     max_data_disks: u32,
@@ -447,7 +431,7 @@ pub fn attach_disk_patch(
 
 /// detach_disk: the `dataDisks` list without the disk and the tags without its `disk-id-*`.
 /// A disk that is not attached is `DiskNotAttached` (ok_to_retry), as in Ruby.
-pub fn detach_disk_patch(vm: &VirtualMachine, disk_name: &str) -> CpiResult<Value> {
+pub(crate) fn detach_disk_patch(vm: &VirtualMachine, disk_name: &str) -> CpiResult<Value> {
     if vm.data_disk(disk_name).is_none() {
         return Err(CpiError::DiskNotAttached {
             message: format!(
@@ -478,7 +462,7 @@ fn data_disks_patch(tags: Tags, data_disks: Vec<Value>) -> Value {
 /// set_vm_metadata: the VM's tags merged with the metadata (values stringified as Ruby's
 /// `to_s`), then `user-agent: bosh`. `disk-id-*` tags survive. A PATCH replaces all tags, so
 /// the body carries the full merged set.
-pub fn metadata_patch(vm: &VirtualMachine, metadata: &Map<String, Value>) -> Value {
+pub(crate) fn metadata_patch(vm: &VirtualMachine, metadata: &Map<String, Value>) -> Value {
     let mut tags = vm.tags.clone();
     tags.extend(stringify_metadata(metadata));
     tags.extend(bosh_tags());
@@ -492,7 +476,7 @@ pub fn metadata_patch(vm: &VirtualMachine, metadata: &Map<String, Value>) -> Val
 /// Ruby's `get_os_disk_size`: with `root_disk.size`, ceil(max(size, image size) / 1024) GiB;
 /// else, when the OS disk holds the ephemeral data, max(ceil(image / 1024), 30 Linux | 128
 /// Windows); else none (the image's size).
-pub fn os_disk_size_gib(
+pub(crate) fn os_disk_size_gib(
     root_disk_size_mib: Option<u64>,
     stemcell: &StemcellInfo,
     use_root_disk: bool,
@@ -519,7 +503,7 @@ pub fn os_disk_size_gib(
 /// Size of an ephemeral (diff-disk) OS disk, Ruby's rule: when the OS disk holds the ephemeral
 /// data and an ephemeral size is given without a root size, start from floor(image / 1024),
 /// else from [`os_disk_size_gib`]; then add floor(ephemeral / 1024) in the first case.
-pub fn ephemeral_os_disk_size_gib(
+pub(crate) fn ephemeral_os_disk_size_gib(
     root_disk_size_mib: Option<u64>,
     ephemeral_disk_size_mib: Option<u64>,
     stemcell: &StemcellInfo,
@@ -542,7 +526,7 @@ pub fn ephemeral_os_disk_size_gib(
 
 /// Size of the ephemeral data disk: floor(`ephemeral_disk.size` / 1024) (at least 1 GiB), or
 /// the VM size's default from the DiskInfo table.
-pub fn ephemeral_data_disk_size_gib(size_mib: Option<u64>, vm_size: &str) -> CpiResult<u32> {
+pub(crate) fn ephemeral_data_disk_size_gib(size_mib: Option<u64>, vm_size: &str) -> CpiResult<u32> {
     match size_mib {
         None => Ok(DiskInfo::for_instance_type(vm_size).ephemeral_size_gib),
         Some(size) if size < 1024 => Err(CpiError::cloud("Azure CPI minimum disk size is 1 GiB")),
@@ -564,7 +548,7 @@ fn gib_u32(gib: u64) -> CpiResult<u32> {
 /// Ruby's 15-character Windows computer name: base32(`unique`) + `0` padding + base32(`pid`),
 /// keeping the last 15 characters when longer. Ruby's `unique` is the digits of the current
 /// time as a float; any per-process unique number works.
-pub fn windows_computer_name(unique: u128, pid: u32) -> String {
+pub(crate) fn windows_computer_name(unique: u128, pid: u32) -> String {
     let prefix = to_base32(unique);
     let suffix = to_base32(u128::from(pid));
     let length = prefix.len() + suffix.len();
@@ -596,7 +580,7 @@ fn to_base32(mut value: u128) -> String {
 /// Windows admin password as Ruby builds it: the characters of a lower-case and an upper-case
 /// random uuid, shuffled (72 characters with lower, upper, digits and `-`, which meets Azure's
 /// complexity rule). A secret: it goes into the VM body only, never into a log.
-pub fn windows_admin_password<R: rand::Rng + ?Sized>(rng: &mut R) -> String {
+pub(crate) fn windows_admin_password<R: rand::Rng + ?Sized>(rng: &mut R) -> String {
     use rand::seq::SliceRandom;
     let lower = uuid::Builder::from_random_bytes(rng.random())
         .into_uuid()
@@ -613,7 +597,7 @@ pub fn windows_admin_password<R: rand::Rng + ?Sized>(rng: &mut R) -> String {
 }
 
 /// Windows admin user name: the first 20 characters of a uuid without dashes.
-pub fn windows_admin_username(uuid: &uuid::Uuid) -> String {
+pub(crate) fn windows_admin_username(uuid: &uuid::Uuid) -> String {
     uuid.simple().to_string()[..20].to_string()
 }
 
@@ -623,7 +607,7 @@ pub fn windows_admin_username(uuid: &uuid::Uuid) -> String {
 
 /// Operating-system profile of a new VM.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OsProfileSpec {
+pub(crate) enum OsProfileSpec {
     /// computerName = the VM name; key-only ssh login for `admin_username`.
     Linux {
         admin_username: String,
@@ -638,7 +622,7 @@ pub enum OsProfileSpec {
 
 /// The image a VM boots.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VmImage {
+pub(crate) enum VmImage {
     /// A gallery image version or a managed user image: `imageReference.id`.
     Id(String),
     /// A light stemcell's platform image; `plan` only when the image has one.
@@ -650,7 +634,7 @@ pub enum VmImage {
 
 /// Where an ephemeral OS disk lives (`root_disk.placement`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EphemeralPlacement {
+pub(crate) enum EphemeralPlacement {
     /// `resource-disk`.
     ResourceDisk,
     /// `cache-disk`.
@@ -667,32 +651,32 @@ impl EphemeralPlacement {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OsDiskSpec {
+pub(crate) struct OsDiskSpec {
     /// [`os_disk_name`].
     pub name: String,
     /// The vm_type's `caching`; an ephemeral OS disk is always ReadOnly.
     pub caching: Caching,
     /// [`os_disk_size_gib`] or [`ephemeral_os_disk_size_gib`].
-    pub size_gib: Option<u32>,
-    pub disk_encryption_set_id: Option<String>,
+    pub(crate) size_gib: Option<u32>,
+    pub(crate) disk_encryption_set_id: Option<String>,
     /// Set for an ephemeral (diff-disk) OS disk.
-    pub ephemeral_placement: Option<EphemeralPlacement>,
+    pub(crate) ephemeral_placement: Option<EphemeralPlacement>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EphemeralDataDiskSpec {
+pub(crate) struct EphemeralDataDiskSpec {
     /// [`ephemeral_disk_name`].
     pub name: String,
     /// [`ephemeral_data_disk_size_gib`].
-    pub size_gib: u32,
+    pub(crate) size_gib: u32,
     /// Default ReadWrite.
     pub caching: Caching,
     pub storage_account_type: Option<String>,
-    pub disk_encryption_set_id: Option<String>,
+    pub(crate) disk_encryption_set_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VmIdentity {
+pub(crate) enum VmIdentity {
     SystemAssigned,
     /// The identity's full ARM id (Ruby: in the VM's resource group).
     UserAssigned(String),
@@ -700,14 +684,14 @@ pub enum VmIdentity {
 
 /// Security type of a new VM (see the module notes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VmSecurity {
+pub(crate) enum VmSecurity {
     Standard,
     TrustedLaunch { secure_boot: bool, vtpm: bool },
 }
 
 /// Everything create_vm puts in the VM PUT.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VmSpec {
+pub(crate) struct VmSpec {
     pub name: String,
     pub location: String,
     pub vm_size: String,
@@ -717,9 +701,9 @@ pub struct VmSpec {
     /// Base64 agent settings.
     pub custom_data: String,
     /// The first one is the primary NIC.
-    pub network_interface_ids: Vec<String>,
+    pub(crate) network_interface_ids: Vec<String>,
     pub image: VmImage,
-    pub os_disk: OsDiskSpec,
+    pub(crate) os_disk: OsDiskSpec,
     /// None when the OS disk holds the ephemeral data (`use_root_disk`).
     pub ephemeral_disk: Option<EphemeralDataDiskSpec>,
     pub identity: Option<VmIdentity>,
@@ -733,14 +717,14 @@ pub struct VmSpec {
     pub encryption_at_host: bool,
     /// An Azure Spot VM; `None` is a regular VM (no `priority` sent, Azure's default).
     pub spot: Option<SpotSpec>,
-    pub proximity_placement_group_id: Option<String>,
+    pub(crate) proximity_placement_group_id: Option<String>,
     /// `additionalCapabilities.ultraSSDEnabled: true`; false sends nothing.
     pub ultra_ssd_enabled: bool,
 }
 
 /// What makes a VM an Azure Spot VM.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpotSpec {
+pub(crate) struct SpotSpec {
     /// US dollars per hour, or -1: up to the on-demand price.
     pub max_price: serde_json::Number,
     /// `Delete` or `Deallocate`.
@@ -748,7 +732,7 @@ pub struct SpotSpec {
 }
 
 /// ARM id of a proximity placement group.
-pub fn proximity_placement_group_id(
+pub(crate) fn proximity_placement_group_id(
     subscription_id: &str,
     resource_group: &str,
     name: &str,
@@ -771,7 +755,7 @@ pub enum BootDiagnostics {
 }
 
 /// The VM PUT body.
-pub fn vm_body(spec: &VmSpec) -> Value {
+pub(crate) fn vm_body(spec: &VmSpec) -> Value {
     let mut properties = Map::new();
     properties.insert("hardwareProfile".into(), json!({"vmSize": spec.vm_size}));
     properties.insert("osProfile".into(), os_profile(spec));

@@ -8,24 +8,24 @@ use super::backend_pool::{BackendAddressPool, BackendPoolPlan};
 use crate::error::CpiResult;
 
 /// The fields the CPI reads from `GET .../applicationGateways/{name}`.
-pub type ApplicationGateway = Resource<ApplicationGatewayProperties>;
+pub(crate) type ApplicationGateway = Resource<ApplicationGatewayProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct ApplicationGatewayProperties {
+pub(crate) struct ApplicationGatewayProperties {
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(
         rename = "backendAddressPools",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub backend_address_pools: Vec<BackendAddressPool>,
+    pub(crate) backend_address_pools: Vec<BackendAddressPool>,
 }
 
 impl ApplicationGateway {
     /// The pool id a configured pool puts on the primary NIC (named, or the first); `None` when
     /// the gateway has no pool and none was named.
-    pub fn backend_pool_id(&self, pool: &BackendPoolPlan) -> CpiResult<Option<String>> {
+    pub(crate) fn backend_pool_id(&self, pool: &BackendPoolPlan) -> CpiResult<Option<String>> {
         Ok(pool
             .select(&self.properties.backend_address_pools)?
             .map(|pool| pool.id.clone()))

@@ -9,7 +9,7 @@ use crate::props;
 
 /// One configured backend pool: GET `owner`, then [`select`](Self::select) among its pools.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendPoolPlan {
+pub(crate) struct BackendPoolPlan {
     /// The load balancer or application gateway; `owner.name` is its configured name.
     pub owner: ResourceLookup,
     /// `None` means the first pool.
@@ -17,7 +17,7 @@ pub struct BackendPoolPlan {
 }
 
 impl BackendPoolPlan {
-    pub fn load_balancer(subscription_id: &str, reference: &props::BackendPoolRef) -> Self {
+    pub(crate) fn load_balancer(subscription_id: &str, reference: &props::BackendPoolRef) -> Self {
         Self::new(
             subscription_id,
             reference,
@@ -26,7 +26,10 @@ impl BackendPoolPlan {
         )
     }
 
-    pub fn application_gateway(subscription_id: &str, reference: &props::BackendPoolRef) -> Self {
+    pub(crate) fn application_gateway(
+        subscription_id: &str,
+        reference: &props::BackendPoolRef,
+    ) -> Self {
         Self::new(
             subscription_id,
             reference,
@@ -61,7 +64,7 @@ impl BackendPoolPlan {
     /// The pool this reference means among `pools` (as listed by the owner's GET): the named
     /// one, or the first. `Ok(None)` when the owner has no pools and none was named (Ruby then
     /// adds nothing to the NIC).
-    pub fn select<'a>(
+    pub(crate) fn select<'a>(
         &self,
         pools: &'a [BackendAddressPool],
     ) -> CpiResult<Option<&'a BackendAddressPool>> {
@@ -88,7 +91,7 @@ impl BackendPoolPlan {
 }
 
 /// A backend address pool as listed in an LB or AGW GET.
-pub type BackendAddressPool = ChildResource<Unread>;
+pub(crate) type BackendAddressPool = ChildResource<Unread>;
 
 #[cfg(test)]
 mod tests {

@@ -21,10 +21,10 @@ use crate::azure::compute::bosh_tags;
 
 /// On the primary NIC: the VM's availability set, so delete_vm can find the AS after the VM
 /// is gone.
-pub const AVAILABILITY_SET_TAG: &str = "availability_set";
+pub(crate) const AVAILABILITY_SET_TAG: &str = "availability_set";
 
 /// `ipconfig<index>`
-pub fn ipconfig_name(index: usize) -> String {
+pub(crate) fn ipconfig_name(index: usize) -> String {
     format!("ipconfig{index}")
 }
 
@@ -32,7 +32,7 @@ pub fn ipconfig_name(index: usize) -> String {
 /// `VmCid::nic_name` gives), compared without case as Azure compares names. Stricter than
 /// Ruby's substring match, which could pick up another VM's NIC whose name contains this
 /// VM's (`agent-1` in `agent-10-0`).
-pub fn is_nic_of_vm(name: &str, vm_name: &str) -> bool {
+pub(crate) fn is_nic_of_vm(name: &str, vm_name: &str) -> bool {
     let Some((base, index)) = name.rsplit_once('-') else {
         return false;
     };
@@ -44,13 +44,16 @@ pub fn is_nic_of_vm(name: &str, vm_name: &str) -> bool {
 /// The ARM error code when a NIC cannot be deleted yet because a failed VM still holds it;
 /// Ruby's create_vm cleanup retries the DELETE on it up to [`NIC_RESERVED_MAX_ATTEMPTS`] times,
 /// [`NIC_RESERVED_RETRY_DELAY`] apart.
-pub const NIC_RESERVED_ERROR_CODE: &str = "NicReservedForAnotherVm";
-pub const NIC_RESERVED_MAX_ATTEMPTS: u32 = 20;
-pub const NIC_RESERVED_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const NIC_RESERVED_ERROR_CODE: &str = "NicReservedForAnotherVm";
+pub(crate) const NIC_RESERVED_MAX_ATTEMPTS: u32 = 20;
+pub(crate) const NIC_RESERVED_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The NICs of `vm_name` among a listing of its resource group (delete_vm, and cleanup after a
 /// create_vm that failed part-way through the NIC PUTs).
-pub fn nics_of_vm<'a>(nics: &'a [NetworkInterface], vm_name: &str) -> Vec<&'a NetworkInterface> {
+pub(crate) fn nics_of_vm<'a>(
+    nics: &'a [NetworkInterface],
+    vm_name: &str,
+) -> Vec<&'a NetworkInterface> {
     nics.iter()
         .filter(|nic| is_nic_of_vm(&nic.name, vm_name))
         .collect()
@@ -58,7 +61,7 @@ pub fn nics_of_vm<'a>(nics: &'a [NetworkInterface], vm_name: &str) -> Vec<&'a Ne
 
 /// The availability set recorded on a VM's NICs, for delete_vm when the VM is already gone
 /// (only the primary NIC carries the tag).
-pub fn availability_set_from_nics<'a>(nics: &[&'a NetworkInterface]) -> Option<&'a str> {
+pub(crate) fn availability_set_from_nics<'a>(nics: &[&'a NetworkInterface]) -> Option<&'a str> {
     nics.iter().rev().find_map(|nic| nic.availability_set_tag())
 }
 
@@ -74,42 +77,42 @@ fn nic_tags(availability_set: Option<&str>) -> BTreeMap<String, String> {
 
 /// Everything one NIC PUT needs, already resolved to ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NicSpec {
+pub(crate) struct NicSpec {
     pub name: String,
     pub location: String,
-    pub ipconfig_name: String,
+    pub(crate) ipconfig_name: String,
     /// `Some` for a manual network: Static allocation of this address; `None`: Dynamic.
-    pub private_ip: Option<String>,
+    pub(crate) private_ip: Option<String>,
     pub ids: ResolvedNicIds,
-    pub enable_ip_forwarding: bool,
-    pub enable_accelerated_networking: bool,
+    pub(crate) enable_ip_forwarding: bool,
+    pub(crate) enable_accelerated_networking: bool,
     /// create_vm leaves this empty (DNS reaches the agent through its settings), as Ruby does.
-    pub dns_servers: Vec<String>,
+    pub(crate) dns_servers: Vec<String>,
     /// `Some` on the primary NIC only.
     pub primary: Option<PrimaryNicAttachments>,
 }
 
 /// What the action found for one NIC's lookups.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResolvedNicIds {
-    pub subnet_id: String,
-    pub network_security_group_id: Option<String>,
-    pub application_security_group_ids: Vec<String>,
+pub(crate) struct ResolvedNicIds {
+    pub(crate) subnet_id: String,
+    pub(crate) network_security_group_id: Option<String>,
+    pub(crate) application_security_group_ids: Vec<String>,
 }
 
 /// What only the primary NIC gets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PrimaryNicAttachments {
-    pub public_ip_id: Option<String>,
-    pub load_balancers: Vec<LoadBalancerAttachment>,
-    pub application_gateway_pool_ids: Vec<String>,
+pub(crate) struct PrimaryNicAttachments {
+    pub(crate) public_ip_id: Option<String>,
+    pub(crate) load_balancers: Vec<LoadBalancerAttachment>,
+    pub(crate) application_gateway_pool_ids: Vec<String>,
     /// Recorded as the primary NIC's `availability_set` tag.
     pub availability_set: Option<String>,
 }
 
 impl NicSpec {
     /// The PUT body.
-    pub fn body(&self) -> NicCreate {
+    pub(crate) fn body(&self) -> NicCreate {
         let secondary = PrimaryNicAttachments::default();
         let primary = self.primary.as_ref().unwrap_or(&secondary);
         let ids = |ids: &[String]| ids.iter().map(|id| SubResource::new(id)).collect();
@@ -157,68 +160,68 @@ impl NicSpec {
 
 /// `PUT .../networkInterfaces/{name}` body.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct NicCreate {
+pub(crate) struct NicCreate {
     pub location: String,
     pub tags: BTreeMap<String, String>,
     pub properties: NicCreateProperties,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct NicCreateProperties {
+pub(crate) struct NicCreateProperties {
     #[serde(
         rename = "networkSecurityGroup",
         skip_serializing_if = "Option::is_none"
     )]
-    pub network_security_group: Option<SubResource>,
+    pub(crate) network_security_group: Option<SubResource>,
     #[serde(rename = "enableIPForwarding")]
-    pub enable_ip_forwarding: bool,
+    pub(crate) enable_ip_forwarding: bool,
     #[serde(rename = "enableAcceleratedNetworking")]
-    pub enable_accelerated_networking: bool,
+    pub(crate) enable_accelerated_networking: bool,
     #[serde(rename = "ipConfigurations")]
-    pub ip_configurations: Vec<NicIpConfigurationCreate>,
+    pub(crate) ip_configurations: Vec<NicIpConfigurationCreate>,
     #[serde(rename = "dnsSettings")]
-    pub dns_settings: DnsSettingsCreate,
+    pub(crate) dns_settings: DnsSettingsCreate,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct DnsSettingsCreate {
+pub(crate) struct DnsSettingsCreate {
     #[serde(rename = "dnsServers")]
-    pub dns_servers: Vec<String>,
+    pub(crate) dns_servers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct NicIpConfigurationCreate {
+pub(crate) struct NicIpConfigurationCreate {
     pub name: String,
     pub properties: NicIpConfigurationCreateProperties,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct NicIpConfigurationCreateProperties {
+pub(crate) struct NicIpConfigurationCreateProperties {
     #[serde(rename = "privateIPAllocationMethod")]
-    pub private_ip_allocation_method: &'static str,
+    pub(crate) private_ip_allocation_method: &'static str,
     #[serde(rename = "privateIPAddressVersion")]
-    pub private_ip_address_version: &'static str,
+    pub(crate) private_ip_address_version: &'static str,
     pub subnet: SubResource,
     pub primary: bool,
     #[serde(rename = "privateIPAddress", skip_serializing_if = "Option::is_none")]
-    pub private_ip_address: Option<String>,
+    pub(crate) private_ip_address: Option<String>,
     #[serde(rename = "publicIPAddress", skip_serializing_if = "Option::is_none")]
-    pub public_ip_address: Option<SubResource>,
+    pub(crate) public_ip_address: Option<SubResource>,
     #[serde(
         rename = "loadBalancerBackendAddressPools",
         skip_serializing_if = "Vec::is_empty"
     )]
-    pub load_balancer_backend_address_pools: Vec<SubResource>,
+    pub(crate) load_balancer_backend_address_pools: Vec<SubResource>,
     #[serde(
         rename = "loadBalancerInboundNatRules",
         skip_serializing_if = "Vec::is_empty"
     )]
-    pub load_balancer_inbound_nat_rules: Vec<SubResource>,
+    pub(crate) load_balancer_inbound_nat_rules: Vec<SubResource>,
     #[serde(
         rename = "applicationGatewayBackendAddressPools",
         skip_serializing_if = "Vec::is_empty"
     )]
-    pub application_gateway_backend_address_pools: Vec<SubResource>,
+    pub(crate) application_gateway_backend_address_pools: Vec<SubResource>,
     #[serde(
         rename = "applicationSecurityGroups",
         skip_serializing_if = "Vec::is_empty"
@@ -227,80 +230,80 @@ pub struct NicIpConfigurationCreateProperties {
 }
 
 /// The fields the CPI reads from a NIC GET or list entry.
-pub type NetworkInterface = Resource<NetworkInterfaceProperties>;
+pub(crate) type NetworkInterface = Resource<NetworkInterfaceProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct NetworkInterfaceProperties {
+pub(crate) struct NetworkInterfaceProperties {
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(
         rename = "ipConfigurations",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub ip_configurations: Vec<NicIpConfiguration>,
+    pub(crate) ip_configurations: Vec<NicIpConfiguration>,
     /// The VM using the NIC; absent while it is free.
     #[serde(rename = "virtualMachine", default)]
-    pub virtual_machine: Option<SubResource>,
+    pub(crate) virtual_machine: Option<SubResource>,
     #[serde(rename = "networkSecurityGroup", default)]
-    pub network_security_group: Option<SubResource>,
+    pub(crate) network_security_group: Option<SubResource>,
     #[serde(rename = "dnsSettings", default)]
-    pub dns_settings: Option<DnsSettings>,
+    pub(crate) dns_settings: Option<DnsSettings>,
     #[serde(rename = "enableIPForwarding", default)]
-    pub enable_ip_forwarding: Option<bool>,
+    pub(crate) enable_ip_forwarding: Option<bool>,
     #[serde(rename = "enableAcceleratedNetworking", default)]
-    pub enable_accelerated_networking: Option<bool>,
+    pub(crate) enable_accelerated_networking: Option<bool>,
     /// Whether this is the VM's primary NIC (read-only, set once attached).
     #[serde(default)]
     pub primary: Option<bool>,
     #[serde(rename = "macAddress", default)]
-    pub mac_address: Option<String>,
+    pub(crate) mac_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct DnsSettings {
+pub(crate) struct DnsSettings {
     #[serde(
         rename = "dnsServers",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub dns_servers: Vec<String>,
+    pub(crate) dns_servers: Vec<String>,
 }
 
-pub type NicIpConfiguration = ChildResource<NicIpConfigurationProperties>;
+pub(crate) type NicIpConfiguration = ChildResource<NicIpConfigurationProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct NicIpConfigurationProperties {
+pub(crate) struct NicIpConfigurationProperties {
     #[serde(rename = "privateIPAddress", default)]
-    pub private_ip_address: Option<String>,
+    pub(crate) private_ip_address: Option<String>,
     #[serde(rename = "privateIPAllocationMethod", default)]
-    pub private_ip_allocation_method: Option<String>,
+    pub(crate) private_ip_allocation_method: Option<String>,
     #[serde(rename = "privateIPAddressVersion", default)]
-    pub private_ip_address_version: Option<String>,
+    pub(crate) private_ip_address_version: Option<String>,
     #[serde(default)]
     pub primary: Option<bool>,
     #[serde(default)]
     pub subnet: Option<SubResource>,
     #[serde(rename = "publicIPAddress", default)]
-    pub public_ip_address: Option<SubResource>,
+    pub(crate) public_ip_address: Option<SubResource>,
     #[serde(
         rename = "loadBalancerBackendAddressPools",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub load_balancer_backend_address_pools: Vec<SubResource>,
+    pub(crate) load_balancer_backend_address_pools: Vec<SubResource>,
     #[serde(
         rename = "loadBalancerInboundNatRules",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub load_balancer_inbound_nat_rules: Vec<SubResource>,
+    pub(crate) load_balancer_inbound_nat_rules: Vec<SubResource>,
     #[serde(
         rename = "applicationGatewayBackendAddressPools",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub application_gateway_backend_address_pools: Vec<SubResource>,
+    pub(crate) application_gateway_backend_address_pools: Vec<SubResource>,
     #[serde(
         rename = "applicationSecurityGroups",
         default,
@@ -311,12 +314,13 @@ pub struct NicIpConfigurationProperties {
 
 impl NetworkInterface {
     /// The availability set recorded on the primary NIC at create time.
-    pub fn availability_set_tag(&self) -> Option<&str> {
+    pub(crate) fn availability_set_tag(&self) -> Option<&str> {
         self.tags.get(AVAILABILITY_SET_TAG).map(String::as_str)
     }
 
     /// The ipconfig marked primary, else the first (Ruby's rule).
-    pub fn primary_ip_configuration(&self) -> Option<&NicIpConfiguration> {
+    #[cfg(test)]
+    pub(crate) fn primary_ip_configuration(&self) -> Option<&NicIpConfiguration> {
         let configs = &self.properties.ip_configurations;
         configs
             .iter()
@@ -325,13 +329,15 @@ impl NetworkInterface {
     }
 
     /// The primary ipconfig's private address.
-    pub fn private_ip(&self) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn private_ip(&self) -> Option<&str> {
         self.primary_ip_configuration()
             .and_then(|c| c.properties.private_ip_address.as_deref())
     }
 
     /// The id of the VM the NIC is attached to.
-    pub fn virtual_machine_id(&self) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn virtual_machine_id(&self) -> Option<&str> {
         self.properties
             .virtual_machine
             .as_ref()

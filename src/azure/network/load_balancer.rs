@@ -7,56 +7,56 @@ use super::{ChildResource, Resource, SubResource};
 use crate::error::CpiResult;
 
 /// The fields the CPI reads from `GET .../loadBalancers/{name}`.
-pub type LoadBalancer = Resource<LoadBalancerProperties>;
+pub(crate) type LoadBalancer = Resource<LoadBalancerProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct LoadBalancerProperties {
+pub(crate) struct LoadBalancerProperties {
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(
         rename = "frontendIPConfigurations",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub frontend_ip_configurations: Vec<FrontendIpConfiguration>,
+    pub(crate) frontend_ip_configurations: Vec<FrontendIpConfiguration>,
     #[serde(
         rename = "backendAddressPools",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub backend_address_pools: Vec<BackendAddressPool>,
+    pub(crate) backend_address_pools: Vec<BackendAddressPool>,
 }
 
-pub type FrontendIpConfiguration = ChildResource<FrontendIpConfigurationProperties>;
+pub(crate) type FrontendIpConfiguration = ChildResource<FrontendIpConfigurationProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct FrontendIpConfigurationProperties {
+pub(crate) struct FrontendIpConfigurationProperties {
     #[serde(rename = "privateIPAddress", default)]
-    pub private_ip_address: Option<String>,
+    pub(crate) private_ip_address: Option<String>,
     #[serde(rename = "privateIPAllocationMethod", default)]
-    pub private_ip_allocation_method: Option<String>,
+    pub(crate) private_ip_allocation_method: Option<String>,
     #[serde(rename = "publicIPAddress", default)]
-    pub public_ip_address: Option<SubResource>,
+    pub(crate) public_ip_address: Option<SubResource>,
     #[serde(
         rename = "inboundNatRules",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub inbound_nat_rules: Vec<SubResource>,
+    pub(crate) inbound_nat_rules: Vec<SubResource>,
 }
 
 /// What one configured LB pool adds to the primary NIC's ipconfig.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoadBalancerAttachment {
+pub(crate) struct LoadBalancerAttachment {
     /// The named pool, or the LB's first; `None` when the LB has no pool (Ruby adds none).
-    pub backend_pool_id: Option<String>,
+    pub(crate) backend_pool_id: Option<String>,
     /// The inbound NAT rules of the LB's FIRST frontend IP configuration (Ruby's choice).
-    pub inbound_nat_rules: Vec<SubResource>,
+    pub(crate) inbound_nat_rules: Vec<SubResource>,
 }
 
 impl LoadBalancer {
     /// Applies a configured pool to this LB (its GET result).
-    pub fn attachment(&self, pool: &BackendPoolPlan) -> CpiResult<LoadBalancerAttachment> {
+    pub(crate) fn attachment(&self, pool: &BackendPoolPlan) -> CpiResult<LoadBalancerAttachment> {
         let pool = pool.select(&self.properties.backend_address_pools)?;
         Ok(LoadBalancerAttachment {
             backend_pool_id: pool.map(|p| p.id.clone()),

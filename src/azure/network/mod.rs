@@ -27,7 +27,7 @@
 //!   `nic.id`).
 //! - GET models (serde, tolerant of missing fields and nulls): [`interface::NetworkInterface`],
 //!   [`public_ip::PublicIpAddress`], [`load_balancer::LoadBalancer`],
-//!   [`application_gateway::ApplicationGateway`], [`security_group::SecurityGroup`],
+//!   [`application_gateway::ApplicationGateway`], NSGs and ASGs as [`Resource`],
 //!   [`virtual_network::VirtualNetwork`], [`virtual_network::Subnet`].
 //! - delete_vm and failure cleanup: the plan's NIC names, [`interface::nics_of_vm`] (filter a
 //!   NIC listing of the VM's RG), [`interface::availability_set_from_nics`],
@@ -39,15 +39,15 @@
 //! Bodies differ from the Ruby CPI's where the 2024-05-01 spec demands it: no read-only `name`,
 //! and no `networkSecurityGroup: null` (omitted instead, same effect on a PUT).
 
-pub mod application_gateway;
-pub mod backend_pool;
-pub mod ids;
-pub mod interface;
-pub mod load_balancer;
-pub mod plan;
-pub mod public_ip;
-pub mod security_group;
-pub mod virtual_network;
+pub(crate) mod application_gateway;
+pub(crate) mod backend_pool;
+pub(crate) mod ids;
+pub(crate) mod interface;
+pub(crate) mod load_balancer;
+pub(crate) mod plan;
+pub(crate) mod public_ip;
+pub(crate) mod security_group;
+pub(crate) mod virtual_network;
 
 use std::collections::BTreeMap;
 
@@ -57,13 +57,13 @@ use super::null_as_default;
 
 /// `{"id": ...}`: how ARM bodies reference another resource.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SubResource {
+pub(crate) struct SubResource {
     #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
 }
 
 impl SubResource {
-    pub fn new(id: &str) -> Self {
+    pub(crate) fn new(id: &str) -> Self {
         Self { id: id.to_owned() }
     }
 }
@@ -71,7 +71,7 @@ impl SubResource {
 /// What every top-level Microsoft.Network GET shares; `P` holds the `properties` the CPI reads.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(bound(deserialize = "P: Default + Deserialize<'de>"))]
-pub struct Resource<P> {
+pub(crate) struct Resource<P> {
     #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -87,7 +87,7 @@ pub struct Resource<P> {
 /// What every child resource in a GET shares (a subnet, an ipconfig, a backend pool).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(bound(deserialize = "P: Default + Deserialize<'de>"))]
-pub struct ChildResource<P> {
+pub(crate) struct ChildResource<P> {
     #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -98,4 +98,4 @@ pub struct ChildResource<P> {
 
 /// The `properties` of a resource the CPI only needs the id and name of.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-pub struct Unread {}
+pub(crate) struct Unread {}

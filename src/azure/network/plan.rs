@@ -30,21 +30,21 @@ use crate::props::{
 
 /// Global settings and the new VM's identity.
 #[derive(Debug, Clone, Copy)]
-pub struct PlanContext<'a> {
+pub(crate) struct PlanContext<'a> {
     pub subscription_id: &'a str,
     /// The new VM: its NICs are named after it, and its RG holds the NICs and the dynamic PIP.
     pub vm: &'a VmCid,
     /// cpi.json `resource_group_name`: the last place NSGs and ASGs are searched.
-    pub default_resource_group: &'a str,
+    pub(crate) default_resource_group: &'a str,
     /// cpi.json `default_security_group`.
     pub default_security_group: Option<&'a SecurityGroup>,
     /// cpi.json `pip_idle_timeout_in_minutes` (Ruby default 4).
-    pub pip_idle_timeout_in_minutes: u64,
+    pub(crate) pip_idle_timeout_in_minutes: u64,
 }
 
 /// Where the primary NIC's public IP comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublicIpPlan {
+pub(crate) enum PublicIpPlan {
     None,
     /// List the PIPs of `resource_group` and take the one whose address is `address`
     /// (`public_ip::find_by_address`; none is `public_ip::vip_not_found_error`).
@@ -58,31 +58,31 @@ pub enum PublicIpPlan {
 
 /// One NIC to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedNic {
+pub(crate) struct PlannedNic {
     /// 0 is the primary NIC.
     pub index: usize,
     /// The Director's network name.
-    pub network_name: String,
+    pub(crate) network_name: String,
     pub name: String,
     pub id: ResourceId,
-    pub ipconfig_name: String,
+    pub(crate) ipconfig_name: String,
     /// Manual networks: the Static address. Dynamic networks: `None`.
-    pub private_ip: Option<String>,
+    pub(crate) private_ip: Option<String>,
     pub subnet: ResourceLookup,
-    pub network_security_group: Option<ResourceLookup>,
+    pub(crate) network_security_group: Option<ResourceLookup>,
     pub application_security_groups: Vec<ResourceLookup>,
-    pub enable_ip_forwarding: bool,
-    pub enable_accelerated_networking: bool,
+    pub(crate) enable_ip_forwarding: bool,
+    pub(crate) enable_accelerated_networking: bool,
 }
 
 impl PlannedNic {
-    pub fn is_primary(&self) -> bool {
+    pub(crate) fn is_primary(&self) -> bool {
         self.index == 0
     }
 
     /// The NIC's PUT input, once its lookups are resolved and the location is known; only the
     /// primary NIC takes `primary`.
-    pub fn spec(
+    pub(crate) fn spec(
         &self,
         location: &str,
         ids: ResolvedNicIds,
@@ -104,20 +104,20 @@ impl PlannedNic {
 
 /// The network phase of create_vm.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetworkPlan {
+pub(crate) struct NetworkPlan {
     /// Primary first.
-    pub nics: Vec<PlannedNic>,
+    pub(crate) nics: Vec<PlannedNic>,
     /// The primary network's VNet: its location is the VM's.
-    pub virtual_network: ResourceLookup,
+    pub(crate) virtual_network: ResourceLookup,
     pub public_ip: PublicIpPlan,
     /// GET each owner; its `LoadBalancer::attachment` goes on the primary NIC.
-    pub load_balancers: Vec<BackendPoolPlan>,
+    pub(crate) load_balancers: Vec<BackendPoolPlan>,
     /// GET each owner; its `ApplicationGateway::backend_pool_id` goes on the primary NIC.
-    pub application_gateways: Vec<BackendPoolPlan>,
+    pub(crate) application_gateways: Vec<BackendPoolPlan>,
 }
 
 /// Decides the NICs, the public IP and the LB/AGW pools of the primary NIC.
-pub fn plan_networks(
+pub(crate) fn plan_networks(
     networks: &Networks,
     vm: &VmCloudProps,
     context: &PlanContext<'_>,

@@ -11,11 +11,11 @@ use super::ids::{NetworkKind, ResourceId};
 use super::{Resource, SubResource};
 use crate::error::{CpiError, CpiResult};
 
-pub const MIN_IDLE_TIMEOUT_IN_MINUTES: u64 = 4;
-pub const MAX_IDLE_TIMEOUT_IN_MINUTES: u64 = 30;
+pub(crate) const MIN_IDLE_TIMEOUT_IN_MINUTES: u64 = 4;
+pub(crate) const MAX_IDLE_TIMEOUT_IN_MINUTES: u64 = 30;
 
 /// The Ruby CPI's bounds check, with its messages.
-pub fn validate_idle_timeout(minutes: u64) -> CpiResult<()> {
+pub(crate) fn validate_idle_timeout(minutes: u64) -> CpiResult<()> {
     if minutes < MIN_IDLE_TIMEOUT_IN_MINUTES {
         return Err(CpiError::cloud(
             "Minimum idle_timeout_in_minutes is 4 minutes",
@@ -31,17 +31,17 @@ pub fn validate_idle_timeout(minutes: u64) -> CpiResult<()> {
 
 /// The dynamic public IP of a VM, before the location is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DynamicPublicIp {
-    pub resource_group: String,
+pub(crate) struct DynamicPublicIp {
+    pub(crate) resource_group: String,
     /// Always the VM name: delete_vm and failure cleanup find it by that name.
     pub name: String,
-    pub idle_timeout_in_minutes: u64,
+    pub(crate) idle_timeout_in_minutes: u64,
     pub zone: Option<String>,
 }
 
 impl DynamicPublicIp {
     /// Validates the idle timeout (CloudError outside 4..=30).
-    pub fn new(
+    pub(crate) fn new(
         resource_group: &str,
         vm_name: &str,
         idle_timeout_in_minutes: u64,
@@ -56,7 +56,7 @@ impl DynamicPublicIp {
         })
     }
 
-    pub fn id(&self, subscription_id: &str) -> ResourceId {
+    pub(crate) fn id(&self, subscription_id: &str) -> ResourceId {
         ResourceId::network(
             subscription_id,
             &self.resource_group,
@@ -66,7 +66,7 @@ impl DynamicPublicIp {
     }
 
     /// The PUT body.
-    pub fn body(&self, location: &str) -> PublicIpCreate {
+    pub(crate) fn body(&self, location: &str) -> PublicIpCreate {
         PublicIpCreate {
             location: location.to_owned(),
             sku: PublicIpSku {
@@ -82,13 +82,13 @@ impl DynamicPublicIp {
 }
 
 /// The name of a VM's dynamic public IP.
-pub fn dynamic_public_ip_name(vm_name: &str) -> String {
+pub(crate) fn dynamic_public_ip_name(vm_name: &str) -> String {
     vm_name.to_owned()
 }
 
 /// `PUT .../publicIPAddresses/{name}` body.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct PublicIpCreate {
+pub(crate) struct PublicIpCreate {
     pub location: String,
     pub sku: PublicIpSku,
     pub properties: PublicIpCreateProperties,
@@ -97,47 +97,47 @@ pub struct PublicIpCreate {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct PublicIpSku {
+pub(crate) struct PublicIpSku {
     pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct PublicIpCreateProperties {
+pub(crate) struct PublicIpCreateProperties {
     #[serde(rename = "publicIPAllocationMethod")]
-    pub public_ip_allocation_method: String,
+    pub(crate) public_ip_allocation_method: String,
     #[serde(rename = "idleTimeoutInMinutes")]
-    pub idle_timeout_in_minutes: u64,
+    pub(crate) idle_timeout_in_minutes: u64,
 }
 
 /// The fields the CPI reads from a public IP GET or list entry.
-pub type PublicIpAddress = Resource<PublicIpProperties>;
+pub(crate) type PublicIpAddress = Resource<PublicIpProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct PublicIpProperties {
+pub(crate) struct PublicIpProperties {
     #[serde(rename = "ipAddress", default)]
-    pub ip_address: Option<String>,
+    pub(crate) ip_address: Option<String>,
     #[serde(rename = "publicIPAllocationMethod", default)]
-    pub public_ip_allocation_method: Option<String>,
+    pub(crate) public_ip_allocation_method: Option<String>,
     #[serde(rename = "publicIPAddressVersion", default)]
-    pub public_ip_address_version: Option<String>,
+    pub(crate) public_ip_address_version: Option<String>,
     #[serde(rename = "idleTimeoutInMinutes", default)]
-    pub idle_timeout_in_minutes: Option<i64>,
+    pub(crate) idle_timeout_in_minutes: Option<i64>,
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     /// The NIC ipconfig (or LB frontend) the address is bound to.
     #[serde(rename = "ipConfiguration", default)]
-    pub ip_configuration: Option<SubResource>,
+    pub(crate) ip_configuration: Option<SubResource>,
 }
 
 impl PublicIpAddress {
-    pub fn ip_address(&self) -> Option<&str> {
+    pub(crate) fn ip_address(&self) -> Option<&str> {
         self.properties.ip_address.as_deref()
     }
 }
 
 /// The public IP in a vip network's RG whose address is `address` (exact match, as Ruby).
 /// An unallocated PIP (no address yet) never matches.
-pub fn find_by_address<'a>(
+pub(crate) fn find_by_address<'a>(
     public_ips: &'a [PublicIpAddress],
     address: &str,
 ) -> Option<&'a PublicIpAddress> {
@@ -147,7 +147,7 @@ pub fn find_by_address<'a>(
 }
 
 /// Ruby's CloudError when no public IP in `resource_group` has the vip address.
-pub fn vip_not_found_error(address: &str, resource_group: &str) -> CpiError {
+pub(crate) fn vip_not_found_error(address: &str, resource_group: &str) -> CpiError {
     CpiError::cloud(format!(
         "Cannot find the public IP address '{address}' in the resource group '{resource_group}'"
     ))

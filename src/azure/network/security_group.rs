@@ -7,12 +7,11 @@
 //! an empty one) > the network list, each searched in the network's RG, then the default RG.
 
 use super::ids::{NetworkKind, ResourceId, ResourceLookup};
-use super::{Resource, Unread};
 use crate::props;
 
 /// Where the NIC's NSG is searched, in order; `group` is the one
 /// [`props::effective_security_group`] chose.
-pub fn network_security_group_lookup(
+pub(crate) fn network_security_group_lookup(
     subscription_id: &str,
     group: &props::SecurityGroup,
     network_resource_group: &str,
@@ -41,7 +40,7 @@ pub fn network_security_group_lookup(
 }
 
 /// Where each of the NIC's ASGs is searched, in the order the names were given.
-pub fn application_security_group_lookups(
+pub(crate) fn application_security_group_lookups(
     subscription_id: &str,
     vm: Option<&[String]>,
     network: &[String],
@@ -72,12 +71,10 @@ fn search_order<'a>(network_rg: &'a str, default_rg: &'a str) -> impl Iterator<I
     std::iter::once(network_rg).chain((network_rg != default_rg).then_some(default_rg))
 }
 
-/// The fields the CPI reads from an NSG or ASG GET.
-pub type SecurityGroup = Resource<Unread>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::azure::network::{Resource, Unread};
     use serde_json::json;
 
     const SUB: &str = "sub";
@@ -167,7 +164,7 @@ mod tests {
 
     #[test]
     fn reads_a_security_group_get() {
-        let nsg: SecurityGroup = serde_json::from_value(json!({
+        let nsg: Resource<Unread> = serde_json::from_value(json!({
             "id": "/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Network/networkSecurityGroups/nsg1",
             "name": "nsg1",
             "location": "eastus",

@@ -8,52 +8,53 @@ use super::{ChildResource, Resource};
 use crate::error::{CpiError, CpiResult};
 
 /// The fields the CPI reads from `GET .../virtualNetworks/{name}`.
-pub type VirtualNetwork = Resource<VirtualNetworkProperties>;
+pub(crate) type VirtualNetwork = Resource<VirtualNetworkProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct VirtualNetworkProperties {
+pub(crate) struct VirtualNetworkProperties {
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(
         rename = "addressSpace",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub address_space: AddressSpace,
+    pub(crate) address_space: AddressSpace,
     #[serde(default, deserialize_with = "super::null_as_default")]
     pub subnets: Vec<Subnet>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct AddressSpace {
+pub(crate) struct AddressSpace {
     #[serde(
         rename = "addressPrefixes",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub address_prefixes: Vec<String>,
+    pub(crate) address_prefixes: Vec<String>,
 }
 
 /// The fields the CPI reads from `GET .../virtualNetworks/{vnet}/subnets/{name}`.
-pub type Subnet = ChildResource<SubnetProperties>;
+pub(crate) type Subnet = ChildResource<SubnetProperties>;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct SubnetProperties {
+pub(crate) struct SubnetProperties {
     #[serde(rename = "provisioningState", default)]
-    pub provisioning_state: Option<String>,
+    pub(crate) provisioning_state: Option<String>,
     #[serde(rename = "addressPrefix", default)]
-    pub address_prefix: Option<String>,
+    pub(crate) address_prefix: Option<String>,
     #[serde(
         rename = "addressPrefixes",
         default,
         deserialize_with = "super::null_as_default"
     )]
-    pub address_prefixes: Vec<String>,
+    pub(crate) address_prefixes: Vec<String>,
 }
 
 impl Subnet {
     /// All prefixes, whichever of the two fields Azure filled.
-    pub fn prefixes(&self) -> Vec<&str> {
+    #[cfg(test)]
+    pub(crate) fn prefixes(&self) -> Vec<&str> {
         let mut out: Vec<&str> = self
             .properties
             .address_prefix
@@ -70,7 +71,7 @@ impl Subnet {
 }
 
 /// The VNet of a network, for its location; missing is the Ruby CloudError.
-pub fn virtual_network_lookup(
+pub(crate) fn virtual_network_lookup(
     subscription_id: &str,
     resource_group: &str,
     vnet: &str,
@@ -90,7 +91,7 @@ pub fn virtual_network_lookup(
 }
 
 /// The subnet a NIC goes into; missing is the Ruby CloudError.
-pub fn subnet_lookup(
+pub(crate) fn subnet_lookup(
     subscription_id: &str,
     resource_group: &str,
     vnet: &str,
@@ -112,7 +113,10 @@ pub fn subnet_lookup(
 
 /// The VM's location: the primary VNet's. A `location` in cpi.json must equal it (Ruby
 /// compares exactly).
-pub fn vm_location<'a>(configured: Option<&str>, vnet: &'a VirtualNetwork) -> CpiResult<&'a str> {
+pub(crate) fn vm_location<'a>(
+    configured: Option<&str>,
+    vnet: &'a VirtualNetwork,
+) -> CpiResult<&'a str> {
     let Some(location) = vnet.location.as_deref().filter(|l| !l.is_empty()) else {
         return Err(CpiError::cloud(format!(
             "The virtual network '{}' has no location",

@@ -1,5 +1,5 @@
-//! Acceptance of issue 4 against azure-sim (built from Azure's specs, sharing no types with
-//! this layer), through the public API only.
+//! The ARM client against azure-sim (built from Azure's specs, sharing no types with this
+//! layer), through the client's API only.
 
 use std::time::{Duration, Instant};
 

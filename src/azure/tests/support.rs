@@ -20,37 +20,37 @@ use crate::azure::settings::{Authority, AzureSettings, CloudKind, CredentialSett
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
-pub struct Recorded {
+pub(super) struct Recorded {
     pub method: String,
     pub path: String,
     pub query: String,
-    pub headers: HeaderMap,
+    pub(crate) headers: HeaderMap,
     pub body: Bytes,
     pub at: Instant,
 }
 
 impl Recorded {
-    pub fn header(&self, name: &str) -> &str {
+    pub(super) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     }
 
-    pub fn form(&self) -> Vec<(String, String)> {
+    pub(super) fn form(&self) -> Vec<(String, String)> {
         url::form_urlencoded::parse(&self.body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect()
     }
 
-    pub fn form_value(&self, key: &str) -> Option<String> {
+    pub(super) fn form_value(&self, key: &str) -> Option<String> {
         self.form()
             .into_iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v)
     }
 
-    pub fn query_value(&self, key: &str) -> Option<String> {
+    pub(super) fn query_value(&self, key: &str) -> Option<String> {
         url::form_urlencoded::parse(self.query.as_bytes())
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.into_owned())
@@ -58,14 +58,14 @@ impl Recorded {
 }
 
 /// What the script answers.
-pub struct Reply {
+pub(super) struct Reply {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Reply {
-    pub fn json(status: u16, body: serde_json::Value) -> Self {
+    pub(super) fn json(status: u16, body: serde_json::Value) -> Self {
         Self {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
@@ -73,7 +73,7 @@ impl Reply {
         }
     }
 
-    pub fn empty(status: u16) -> Self {
+    pub(super) fn empty(status: u16) -> Self {
         Self {
             status,
             headers: Vec::new(),
@@ -81,7 +81,7 @@ impl Reply {
         }
     }
 
-    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+    pub(super) fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
@@ -89,8 +89,8 @@ impl Reply {
 
 /// What the script sees: the request, how many earlier requests had the same method and path,
 /// and the server's base URL (for absolute operation URLs).
-pub struct Ctx<'a> {
-    pub req: &'a Recorded,
+pub(super) struct Ctx<'a> {
+    pub(crate) req: &'a Recorded,
     pub n: usize,
     pub base: &'a str,
 }
@@ -104,7 +104,7 @@ struct Shared {
 }
 
 /// A scripted server on 127.0.0.1:0; stops when dropped.
-pub struct TestServer {
+pub(super) struct TestServer {
     shared: Arc<Shared>,
     pub base: String,
     pub addr: SocketAddr,
@@ -189,11 +189,11 @@ impl axum::serve::Listener for TlsListener {
 }
 
 impl TestServer {
-    pub async fn http(script: impl Fn(&Ctx<'_>) -> Reply + Send + Sync + 'static) -> Self {
+    pub(super) async fn http(script: impl Fn(&Ctx<'_>) -> Reply + Send + Sync + 'static) -> Self {
         Self::start(Box::new(script), false).await
     }
 
-    pub async fn https(script: impl Fn(&Ctx<'_>) -> Reply + Send + Sync + 'static) -> Self {
+    pub(super) async fn https(script: impl Fn(&Ctx<'_>) -> Reply + Send + Sync + 'static) -> Self {
         Self::start(Box::new(script), true).await
     }
 
@@ -243,16 +243,16 @@ impl TestServer {
         }
     }
 
-    pub fn url(&self, path: &str) -> Url {
+    pub(super) fn url(&self, path: &str) -> Url {
         Url::parse(&format!("{}{path}", self.base)).unwrap()
     }
 
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(super) fn requests(&self) -> Vec<Recorded> {
         self.shared.log.lock().unwrap().clone()
     }
 
     /// Requests whose path contains `fragment`.
-    pub fn requests_to(&self, fragment: &str) -> Vec<Recorded> {
+    pub(super) fn requests_to(&self, fragment: &str) -> Vec<Recorded> {
         self.requests()
             .into_iter()
             .filter(|r| r.path.contains(fragment))
@@ -262,7 +262,7 @@ impl TestServer {
 
 /// A TCP proxy in front of `backend` that reads the first `resets` requests and then resets
 /// the connection (RST), so the client cannot know whether the request was processed.
-pub struct ResettingProxy {
+pub(super) struct ResettingProxy {
     pub base: String,
     task: tokio::task::JoinHandle<()>,
 }
@@ -274,7 +274,7 @@ impl Drop for ResettingProxy {
 }
 
 impl ResettingProxy {
-    pub async fn start(backend: SocketAddr, resets: usize) -> Self {
+    pub(super) async fn start(backend: SocketAddr, resets: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
@@ -316,11 +316,11 @@ impl ResettingProxy {
     }
 }
 
-pub const TENANT: &str = "11111111-2222-3333-4444-555555555555";
-pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
-pub const AUDIENCE: &str = "https://management.azure.com/";
+pub(super) const TENANT: &str = "11111111-2222-3333-4444-555555555555";
+pub(super) const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
+pub(super) const AUDIENCE: &str = "https://management.azure.com/";
 
-pub fn fast_timings() -> Timings {
+pub(super) fn fast_timings() -> Timings {
     Timings {
         max_attempts: 6,
         initial_backoff: Duration::from_millis(5),
@@ -334,7 +334,7 @@ pub fn fast_timings() -> Timings {
 }
 
 /// Settings whose token comes from a fake IMDS on `token_base` and ARM at `arm_base`.
-pub fn imds_settings(arm_base: &str, token_base: &str) -> AzureSettings {
+pub(super) fn imds_settings(arm_base: &str, token_base: &str) -> AzureSettings {
     AzureSettings {
         cloud: CloudKind::Public,
         resource_manager_url: Url::parse(arm_base).unwrap(),
@@ -361,7 +361,7 @@ pub fn imds_settings(arm_base: &str, token_base: &str) -> AzureSettings {
 }
 
 /// An IMDS-style token answer.
-pub fn imds_token(token: &str, expires_in: u64) -> Reply {
+pub(super) fn imds_token(token: &str, expires_in: u64) -> Reply {
     Reply::json(
         200,
         serde_json::json!({
@@ -373,11 +373,11 @@ pub fn imds_token(token: &str, expires_in: u64) -> Reply {
     )
 }
 
-pub fn is_token_request(ctx: &Ctx<'_>) -> bool {
+pub(super) fn is_token_request(ctx: &Ctx<'_>) -> bool {
     ctx.req.path.contains("/oauth2/")
 }
 
-pub fn arm_error(status: u16, code: &str, message: &str) -> Reply {
+pub(super) fn arm_error(status: u16, code: &str, message: &str) -> Reply {
     Reply::json(
         status,
         serde_json::json!({"error": {"code": code, "message": message}}),

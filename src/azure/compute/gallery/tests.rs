@@ -53,7 +53,7 @@ fn definition_names() {
 
 #[test]
 fn gen2_definition_body_sends_declared_features() {
-    let spec = ImageDefinitionSpec::from_stemcell("eastus", &gen2_props()).unwrap();
+    let spec = ImageDefinitionSpec::from_stemcell_with("eastus", &gen2_props(), None).unwrap();
     assert_eq!(
         image_definition_body(&spec),
         json!({
@@ -79,7 +79,7 @@ fn gen2_definition_body_sends_declared_features() {
 fn declared_security_type_is_sent_and_nothing_else_is_invented() {
     let mut p = gen2_props();
     p.insert("security_type".into(), json!("TrustedLaunchSupported"));
-    let spec = ImageDefinitionSpec::from_stemcell("eastus", &p).unwrap();
+    let spec = ImageDefinitionSpec::from_stemcell_with("eastus", &p, None).unwrap();
     assert_eq!(
         spec.features.last(),
         Some(&(
@@ -88,7 +88,7 @@ fn declared_security_type_is_sent_and_nothing_else_is_invented() {
         ))
     );
     let bare = props(json!({"name": "n", "os_type": "linux", "generation": "gen2"}));
-    let spec = ImageDefinitionSpec::from_stemcell("eastus", &bare).unwrap();
+    let spec = ImageDefinitionSpec::from_stemcell_with("eastus", &bare, None).unwrap();
     assert!(spec.features.is_empty());
     assert!(
         image_definition_body(&spec)["properties"]
@@ -102,7 +102,7 @@ fn gen1_definition_has_no_features() {
     let p = props(
         json!({"name": "n", "version": "1", "os_type": "Windows", "architecture": "arm64", "security_type": "TrustedLaunch"}),
     );
-    let spec = ImageDefinitionSpec::from_stemcell("westus", &p).unwrap();
+    let spec = ImageDefinitionSpec::from_stemcell_with("westus", &p, None).unwrap();
     assert_eq!(
         image_definition_body(&spec),
         json!({
@@ -129,7 +129,7 @@ fn definition_from_blob_metadata_strings() {
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     p.insert("security_type".into(), json!("TrustedLaunchSupported"));
-    let spec = ImageDefinitionSpec::from_stemcell("eastus", &p).unwrap();
+    let spec = ImageDefinitionSpec::from_stemcell_with("eastus", &p, None).unwrap();
     assert_eq!(
         spec.features,
         vec![
@@ -151,14 +151,14 @@ fn definition_from_blob_metadata_strings() {
 fn definition_input_errors() {
     let no_os = props(json!({"name": "n"}));
     assert!(
-        ImageDefinitionSpec::from_stemcell("l", &no_os)
+        ImageDefinitionSpec::from_stemcell_with("l", &no_os, None)
             .unwrap_err()
             .message()
             .contains("os_type")
     );
     let bad_arch = props(json!({"name": "n", "os_type": "linux", "architecture": "sparc"}));
     assert!(
-        ImageDefinitionSpec::from_stemcell("l", &bad_arch)
+        ImageDefinitionSpec::from_stemcell_with("l", &bad_arch, None)
             .unwrap_err()
             .message()
             .contains("sparc")
@@ -297,9 +297,9 @@ fn version_model() {
 fn replication_patch_decisions() {
     let regions = json!([{"name": "East US", "regionalReplicaCount": 2, "storageAccountType": "Standard_ZRS"}]);
     let v = version(json!({}), 3, regions.clone());
-    assert_eq!(replication_patch(&v, "eastus", 3), None);
+    assert_eq!(replication_patch_with(&v, "eastus", 3, None), None);
     assert_eq!(
-        replication_patch(&v, "westus", 3).unwrap(),
+        replication_patch_with(&v, "westus", 3, None).unwrap(),
         json!({"properties": {
             "publishingProfile": {
                 "targetRegions": [
@@ -311,7 +311,7 @@ fn replication_patch_decisions() {
             "storageProfile": {"osDiskImage": {"source": {"storageAccountId": "/sa", "uri": "https://sa.blob.core.windows.net/stemcell/x.vhd"}}}
         }})
     );
-    let body = replication_patch(&v, "east us", 5).unwrap();
+    let body = replication_patch_with(&v, "east us", 5, None).unwrap();
     assert_eq!(body["properties"]["publishingProfile"]["replicaCount"], 5);
     assert_eq!(
         body["properties"]["publishingProfile"]["targetRegions"],
@@ -398,14 +398,6 @@ fn existing_version_checks() {
     let foreign = version(json!({"owner": "someone"}), 3, json!([]));
     let err = check_existing_version(&foreign, "g1", "def1", Some("y")).unwrap_err();
     assert!(err.message().contains("was not created by BOSH CPI"));
-}
-
-#[test]
-fn ids() {
-    assert_eq!(
-        image_version_id("s", "rg", "g", "d", "1.0.0"),
-        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d/versions/1.0.0"
-    );
 }
 
 #[test]

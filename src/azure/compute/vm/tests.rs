@@ -73,7 +73,6 @@ fn parses_get_response() {
     assert_eq!(vm.etag.as_deref(), Some("\"7\""));
     assert_eq!(vm.availability_set_name(), Some("AS1"));
     assert!(!vm.is_deleting());
-    assert!(vm.has_ephemeral_disk());
     assert_eq!(vm.network_interface_ids().count(), 2);
     let identity = vm.identity.as_ref().unwrap();
     assert_eq!(identity.kind.as_deref(), Some("UserAssigned"));
@@ -545,11 +544,6 @@ fn windows_vm_os_profile() {
 
 #[test]
 fn names() {
-    assert_eq!(os_disk_name("vm1"), "bosh-disk-os-vm1");
-    assert_eq!(
-        ephemeral_disk_name("vm1"),
-        "bosh-disk-os-vm1-ephemeral-disk"
-    );
     assert_eq!(disk_id_tag("d"), "disk-id-d");
 }
 
