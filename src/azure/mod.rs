@@ -47,7 +47,7 @@ pub(crate) mod auth;
 pub(crate) mod compute;
 pub mod deadline;
 pub(crate) mod error;
-pub(crate) mod http;
+pub mod http;
 pub(crate) mod network;
 pub(crate) mod resources;
 pub(crate) mod retry_delay;
