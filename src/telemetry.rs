@@ -338,7 +338,11 @@ pub fn send_spooled(dir: &Path, wire_server: &str) -> usize {
     else {
         return 0;
     };
-    let Ok(client) = reqwest::Client::builder().timeout(POST_TIMEOUT).build() else {
+    let options = crate::azure::http::HttpOptions {
+        request_timeout: POST_TIMEOUT,
+        ..Default::default()
+    };
+    let Ok(client) = crate::azure::http::build(&options) else {
         return 0;
     };
     let url = format!(

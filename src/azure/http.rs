@@ -161,11 +161,7 @@ fn no_trust_roots(errors: &[rustls_native_certs::Error]) -> ClientError {
 
 /// Paths and error texts come from the environment: quote a short prefix only.
 fn short(text: &str) -> String {
-    const MAX: usize = 200;
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…(cut)", &text[..cut]),
-        None => text.to_owned(),
-    }
+    crate::names::quote_up_to(text, 200).to_string()
 }
 
 /// Which Azure service an endpoint is, for messages.
@@ -402,6 +398,6 @@ mod tests {
     fn long_paths_are_cut() {
         let long = "x".repeat(5000);
         let cut = short(&long);
-        assert!(cut.len() < 300 && cut.ends_with("…(cut)"), "{cut}");
+        assert!(cut.len() < 300 && cut.ends_with("… (5000 bytes)"), "{cut}");
     }
 }
