@@ -210,7 +210,7 @@ impl Azurite {
             if let Ok(Some(status)) = azurite.child.try_wait() {
                 return Err(AzuriteError::Exited { status });
             }
-            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            if azurite.answers_on(address) {
                 return Ok(azurite);
             }
             if started.elapsed() > STARTUP_DEADLINE {
@@ -219,6 +219,32 @@ impl Azurite {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Whether this Azurite is the one listening on `address`. The port was free when chosen,
+    /// but another test's server may bind it before Azurite does (Azurite then exits): a plain
+    /// connect would take that server for Azurite. Over HTTP the answer must name Azurite; in
+    /// HTTPS mode the child must still run a moment after the port opened.
+    fn answers_on(&mut self, address: SocketAddr) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_millis(200))
+        else {
+            return false;
+        };
+        if self.scheme == "https" {
+            std::thread::sleep(Duration::from_millis(300));
+            return matches!(self.child.try_wait(), Ok(None));
+        }
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let probe = format!("GET /{ACCOUNT_NAME}?comp=list HTTP/1.0\r\nHost: {address}\r\n\r\n");
+        if stream.write_all(probe.as_bytes()).is_err() {
+            return false;
+        }
+        let mut head = [0u8; 1024];
+        let read = stream.read(&mut head).unwrap_or(0);
+        String::from_utf8_lossy(&head[..read])
+            .to_ascii_lowercase()
+            .contains("server: azurite")
     }
 
     pub fn port(&self) -> u16 {
