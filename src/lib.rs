@@ -19,6 +19,7 @@ pub(crate) mod names;
 pub(crate) mod props;
 pub mod rpc;
 pub mod serve;
+pub(crate) mod services;
 pub mod stemcell;
 pub mod telemetry;
 

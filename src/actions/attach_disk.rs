@@ -15,23 +15,23 @@
 
 use serde_json::Value;
 
-use super::azure::{Azure, disk_not_found};
-use super::create_disk::vm_skus;
+use crate::azure::ResourcePath;
 use crate::azure::compute::disk::{
     DiskFromBlobSpec, DiskFromSnapshotSpec, ManagedDisk, ULTRA_SSD_SKU, check_ultra_caching,
     disk_from_blob_body, disk_from_snapshot_body, migration_disk_sku, needs_zone_migration,
     zone_migration_recovery_message, zone_migration_spec,
 };
 use crate::azure::compute::sku::max_data_disks;
-use crate::azure::compute::snapshot::{ManagedSnapshot, snapshot_body, snapshot_tags};
+use crate::azure::compute::snapshot::{snapshot_body, snapshot_tags};
 use crate::azure::compute::vm::{AttachDisk, DiskHints, attach_disk_patch, disk_id_tag};
 use crate::azure::storage::blob_disk::{
     DISK_CONTAINER, is_migrated, vhd_blob_name, with_migrated_marker,
 };
-use crate::azure::{ApiKind, ResourcePath};
 use crate::call::ApiVersion;
 use crate::cid::{Caching, DiskCid, SnapshotCid, VmCid};
 use crate::error::{CpiError, CpiResult};
+use crate::services::skus::vm_skus;
+use crate::services::{Azure, disks, snapshots, vms};
 
 /// Extra attempts at creating the zonal disk from the snapshot (Ruby's `max_retries`), on top
 /// of the ARM client's own retries of transient failures: an operation that ends `Failed` is
@@ -46,7 +46,7 @@ pub(super) async fn attach_disk(
 ) -> CpiResult<Value> {
     let caching = disk_cid.caching()?;
     // The VM first: a missing VM is VMNotFound whatever the disk.
-    let vm = azure.existing_vm(vm_cid).await?;
+    let vm = vms::existing(azure, vm_cid).await?;
     if !vm_cid.is_managed() {
         // The Ruby CPI attached the blob itself to such a VM; Azure retired unmanaged VM disks
         // on 2025-09-30, and a VM never mixes managed and unmanaged disks.
@@ -57,13 +57,10 @@ pub(super) async fn attach_disk(
     // The disk and the VM size's data-disk limit are independent reads: at once.
     let disk_lookup = async {
         if disk_cid.has_managed_name() {
-            return azure.existing_disk(disk_cid).await;
+            return disks::existing(azure, disk_cid).await;
         }
         // A legacy name is a managed disk once imported, a blob until then.
-        match azure
-            .managed_disk(disk_cid.resource_group_name(), disk_cid.disk_name())
-            .await?
-        {
+        match disks::get(azure, disk_cid.resource_group_name(), disk_cid.disk_name()).await? {
             Some(disk) => Ok(disk),
             None => import_blob_disk(azure, disk_cid, caching, vm.zone()).await,
         }
@@ -106,7 +103,7 @@ pub(super) async fn attach_disk(
     };
     let tag = disk_id_tag(&attach.name);
     // The VM read above: its ETag guards the write (a 412 reads it again).
-    let attached = azure.update_read_vm(vm_cid, vm, |vm| {
+    let attached = vms::update(azure, vm_cid, Some(vm), |vm| {
         let plan = attach_disk_patch(vm, &attach, max_luns)?;
         // A Director retry of an attach that landed: nothing to write unless the tag is
         // missing.
@@ -145,15 +142,15 @@ async fn import_blob_disk(
         .blob_disk_account(account_name, azure.deadline)
         .await?
     else {
-        return Err(disk_not_found(disk_cid));
+        return Err(disks::not_found(disk_cid));
     };
     let blob = vhd_blob_name(disk_cid.disk_name());
     let Some(properties) = account.blobs.get_properties(DISK_CONTAINER, &blob).await? else {
-        return Err(disk_not_found(disk_cid));
+        return Err(disks::not_found(disk_cid));
     };
     if is_migrated(&properties.metadata) {
         // Its managed copy was the disk, and that was deleted: has_disk answers false too.
-        return Err(disk_not_found(disk_cid));
+        return Err(disks::not_found(disk_cid));
     }
     let source_uri = account.blobs.blob_url(DISK_CONTAINER, &blob).to_string();
     let spec = DiskFromBlobSpec {
@@ -166,18 +163,10 @@ async fn import_blob_disk(
         storage_account_id: account.account.id.clone(),
     };
     let resource_group = disk_cid.resource_group_name();
-    let path = azure.disk_path(resource_group, disk_cid.disk_name());
+    let path = disks::path(azure, resource_group, disk_cid.disk_name());
     tracing::info!(disk = %disk_cid, blob = %source_uri, "importing the unmanaged disk as a managed disk");
     let imported = async {
-        let disk: ManagedDisk = azure
-            .arm
-            .put(
-                &path,
-                ApiKind::Disks,
-                &disk_from_blob_body(&spec),
-                azure.deadline,
-            )
-            .await?;
+        let disk: ManagedDisk = disks::put(azure, &path, &disk_from_blob_body(&spec)).await?;
         account
             .blobs
             .set_metadata(
@@ -195,11 +184,7 @@ async fn import_blob_disk(
     };
     // A managed disk without the marker (or a failed one) would be taken for the disk by the
     // next call; removing it leaves the blob, untouched, as the only copy.
-    let cleanup = match azure
-        .arm
-        .delete(&path, ApiKind::Disks, azure.deadline)
-        .await
-    {
+    let cleanup = match disks::delete(azure, &path).await {
         Ok(_) => {
             "The blob is unchanged and still holds the disk; attach_disk can be retried.".to_owned()
         }
@@ -226,11 +211,7 @@ impl MigrationSnapshot {
     /// The disk is in place: a snapshot that cannot be deleted only costs storage, so it is
     /// reported, not failed on.
     async fn delete(&self, azure: &Azure<'_>) {
-        if let Err(e) = azure
-            .arm
-            .delete(&self.path, ApiKind::Snapshots, azure.deadline)
-            .await
-        {
+        if let Err(e) = snapshots::delete(azure, &self.path).await {
             tracing::warn!(snapshot = %self.name, resource_group = %self.resource_group, error = %e, "the zone migration snapshot could not be deleted; delete it by hand");
         }
     }
@@ -254,8 +235,8 @@ async fn migrate_into_zone(
     let resource_group = disk_cid.resource_group_name();
     let snapshot = SnapshotCid::new_managed(caching, resource_group)?;
     let snapshot_name = snapshot.snapshot_name();
-    let snapshot_path = azure.snapshot_path(resource_group, snapshot_name);
-    let disk_path = azure.disk_path(resource_group, &disk.name);
+    let snapshot_path = snapshots::path(azure, resource_group, snapshot_name);
+    let disk_path = disks::path(azure, resource_group, &disk.name);
     tracing::info!(disk = %disk_cid, zone, snapshot = snapshot_name, "moving the regional disk into the VM's zone");
 
     // 1. Snapshot and verify it; the disk is untouched until the snapshot is known good.
@@ -265,11 +246,8 @@ async fn migrate_into_zone(
         &snapshot_tags(&serde_json::Map::new(), &disk.name),
     );
     let snapshot_made = async {
-        azure
-            .arm
-            .put::<_, Value>(&snapshot_path, ApiKind::Snapshots, &body, azure.deadline)
-            .await?;
-        let found: Option<ManagedSnapshot> = azure.get(&snapshot_path, ApiKind::Snapshots).await?;
+        snapshots::put(azure, &snapshot_path, &body).await?;
+        let found = snapshots::get(azure, &snapshot_path).await?;
         match found {
             Some(s) if provisioned(s.properties.provisioning_state.as_deref()) => Ok(s),
             Some(s) => Err(CpiError::cloud(format!(
@@ -294,13 +272,8 @@ async fn migrate_into_zone(
     };
 
     // 2. Delete the regional disk. If it is still there afterwards, nothing was lost.
-    if let Err(e) = azure
-        .arm
-        .delete(&disk_path, ApiKind::Disks, azure.deadline)
-        .await
-    {
-        let still_there = azure
-            .managed_disk(resource_group, &disk.name)
+    if let Err(e) = disks::delete(azure, &disk_path).await {
+        let still_there = disks::get(azure, resource_group, &disk.name)
             .await
             .ok()
             .flatten();
@@ -386,16 +359,8 @@ async fn create_from_snapshot(
     disk_path: &ResourcePath,
     spec: &DiskFromSnapshotSpec,
 ) -> CpiResult<ManagedDisk> {
-    azure
-        .arm
-        .put::<_, Value>(
-            disk_path,
-            ApiKind::Disks,
-            &disk_from_snapshot_body(spec),
-            azure.deadline,
-        )
-        .await?;
-    let disk: Option<ManagedDisk> = azure.get(disk_path, ApiKind::Disks).await?;
+    disks::put::<Value>(azure, disk_path, &disk_from_snapshot_body(spec)).await?;
+    let disk = disks::get_at(azure, disk_path).await?;
     match disk {
         Some(d) if provisioned(d.properties.provisioning_state.as_deref()) => Ok(d),
         Some(d) => Err(CpiError::cloud(format!(
@@ -416,10 +381,7 @@ async fn restore_regional(
     disk: &ManagedDisk,
     zonal: &DiskFromSnapshotSpec,
 ) -> CpiResult<()> {
-    azure
-        .arm
-        .delete(disk_path, ApiKind::Disks, azure.deadline)
-        .await?;
+    disks::delete(azure, disk_path).await?;
     let regional = DiskFromSnapshotSpec {
         zone: disk.zone().map(str::to_owned),
         ..zonal.clone()
@@ -435,11 +397,7 @@ async fn remove_snapshot(
     name: &str,
     resource_group: &str,
 ) -> String {
-    match azure
-        .arm
-        .delete(path, ApiKind::Snapshots, azure.deadline)
-        .await
-    {
+    match snapshots::delete(azure, path).await {
         Ok(_) => "no snapshot is left behind.".to_owned(),
         Err(e) => format!(
             "snapshot '{name}' in resource group '{resource_group}' could not be deleted ({e}): delete it by hand (az snapshot delete --resource-group {resource_group} --name {name})."

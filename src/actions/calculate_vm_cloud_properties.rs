@@ -4,11 +4,11 @@
 
 use serde_json::{Value, json};
 
-use super::azure::Azure;
-use super::resource_skus::vm_skus;
 use crate::azure::compute::sku::{DesiredInstanceSize, map_instance_types};
 use crate::error::{CpiError, CpiResult};
 use crate::props::VmResources;
+use crate::services::Azure;
+use crate::services::skus::vm_skus;
 
 pub(super) async fn calculate_vm_cloud_properties(
     azure: &Azure<'_>,

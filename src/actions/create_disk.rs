@@ -3,13 +3,8 @@
 //! Premium IO; without a VM it goes to the default resource group's location as Standard_LRS.
 //! Sizes are MiB rounded down to whole GiB, as the Ruby CPI does, and at least 1 GiB.
 
-use serde::Deserialize;
 use serde_json::Value;
 
-use super::azure::Azure;
-// attach_disk reads the SKUs through here too.
-pub(super) use super::resource_skus::vm_skus;
-use crate::azure::ApiKind;
 use crate::azure::compute::disk::{
     EmptyDiskSpec, check_ultra_caching, create_size_gib, disk_encryption_set_id, empty_disk_body,
 };
@@ -17,11 +12,8 @@ use crate::azure::compute::sku::default_disk_sku;
 use crate::cid::{DiskCid, VmCid};
 use crate::error::{CpiError, CpiResult};
 use crate::props::DiskCloudProps;
-
-#[derive(Deserialize)]
-struct Located {
-    location: String,
-}
+use crate::services::skus::vm_skus;
+use crate::services::{Azure, disks, resource_groups, vms};
 
 pub(super) async fn create_disk(
     azure: &Azure<'_>,
@@ -33,7 +25,7 @@ pub(super) async fn create_disk(
     let caching = props.caching();
     let (resource_group, location, zone, sku) = match vm {
         Some(vm_cid) => {
-            let vm = azure.existing_vm(vm_cid).await?;
+            let vm = vms::existing(azure, vm_cid).await?;
             let sku = match &props.storage_account_type {
                 Some(sku) => sku.clone(),
                 None => {
@@ -50,16 +42,16 @@ pub(super) async fn create_disk(
         }
         None => {
             let group = &azure.config.resource_group_name;
-            let path = azure.arm.resource_group_path(group);
-            let located: Located =
-                azure.get(&path, ApiKind::Resources).await?.ok_or_else(|| {
+            let location = resource_groups::location(azure, group)
+                .await?
+                .ok_or_else(|| {
                     CpiError::cloud(format!("Resource group '{group}' cannot be found"))
                 })?;
             let sku = props
                 .storage_account_type
                 .clone()
                 .unwrap_or_else(|| "Standard_LRS".to_owned());
-            (group.clone(), located.location, None, sku)
+            (group.clone(), location, None, sku)
         }
     };
     check_ultra_caching(&sku, caching)?;
@@ -80,15 +72,7 @@ pub(super) async fn create_disk(
             )
         }),
     };
-    let path = azure.disk_path(&resource_group, cid.disk_name());
-    azure
-        .arm
-        .put::<_, Value>(
-            &path,
-            ApiKind::Disks,
-            &empty_disk_body(&spec),
-            azure.deadline,
-        )
-        .await?;
+    let path = disks::path(azure, &resource_group, cid.disk_name());
+    disks::put::<Value>(azure, &path, &empty_disk_body(&spec)).await?;
     Ok(Value::String(cid.to_string()))
 }

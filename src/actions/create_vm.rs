@@ -5,63 +5,52 @@
 //! retriable only for transient allocation failures.
 //!
 //! Images: a light stemcell's marketplace image; with `compute_gallery_name`, the stemcell's
-//! gallery image version (gallery_image.rs); otherwise a user image made from the stemcell
-//! blob on first use.
+//! gallery image version; otherwise a user image made from the stemcell blob on first use
+//! (from a copy of the blob when the VM is in another region).
 //!
-//! The size is `instance_type`, or the first fitting one of `instance_types` (vm_size.rs).
+//! The size is `instance_type`, or the first fitting one of `instance_types`.
 //!
-//! Not handled yet: copying a heavy stemcell to another region's storage account and
-//! dual-stack NIC groups.
+//! Dual-stack NIC groups are not supported.
 
 mod vm_options;
 
 use std::collections::BTreeMap;
 
 use futures::future::try_join_all;
-use serde::de::DeserializeOwned;
+
 use serde_json::{Map, Value, json};
 
-use super::azure::Azure;
-use super::boot_diagnostics::boot_diagnostics;
-use super::create_stemcell::STEMCELL_CONTAINER;
-use super::delete_vm::delete_nic;
-use super::gallery_image::{StemcellBlob, gallery_image_for_vm};
-use super::resource_skus::vm_skus;
-use super::vm_size::{VmSizeInputs, select_vm_size};
 use crate::agent_settings::{AgentSettings, agent_networks};
+use crate::azure::ResourcePath;
 use crate::azure::compute::availability_set::{
-    AvailabilitySet, AvailabilitySetAction, AvailabilitySetSpec, availability_set_body,
-    availability_set_name, check_proximity_placement_group, plan_availability_set,
+    AvailabilitySetSpec, availability_set_name, check_proximity_placement_group,
 };
 use crate::azure::compute::disk::{DiskPatch, disk_encryption_set_id};
-use crate::azure::compute::image::{
-    StemcellInfo, UserImage, UserImageSpec, VirtualMachineImage, legacy_user_image_name,
-    platform_image_versions_path, user_image_body, user_image_name,
-};
 use crate::azure::compute::sku::default_disk_sku;
 use crate::azure::compute::vm::{
     EphemeralDataDiskSpec, EphemeralPlacement, OsDiskSpec, OsProfileSpec, VmIdentity, VmImage,
     VmSpec, capacity_reservation_group_id, ephemeral_data_disk_size_gib,
     ephemeral_os_disk_size_gib, os_disk_size_gib, proximity_placement_group_id,
-    user_assigned_identity_id, vm_body, vm_tags, windows_admin_password, windows_admin_username,
+    user_assigned_identity_id, vm_tags, windows_admin_password, windows_admin_username,
     windows_computer_name,
 };
 use crate::azure::compute::{Tags, stringify_metadata};
 use crate::azure::network::application_gateway::ApplicationGateway;
-use crate::azure::network::ids::ResourceLookup;
-use crate::azure::network::interface::{PrimaryNicAttachments, ResolvedNicIds};
+use crate::azure::network::interface::PrimaryNicAttachments;
 use crate::azure::network::load_balancer::LoadBalancer;
 use crate::azure::network::plan::{PlanContext, PublicIpPlan, plan_networks};
-use crate::azure::network::public_ip::{PublicIpAddress, find_by_address, vip_not_found_error};
 use crate::azure::network::virtual_network::{VirtualNetwork, vm_location};
-use crate::azure::{ApiKind, ResourcePath};
+use crate::call::ApiVersion;
 use crate::cid::{DiskCid, StemcellCid, VmCid};
 use crate::error::{CpiError, CpiResult};
-use crate::locks::{FileLock, LockDir, LockMode};
+use crate::locks::LockDir;
 use crate::props::{ManagedIdentity, Networks, VmCloudProps};
-use crate::rpc::ApiVersion;
-
-pub(super) use vm_options::SizeNeed;
+use crate::services::stemcell_blobs::{self, StemcellBlob};
+use crate::services::vm_sizes::{SizeNeed, VmSizeInputs, select_vm_size};
+use crate::services::{
+    Azure, availability_sets, disks, galleries, images, network, nics, public_ips, resource_groups,
+    skus, storage_accounts, vms,
+};
 
 /// Azure error codes after which the same request can succeed: capacity comes and goes.
 const TRANSIENT_ALLOCATION_CODES: &[&str] = &[
@@ -90,7 +79,7 @@ struct Created {
     /// The VM PUT was sent: the VM and its OS and ephemeral disks may exist.
     vm: Option<VmCid>,
     /// The availability set was created by this call: delete it if it is left empty.
-    availability_set: Option<(String, ResourcePath)>,
+    availability_set: Option<ResourcePath>,
 }
 
 impl Created {
@@ -112,8 +101,8 @@ impl Created {
         if let Some(pip) = &self.public_ip {
             names.push(format!("public IP '{}'", pip.name()));
         }
-        if let Some((name, _)) = &self.availability_set {
-            names.push(format!("availability set '{name}' (if empty)"));
+        if let Some(set) = &self.availability_set {
+            names.push(format!("availability set '{}' (if empty)", set.name()));
         }
         names.join(", ")
     }
@@ -200,16 +189,16 @@ async fn build(
 
     // Everything that only reads runs at once: stemcell, VNet, subnets, NSGs, ASGs, pools.
     let (stemcell_blob, vnet, nic_ids, load_balancers, gateway_pools) = futures::try_join!(
-        stemcell_blob(azure, &request.stemcell),
-        resolve::<VirtualNetwork>(azure, &plan.virtual_network),
-        try_join_all(plan.nics.iter().map(|nic| resolve_nic_ids(azure, nic))),
+        stemcell_blobs::read(azure, &request.stemcell),
+        network::find::<VirtualNetwork>(azure, &plan.virtual_network),
+        try_join_all(plan.nics.iter().map(|nic| network::nic_ids(azure, nic))),
         try_join_all(plan.load_balancers.iter().map(|pool| async move {
-            resolve::<LoadBalancer>(azure, &pool.owner)
+            network::find::<LoadBalancer>(azure, &pool.owner)
                 .await?
                 .attachment(pool)
         })),
         try_join_all(plan.application_gateways.iter().map(|pool| async move {
-            resolve::<ApplicationGateway>(azure, &pool.owner)
+            network::find::<ApplicationGateway>(azure, &pool.owner)
                 .await?
                 .backend_pool_id(pool)
         })),
@@ -234,7 +223,7 @@ async fn build(
         .map(String::as_str);
     let set_path = availability_set
         .as_deref()
-        .map(|name| availability_set_path(azure, vm_cid, name));
+        .map(|name| availability_sets::path(azure, vm_cid.resource_group_name(), name));
     let size_inputs = VmSizeInputs {
         location: &location,
         stemcell_architecture,
@@ -249,7 +238,7 @@ async fn build(
     } else {
         let (vm_size, skus) = futures::try_join!(
             select_vm_size(azure, props, &size_inputs),
-            vm_skus(azure, &location)
+            skus::vm_skus(azure, &location)
         )?;
         vm_options::check_before_writes(
             azure,
@@ -271,7 +260,7 @@ async fn build(
         proximity_placement_group_id.as_deref(),
         set_path.as_ref(),
         availability_set.as_deref(),
-    ) && let Some(existing) = azure.get::<AvailabilitySet>(path, ApiKind::Compute).await?
+    ) && let Some(existing) = availability_sets::get(azure, path).await?
     {
         check_proximity_placement_group(name, &existing, Some(group))?;
     }
@@ -279,7 +268,7 @@ async fn build(
         .resource_group_name()
         .eq_ignore_ascii_case(&config.resource_group_name)
     {
-        ensure_resource_group(azure, vm_cid.resource_group_name(), &location).await?;
+        resource_groups::ensure(azure, vm_cid.resource_group_name(), &location).await?;
     }
     // The size and the image (reads, and for some stemcells an image or a replication to
     // wait for) go beside the writes that need only the location: the availability set, the
@@ -309,7 +298,9 @@ async fn build(
                     managed: azure.config.use_managed_disks,
                     proximity_placement_group_id: proximity_placement_group_id.clone(),
                 };
-                get_or_create_availability_set(azure, vm_cid, name, &wanted, locks, set_slot)
+                let path = availability_sets::path(azure, vm_cid.resource_group_name(), name);
+                let on_create = || *set_slot = Some(path.clone());
+                availability_sets::get_or_create(azure, &path, &wanted, locks, on_create)
                     .await
                     .map(Some)
             }
@@ -322,34 +313,14 @@ async fn build(
             PublicIpPlan::Vip {
                 address,
                 resource_group,
-            } => {
-                let path = azure
-                    .arm
-                    .resource_group_path(resource_group)
-                    .provider("Microsoft.Network")
-                    .segment("publicIPAddresses");
-                let all: Vec<PublicIpAddress> = azure
-                    .arm
-                    .list(&path, ApiKind::Network, azure.deadline)
-                    .await?;
-                let found = find_by_address(&all, address)
-                    .ok_or_else(|| vip_not_found_error(address, resource_group))?;
-                Ok(Some(found.id.clone()))
-            }
+            } => public_ips::find_vip(azure, address, resource_group)
+                .await
+                .map(Some),
             PublicIpPlan::Dynamic(dynamic) => {
-                let id = dynamic.id(subscription_id).to_string();
-                let path = ResourcePath::parse_id(&id)?;
+                let path = public_ips::dynamic_path(azure, dynamic);
                 *public_ip_slot = Some(path.clone());
-                azure
-                    .arm
-                    .put::<_, Value>(
-                        &path,
-                        ApiKind::Network,
-                        &dynamic.body(&location),
-                        azure.deadline,
-                    )
-                    .await?;
-                CpiResult::Ok(Some(id))
+                public_ips::create_dynamic(azure, &path, dynamic, &location).await?;
+                CpiResult::Ok(Some(path.id()))
             }
         }
     };
@@ -363,30 +334,25 @@ async fn build(
             application_gateway_pool_ids: gateway_pools.into_iter().flatten().collect(),
             availability_set: availability_set.clone(),
         };
-        let mut nic_writes = Vec::new();
+        let mut writes = Vec::new();
         for (nic, ids) in plan.nics.iter().zip(nic_ids) {
             // No NIC DNS servers, as Ruby: the VNet's DNS applies, the agent gets `dns`.
             let spec = nic.spec(&location, ids, &primary);
-            let path = ResourcePath::parse_id(&nic.id.to_string())?;
-            nic_slot.push(path.clone());
-            nic_writes.push(async move {
-                azure
-                    .arm
-                    .put::<_, Value>(&path, ApiKind::Network, &spec.body(), azure.deadline)
-                    .await
-            });
+            nic_slot.push(nic.id.clone());
+            writes.push((nic.id.clone(), spec.body()));
         }
-        try_join_all(nic_writes).await?;
-        CpiResult::Ok(())
+        nics::create_all(azure, writes).await
     };
     let ((vm_size, image), set, (), boot_diagnostics) = futures::try_join!(
         sized_image,
         set,
         nics,
-        boot_diagnostics(azure, &location, locks)
+        storage_accounts::boot_diagnostics(azure, &location, locks)
     )?;
     // Held (shared) until the VM is in the set, so delete_vm of its last VM cannot remove it.
-    let (availability_set_id, set_lock) = set.unzip();
+    let (availability_set_id, set_lock) = set
+        .map(|joined: availability_sets::Joined| (joined.id, joined.lock))
+        .unzip();
 
     let stemcell = &stemcell_blob.info;
     let windows = stemcell.is_windows();
@@ -486,7 +452,7 @@ async fn build(
         tags: vm_tags(&env_tags, &props.tags),
         os_profile,
         custom_data,
-        network_interface_ids: plan.nics.iter().map(|nic| nic.id.to_string()).collect(),
+        network_interface_ids: plan.nics.iter().map(|nic| nic.id.id()).collect(),
         image,
         os_disk: OsDiskSpec {
             name: vm_cid.os_disk_name(),
@@ -518,11 +484,12 @@ async fn build(
         ..DiskPatch::default()
     };
     if !use_root_disk && !performance.is_empty() {
-        let path = azure.disk_path(vm_cid.resource_group_name(), &vm_cid.ephemeral_disk_name());
-        azure
-            .arm
-            .patch::<_, Value>(&path, ApiKind::Disks, &performance.body(), azure.deadline)
-            .await?;
+        let path = disks::path(
+            azure,
+            vm_cid.resource_group_name(),
+            &vm_cid.ephemeral_disk_name(),
+        );
+        disks::patch(azure, &path, &performance.body()).await?;
     }
     Ok(())
 }
@@ -536,18 +503,7 @@ async fn put_vm(
     mut spec: VmSpec,
     props: &VmCloudProps,
 ) -> CpiResult<()> {
-    let path = azure.vm_path(vm_cid);
-    let put = |spec: &VmSpec| {
-        let body = vm_body(spec);
-        let path = &path;
-        async move {
-            azure
-                .arm
-                .put::<_, Value>(path, ApiKind::Compute, &body, azure.deadline)
-                .await
-        }
-    };
-    let mut result = put(&spec).await;
+    let mut result = vms::create(azure, vm_cid, &spec).await;
     if let Err(error) = &result
         && let Some(code) = vm_options::spot_refusal(error)
         && spec.spot.is_some()
@@ -567,77 +523,17 @@ async fn put_vm(
             azure_error = code,
             "Azure refused the Spot VM; creating a regular (on-demand) VM instead (spot.fallback_to_on_demand)"
         );
-        delete_vm_and_disks(azure, vm_cid).await?;
+        // Deletes what the refused attempt may have left.
+        vms::delete(azure, vm_cid).await?;
+        disks::delete_vm_disks(azure, vm_cid).await?;
         spec.spot = None;
-        result = put(&spec).await;
+        result = vms::create(azure, vm_cid, &spec).await;
     }
-    result.map(drop).map_err(|e| {
+    result.map_err(|e| {
         let retriable = e
             .code()
             .is_some_and(|code| TRANSIENT_ALLOCATION_CODES.contains(&code));
         CpiError::vm_creation_failed(e.to_string(), retriable)
-    })
-}
-
-/// Deletes a VM and its OS and ephemeral disks (a failed attempt may have left either).
-async fn delete_vm_and_disks(azure: &Azure<'_>, vm: &VmCid) -> CpiResult<()> {
-    azure
-        .arm
-        .delete(&azure.vm_path(vm), ApiKind::Compute, azure.deadline)
-        .await?;
-    try_join_all(
-        [vm.os_disk_name(), vm.ephemeral_disk_name()].map(|name| async move {
-            let path = azure.disk_path(vm.resource_group_name(), &name);
-            azure
-                .arm
-                .delete(&path, ApiKind::Disks, azure.deadline)
-                .await
-        }),
-    )
-    .await?;
-    Ok(())
-}
-
-/// GETs the lookup's candidates in order; the first found wins.
-async fn resolve_value(azure: &Azure<'_>, lookup: &ResourceLookup) -> CpiResult<(String, Value)> {
-    for candidate in &lookup.candidates {
-        let id = candidate.to_string();
-        let path = ResourcePath::parse_id(&id)?;
-        if let Some(found) = azure.get::<Value>(&path, ApiKind::Network).await? {
-            return Ok((id, found));
-        }
-    }
-    Err(lookup.not_found_error())
-}
-
-async fn resolve<T: DeserializeOwned>(azure: &Azure<'_>, lookup: &ResourceLookup) -> CpiResult<T> {
-    let (id, found) = resolve_value(azure, lookup).await?;
-    serde_json::from_value(found)
-        .map_err(|e| CpiError::cloud(format!("Azure sent an unreadable resource '{id}': {e}")))
-}
-
-async fn resolve_nic_ids(
-    azure: &Azure<'_>,
-    nic: &crate::azure::network::plan::PlannedNic,
-) -> CpiResult<ResolvedNicIds> {
-    let subnet = resolve_value(azure, &nic.subnet);
-    let security_group = async {
-        match &nic.network_security_group {
-            Some(lookup) => resolve_value(azure, lookup).await.map(|(id, _)| Some(id)),
-            None => Ok(None),
-        }
-    };
-    let application_security_groups = try_join_all(
-        nic.application_security_groups
-            .iter()
-            .map(|lookup| async move { resolve_value(azure, lookup).await.map(|(id, _)| id) }),
-    );
-    let ((subnet_id, _), network_security_group_id, application_security_group_ids) =
-        futures::try_join!(subnet, security_group, application_security_groups)?;
-    Ok(ResolvedNicIds {
-        subnet_id,
-        network_security_group_id,
-        application_security_group_ids,
     })
 }
 
@@ -652,18 +548,11 @@ async fn vm_image(
     locks: &LockDir,
 ) -> CpiResult<VmImage> {
     let props = &request.props;
-    let subscription_id = azure.arm.subscription_id();
     Ok(match &stemcell.info.image {
         Some(reference) => {
-            let path = ResourcePath::parse_id(&format!(
-                "{}/{}",
-                platform_image_versions_path(subscription_id, location, reference),
-                reference.version
-            ))?;
-            let found: VirtualMachineImage = azure
-                .get(&path, ApiKind::Compute)
+            let found = images::marketplace_image(azure, location, reference)
                 .await?
-                .ok_or_else(|| stemcell_missing(&request.stemcell))?;
+                .ok_or_else(|| stemcell_blobs::missing(&request.stemcell))?;
             VmImage::Marketplace {
                 reference: reference.clone(),
                 plan: found.properties.plan,
@@ -679,10 +568,12 @@ async fn vm_image(
                     .or(props.storage_account_type.as_ref())
                 {
                     Some(sku) => sku.clone(),
-                    None => default_disk_sku(&vm_skus(azure, location).await?, vm_size).to_owned(),
+                    None => {
+                        default_disk_sku(&skus::vm_skus(azure, location).await?, vm_size).to_owned()
+                    }
                 };
                 VmImage::Id(
-                    user_image(
+                    images::user_image(
                         azure,
                         &request.stemcell,
                         &stemcell.info,
@@ -697,27 +588,6 @@ async fn vm_image(
     })
 }
 
-fn stemcell_missing(cid: &StemcellCid) -> CpiError {
-    CpiError::vm_creation_failed(format!("Given stemcell '{cid}' does not exist"), false)
-}
-
-/// The stemcell blob's metadata and size in the default storage account.
-async fn stemcell_blob(azure: &Azure<'_>, cid: &StemcellCid) -> CpiResult<StemcellBlob> {
-    let blobs = azure.default_blobs().await?;
-    let blob = cid.blob_name();
-    let properties = blobs
-        .get_properties(STEMCELL_CONTAINER, &blob)
-        .await?
-        .ok_or_else(|| stemcell_missing(cid))?;
-    Ok(StemcellBlob {
-        info: StemcellInfo::new(
-            blobs.blob_url(STEMCELL_CONTAINER, &blob).to_string(),
-            properties.metadata.into_iter().collect(),
-        )?,
-        content_length: properties.content_length,
-    })
-}
-
 /// With `compute_gallery_name`, the stemcell's gallery image version, replicated to the VM's
 /// region; `None` without a gallery or when the stemcell has no version there.
 async fn gallery_image(
@@ -728,135 +598,10 @@ async fn gallery_image(
 ) -> CpiResult<Option<String>> {
     match azure.config.compute_gallery_name.as_deref() {
         Some(gallery) if !gallery.is_empty() => {
-            gallery_image_for_vm(azure, gallery, cid, stemcell, location).await
+            galleries::image_for_vm(azure, gallery, cid, stemcell, location).await
         }
         _ => Ok(None),
     }
-}
-
-/// The managed image of a heavy stemcell for this SKU and location, created from the stemcell
-/// blob on first use under a cross-process lock (Ruby §6.3 names, so both CPIs share images).
-async fn user_image(
-    azure: &Azure<'_>,
-    cid: &StemcellCid,
-    stemcell: &StemcellInfo,
-    storage_account_type: &str,
-    location: &str,
-    locks: &LockDir,
-) -> CpiResult<String> {
-    let name = user_image_name(cid.as_str(), storage_account_type, location);
-    let images = azure
-        .arm
-        .resource_group_path(&azure.config.resource_group_name)
-        .provider("Microsoft.Compute")
-        .segment("images");
-    let path = images.clone().segment(&name);
-    if let Some(image) = azure.get::<UserImage>(&path, ApiKind::Compute).await? {
-        return Ok(image.id);
-    }
-    let _lock = locks
-        .lock(
-            &format!("create-user-image-{name}"),
-            LockMode::Exclusive,
-            azure.deadline.instant(),
-        )
-        .await?;
-    if let Some(image) = azure.get::<UserImage>(&path, ApiKind::Compute).await? {
-        return Ok(image.id);
-    }
-    let account_name = azure
-        .config
-        .storage_account_name
-        .as_deref()
-        .ok_or_else(|| {
-            CpiError::cloud(
-                "Missing required property 'azure.storage_account_name' in the CPI configuration",
-            )
-        })?;
-    let account = azure
-        .storage
-        .get(account_name, azure.deadline)
-        .await?
-        .ok_or_else(|| {
-            CpiError::cloud(format!(
-                "The default storage account '{account_name}' cannot be found"
-            ))
-        })?;
-    // An image is made from a blob in its own region: elsewhere, from a copy there.
-    let blob_uri = if account.location.eq_ignore_ascii_case(location) {
-        stemcell.uri.clone()
-    } else {
-        super::stemcell_copy::stemcell_blob_in(azure, cid, location, locks).await?
-    };
-    let legacy = images.clone().segment(&legacy_user_image_name(
-        cid.as_str(),
-        storage_account_type,
-        location,
-    ));
-    azure
-        .arm
-        .delete(&legacy, ApiKind::Compute, azure.deadline)
-        .await?;
-    let spec = UserImageSpec {
-        location: location.to_owned(),
-        tags: stemcell.metadata.clone(),
-        os_type: stemcell.os_type,
-        blob_uri,
-        storage_account_type: storage_account_type.to_owned(),
-        hyper_v_generation: stemcell.hyper_v_generation()?,
-    };
-    azure
-        .arm
-        .put::<_, Value>(
-            &path,
-            ApiKind::Compute,
-            &user_image_body(&spec),
-            azure.deadline,
-        )
-        .await?;
-    let image: UserImage = azure.get(&path, ApiKind::Compute).await?.ok_or_else(|| {
-        CpiError::cloud(format!(
-            "The user image '{name}' vanished after it was created"
-        ))
-    })?;
-    Ok(image.id)
-}
-
-/// A vm_type's own resource group is created when missing, as the Ruby CPI does (the default
-/// one exists: the CPI works in it).
-async fn ensure_resource_group(azure: &Azure<'_>, name: &str, location: &str) -> CpiResult<()> {
-    let path = azure.arm.resource_group_path(name);
-    if azure
-        .get::<Value>(&path, ApiKind::Resources)
-        .await?
-        .is_some()
-    {
-        return Ok(());
-    }
-    tracing::info!(
-        resource_group = name,
-        location,
-        "creating the VM's resource group"
-    );
-    azure
-        .arm
-        .put::<_, Value>(
-            &path,
-            ApiKind::Resources,
-            // Ruby also sends `name`, which the spec marks read-only.
-            &json!({ "location": location }),
-            azure.deadline,
-        )
-        .await?;
-    Ok(())
-}
-
-fn availability_set_path(azure: &Azure<'_>, vm_cid: &VmCid, name: &str) -> ResourcePath {
-    azure
-        .arm
-        .resource_group_path(vm_cid.resource_group_name())
-        .provider("Microsoft.Compute")
-        .child("availabilitySets", name)
 }
 
 fn domain_count(count: u64) -> CpiResult<u32> {
@@ -864,117 +609,29 @@ fn domain_count(count: u64) -> CpiResult<u32> {
         .map_err(|_| CpiError::cloud(format!("Invalid availability set domain count {count}")))
 }
 
-fn availability_set_lock(name: &str) -> String {
-    format!("availability-set-{name}")
-}
-
-/// Gets or creates the set under its exclusive lock, then returns its id and a shared lock
-/// held until the VM is in the set.
-async fn get_or_create_availability_set(
-    azure: &Azure<'_>,
-    vm_cid: &VmCid,
-    name: &str,
-    wanted: &AvailabilitySetSpec,
-    locks: &LockDir,
-    created_set: &mut Option<(String, ResourcePath)>,
-) -> CpiResult<(String, FileLock)> {
-    let path = availability_set_path(azure, vm_cid, name);
-    let lock_name = availability_set_lock(name);
-    let deadline = azure.deadline.instant();
-    {
-        let _exclusive = locks
-            .lock(&lock_name, LockMode::Exclusive, deadline)
-            .await?;
-        let existing: Option<AvailabilitySet> = azure.get(&path, ApiKind::Compute).await?;
-        let body = match plan_availability_set(name, existing.as_ref(), wanted, None)? {
-            AvailabilitySetAction::Use => None,
-            AvailabilitySetAction::Create(spec) => {
-                *created_set = Some((name.to_owned(), path.clone()));
-                Some(availability_set_body(&spec))
-            }
-            AvailabilitySetAction::UpgradeToManaged(spec) => Some(availability_set_body(&spec)),
-        };
-        if let Some(body) = body {
-            azure
-                .arm
-                .put::<_, Value>(&path, ApiKind::Compute, &body, azure.deadline)
-                .await?;
-        }
-    }
-    // A flock cannot be downgraded atomically: once shared, read the set again, since a
-    // delete_vm may have removed it (empty) in between.
-    let shared = locks.lock(&lock_name, LockMode::Shared, deadline).await?;
-    let set: AvailabilitySet = azure.get(&path, ApiKind::Compute).await?.ok_or_else(|| {
-        CpiError::cloud(format!(
-            "availability set '{name}' was deleted while this VM was being created"
-        ))
-    })?;
-    Ok((set.id, shared))
-}
-
 /// Deletes what `created` lists: the VM first (it holds the NICs and disks), then NICs, disks
 /// and the public IP, then the availability set when no VM is left in it.
 async fn clean_up(azure: &Azure<'_>, created: &Created, locks: &LockDir) -> CpiResult<()> {
     if let Some(vm) = &created.vm {
-        azure
-            .arm
-            .delete(&azure.vm_path(vm), ApiKind::Compute, azure.deadline)
-            .await?;
+        vms::delete(azure, vm).await?;
     }
-    let disks = created.vm.iter().flat_map(|vm| {
-        [vm.os_disk_name(), vm.ephemeral_disk_name()]
-            .map(|name| azure.disk_path(vm.resource_group_name(), &name))
-    });
-    let disk_deletions = disks.map(|path| async move {
-        azure
-            .arm
-            .delete(&path, ApiKind::Disks, azure.deadline)
-            .await?;
-        CpiResult::Ok(())
-    });
+    let disks = async {
+        match &created.vm {
+            Some(vm) => disks::delete_vm_disks(azure, vm).await,
+            None => Ok(()),
+        }
+    };
     let nic_deletions = created.nics.iter().map(|path| async move {
-        delete_nic(azure, path).await?;
+        nics::delete(azure, path).await?;
         CpiResult::Ok(())
     });
-    futures::try_join!(try_join_all(disk_deletions), try_join_all(nic_deletions))?;
+    futures::try_join!(disks, try_join_all(nic_deletions))?;
     // The public IP is released only once its NIC is gone.
     if let Some(pip) = &created.public_ip {
-        azure
-            .arm
-            .delete(pip, ApiKind::Network, azure.deadline)
-            .await?;
+        public_ips::delete(azure, pip).await?;
     }
-    if let Some((name, path)) = &created.availability_set {
-        delete_empty_availability_set(azure, name, path, locks).await?;
+    if let Some(path) = &created.availability_set {
+        availability_sets::delete_if_empty(azure, path, locks).await?;
     }
     Ok(())
-}
-
-/// Deletes the set under its exclusive lock when no VM is in it.
-pub async fn delete_empty_availability_set(
-    azure: &Azure<'_>,
-    name: &str,
-    path: &ResourcePath,
-    locks: &LockDir,
-) -> CpiResult<()> {
-    let _lock = locks
-        .lock(
-            &availability_set_lock(name),
-            LockMode::Exclusive,
-            azure.deadline.instant(),
-        )
-        .await?;
-    let set: Option<AvailabilitySet> = azure.get(path, ApiKind::Compute).await?;
-    if set.is_some_and(|set| set.is_empty()) {
-        azure
-            .arm
-            .delete(path, ApiKind::Compute, azure.deadline)
-            .await?;
-    }
-    Ok(())
-}
-
-/// The availability set path of a VM's resource group, for delete_vm.
-pub fn availability_set_of(azure: &Azure<'_>, vm_cid: &VmCid, name: &str) -> ResourcePath {
-    availability_set_path(azure, vm_cid, name)
 }

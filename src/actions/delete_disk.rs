@@ -5,18 +5,15 @@
 
 use serde_json::Value;
 
-use super::azure::Azure;
+use crate::azure::Deleted;
 use crate::azure::storage::blob_disk::{DISK_CONTAINER, vhd_blob_name};
-use crate::azure::{ApiKind, Deleted};
 use crate::cid::DiskCid;
 use crate::error::CpiResult;
+use crate::services::{Azure, disks};
 
 pub(super) async fn delete_disk(azure: &Azure<'_>, disk: &DiskCid) -> CpiResult<Value> {
-    let path = azure.disk_path(disk.resource_group_name(), disk.disk_name());
-    let deleted = azure
-        .arm
-        .delete(&path, ApiKind::Disks, azure.deadline)
-        .await?;
+    let path = disks::path(azure, disk.resource_group_name(), disk.disk_name());
+    let deleted = disks::delete(azure, &path).await?;
     if deleted == Deleted::Deleted || disk.has_managed_name() {
         return Ok(Value::Null);
     }

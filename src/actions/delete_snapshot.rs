@@ -4,11 +4,10 @@
 
 use serde_json::Value;
 
-use super::azure::Azure;
-use crate::azure::ApiKind;
 use crate::azure::storage::blob_disk::{DISK_CONTAINER, vhd_blob_name};
 use crate::cid::SnapshotCid;
 use crate::error::CpiResult;
+use crate::services::{Azure, snapshots};
 
 pub(super) async fn delete_snapshot(azure: &Azure<'_>, snapshot: &SnapshotCid) -> CpiResult<Value> {
     if !snapshot.is_managed() {
@@ -29,10 +28,11 @@ pub(super) async fn delete_snapshot(azure: &Azure<'_>, snapshot: &SnapshotCid) -
         }
         return Ok(Value::Null);
     }
-    let path = azure.snapshot_path(snapshot.resource_group_name(), snapshot.snapshot_name());
-    azure
-        .arm
-        .delete(&path, ApiKind::Snapshots, azure.deadline)
-        .await?;
+    let path = snapshots::path(
+        azure,
+        snapshot.resource_group_name(),
+        snapshot.snapshot_name(),
+    );
+    snapshots::delete(azure, &path).await?;
     Ok(Value::Null)
 }

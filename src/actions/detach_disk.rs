@@ -4,10 +4,10 @@
 
 use serde_json::Value;
 
-use super::azure::Azure;
 use crate::azure::compute::vm::detach_disk_patch;
 use crate::cid::{DiskCid, VmCid};
 use crate::error::CpiResult;
+use crate::services::{Azure, vms};
 
 pub(super) async fn detach_disk(
     azure: &Azure<'_>,
@@ -16,16 +16,15 @@ pub(super) async fn detach_disk(
 ) -> CpiResult<Value> {
     let disk_name = disk_cid.disk_name();
     let mut sent = false;
-    azure
-        .update_vm(vm_cid, |vm| {
-            // Gone after a PATCH of ours was refused: ours landed before its answer was lost,
-            // or another writer detached it. Either way the disk is detached.
-            if sent && vm.data_disk(disk_name).is_none() {
-                return Ok((None, ()));
-            }
-            sent = true;
-            Ok((Some(detach_disk_patch(vm, disk_name)?), ()))
-        })
-        .await?;
+    vms::update(azure, vm_cid, None, |vm| {
+        // Gone after a PATCH of ours was refused: ours landed before its answer was lost,
+        // or another writer detached it. Either way the disk is detached.
+        if sent && vm.data_disk(disk_name).is_none() {
+            return Ok((None, ()));
+        }
+        sent = true;
+        Ok((Some(detach_disk_patch(vm, disk_name)?), ()))
+    })
+    .await?;
     Ok(Value::Null)
 }

@@ -3,11 +3,11 @@
 
 use serde_json::Value;
 
-use super::azure::Azure;
 use crate::cid::VmCid;
 use crate::error::CpiResult;
+use crate::services::{Azure, vms};
 
 pub(super) async fn get_disks(azure: &Azure<'_>, vm: &VmCid) -> CpiResult<Value> {
-    let vm = azure.existing_vm(vm).await?;
+    let vm = vms::existing(azure, vm).await?;
     Ok(Value::from(vm.bosh_disk_ids()))
 }

@@ -4,14 +4,13 @@
 
 use serde_json::Value;
 
-use super::azure::Azure;
 use crate::azure::storage::blob_disk::{DISK_CONTAINER, is_migrated, vhd_blob_name};
 use crate::cid::DiskCid;
 use crate::error::CpiResult;
+use crate::services::{Azure, disks};
 
 pub(super) async fn has_disk(azure: &Azure<'_>, disk: &DiskCid) -> CpiResult<Value> {
-    let found = azure
-        .managed_disk(disk.resource_group_name(), disk.disk_name())
+    let found = disks::get(azure, disk.resource_group_name(), disk.disk_name())
         .await?
         .is_some();
     if found || disk.has_managed_name() {

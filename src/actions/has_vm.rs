@@ -2,11 +2,13 @@
 
 use serde_json::Value;
 
-use super::azure::Azure;
 use crate::cid::VmCid;
 use crate::error::CpiResult;
+use crate::services::{Azure, vms};
 
 pub(super) async fn has_vm(azure: &Azure<'_>, vm: &VmCid) -> CpiResult<Value> {
-    let exists = azure.vm(vm).await?.is_some_and(|vm| !vm.is_deleting());
+    let exists = vms::get(azure, vm)
+        .await?
+        .is_some_and(|vm| !vm.is_deleting());
     Ok(Value::Bool(exists))
 }

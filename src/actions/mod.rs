@@ -3,10 +3,7 @@
 //! talk to Azure run on a tokio runtime built only for them, under one deadline for the whole
 //! call.
 
-mod abandoned_uploads;
 mod attach_disk;
-mod azure;
-mod boot_diagnostics;
 mod calculate_vm_cloud_properties;
 mod create_disk;
 mod create_stemcell;
@@ -16,27 +13,21 @@ mod delete_snapshot;
 mod delete_stemcell;
 mod delete_vm;
 mod detach_disk;
-mod gallery_image;
 mod get_disks;
 mod has_disk;
 mod has_vm;
 mod info;
 mod reboot_vm;
 mod resize_disk;
-mod resource_skus;
 mod set_disk_metadata;
 mod set_vm_metadata;
 mod snapshot_disk;
-mod stemcell_copy;
-mod tagged_storage_account;
 mod update_disk;
-mod vm_size;
 
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use self::azure::Azure;
 use crate::azure::Deadline;
 use crate::call::{ApiVersion, Call, Method};
 use crate::cid::{DiskCid, SnapshotCid, VmCid};
@@ -45,6 +36,7 @@ use crate::config::Environment;
 use crate::error::{CpiError, CpiResult};
 use crate::names::{Kind, check as check_name, check_cid_length};
 use crate::props::{DiskCloudProps, Networks, PropsContext, VmCloudProps, VmResources};
+use crate::services::Azure;
 
 pub(crate) struct Cpi {
     pub config: Config,

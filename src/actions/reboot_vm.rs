@@ -3,28 +3,14 @@
 
 use serde_json::Value;
 
-use super::azure::Azure;
-use crate::azure::{ApiKind, PostSafety};
 use crate::cid::VmCid;
-use crate::error::{CpiError, CpiResult};
+use crate::error::CpiResult;
+use crate::services::{Azure, vms};
 
 pub(super) async fn reboot_vm(azure: &Azure<'_>, vm: &VmCid) -> CpiResult<Value> {
-    let restart = azure.vm_path(vm).segment("restart");
-    match azure
-        .arm
-        .post::<Value>(
-            &restart,
-            ApiKind::Compute,
-            None,
-            PostSafety::Idempotent,
-            azure.deadline,
-        )
-        .await
-    {
-        Ok(_) => Ok(Value::Null),
-        Err(e) if e.is_not_found() => {
-            Err(CpiError::VmNotFound(format!("VM '{vm}' cannot be found")))
-        }
+    match vms::restart(azure, vm).await {
+        Ok(()) => Ok(Value::Null),
+        Err(e) if e.is_not_found() => Err(vms::not_found(vm)),
         Err(e) => Err(e.into()),
     }
 }

@@ -4,20 +4,17 @@
 
 use serde_json::Value;
 
-use super::azure::{Azure, disk_not_found};
-use crate::azure::ApiKind;
 use crate::azure::compute::disk::{ResizePlan, plan_resize, resize_disk_body};
 use crate::cid::DiskCid;
 use crate::error::{CpiError, CpiResult};
+use crate::services::{Azure, disks};
 
 pub(super) async fn resize_disk(
     azure: &Azure<'_>,
     disk_cid: &DiskCid,
     new_size_mib: u64,
 ) -> CpiResult<Value> {
-    let found = azure
-        .managed_disk(disk_cid.resource_group_name(), disk_cid.disk_name())
-        .await?;
+    let found = disks::get(azure, disk_cid.resource_group_name(), disk_cid.disk_name()).await?;
     let disk = match found {
         Some(disk) => disk,
         None if !disk_cid.has_managed_name() => {
@@ -25,19 +22,11 @@ pub(super) async fn resize_disk(
                 "Disk '{disk_cid}' is an unmanaged (blob) disk, which cannot be resized natively"
             )));
         }
-        None => return Err(disk_not_found(disk_cid)),
+        None => return Err(disks::not_found(disk_cid)),
     };
     if let ResizePlan::Grow(size_gib) = plan_resize(&disk, new_size_mib)? {
-        let path = azure.disk_path(disk_cid.resource_group_name(), disk_cid.disk_name());
-        azure
-            .arm
-            .patch::<_, Value>(
-                &path,
-                ApiKind::Disks,
-                &resize_disk_body(size_gib),
-                azure.deadline,
-            )
-            .await?;
+        let path = disks::path(azure, disk_cid.resource_group_name(), disk_cid.disk_name());
+        disks::patch(azure, &path, &resize_disk_body(size_gib)).await?;
     }
     Ok(Value::Null)
 }

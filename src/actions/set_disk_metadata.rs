@@ -5,12 +5,11 @@
 
 use serde_json::{Map, Value};
 
-use super::azure::{Azure, disk_not_found};
-use crate::azure::ApiKind;
 use crate::azure::compute::disk::tags_patch_body;
 use crate::azure::compute::{USER_AGENT_TAG, stringify_metadata};
 use crate::cid::DiskCid;
 use crate::error::{CpiError, CpiResult};
+use crate::services::{Azure, disks};
 
 /// The disk tags metadata never overwrites.
 const KEPT_TAGS: [&str; 2] = [USER_AGENT_TAG, "caching"];
@@ -20,9 +19,7 @@ pub(super) async fn set_disk_metadata(
     disk_cid: &DiskCid,
     metadata: &Map<String, Value>,
 ) -> CpiResult<Value> {
-    let found = azure
-        .managed_disk(disk_cid.resource_group_name(), disk_cid.disk_name())
-        .await?;
+    let found = disks::get(azure, disk_cid.resource_group_name(), disk_cid.disk_name()).await?;
     let disk = match found {
         Some(disk) => disk,
         // The Director ignores NotImplemented here, so a blob disk does not fail the deploy.
@@ -31,7 +28,7 @@ pub(super) async fn set_disk_metadata(
                 "Disk '{disk_cid}' is an unmanaged (blob) disk; set_disk_metadata handles managed disks only"
             )));
         }
-        None => return Err(disk_not_found(disk_cid)),
+        None => return Err(disks::not_found(disk_cid)),
     };
     let mut tags = disk.tags.clone();
     tags.extend(
@@ -40,16 +37,8 @@ pub(super) async fn set_disk_metadata(
             .filter(|(key, _)| !KEPT_TAGS.contains(&key.as_str())),
     );
     if tags != disk.tags {
-        let path = azure.disk_path(disk_cid.resource_group_name(), disk_cid.disk_name());
-        azure
-            .arm
-            .patch::<_, Value>(
-                &path,
-                ApiKind::Disks,
-                &tags_patch_body(&tags),
-                azure.deadline,
-            )
-            .await?;
+        let path = disks::path(azure, disk_cid.resource_group_name(), disk_cid.disk_name());
+        disks::patch(azure, &path, &tags_patch_body(&tags)).await?;
     }
     Ok(Value::Null)
 }

@@ -4,18 +4,19 @@
 
 use serde_json::{Map, Value};
 
-use super::azure::Azure;
 use crate::azure::compute::vm::metadata_patch;
 use crate::cid::VmCid;
 use crate::error::CpiResult;
+use crate::services::{Azure, vms};
 
 pub(super) async fn set_vm_metadata(
     azure: &Azure<'_>,
     vm_cid: &VmCid,
     metadata: &Map<String, Value>,
 ) -> CpiResult<Value> {
-    azure
-        .update_vm(vm_cid, |vm| Ok((Some(metadata_patch(vm, metadata)), ())))
-        .await?;
+    vms::update(azure, vm_cid, None, |vm| {
+        Ok((Some(metadata_patch(vm, metadata)), ()))
+    })
+    .await?;
     Ok(Value::Null)
 }

@@ -8,12 +8,11 @@
 
 use serde_json::{Map, Value};
 
-use super::azure::{Azure, disk_not_found};
-use crate::azure::ApiKind;
 use crate::azure::compute::snapshot::{snapshot_body, snapshot_tags};
 use crate::azure::storage::blob_disk::{DISK_CONTAINER, snapshot_metadata, vhd_blob_name};
 use crate::cid::{DiskCid, SnapshotCid};
 use crate::error::CpiResult;
+use crate::services::{Azure, disks, snapshots};
 
 pub(super) async fn snapshot_disk(
     azure: &Azure<'_>,
@@ -22,12 +21,10 @@ pub(super) async fn snapshot_disk(
 ) -> CpiResult<Value> {
     let caching = disk_cid.caching()?;
     let resource_group = disk_cid.resource_group_name();
-    let disk = azure
-        .managed_disk(resource_group, disk_cid.disk_name())
-        .await?;
+    let disk = disks::get(azure, resource_group, disk_cid.disk_name()).await?;
     let Some(disk) = disk else {
         if disk_cid.has_managed_name() {
-            return Err(disk_not_found(disk_cid));
+            return Err(disks::not_found(disk_cid));
         }
         return snapshot_blob_disk(azure, disk_cid, metadata).await;
     };
@@ -37,15 +34,8 @@ pub(super) async fn snapshot_disk(
         &disk.id,
         &snapshot_tags(metadata, &disk.name),
     );
-    azure
-        .arm
-        .put::<_, Value>(
-            &azure.snapshot_path(resource_group, snapshot.snapshot_name()),
-            ApiKind::Snapshots,
-            &body,
-            azure.deadline,
-        )
-        .await?;
+    let path = snapshots::path(azure, resource_group, snapshot.snapshot_name());
+    snapshots::put(azure, &path, &body).await?;
     Ok(Value::String(snapshot.to_string()))
 }
 
@@ -60,7 +50,7 @@ async fn snapshot_blob_disk(
         .blob_disk_account(account_name, azure.deadline)
         .await?
     else {
-        return Err(disk_not_found(disk_cid));
+        return Err(disks::not_found(disk_cid));
     };
     let snapshot_time = account
         .blobs
@@ -70,7 +60,7 @@ async fn snapshot_blob_disk(
             &snapshot_metadata(metadata),
         )
         .await?
-        .ok_or_else(|| disk_not_found(disk_cid))?;
+        .ok_or_else(|| disks::not_found(disk_cid))?;
     let snapshot = SnapshotCid::new_unmanaged(
         disk_cid.caching()?,
         disk_cid.disk_name(),

@@ -5,12 +5,11 @@
 
 use serde_json::Value;
 
-use super::azure::Azure;
-use crate::azure::ApiKind;
 use crate::azure::compute::disk::{DiskUpdateRequest, map_update_error, plan_update};
 use crate::cid::DiskCid;
 use crate::error::{CpiError, CpiResult};
 use crate::props::DiskCloudProps;
+use crate::services::{Azure, disks};
 
 pub(super) async fn update_disk(
     azure: &Azure<'_>,
@@ -18,9 +17,7 @@ pub(super) async fn update_disk(
     new_size_mib: u64,
     props: &DiskCloudProps,
 ) -> CpiResult<Value> {
-    let disk = azure
-        .managed_disk(disk_cid.resource_group_name(), disk_cid.disk_name())
-        .await?;
+    let disk = disks::get(azure, disk_cid.resource_group_name(), disk_cid.disk_name()).await?;
     if disk.is_none() && !disk_cid.has_managed_name() {
         return Err(CpiError::not_supported(
             "Native disk update only supported for managed disks",
@@ -42,12 +39,8 @@ pub(super) async fn update_disk(
     else {
         return Ok(Value::Null);
     };
-    let path = azure.disk_path(disk_cid.resource_group_name(), disk_cid.disk_name());
-    match azure
-        .arm
-        .patch::<_, Value>(&path, ApiKind::Disks, &patch.body(), azure.deadline)
-        .await
-    {
+    let path = disks::path(azure, disk_cid.resource_group_name(), disk_cid.disk_name());
+    match disks::patch(azure, &path, &patch.body()).await {
         Ok(_) => Ok(Value::Null),
         Err(e) => Err(map_update_error(&e.to_string()).unwrap_or_else(|| e.into())),
     }

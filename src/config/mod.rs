@@ -2,6 +2,7 @@
 //! context on every call, validated with messages that name the key.
 
 mod environment;
+mod names;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

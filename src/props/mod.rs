@@ -20,7 +20,7 @@
 
 mod disk;
 mod managed_identity;
-mod names;
+pub(crate) mod names;
 mod network;
 mod security_group;
 mod vm;

@@ -7,5 +7,4 @@ mod response;
 pub(crate) use decode::decode;
 pub(crate) use request::Request;
 // Parsed with the request, but part of what a call is: it lives in `crate::call`.
-pub(crate) use crate::call::ApiVersion;
 pub use response::{Response, WireError};

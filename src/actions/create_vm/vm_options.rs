@@ -4,16 +4,17 @@
 
 use serde_json::Value;
 
-use super::super::azure::Azure;
-use super::super::gallery_image::StemcellBlob;
+use crate::azure::Error as AzureError;
 use crate::azure::compute::gallery::version_location_from_blob_metadata;
 use crate::azure::compute::sku::{ResourceSku, find_vm_size};
 use crate::azure::compute::vm::{SpotSpec, VmSecurity};
-use crate::azure::{ApiKind, Error as AzureError};
 use crate::cid::StemcellCid;
 use crate::error::{CpiError, CpiResult};
 use crate::names::quote_up_to;
 use crate::props::{SecurityProfile, VmCloudProps};
+use crate::services::stemcell_blobs::StemcellBlob;
+use crate::services::vm_sizes::SizeNeed;
+use crate::services::{Azure, galleries};
 
 /// Gallery `SecurityType` features a Trusted Launch VM can boot from (Azure Compute Gallery
 /// docs: a definition without the feature is a Standard image).
@@ -23,66 +24,9 @@ const TRUSTED_LAUNCH_DEFINITIONS: &[&str] = &[
     "TrustedLaunchAndConfidentialVmSupported",
 ];
 
-/// What a VM size must offer for the VM's options.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(in crate::actions) enum SizeNeed {
-    TrustedLaunch,
-    EncryptionAtHost,
-    /// Ultra disks in this zone (`None`: a regional VM).
-    UltraSsd(Option<String>),
-}
-
-impl SizeNeed {
-    pub(in crate::actions) fn of(props: &VmCloudProps) -> Vec<SizeNeed> {
-        let mut needs = Vec::new();
-        if props
-            .security_profile
-            .is_some_and(|profile| profile.is_trusted_launch())
-        {
-            needs.push(SizeNeed::TrustedLaunch);
-        }
-        if props.encryption_at_host {
-            needs.push(SizeNeed::EncryptionAtHost);
-        }
-        if props.ultra_ssd_enabled {
-            needs.push(SizeNeed::UltraSsd(props.availability_zone.clone()));
-        }
-        needs
-    }
-
-    /// Unknown sizes offer nothing.
-    pub(in crate::actions) fn allows(&self, sku: Option<&ResourceSku>) -> bool {
-        let Some(sku) = sku else { return false };
-        match self {
-            Self::TrustedLaunch => sku.supports_trusted_launch(),
-            Self::EncryptionAtHost => sku.supports_encryption_at_host(),
-            Self::UltraSsd(zone) => sku.supports_ultra_ssd(zone.as_deref()),
-        }
-    }
-
-    /// What is missing, worded with the resource SKU capability that says so.
-    pub(in crate::actions) fn describe(&self, location: &str) -> String {
-        match self {
-            Self::TrustedLaunch => {
-                "Trusted Launch (resource SKU capability TrustedLaunchDisabled, or Gen1 only)"
-                    .into()
-            }
-            Self::EncryptionAtHost => {
-                "encryption at host (resource SKU capability EncryptionAtHostSupported)".into()
-            }
-            Self::UltraSsd(Some(zone)) => format!(
-                "Ultra disks in zone '{zone}' of '{location}' (resource SKU capability UltraSSDAvailable)"
-            ),
-            Self::UltraSsd(None) => format!(
-                "Ultra disks in '{location}' without an availability zone (resource SKU capability UltraSSDAvailable)"
-            ),
-        }
-    }
-}
-
 /// Fails when the chosen size, the stemcell or its gallery definition cannot run the VM's
 /// options; reads only.
-pub(in crate::actions) async fn check_before_writes(
+pub(super) async fn check_before_writes(
     azure: &Azure<'_>,
     props: &VmCloudProps,
     stemcell_cid: &StemcellCid,
@@ -129,14 +73,8 @@ async fn check_gallery_definition(azure: &Azure<'_>, stemcell: &StemcellBlob) ->
     else {
         return Ok(());
     };
-    let path = azure
-        .arm
-        .resource_group_path(&azure.config.resource_group_name)
-        .provider("Microsoft.Compute")
-        .child("galleries", gallery)
-        .child("images", &definition);
     // A missing definition is recreated later from the stemcell with today's settings.
-    let Some(found) = azure.get::<Value>(&path, ApiKind::Galleries).await? else {
+    let Some(found) = galleries::get_definition(azure, gallery, &definition).await? else {
         return Ok(());
     };
     let security_type = found
@@ -161,7 +99,7 @@ async fn check_gallery_definition(azure: &Azure<'_>, stemcell: &StemcellBlob) ->
 
 /// The VM body's security type: only `security_profile` makes one explicit. At the Compute
 /// api-version in use (2024-07-01) no `securityProfile` means Standard.
-pub(in crate::actions) fn vm_security(profile: Option<SecurityProfile>) -> VmSecurity {
+pub(super) fn vm_security(profile: Option<SecurityProfile>) -> VmSecurity {
     match profile {
         Some(profile) if profile.is_trusted_launch() => VmSecurity::TrustedLaunch {
             secure_boot: profile.secure_boot_enabled,
@@ -171,7 +109,7 @@ pub(in crate::actions) fn vm_security(profile: Option<SecurityProfile>) -> VmSec
     }
 }
 
-pub(in crate::actions) fn spot_spec(props: &VmCloudProps) -> Option<SpotSpec> {
+pub(super) fn spot_spec(props: &VmCloudProps) -> Option<SpotSpec> {
     props.spot.as_ref().map(|spot| SpotSpec {
         max_price: spot.max_price.clone(),
         eviction_policy: spot.eviction_policy.as_str(),
@@ -180,7 +118,7 @@ pub(in crate::actions) fn spot_spec(props: &VmCloudProps) -> Option<SpotSpec> {
 
 /// Azure's answers that mean "no Spot capacity or quota now" (Azure's Spot VM and allocation
 /// failure docs): the code when `error` is one.
-pub(in crate::actions) fn spot_refusal(error: &AzureError) -> Option<&str> {
+pub(super) fn spot_refusal(error: &AzureError) -> Option<&str> {
     const CAPACITY: &[&str] = &[
         "SkuNotAvailable",
         "AllocationFailed",

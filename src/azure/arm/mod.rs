@@ -2,6 +2,7 @@
 //! paging, error classification and redacted logging all happen here and nowhere else.
 
 mod api_version;
+mod etag;
 mod lro;
 mod path;
 pub(crate) mod redact;
@@ -23,6 +24,7 @@ use super::error::{Error, Result};
 use super::settings::{AzureSettings, CloudKind, StorageAuthentication, Timings};
 
 pub use api_version::ApiKind;
+pub(crate) use etag::{Etagged, Write};
 pub use path::ResourcePath;
 
 /// Whether a POST may be sent again when its outcome is unknown.
@@ -163,13 +165,9 @@ impl ArmClient {
         self.inner.storage_credential.clone()
     }
 
-    /// Blob service options on this client's HTTP stack, naming the same CPI method.
-    pub(crate) fn blob_options(&self) -> crate::azure::storage::blob::BlobServiceOptions {
-        crate::azure::storage::blob::BlobServiceOptions {
-            http: Some(self.inner.http.clone()),
-            cpi_method: self.inner.cpi_method,
-            ..Default::default()
-        }
+    /// The CPI method being served, named in network failure messages.
+    pub(crate) fn cpi_method(&self) -> Option<&'static str> {
+        self.inner.cpi_method
     }
 
     /// `/subscriptions/{configured subscription}/resourceGroups/{resource_group}`.

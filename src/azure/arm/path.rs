@@ -83,6 +83,16 @@ impl ResourcePath {
         &self.query
     }
 
+    /// The ARM id as it goes into request bodies: every segment raw, no query.
+    pub(crate) fn id(&self) -> String {
+        let mut id = String::new();
+        for segment in &self.segments {
+            id.push('/');
+            id.push_str(segment);
+        }
+        id
+    }
+
     /// The last segment: the resource's name.
     pub fn name(&self) -> &str {
         self.segments.last().map(String::as_str).unwrap_or("")

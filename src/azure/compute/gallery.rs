@@ -636,6 +636,12 @@ pub(crate) struct RegionalReplicationStatus {
     pub progress: Option<u32>,
 }
 
+impl crate::azure::arm::Etagged for GalleryImageVersion {
+    fn etag(&self) -> Option<&str> {
+        self.etag.as_deref()
+    }
+}
+
 impl GalleryImageVersion {
     /// The gallery name, from the id.
     pub(crate) fn gallery_name(&self) -> Option<&str> {

@@ -223,6 +223,12 @@ pub(crate) struct NetworkProfileModel {
     pub(crate) network_interfaces: Vec<IdRef>,
 }
 
+impl crate::azure::arm::Etagged for VirtualMachine {
+    fn etag(&self) -> Option<&str> {
+        self.etag.as_deref()
+    }
+}
+
 impl VirtualMachine {
     pub(crate) fn vm_size(&self) -> Option<&str> {
         self.properties.hardware_profile.vm_size.as_deref()

@@ -2,7 +2,7 @@
 //! configured pool ([`props::BackendPoolRef`], parsed from `load_balancer` /
 //! `application_gateway`), and which of the owner's pools the primary NIC joins.
 
-use super::ids::{NetworkKind, ResourceId, ResourceLookup};
+use super::ids::{NetworkKind, ResourceLookup};
 use super::{ChildResource, Unread};
 use crate::error::{CpiError, CpiResult};
 use crate::props;
@@ -48,12 +48,7 @@ impl BackendPoolPlan {
         Self {
             owner: ResourceLookup {
                 name: name.clone(),
-                candidates: vec![ResourceId::network(
-                    subscription_id,
-                    &reference.resource_group_name,
-                    kind,
-                    name,
-                )],
+                candidates: vec![kind.id(subscription_id, &reference.resource_group_name, name)],
                 // The Ruby CPI's CloudError.
                 not_found: format!("Cannot find the {noun} '{name}'"),
             },

@@ -1,10 +1,8 @@
-//! ARM resource ids for Microsoft.Network resources, built from their parts.
-//!
-//! Ids are kept raw (unescaped): they go into request bodies as they are, and the ARM client
-//! escapes each path segment itself when it turns an id into a URL.
+//! ARM ids of Microsoft.Network resources, built from their parts as [`ResourcePath`]s: raw
+//! segments that go into request bodies as they are ([`ResourcePath::id`]), and that the ARM
+//! client escapes one by one when it turns them into URLs.
 
-use std::fmt;
-
+use crate::azure::ResourcePath;
 use crate::error::CpiError;
 
 /// The resource provider namespace of every resource in this module.
@@ -37,77 +35,30 @@ impl NetworkKind {
     }
 }
 
-/// `/subscriptions/{sub}/resourceGroups/{rg}/providers/{namespace}/{type}/{name}[/{type}/{name}]...`
-///
-/// Equality is case-insensitive, as ARM treats ids.
-#[derive(Debug, Clone)]
-pub(crate) struct ResourceId {
-    subscription_id: String,
-    resource_group: String,
-    namespace: String,
-    /// `(collection, name)` pairs: the top-level resource first, then child resources.
-    path: Vec<(String, String)>,
-}
-
-impl ResourceId {
-    /// A top-level Microsoft.Network resource.
-    pub(crate) fn network(
+impl NetworkKind {
+    /// The id of a top-level Microsoft.Network resource of this kind.
+    pub(crate) fn id(
+        self,
         subscription_id: &str,
         resource_group: &str,
-        kind: NetworkKind,
         name: &str,
-    ) -> Self {
-        Self {
-            subscription_id: subscription_id.to_owned(),
-            resource_group: resource_group.to_owned(),
-            namespace: NETWORK_NAMESPACE.to_owned(),
-            path: vec![(kind.collection().to_owned(), name.to_owned())],
-        }
+    ) -> ResourcePath {
+        ResourcePath::resource_group(subscription_id, resource_group)
+            .provider(NETWORK_NAMESPACE)
+            .child(self.collection(), name)
     }
+}
 
-    /// `.../virtualNetworks/{vnet}/subnets/{subnet}`
-    pub(crate) fn subnet(
-        subscription_id: &str,
-        resource_group: &str,
-        vnet: &str,
-        subnet: &str,
-    ) -> Self {
-        Self::network(
-            subscription_id,
-            resource_group,
-            NetworkKind::VirtualNetwork,
-            vnet,
-        )
+/// `.../virtualNetworks/{vnet}/subnets/{subnet}`
+pub(crate) fn subnet_id(
+    subscription_id: &str,
+    resource_group: &str,
+    vnet: &str,
+    subnet: &str,
+) -> ResourcePath {
+    NetworkKind::VirtualNetwork
+        .id(subscription_id, resource_group, vnet)
         .child("subnets", subnet)
-    }
-
-    /// Appends a child resource, e.g. `backendAddressPools/{pool}` below a load balancer.
-    pub(crate) fn child(mut self, collection: &str, name: &str) -> Self {
-        self.path.push((collection.to_owned(), name.to_owned()));
-        self
-    }
-}
-
-impl PartialEq for ResourceId {
-    fn eq(&self, other: &Self) -> bool {
-        self.to_string().eq_ignore_ascii_case(&other.to_string())
-    }
-}
-
-impl Eq for ResourceId {}
-
-impl fmt::Display for ResourceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "/subscriptions/{}/resourceGroups/{}/providers/{}",
-            self.subscription_id, self.resource_group, self.namespace
-        )?;
-        for (collection, name) in &self.path {
-            write!(f, "/{collection}/{name}")?;
-        }
-        Ok(())
-    }
 }
 
 /// A resource to GET from an ordered list of places, first found wins; when none has it the
@@ -115,7 +66,7 @@ impl fmt::Display for ResourceId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ResourceLookup {
     pub name: String,
-    pub(crate) candidates: Vec<ResourceId>,
+    pub(crate) candidates: Vec<ResourcePath>,
     pub(crate) not_found: String,
 }
 
@@ -131,17 +82,17 @@ mod tests {
 
     #[test]
     fn builds_top_level_and_child_ids() {
-        let nic = ResourceId::network("sub-1", "rg-1", NetworkKind::NetworkInterface, "vm-0");
+        let nic = NetworkKind::NetworkInterface.id("sub-1", "rg-1", "vm-0");
         assert_eq!(
             nic.to_string(),
             "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.Network/networkInterfaces/vm-0"
         );
-        let subnet = ResourceId::subnet("sub-1", "rg-1", "vnet", "snet");
+        let subnet = subnet_id("sub-1", "rg-1", "vnet", "snet");
         assert_eq!(
             subnet.to_string(),
             "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.Network/virtualNetworks/vnet/subnets/snet"
         );
-        let pip = ResourceId::network("s", "r", NetworkKind::PublicIpAddress, "p");
+        let pip = NetworkKind::PublicIpAddress.id("s", "r", "p");
         assert!(pip.to_string().ends_with("/publicIPAddresses/p"));
     }
 }

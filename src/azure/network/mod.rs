@@ -33,8 +33,8 @@
 //!   NIC listing of the VM's RG), [`interface::availability_set_from_nics`],
 //!   [`public_ip::dynamic_public_ip_name`], and the `NicReservedForAnotherVm` retry constants in
 //!   [`interface`].
-//! - [`ids::ResourceId`]: build (`network`, `subnet`, `child`), parse, compare ARM ids
-//!   case-insensitively; `Display` is the raw id (the ARM client escapes segments).
+//! - [`ids::NetworkKind::id`], [`ids::subnet_id`]: the ids of network resources, as
+//!   [`crate::azure::ResourcePath`]s (one type for every ARM id).
 //!
 //! Bodies differ from the Ruby CPI's where the 2024-05-01 spec demands it: no read-only `name`,
 //! and no `networkSecurityGroup: null` (omitted instead, same effect on a PUT).

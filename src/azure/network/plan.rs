@@ -16,11 +16,12 @@
 //! the public IP).
 
 use super::backend_pool::BackendPoolPlan;
-use super::ids::{NetworkKind, ResourceId, ResourceLookup};
+use super::ids::{NetworkKind, ResourceLookup};
 use super::interface::{NicSpec, PrimaryNicAttachments, ResolvedNicIds, ipconfig_name};
 use super::public_ip::DynamicPublicIp;
 use super::security_group::{application_security_group_lookups, network_security_group_lookup};
 use super::virtual_network::{subnet_lookup, virtual_network_lookup};
+use crate::azure::ResourcePath;
 use crate::cid::VmCid;
 use crate::error::CpiResult;
 use crate::props::{
@@ -64,7 +65,7 @@ pub(crate) struct PlannedNic {
     /// The Director's network name.
     pub(crate) network_name: String,
     pub name: String,
-    pub id: ResourceId,
+    pub id: ResourcePath,
     pub(crate) ipconfig_name: String,
     /// Manual networks: the Static address. Dynamic networks: `None`.
     pub(crate) private_ip: Option<String>,
@@ -195,10 +196,9 @@ fn plan_nic(
     Ok(PlannedNic {
         index,
         network_name: network.name.clone(),
-        id: ResourceId::network(
+        id: NetworkKind::NetworkInterface.id(
             context.subscription_id,
             context.vm.resource_group_name(),
-            NetworkKind::NetworkInterface,
             &name,
         ),
         name,

@@ -7,8 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{NetworkKind, ResourceId};
+use super::ids::NetworkKind;
 use super::{Resource, SubResource};
+use crate::azure::ResourcePath;
 use crate::error::{CpiError, CpiResult};
 
 pub(crate) const MIN_IDLE_TIMEOUT_IN_MINUTES: u64 = 4;
@@ -56,13 +57,8 @@ impl DynamicPublicIp {
         })
     }
 
-    pub(crate) fn id(&self, subscription_id: &str) -> ResourceId {
-        ResourceId::network(
-            subscription_id,
-            &self.resource_group,
-            NetworkKind::PublicIpAddress,
-            &self.name,
-        )
+    pub(crate) fn id(&self, subscription_id: &str) -> ResourcePath {
+        NetworkKind::PublicIpAddress.id(subscription_id, &self.resource_group, &self.name)
     }
 
     /// The PUT body.

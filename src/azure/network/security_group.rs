@@ -6,7 +6,7 @@
 //! otherwise the network's RG, then the default RG. ASG names come from the vm_type list (even
 //! an empty one) > the network list, each searched in the network's RG, then the default RG.
 
-use super::ids::{NetworkKind, ResourceId, ResourceLookup};
+use super::ids::{NetworkKind, ResourceLookup};
 use crate::props;
 
 /// Where the NIC's NSG is searched, in order; `group` is the one
@@ -18,9 +18,7 @@ pub(crate) fn network_security_group_lookup(
     default_resource_group: &str,
 ) -> ResourceLookup {
     let name = group.name.as_str();
-    let id = |rg: &str| {
-        ResourceId::network(subscription_id, rg, NetworkKind::NetworkSecurityGroup, name)
-    };
+    let id = |rg: &str| NetworkKind::NetworkSecurityGroup.id(subscription_id, rg, name);
     match group.resource_group_name.as_deref() {
         Some(rg) => ResourceLookup {
             name: name.to_owned(),
@@ -52,14 +50,7 @@ pub(crate) fn application_security_group_lookups(
         .map(|name| ResourceLookup {
             name: name.clone(),
             candidates: search_order(network_resource_group, default_resource_group)
-                .map(|rg| {
-                    ResourceId::network(
-                        subscription_id,
-                        rg,
-                        NetworkKind::ApplicationSecurityGroup,
-                        name,
-                    )
-                })
+                .map(|rg| NetworkKind::ApplicationSecurityGroup.id(subscription_id, rg, name))
                 .collect(),
             not_found: format!("Cannot find the application security group '{name}'"),
         })

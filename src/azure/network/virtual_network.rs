@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::ids::{NetworkKind, ResourceId, ResourceLookup};
+use super::ids::{NetworkKind, ResourceLookup, subnet_id};
 use super::{ChildResource, Resource};
 use crate::error::{CpiError, CpiResult};
 
@@ -78,12 +78,7 @@ pub(crate) fn virtual_network_lookup(
 ) -> ResourceLookup {
     ResourceLookup {
         name: vnet.to_owned(),
-        candidates: vec![ResourceId::network(
-            subscription_id,
-            resource_group,
-            NetworkKind::VirtualNetwork,
-            vnet,
-        )],
+        candidates: vec![NetworkKind::VirtualNetwork.id(subscription_id, resource_group, vnet)],
         not_found: format!(
             "Cannot find the virtual network '{vnet}' under resource group '{resource_group}'"
         ),
@@ -99,12 +94,7 @@ pub(crate) fn subnet_lookup(
 ) -> ResourceLookup {
     ResourceLookup {
         name: subnet.to_owned(),
-        candidates: vec![ResourceId::subnet(
-            subscription_id,
-            resource_group,
-            vnet,
-            subnet,
-        )],
+        candidates: vec![subnet_id(subscription_id, resource_group, vnet, subnet)],
         not_found: format!(
             "Cannot find the subnet '{vnet}/{subnet}' in the resource group '{resource_group}'"
         ),

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::account::{StorageAccount, StorageAccounts};
-use super::blob::BlobService;
+use super::blob::{BlobService, BlobServiceOptions};
 use crate::azure::compute::stringify_metadata;
 use crate::azure::deadline::Deadline;
 use crate::error::CpiResult;
@@ -101,7 +101,7 @@ impl StorageAccounts {
             return Ok(None);
         };
         let access = self.access_of(&account, deadline).await?;
-        let blobs = BlobService::new(&access, self.arm.blob_options())?;
+        let blobs = BlobService::new(&access, BlobServiceOptions::on_stack_of(&self.arm))?;
         Ok(Some(BlobDiskAccount { account, blobs }))
     }
 }

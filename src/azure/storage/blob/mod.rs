@@ -68,6 +68,18 @@ pub struct BlobServiceOptions {
     pub cpi_method: Option<&'static str>,
 }
 
+impl BlobServiceOptions {
+    /// Options on the ARM client's HTTP stack (trust, proxy, timeouts), naming the same CPI
+    /// method, so blob traffic is configured exactly as ARM traffic is.
+    pub(crate) fn on_stack_of(arm: &crate::azure::ArmClient) -> Self {
+        Self {
+            http: Some(arm.http_client().clone()),
+            cpi_method: arm.cpi_method(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Size and user metadata of an existing blob.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobProperties {

@@ -1,15 +1,18 @@
-//! Storage accounts the CPI keeps one per location for a purpose (boot diagnostics, stemcell
-//! copies), found in the default resource group by their tags (`user-agent: bosh`,
+//! Storage accounts: the default one (`azure.storage_account_name`), and those the CPI keeps one
+//! per location for a purpose (boot diagnostics, stemcell copies), found in the default resource group by their tags (`user-agent: bosh`,
 //! `type: <purpose>`) as the Ruby CPI tags them, so accounts either CPI made are shared; created
 //! on first use under a cross-process lock.
 //!
 //! A new account is `StorageV2` (Azure retired general-purpose v1 accounts, which the Ruby CPI
 //! still asks for), HTTPS-only with TLS 1.2 and no public blob access.
 
+mod boot_diagnostics;
+
+pub(crate) use boot_diagnostics::boot_diagnostics;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::azure::Azure;
+use super::Azure;
 use crate::azure::storage::StorageAccount;
 use crate::azure::{ApiKind, PostSafety, ResourcePath};
 use crate::error::{CpiError, CpiResult};
@@ -27,7 +30,7 @@ struct NameAvailability {
 
 /// The account tagged `{user-agent: bosh, type: <purpose>}` in `location`, created when there
 /// is none. `purpose` also names the lock and appears in messages.
-pub(super) async fn find_or_create(
+pub(crate) async fn find_or_create_tagged(
     azure: &Azure<'_>,
     location: &str,
     purpose: &str,
@@ -76,6 +79,28 @@ pub(super) async fn find_or_create(
             "The {purpose} storage account '{name}' was not created"
         ))
     })
+}
+
+/// The ARM model of `azure.storage_account_name`.
+pub(crate) async fn default_account(azure: &Azure<'_>) -> CpiResult<StorageAccount> {
+    let account_name = azure
+        .config
+        .storage_account_name
+        .as_deref()
+        .ok_or_else(|| {
+            CpiError::cloud(
+                "Missing required property 'azure.storage_account_name' in the CPI configuration",
+            )
+        })?;
+    azure
+        .storage
+        .get(account_name, azure.deadline)
+        .await?
+        .ok_or_else(|| {
+            CpiError::cloud(format!(
+                "The default storage account '{account_name}' cannot be found"
+            ))
+        })
 }
 
 fn account_path(azure: &Azure<'_>, name: &str) -> ResourcePath {

@@ -10,12 +10,12 @@
 
 use std::time::Duration;
 
-use super::azure::Azure;
-use super::create_stemcell::STEMCELL_CONTAINER;
+use super::CONTAINER as STEMCELL_CONTAINER;
 use crate::azure::compute::UPLOAD_STARTED_METADATA;
 use crate::azure::storage::blob::BlobService;
 use crate::call::Method;
 use crate::cid::STEMCELL_PREFIX;
+use crate::services::Azure;
 use crate::stemcell::unix_now;
 
 /// Allowance for the clocks of two Director hosts disagreeing.
@@ -32,7 +32,7 @@ fn max_upload_age(azure: &Azure<'_>) -> Duration {
 
 /// Deletes the default storage account's stemcell blobs whose upload mark is older than
 /// [`max_upload_age`]. Never fails the call: a failure is logged as a warning.
-pub(super) async fn remove_abandoned_uploads(azure: &Azure<'_>, blobs: Option<&BlobService>) {
+pub(crate) async fn remove_abandoned_uploads(azure: &Azure<'_>, blobs: Option<&BlobService>) {
     if azure.config.storage_account_name.is_none() {
         // No default account: this configuration never uploaded a stemcell.
         return;

@@ -11,40 +11,34 @@
 
 use serde_json::{Map, Value};
 
-use super::azure::Azure;
-use super::create_stemcell::{
-    GalleryStemcell, STEMCELL_CONTAINER, create_image_version, gallery_publishing,
-    image_version_path, lock_gallery_image, update_version_tags,
+use super::{
+    GalleryStemcell, create_version, get_version, lock, publishing, update_version_tags,
+    version_path,
 };
+use crate::azure::arm::Write;
 use crate::azure::compute::gallery::{
     GALLERY_NAME_TAG, GalleryImageVersion, IMAGE_SHA256_TAG, SOURCE_BLOB_METADATA,
     add_stemcell_reference, check_existing_version, is_referenced_by, replication_patch_for,
     version_location_from_blob_metadata,
 };
-use crate::azure::compute::image::StemcellInfo;
 use crate::azure::resources::{GenericResource, tagged_resources_path};
 use crate::azure::storage::blob::RECORD_BLOB_SIZE;
 use crate::azure::{ApiKind, ResourcePath};
 use crate::cid::{STEMCELL_PREFIX, StemcellCid};
 use crate::error::{CpiError, CpiResult};
+use crate::services::Azure;
+use crate::services::stemcell_blobs::{self, StemcellBlob};
 
 const VERSION_TYPE: &str = "Microsoft.Compute/galleries/images/versions";
 
-/// How often the replication PATCH is re-read and resent when another writer replaced the
-/// target regions in between (a PATCH replaces the whole list).
+/// How often the version is patched when concurrent writers without ETags replaced its target
+/// regions in between.
 const REPLICATION_ATTEMPTS: u32 = 5;
-
-/// The stemcell's blob as create_vm read it.
-pub(super) struct StemcellBlob {
-    pub info: StemcellInfo,
-    /// Bytes of the blob: a VHD, or a 1 KiB record of metadata only.
-    pub content_length: u64,
-}
 
 /// The gallery image version id to boot from, replicated to `vm_location`; `None` when the
 /// stemcell has no version in this gallery (made before the gallery was configured), so the
 /// caller uses a user image as the Ruby CPI does.
-pub(super) async fn gallery_image_for_vm(
+pub(crate) async fn image_for_vm(
     azure: &Azure<'_>,
     gallery: &str,
     cid: &StemcellCid,
@@ -53,7 +47,7 @@ pub(super) async fn gallery_image_for_vm(
 ) -> CpiResult<Option<String>> {
     let version = match version_location_from_blob_metadata(&stemcell.info.metadata, gallery) {
         Some((definition, image)) => {
-            let path = image_version_path(azure, gallery, &definition, &image.version);
+            let path = version_path(azure, gallery, &definition, &image.version);
             Some(registered_version(azure, gallery, &definition, &path, cid, stemcell).await?)
         }
         None => find_by_references(azure, gallery, cid).await?,
@@ -82,7 +76,7 @@ async fn registered_version(
     }
     let metadata = &stemcell.info.metadata;
     let sha256 = metadata.get(IMAGE_SHA256_TAG).map(String::as_str);
-    let _lock = lock_gallery_image(azure, gallery, definition, Some(path.name())).await?;
+    let _lock = lock(azure, gallery, definition, Some(path.name())).await?;
     if let Some(found) = get_version(azure, path).await? {
         if is_referenced_by(&found.tags, cid.as_str()) {
             return Ok(found);
@@ -154,7 +148,7 @@ async fn recreate_version(
         cid,
         sha256,
     };
-    create_image_version(
+    create_version(
         azure,
         &registering,
         location,
@@ -176,10 +170,10 @@ async fn recorded_source(azure: &Azure<'_>, stemcell: &StemcellBlob) -> CpiResul
     }
     let blobs = azure.default_blobs().await?;
     let holds_vhd = blobs
-        .get_properties(STEMCELL_CONTAINER, name)
+        .get_properties(stemcell_blobs::CONTAINER, name)
         .await?
         .is_some_and(|source| source.content_length > RECORD_BLOB_SIZE);
-    Ok(holds_vhd.then(|| blobs.blob_url(STEMCELL_CONTAINER, name).to_string()))
+    Ok(holds_vhd.then(|| blobs.blob_url(stemcell_blobs::CONTAINER, name).to_string()))
 }
 
 /// Fallback for a blob without gallery metadata: the gallery's versions listed by tag (every
@@ -217,38 +211,39 @@ async fn find_by_references(
 async fn ensure_replicated(
     azure: &Azure<'_>,
     gallery: &str,
-    mut version: GalleryImageVersion,
+    version: GalleryImageVersion,
     vm_location: &str,
 ) -> CpiResult<GalleryImageVersion> {
-    let settings = gallery_publishing(azure)?;
+    let settings = publishing(azure)?;
     if replication_patch_for(&version, vm_location, &settings).is_none() {
         return Ok(version);
     }
     let path = ResourcePath::parse_id(&version.id)?;
     let definition = version.image_definition().unwrap_or_default().to_owned();
-    let _lock = lock_gallery_image(azure, gallery, &definition, Some(&version.name)).await?;
+    let _lock = lock(azure, gallery, &definition, Some(&version.name)).await?;
+    // A PATCH replaces the whole list of target regions: under the ETag, one computed from an
+    // outdated read is refused and computed again. Versions without an ETag are read back, and
+    // patched again when a concurrent writer replaced the list meanwhile.
     for _ in 0..REPLICATION_ATTEMPTS {
-        version = existing_version(azure, &path).await?;
-        let Some(patch) = replication_patch_for(&version, vm_location, &settings) else {
-            return Ok(version);
-        };
-        tracing::info!(version = %version.id, region = vm_location, "replicating the gallery image version");
         azure
             .arm
-            .patch::<_, Value>(&path, ApiKind::Galleries, &patch, azure.deadline)
+            .read_modify_write(&path, ApiKind::Galleries, azure.deadline, None, |version| {
+                let patch = replication_patch_for(version, vm_location, &settings);
+                if patch.is_some() {
+                    tracing::info!(version = %version.id, region = vm_location, "replicating the gallery image version");
+                }
+                CpiResult::Ok((patch.map(Write::Patch), ()))
+            })
             .await?;
+        let version = existing_version(azure, &path).await?;
+        if replication_patch_for(&version, vm_location, &settings).is_none() {
+            return Ok(version);
+        }
     }
     Err(CpiError::cloud(format!(
         "Cannot replicate the gallery image version '{}' to '{vm_location}': its target regions kept changing under concurrent updates",
         version.id
     )))
-}
-
-async fn get_version(
-    azure: &Azure<'_>,
-    path: &ResourcePath,
-) -> CpiResult<Option<GalleryImageVersion>> {
-    azure.get(path, ApiKind::Galleries).await
 }
 
 async fn existing_version(

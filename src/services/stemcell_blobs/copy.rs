@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use super::azure::Azure;
-use super::create_stemcell::STEMCELL_CONTAINER;
-use super::tagged_storage_account;
-use crate::azure::storage::blob::{BlobService, CopyPolling, CopyState};
+use super::CONTAINER as STEMCELL_CONTAINER;
+use crate::azure::storage::blob::{BlobService, BlobServiceOptions, CopyPolling, CopyState};
 use crate::cid::StemcellCid;
 use crate::error::CpiResult;
 use crate::locks::{LockDir, LockMode};
+use crate::services::Azure;
+use crate::services::storage_accounts;
 
 /// The `type` tag of stemcell copy accounts.
 const PURPOSE: &str = "stemcell";
@@ -22,15 +22,15 @@ const SOURCE_SAS_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The URL (no SAS) of the stemcell's blob in the stemcell account of `location`, copied there
 /// from the default account when it is not there yet.
-pub(super) async fn stemcell_blob_in(
+pub(crate) async fn stemcell_blob_in(
     azure: &Azure<'_>,
     cid: &StemcellCid,
     location: &str,
     locks: &LockDir,
 ) -> CpiResult<String> {
-    let account = tagged_storage_account::find_or_create(azure, location, PURPOSE, locks).await?;
+    let account = storage_accounts::find_or_create_tagged(azure, location, PURPOSE, locks).await?;
     let access = azure.storage.access_of(&account, azure.deadline).await?;
-    let target = BlobService::new(&access, azure.arm.blob_options())?;
+    let target = BlobService::new(&access, BlobServiceOptions::on_stack_of(&azure.arm))?;
     let blob = cid.blob_name();
     let url = target.blob_url(STEMCELL_CONTAINER, &blob).to_string();
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::azure::Azure;
+use super::Azure;
 use crate::azure::compute::sku::ResourceSku;
 use crate::azure::{ApiKind, ResourcePath};
 use crate::data_dir::data_dir;
@@ -26,7 +26,7 @@ struct CacheFile {
 }
 
 /// The VM sizes offered in a location (every page), to read their capabilities.
-pub(super) async fn vm_skus(azure: &Azure<'_>, location: &str) -> CpiResult<Vec<ResourceSku>> {
+pub(crate) async fn vm_skus(azure: &Azure<'_>, location: &str) -> CpiResult<Vec<ResourceSku>> {
     let cache = cache_path(azure, location);
     let cached = cache.as_deref().and_then(read_fresh);
     let raw = match cached {

@@ -10,9 +10,8 @@
 use futures::future::try_join_all;
 use serde::Deserialize;
 
-use super::azure::Azure;
-use super::create_vm::SizeNeed;
-use super::resource_skus::vm_skus;
+use super::skus::vm_skus;
+use super::{Azure, disks};
 use crate::azure::compute::sku::{
     Architecture, ResourceSku, filter_by_architecture, find_vm_size, supports_premium_io,
 };
@@ -21,6 +20,63 @@ use crate::cid::DiskCid;
 use crate::error::{CpiError, CpiResult};
 use crate::props::VmCloudProps;
 
+/// What a VM size must offer for the VM's options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SizeNeed {
+    TrustedLaunch,
+    EncryptionAtHost,
+    /// Ultra disks in this zone (`None`: a regional VM).
+    UltraSsd(Option<String>),
+}
+
+impl SizeNeed {
+    pub(crate) fn of(props: &VmCloudProps) -> Vec<SizeNeed> {
+        let mut needs = Vec::new();
+        if props
+            .security_profile
+            .is_some_and(|profile| profile.is_trusted_launch())
+        {
+            needs.push(SizeNeed::TrustedLaunch);
+        }
+        if props.encryption_at_host {
+            needs.push(SizeNeed::EncryptionAtHost);
+        }
+        if props.ultra_ssd_enabled {
+            needs.push(SizeNeed::UltraSsd(props.availability_zone.clone()));
+        }
+        needs
+    }
+
+    /// Unknown sizes offer nothing.
+    pub(crate) fn allows(&self, sku: Option<&ResourceSku>) -> bool {
+        let Some(sku) = sku else { return false };
+        match self {
+            Self::TrustedLaunch => sku.supports_trusted_launch(),
+            Self::EncryptionAtHost => sku.supports_encryption_at_host(),
+            Self::UltraSsd(zone) => sku.supports_ultra_ssd(zone.as_deref()),
+        }
+    }
+
+    /// What is missing, worded with the resource SKU capability that says so.
+    pub(crate) fn describe(&self, location: &str) -> String {
+        match self {
+            Self::TrustedLaunch => {
+                "Trusted Launch (resource SKU capability TrustedLaunchDisabled, or Gen1 only)"
+                    .into()
+            }
+            Self::EncryptionAtHost => {
+                "encryption at host (resource SKU capability EncryptionAtHostSupported)".into()
+            }
+            Self::UltraSsd(Some(zone)) => format!(
+                "Ultra disks in zone '{zone}' of '{location}' (resource SKU capability UltraSSDAvailable)"
+            ),
+            Self::UltraSsd(None) => format!(
+                "Ultra disks in '{location}' without an availability zone (resource SKU capability UltraSSDAvailable)"
+            ),
+        }
+    }
+}
+
 /// An entry of an availability set's `vmSizes`.
 #[derive(Debug, Deserialize)]
 struct VirtualMachineSize {
@@ -28,7 +84,7 @@ struct VirtualMachineSize {
 }
 
 /// What the choice depends on besides the cloud properties.
-pub(super) struct VmSizeInputs<'a> {
+pub(crate) struct VmSizeInputs<'a> {
     pub location: &'a str,
     /// `architecture` from the stemcell's metadata; none means x64.
     pub(crate) stemcell_architecture: Option<&'a str>,
@@ -40,7 +96,7 @@ pub(super) struct VmSizeInputs<'a> {
     pub needs: &'a [SizeNeed],
 }
 
-pub(super) async fn select_vm_size(
+pub(crate) async fn select_vm_size(
     azure: &Azure<'_>,
     props: &VmCloudProps,
     inputs: &VmSizeInputs<'_>,
@@ -137,7 +193,7 @@ async fn has_premium_disk(azure: &Azure<'_>, disk_cids: &[DiskCid]) -> CpiResult
     let disks = try_join_all(
         disk_cids
             .iter()
-            .map(|cid| azure.managed_disk(cid.resource_group_name(), cid.disk_name())),
+            .map(|cid| disks::get(azure, cid.resource_group_name(), cid.disk_name())),
     )
     .await?;
     Ok(disks.iter().flatten().any(|disk| {

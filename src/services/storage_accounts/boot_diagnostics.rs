@@ -1,12 +1,12 @@
 //! `enable_vm_boot_diagnostics`: the storage account that keeps VMs' serial console logs and
 //! screenshots: one per location, tagged `type: bootdiagnostics` as the Ruby CPI tags it
-//! (see [`super::tagged_storage_account`]).
+//! (see [`super::find_or_create_tagged`]).
 
-use super::azure::Azure;
-use super::tagged_storage_account;
+use super::find_or_create_tagged;
 use crate::azure::compute::vm::BootDiagnostics;
 use crate::error::{CpiError, CpiResult};
 use crate::locks::LockDir;
+use crate::services::Azure;
 
 /// The `type` tag of boot diagnostics accounts.
 const PURPOSE: &str = "bootdiagnostics";
@@ -15,7 +15,7 @@ const PURPOSE: &str = "bootdiagnostics";
 /// Azure Stack (which the Ruby CPI leaves out too); managed boot diagnostics when the CPI works
 /// without account keys (a storage account of ours would need them for the platform to write
 /// there); else the blob endpoint of the tagged account.
-pub(super) async fn boot_diagnostics(
+pub(crate) async fn boot_diagnostics(
     azure: &Azure<'_>,
     location: &str,
     locks: &LockDir,
@@ -26,7 +26,7 @@ pub(super) async fn boot_diagnostics(
     if azure.storage.keyless(azure.deadline).await? {
         return Ok(Some(BootDiagnostics::Managed));
     }
-    let account = tagged_storage_account::find_or_create(azure, location, PURPOSE, locks).await?;
+    let account = find_or_create_tagged(azure, location, PURPOSE, locks).await?;
     account
         .properties
         .primary_endpoints
