@@ -49,9 +49,6 @@ pub struct UploadOptions {
     pub max_zero_gap_bytes: Option<u64>,
     /// Throttled Put Page calls retry until then (the CPI method's deadline).
     pub deadline: Option<Instant>,
-    /// Add `image_sha256` (the hash computed in the same pass) to the blob metadata once the
-    /// data is written, as the Ruby CPI's gallery mode stores it.
-    pub record_image_sha256: bool,
 }
 
 impl Default for UploadOptions {
@@ -60,7 +57,6 @@ impl Default for UploadOptions {
             parallelism: DEFAULT_UPLOAD_PARALLELISM,
             max_zero_gap_bytes: None,
             deadline: None,
-            record_image_sha256: false,
         }
     }
 }
@@ -71,9 +67,6 @@ pub fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
 }
-
-/// The blob metadata key of the image file's SHA-256 (gallery mode).
-pub const IMAGE_SHA256_KEY: &str = "image_sha256";
 
 /// SHA-256 (lowercase hex) of the image file, in a hash-only pass: for deciding whether an
 /// existing gallery version already holds this image before uploading anything. Cheap next
@@ -216,16 +209,10 @@ pub async fn upload_stemcell_vhd(
 
     // The final metadata, without the upload mark: the blob is complete from here on.
     let recorded = match (&pumped, &read) {
-        (Ok(_), Ok(summary)) => {
-            let mut last = metadata.clone();
-            if options.record_image_sha256 {
-                last.insert(IMAGE_SHA256_KEY.to_owned(), summary.sha256_hex.clone());
-            }
-            service
-                .set_metadata(container, blob_name, &last)
-                .await
-                .map_err(|e| e.message().to_owned())
-        }
+        (Ok(_), Ok(_)) => service
+            .set_metadata(container, blob_name, metadata)
+            .await
+            .map_err(|e| e.message().to_owned()),
         _ => Ok(()),
     };
 

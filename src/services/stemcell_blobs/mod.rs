@@ -46,7 +46,6 @@ pub(crate) async fn upload_vhd(
         parallelism: azure.config.parallel_upload_thread_num,
         max_zero_gap_bytes: azure.config.stemcell_upload_max_zero_gap_bytes,
         deadline: Some(azure.deadline.instant()),
-        ..UploadOptions::default()
     };
     let blob = cid.blob_name();
     let upload = upload_stemcell_vhd(image_path, blobs, CONTAINER, &blob, metadata, &options);
