@@ -1,5 +1,5 @@
-//! Azure environments and their endpoints (ruby-cpi-behavior §2.2), plus our documented
-//! overrides for private clouds and the local simulator.
+//! Azure environments and their endpoints (docs/ruby-compatibility.md, Release and
+//! configuration), plus our documented overrides for private clouds and the local simulator.
 
 use std::fmt;
 

@@ -1,5 +1,6 @@
-//! `cpi.json` as the job template renders it (ruby-cpi-behavior §2), merged with the request
-//! context on every call, validated with messages that name the key.
+//! `cpi.json` as the job template renders it (docs/ruby-compatibility.md, Release and
+//! configuration), merged with the request context on every call, validated with messages that
+//! name the key.
 
 mod environment;
 mod names;

@@ -1,4 +1,5 @@
-//! The BOSH wire contract, through the real binary (cpi-protocol §0–§5).
+//! The BOSH wire contract, through the real binary (docs/protocol.md: Invocation, Request,
+//! Response, Error types, Methods).
 
 use crate::support;
 

@@ -85,7 +85,7 @@ pub fn check(output: Output) -> CpiRun {
     }
 }
 
-/// stdout holds exactly one JSON object with the Director's schema (cpi-protocol §3).
+/// stdout holds exactly one JSON object with the Director's schema (docs/protocol.md, Response).
 pub fn assert_single_response(stdout: &str) -> Value {
     let mut values = serde_json::Deserializer::from_str(stdout).into_iter::<Value>();
     let response = values

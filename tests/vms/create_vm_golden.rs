@@ -4,8 +4,9 @@
 //! in `fixtures/golden/create_vm/<scenario>/`, with volatile values (subscription id, stemcell
 //! uuid, loopback ports, Windows computer name and admin user) replaced by placeholders.
 //!
-//! The files follow the Ruby CPI's formats (ruby-cpi-behavior §5, §6.6, §8); where ours
-//! deliberately differs, `fixtures/golden/create_vm/README.md` says how and why.
+//! The files follow the Ruby CPI's formats (docs/ruby-compatibility.md: Resource names, Tags,
+//! Agent settings and the create_vm golden files); where ours deliberately differs,
+//! `fixtures/golden/create_vm/README.md` says how and why.
 //! `UPDATE_GOLDEN=1 cargo test --test vms create_vm_golden` rewrites them: review the diff
 //! against that README before committing.
 //!
