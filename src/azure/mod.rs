@@ -50,7 +50,9 @@ pub(crate) mod error;
 pub mod http;
 pub(crate) mod network;
 pub(crate) mod resources;
+pub(crate) mod retry;
 pub(crate) mod retry_delay;
+pub(crate) mod sdk_retry;
 pub mod settings;
 pub mod storage;
 

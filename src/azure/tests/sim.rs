@@ -36,6 +36,7 @@ fn settings(sim: &SimHandle, credential: CredentialSettings) -> AzureSettings {
         debug_mode: false,
         timings: fast_timings(),
         cpi_method: None,
+        method_deadline: None,
         storage_authentication: Default::default(),
         storage_audience: None,
     }
