@@ -162,6 +162,8 @@ pub struct FrontStats {
     pub put_page_attempts: AtomicU64,
     /// Requests refused for bearing the revoked token.
     pub revoked_token_refusals: AtomicU64,
+    /// The query of every request authorized by a SAS (its validity times, signature and all).
+    pub sas_queries: Mutex<Vec<String>>,
     pub server_busy: AtomicU64,
     pub bytes_forwarded: AtomicU64,
     pub attempts: Mutex<Vec<PutPageAttempt>>,
@@ -174,6 +176,10 @@ impl FrontStats {
 
     pub fn requests(&self) -> Vec<(String, Auth, String)> {
         lock(&self.requests).clone()
+    }
+
+    pub fn sas_queries(&self) -> Vec<String> {
+        lock(&self.sas_queries).clone()
     }
 }
 
@@ -354,6 +360,9 @@ async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Byte
     };
 
     let auth = auth_of(&parts.headers, query);
+    if matches!(auth, Auth::KeySas | Auth::DelegationSas) {
+        lock(&state.stats.sas_queries).push(query.to_owned());
+    }
     lock(&state.stats.requests).push((account.clone(), auth, format!("{} {path}", parts.method)));
     if matches!(auth, Auth::SharedKey | Auth::KeySas)
         && state.options.keyless_accounts.contains(&account)
@@ -376,7 +385,10 @@ async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Byte
             .get_or_insert_with(|| token.clone())
             .clone();
         if revoked == token {
-            state.stats.revoked_token_refusals.fetch_add(1, Ordering::Relaxed);
+            state
+                .stats
+                .revoked_token_refusals
+                .fetch_add(1, Ordering::Relaxed);
             let mut response = storage_error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationInfo",

@@ -58,7 +58,7 @@ pub(super) async fn stemcell_blob_in(
     target.ensure_container(STEMCELL_CONTAINER).await?;
     let source = azure.default_blobs().await?;
     let source_url = source
-        .read_sas_url(STEMCELL_CONTAINER, &blob, azure.deadline)
+        .read_sas_url(STEMCELL_CONTAINER, &blob, azure.deadline.remaining())
         .await?;
     tracing::info!(
         stemcell = cid.as_str(),

@@ -339,9 +339,9 @@ impl std::fmt::Display for NoAnswerByDeadline {
                 "the deadline of CPI method {method} ({} s, azure.method_timeouts.{method})",
                 timeout.as_secs()
             ),
-            (Some(method), None) => format!(
-                "the deadline of CPI method {method} (azure.method_timeouts.{method})"
-            ),
+            (Some(method), None) => {
+                format!("the deadline of CPI method {method} (azure.method_timeouts.{method})")
+            }
             _ => "the call's deadline".to_owned(),
         };
         write!(

@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use azure_core::error::ErrorKind;
-use azure_core::http::policies::{Policy, PolicyResult};
 use azure_core::http::headers::HeaderName;
-use azure_core::http::{AsyncRawResponse, ClientOptions, Context, Request, RetryOptions, Transport};
+use azure_core::http::policies::{Policy, PolicyResult};
+use azure_core::http::{
+    AsyncRawResponse, ClientOptions, Context, Request, RetryOptions, Transport,
+};
 
 use super::deadline::Deadline;
 use super::http::{self, ConnectFailure, NoAnswerByDeadline, Problem, Service};
@@ -110,7 +112,12 @@ impl SdkAttempt<'_> {
         )
     }
 
-    fn connect_failure(&self, problem: Problem, attempts: u32, elapsed_ms: u64) -> azure_core::Error {
+    fn connect_failure(
+        &self,
+        problem: Problem,
+        attempts: u32,
+        elapsed_ms: u64,
+    ) -> azure_core::Error {
         azure_core::Error::new(
             ErrorKind::Other,
             ConnectFailure {
@@ -139,7 +146,10 @@ impl Attempts for SdkAttempt<'_> {
     type Failure = SdkFailure;
     type Error = PolicyResult;
 
-    async fn attempt(&mut self, tally: &Tally) -> Verdict<AsyncRawResponse, SdkFailure, PolicyResult> {
+    async fn attempt(
+        &mut self,
+        tally: &Tally,
+    ) -> Verdict<AsyncRawResponse, SdkFailure, PolicyResult> {
         if tally.attempts > 1
             && let Err(e) = self.request.body_mut().reset().await
         {
@@ -184,10 +194,9 @@ impl Attempts for SdkAttempt<'_> {
                     return Verdict::Fail(Err(self.no_answer()));
                 }
                 match err.kind() {
-                    ErrorKind::Io | ErrorKind::Connection => Verdict::Retry(
-                        SdkFailure::Transport(err),
-                        Cause::Transient { hint: None },
-                    ),
+                    ErrorKind::Io | ErrorKind::Connection => {
+                        Verdict::Retry(SdkFailure::Transport(err), Cause::Transient { hint: None })
+                    }
                     _ => Verdict::Fail(Err(err)),
                 }
             }
@@ -198,7 +207,11 @@ impl Attempts for SdkAttempt<'_> {
         match (last, stop) {
             (Some(SdkFailure::Status(response)), _) => Ok(response),
             (Some(SdkFailure::Connect(problem)), Stop::Exhausted | Stop::PastDeadline { .. }) => {
-                Err(self.connect_failure(problem, tally.failed_connects, tally.connect_elapsed_ms()))
+                Err(self.connect_failure(
+                    problem,
+                    tally.failed_connects,
+                    tally.connect_elapsed_ms(),
+                ))
             }
             (Some(SdkFailure::Transport(err)), Stop::Exhausted) => Err(err),
             _ => Err(self.no_answer()),

@@ -25,8 +25,8 @@ pub(super) fn is_retryable_code(code: &str) -> bool {
     RETRYABLE_CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
 }
 
-pub(super) use super::super::retry_delay::retry_after;
 use super::super::retry_delay::Backoff;
+pub(super) use super::super::retry_delay::retry_after;
 
 pub(super) fn backoff_policy(timings: &Timings) -> Backoff {
     Backoff {
@@ -34,7 +34,6 @@ pub(super) fn backoff_policy(timings: &Timings) -> Backoff {
         max: timings.max_backoff,
     }
 }
-
 
 #[derive(Deserialize)]
 struct ErrorEnvelope {

@@ -33,7 +33,10 @@ pub(super) struct ArmRequest<'a> {
 pub(super) enum ArmFailure {
     Connect(Problem),
     /// The request was sent, or may have been, and no (whole) answer came.
-    Transport { message: String, reason: &'static str },
+    Transport {
+        message: String,
+        reason: &'static str,
+    },
     Status {
         status: u16,
         code: String,

@@ -94,7 +94,10 @@ impl<B: Fn() -> reqwest::RequestBuilder> Attempts for TokenRequest<'_, B> {
                     matches!(status, 408 | 429 | 500..=599) || self.also_retry.contains(&status);
                 tracing::debug!(target: "azure::auth", endpoint = what, status, attempt = tally.attempts, "token request");
                 if retryable {
-                    Verdict::Retry(TokenFailure::Status(status, body), Cause::Transient { hint })
+                    Verdict::Retry(
+                        TokenFailure::Status(status, body),
+                        Cause::Transient { hint },
+                    )
                 } else {
                     Verdict::Done((status, body))
                 }

@@ -33,7 +33,10 @@ fn sas_validity(
     remaining: Duration,
 ) -> (time::OffsetDateTime, time::OffsetDateTime) {
     let start = now - SAS_CLOCK_SKEW;
-    let expiry = now + remaining.saturating_add(SAS_CLOCK_SKEW).min(MAX_DELEGATION_KEY_VALIDITY);
+    let expiry = now
+        + remaining
+            .saturating_add(SAS_CLOCK_SKEW)
+            .min(MAX_DELEGATION_KEY_VALIDITY);
     (start, expiry)
 }
 
@@ -94,20 +97,20 @@ impl CopyPolling {
 }
 
 impl BlobService {
-    /// The blob's URL with a read-only SAS for a copy that must be done by `deadline` (the
-    /// copy is abandoned, and its destination deleted, then): valid from a little before now
-    /// until the deadline, each end widened by [`SAS_CLOCK_SKEW`] for the storage service's
-    /// clock, and no longer. A service SAS signed with the account key, or with Entra ID a user
-    /// delegation SAS (Get User Delegation Key, whose key lasts as long), never an account-key
-    /// SAS.
+    /// The blob's URL with a read-only SAS for a copy that may run for `copy_time` more (the
+    /// rest of the CPI method's time: at its deadline the copy is abandoned and its destination
+    /// deleted): valid from a little before now until then, each end widened by
+    /// [`SAS_CLOCK_SKEW`] for the storage service's clock, and no longer. A service SAS signed
+    /// with the account key, or with Entra ID a user delegation SAS (Get User Delegation Key,
+    /// whose key lasts as long), never an account-key SAS.
     pub async fn read_sas_url(
         &self,
         container: &str,
         blob: &str,
-        deadline: Deadline,
+        copy_time: Duration,
     ) -> CpiResult<Url> {
         let now = time::OffsetDateTime::now_utc();
-        let (start, expiry) = sas_validity(now, deadline.remaining());
+        let (start, expiry) = sas_validity(now, copy_time);
         let url = self.blob_url(container, blob);
         let sas = BlobReadSas {
             account_name: &self.account_name,

@@ -566,7 +566,6 @@ fn with_causes(error: &dyn std::error::Error) -> String {
     text
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -201,11 +201,12 @@ impl PageWriter {
 
     async fn try_once(&self, range: &str, len: u64, data: Bytes) -> Result<(), Failure> {
         let bearer = match &self.auth {
-            StorageAuth::EntraId(credential) => {
-                Some(credential.bearer().await.map_err(|e| {
-                    Failure::terminal(format!("no token for blob storage: {e}"))
-                })?)
-            }
+            StorageAuth::EntraId(credential) => Some(
+                credential
+                    .bearer()
+                    .await
+                    .map_err(|e| Failure::terminal(format!("no token for blob storage: {e}")))?,
+            ),
             StorageAuth::SharedKey(_) => None,
         };
         let headers = self.signed_headers(range, len, bearer.as_ref())?;
@@ -312,10 +313,8 @@ impl PageWriter {
         let authorization = match (bearer, &self.auth) {
             (Some(token), _) => format!("Bearer {}", token.secret()),
             (None, StorageAuth::SharedKey(key)) => {
-                let signature =
-                    azure_core::hmac::hmac_sha256(&string_to_sign, key).map_err(|e| {
-                        Failure::terminal(format!("cannot sign the request: {e}"))
-                    })?;
+                let signature = azure_core::hmac::hmac_sha256(&string_to_sign, key)
+                    .map_err(|e| Failure::terminal(format!("cannot sign the request: {e}")))?;
                 format!("SharedKey {}:{signature}", self.account_name)
             }
             (None, StorageAuth::EntraId(_)) => {
@@ -341,7 +340,6 @@ impl PageWriter {
         );
         Ok(headers)
     }
-
 }
 
 /// Without [`PageWriter::set_max_tries_in_flight`]: the Ruby CPI's upload threads.

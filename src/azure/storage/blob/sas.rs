@@ -33,12 +33,12 @@ impl BlobReadSas<'_> {
         let expiry = expiry_text(self.expiry)?;
         let signature =
             azure_core::hmac::hmac_sha256(&self.string_to_sign(&start, &expiry), account_key)
-            .map_err(|e| {
-            CpiError::cloud(format!(
-                "Cannot sign a SAS for storage account '{}': {e}",
-                self.account_name
-            ))
-        })?;
+                .map_err(|e| {
+                    CpiError::cloud(format!(
+                        "Cannot sign a SAS for storage account '{}': {e}",
+                        self.account_name
+                    ))
+                })?;
         let mut url = blob_url.clone();
         url.query_pairs_mut()
             .append_pair("sv", SAS_VERSION)
