@@ -182,9 +182,7 @@ impl AudienceCredential {
             .token(Deadline::after(STORAGE_TOKEN_WAIT))
             .await
     }
-}
 
-impl AudienceCredential {
     /// The service refused `token` (401): the next [`Self::bearer`] fetches a fresh one.
     pub async fn reject(&self, token: &Secret) {
         tracing::debug!(audience = %self.audience, "a token was refused; dropping it from the cache");
