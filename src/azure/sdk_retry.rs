@@ -224,7 +224,17 @@ impl Attempts for SdkAttempt<'_> {
             SdkFailure::Connect(Problem::Network(problem) | Problem::Untrusted(problem)) => {
                 problem.clone()
             }
-            SdkFailure::Transport(err) => err.to_string(),
+            // The causes only: reqwest's own text names the URL, query and all.
+            SdkFailure::Transport(err) => {
+                let mut text = err.kind().to_string();
+                let mut source = reqwest_error(err).and_then(std::error::Error::source);
+                while let Some(cause) = source {
+                    text.push_str(": ");
+                    text.push_str(&cause.to_string());
+                    source = cause.source();
+                }
+                text
+            }
         };
         format!(
             "{} {} at {}: {what}",
