@@ -144,6 +144,7 @@ fn base_settings(arm_base: &str, imds_token_url: &str) -> AzureSettings {
         debug_mode: false,
         timings: Timings::default(),
         cpi_method: None,
+        method_deadline: None,
         storage_authentication: Default::default(),
         storage_audience: None,
     }

@@ -49,6 +49,10 @@ struct AccessClaims {
     tid: String,
     /// The service principal's object id (Get User Delegation Key signs for it).
     oid: String,
+    /// Entra ID's per-token identifier ("Access token claims reference": `uti`, unique and
+    /// case-sensitive, the JWT `jti`): two tokens issued in the same second differ.
+    #[serde(default)]
+    uti: String,
     iat: i64,
     nbf: i64,
     exp: i64,
@@ -110,6 +114,7 @@ fn issue(sim: &Sim, audience: &str, mirid: Option<String>) -> (String, i64) {
         appid: sim.config.client_id.clone(),
         tid: sim.config.tenant_id.clone(),
         oid: object_id(&sim.config.client_id),
+        uti: uuid::Uuid::new_v4().simple().to_string(),
         iat: now,
         nbf: now - 5,
         exp: now + lifetime,

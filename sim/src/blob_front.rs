@@ -116,6 +116,13 @@ pub struct FrontOptions {
     /// Microsoft Entra ID": data access needs a role such as Storage Blob Data Contributor;
     /// the code is listed in "Blob storage error codes"). Azurite checks no roles.
     pub no_data_role_accounts: Vec<String>,
+    /// The first bearer token the front sees is treated as revoked (or expired early): every
+    /// request bearing it gets Azure's answer to a token it no longer accepts, `401
+    /// InvalidAuthenticationInfo` "Server failed to authenticate the request. Please refer to
+    /// the information in the www-authenticate header." with a `WWW-Authenticate: Bearer`
+    /// challenge (as recorded in Azure/azure-sdk-for-net#42859, AuthenticationErrorDetail
+    /// "Lifetime validation failed. The token is expired."). Azurite only checks `exp`.
+    pub revoke_first_bearer_token: bool,
 }
 
 /// How a request authenticated.
@@ -153,6 +160,10 @@ pub struct FrontStats {
     /// `(account, how it authenticated, method and path)` of every request.
     pub requests: Mutex<Vec<(String, Auth, String)>>,
     pub put_page_attempts: AtomicU64,
+    /// Requests refused for bearing the revoked token.
+    pub revoked_token_refusals: AtomicU64,
+    /// The query of every request authorized by a SAS (its validity times, signature and all).
+    pub sas_queries: Mutex<Vec<String>>,
     pub server_busy: AtomicU64,
     pub bytes_forwarded: AtomicU64,
     pub attempts: Mutex<Vec<PutPageAttempt>>,
@@ -165,6 +176,10 @@ impl FrontStats {
 
     pub fn requests(&self) -> Vec<(String, Auth, String)> {
         lock(&self.requests).clone()
+    }
+
+    pub fn sas_queries(&self) -> Vec<String> {
+        lock(&self.sas_queries).clone()
     }
 }
 
@@ -184,6 +199,8 @@ struct State {
     blobs: Mutex<HashMap<String, Schedule>>,
     accounts: Mutex<HashMap<String, Schedule>>,
     busy_sent: std::sync::atomic::AtomicBool,
+    /// The bearer token treated as revoked ([`FrontOptions::revoke_first_bearer_token`]).
+    revoked_token: Mutex<Option<String>>,
 }
 
 /// When a target's next request slot and next byte are free.
@@ -266,6 +283,7 @@ impl BlobFront {
             blobs: Mutex::new(HashMap::new()),
             accounts: Mutex::new(HashMap::new()),
             busy_sent: std::sync::atomic::AtomicBool::new(false),
+            revoked_token: Mutex::new(None),
         });
         runtime.spawn(async move {
             let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
@@ -342,6 +360,9 @@ async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Byte
     };
 
     let auth = auth_of(&parts.headers, query);
+    if matches!(auth, Auth::KeySas | Auth::DelegationSas) {
+        lock(&state.stats.sas_queries).push(query.to_owned());
+    }
     lock(&state.stats.requests).push((account.clone(), auth, format!("{} {path}", parts.method)));
     if matches!(auth, Auth::SharedKey | Auth::KeySas)
         && state.options.keyless_accounts.contains(&account)
@@ -351,6 +372,36 @@ async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Byte
             "KeyBasedAuthenticationNotPermitted",
             KEY_BASED_AUTHENTICATION_MESSAGE,
         );
+    }
+
+    if auth == Auth::Bearer && state.options.revoke_first_bearer_token {
+        let token = parts
+            .headers
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let revoked = lock(&state.revoked_token)
+            .get_or_insert_with(|| token.clone())
+            .clone();
+        if revoked == token {
+            state
+                .stats
+                .revoked_token_refusals
+                .fetch_add(1, Ordering::Relaxed);
+            let mut response = storage_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationInfo",
+                "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.",
+            );
+            response.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                hyper::header::HeaderValue::from_static(
+                    "Bearer authorization_uri=https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000aa/oauth2/authorize resource_id=https://storage.azure.com",
+                ),
+            );
+            return response;
+        }
     }
 
     if auth == Auth::Bearer && state.options.no_data_role_accounts.contains(&account) {

@@ -4,29 +4,43 @@
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadline(Instant);
+pub struct Deadline {
+    at: Instant,
+    /// How long it was set for, when set by [`Deadline::after`]: messages name it.
+    length: Option<Duration>,
+}
 
 impl Deadline {
     /// A huge duration (e.g. a misconfigured timeout) means "a century", never a panic.
     pub fn after(duration: Duration) -> Self {
         let now = Instant::now();
-        Self(
-            now.checked_add(duration)
+        Self {
+            at: now
+                .checked_add(duration)
                 .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600)),
-        )
+            length: Some(duration),
+        }
     }
 
     pub fn at(instant: Instant) -> Self {
-        Self(instant)
+        Self {
+            at: instant,
+            length: None,
+        }
     }
 
     pub fn instant(&self) -> Instant {
-        self.0
+        self.at
+    }
+
+    /// The duration it was set for by [`Deadline::after`].
+    pub fn length(&self) -> Option<Duration> {
+        self.length
     }
 
     /// Zero once the deadline has passed.
     pub fn remaining(&self) -> Duration {
-        self.0.saturating_duration_since(Instant::now())
+        self.at.saturating_duration_since(Instant::now())
     }
 
     pub(crate) fn passed(&self) -> bool {

@@ -4,13 +4,9 @@
 //! trusted and bounded the same way. Building it never panics: a missing trust store is a
 //! [`ClientError`] that says what was read and how to give one.
 
-use std::error::Error as _;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use async_trait::async_trait;
-use azure_core::http::{AsyncRawResponse, HttpClient, Request, Transport};
 use reqwest::Certificate;
 
 use super::error::Error;
@@ -230,9 +226,7 @@ impl ConnectFailure {
     }
 }
 
-/// Connection attempts an endpoint gets before it counts as unreachable: one lost SYN or a
-/// blip survives, a dead route does not hold a Director's call for long.
-pub const CONNECT_ATTEMPTS: u32 = 3;
+pub use super::retry::CONNECT_ATTEMPTS;
 
 /// A failed connection (refused, timed out, DNS, an untrusted certificate) as opposed to a
 /// failure after the request was sent; `None` for anything else. hyper-util marks its
@@ -292,81 +286,69 @@ pub fn host_of(url: &url::Url) -> String {
     }
 }
 
-/// The pause after failed connection attempt `attempt` (1-based).
-pub fn connect_backoff(attempt: u32) -> Duration {
-    Duration::from_millis(500) * 2u32.saturating_pow(attempt.saturating_sub(1).min(4))
-}
-
-/// The shared client as the transport of an Azure SDK client: connection failures get
-/// [`CONNECT_ATTEMPTS`] tries here and then end as a non-transport error carrying
-/// [`ConnectFailure`], which the SDK's retry policy does not retry again (its own retries of a
-/// refused connection took up to a minute).
-#[derive(Debug, Clone)]
-pub struct SdkTransport {
-    client: reqwest::Client,
-    service: Service,
-}
-
-impl SdkTransport {
-    pub fn transport(client: reqwest::Client, service: Service) -> Transport {
-        Transport::new(Arc::new(Self { client, service }))
-    }
-}
-
-#[async_trait]
-impl HttpClient for SdkTransport {
-    async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let err = match self.client.execute_request(request).await {
-                Ok(response) => return Ok(response),
-                Err(err) => err,
-            };
-            let problem = err
-                .source()
-                .and_then(|s| s.downcast_ref::<reqwest::Error>())
-                .and_then(connect_problem);
-            let Some(problem) = problem else {
-                return Err(err);
-            };
-            if attempt >= CONNECT_ATTEMPTS || !ConnectFailure::retryable(&problem) {
-                let failure = ConnectFailure {
-                    service: self.service,
-                    host: host_of(request.url()),
-                    problem,
-                    attempts: attempt,
-                    elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                };
-                return Err(azure_core::Error::new(
-                    azure_core::error::ErrorKind::Other,
-                    failure,
-                ));
-            }
-            tokio::time::sleep(connect_backoff(attempt)).await;
-        }
-    }
-}
-
 /// The [`ConnectFailure`] inside an SDK error, if a connection failure ended it.
 pub fn connect_failure_in<'a>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a ConnectFailure> {
+    find_in(err)
+}
+
+/// The [`NoAnswerByDeadline`] inside an SDK error, if the call's deadline ended it.
+pub fn deadline_in<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a NoAnswerByDeadline> {
+    find_in(err)
+}
+
+/// The first `T` in an error's chain, looking inside `azure_core::Error`s too.
+pub(crate) fn find_in<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
     let mut current = Some(err);
     while let Some(e) = current {
-        if let Some(u) = e.downcast_ref::<ConnectFailure>() {
-            return Some(u);
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
         }
         if let Some(azure) = e.downcast_ref::<azure_core::Error>()
             && let Some(inner) = azure.get_ref()
-            && let Some(u) = inner.downcast_ref::<ConnectFailure>()
+            && let Some(found) = inner.downcast_ref::<T>()
         {
-            return Some(u);
+            return Some(found);
         }
         current = e.source();
     }
     None
+}
+
+/// An endpoint that gave no answer before the CPI method's deadline.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct NoAnswerByDeadline {
+    pub service: Service,
+    pub host: String,
+    /// The CPI method whose deadline it is.
+    pub method: Option<&'static str>,
+    /// How long the method may take.
+    pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Display for NoAnswerByDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self { service, host, .. } = self;
+        let deadline = match (self.method, self.timeout) {
+            (Some(method), Some(timeout)) => format!(
+                "the deadline of CPI method {method} ({} s, azure.method_timeouts.{method})",
+                timeout.as_secs()
+            ),
+            (Some(method), None) => {
+                format!("the deadline of CPI method {method} (azure.method_timeouts.{method})")
+            }
+            _ => "the call's deadline".to_owned(),
+        };
+        write!(
+            f,
+            "{service} at {host} gave no answer before {deadline} passed; the request was abandoned"
+        )
+    }
 }
 
 #[cfg(test)]

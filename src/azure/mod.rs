@@ -34,8 +34,11 @@
 //! - [`Error`]: NotFound / Conflict / PreconditionFailed / Throttled / Transient / Terminal / Auth /
 //!   Connection / Deadline / Io / Invalid, converted into the Director's CloudError by
 //!   `From<Error> for CpiError`.
-//! - [`http`]: the one HTTP client (trust roots, extra CA, timeouts) for ARM, tokens and blobs,
-//!   and the bound on connection failures (3 attempts of at most 4 s each).
+//! - [`http`]: the one HTTP client (trust roots, extra CA, timeouts) for ARM, tokens and blobs.
+//! - `retry`: the one retry loop of ARM requests, blob and token calls through the SDK
+//!   (`sdk_retry`, in place of the SDK's own policy), token requests and Put Page: attempts,
+//!   the deadline, the delay (`retry_delay`) and the bound on connection failures (3 attempts
+//!   of at most 4 s each); each caller only classifies its outcomes.
 //! - [`storage::StorageAccounts`]: storage accounts, keys and the lazily resolved default
 //!   account as a [`storage::StorageAccess`] for the blob layer.
 //! - Logs: every ARM exchange at debug level (target `azure::arm`): method, URL with
@@ -50,7 +53,9 @@ pub(crate) mod error;
 pub mod http;
 pub(crate) mod network;
 pub(crate) mod resources;
+pub(crate) mod retry;
 pub(crate) mod retry_delay;
+pub(crate) mod sdk_retry;
 pub mod settings;
 pub mod storage;
 

@@ -1,11 +1,11 @@
 //! The one retry-delay rule of every Azure call the CPI retries itself (ARM requests, LRO
-//! polls, Put Page): Azure's wait hint when it gives one, else jittered exponential backoff,
-//! never more than the caller's cap.
+//! polls, blob and token calls through the SDK, Put Page): Azure's wait hint when it gives
+//! one, else jittered exponential backoff, never more than the caller's cap.
 //!
 //! The hint is read as Azure documents it: `x-ms-retry-after-ms`, then `retry-after-ms`
 //! (milliseconds, the finer and newer form), then `Retry-After` as seconds or as an HTTP date.
-//! (Blob calls made through the SDK pipeline follow the SDK's retry policy, which reads the
-//! same three headers.)
+//! Blob and token calls made through an SDK pipeline follow it too (see
+//! [`super::sdk_retry`]).
 
 use std::time::{Duration, SystemTime};
 
@@ -24,12 +24,15 @@ pub(crate) struct Backoff {
 /// Azure's wait hint: `x-ms-retry-after-ms`, `retry-after-ms`, then `Retry-After` (seconds or
 /// an HTTP date; a date in the past means "now").
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
+    retry_after_from(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+}
+
+/// [`retry_after`] over any header store: `header` answers a header's value by its
+/// lower-case name.
+pub(crate) fn retry_after_from<'h>(
+    header: impl Fn(&'static str) -> Option<&'h str>,
+) -> Option<Duration> {
+    let text = |name: &'static str| header(name).map(str::trim);
     for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
         if let Some(ms) = text(name).and_then(|v| v.parse::<u64>().ok()) {
             return Some(Duration::from_millis(ms));

@@ -107,6 +107,9 @@ pub struct AzureSettings {
     pub timings: Timings,
     /// The CPI method being served, named in network failure messages.
     pub cpi_method: Option<&'static str>,
+    /// The deadline of the CPI method being served: blob requests stop there (ARM calls get
+    /// theirs from each call).
+    pub method_deadline: Option<super::deadline::Deadline>,
     /// How blob requests authenticate (`azure.storage_authentication`).
     pub storage_authentication: StorageAuthentication,
     /// The audience of blob data-plane tokens (`https://storage.azure.com/` in every Entra ID

@@ -398,6 +398,7 @@ impl AzureConfig {
             debug_mode: self.debug_mode,
             timings: Timings::default(),
             cpi_method: None,
+            method_deadline: None,
             storage_authentication: self.storage_authentication,
             storage_audience: self.endpoints.storage_audience.clone(),
         }

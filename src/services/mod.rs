@@ -46,6 +46,7 @@ impl<'a> Azure<'a> {
     ) -> CpiResult<Self> {
         let mut settings = config.azure_settings();
         settings.cpi_method = Some(method);
+        settings.method_deadline = Some(deadline);
         let arm = ArmClient::new(&settings)?;
         let storage = StorageAccounts::new(
             arm.clone(),

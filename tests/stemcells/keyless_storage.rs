@@ -272,14 +272,21 @@ fn an_identity_without_a_data_role_is_told_which_role_on_which_account() {
     assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
 }
 
-/// create_vm in `westus2` with a heavy stemcell in the keyless default account (`eastus`) and
-/// no gallery: the stemcell is copied server side into the keyless `type: stemcell` account of
-/// `westus2`, reading its source through a user delegation SAS.
-#[test]
-fn the_cross_region_copy_reads_its_source_through_a_user_delegation_sas() {
-    const REGIONAL: &str = "stemcellwestus2";
+/// A keyless default account in `eastus` and a keyless `type: stemcell` account in `westus2`,
+/// with the VMs' location `westus2` and no gallery: create_vm copies the stemcell server side.
+struct CrossRegion {
+    sim: SimEnv,
+    front: BlobFront,
+    _azurite: Azurite,
+    _dir: tempfile::TempDir,
+    image: std::path::PathBuf,
+}
+
+const REGIONAL: &str = "stemcellwestus2";
+
+fn cross_region(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Option<CrossRegion> {
     if std::env::var("SKIP_AZURITE").is_ok_and(|v| v == "1") {
-        return;
+        return None;
     }
     let regional_key = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
@@ -337,23 +344,53 @@ fn the_cross_region_copy_reads_its_source_through_a_user_delegation_sas() {
         azure.insert("storage_account_name".into(), json!(ACCOUNT_NAME));
         azure.insert("location".into(), json!("westus2"));
         azure["endpoints"]["ca_cert"] = json!(cas);
+        edit(azure);
     });
     let dir = tempfile::tempdir().expect("tempdir");
     let image = dir.path().join("image");
     write_stemcell_image(&image, &StemcellImageSpec::new(4 * 1024 * 1024, 0.25))
         .expect("stemcell image");
-    let stemcell = sim.ok(
-        "create_stemcell",
-        json!([image, stemcell_cloud_properties(Generation::Gen1)]),
-    );
-    let stemcell = stemcell.as_str().expect("cid").to_owned();
-    let network = json!({"default": {"type": "dynamic", "default": ["dns", "gateway"],
-        "cloud_properties": {"virtual_network_name": "vnet", "subnet_name": "subnet"}}});
-    let props = json!({"instance_type": "Standard_D2s_v3", "root_disk": {"type": "Standard_LRS"}});
-    let result = sim.ok(
-        "create_vm",
-        json!([AGENT_ID, stemcell, props, network, [], {}]),
-    );
+    Some(CrossRegion {
+        sim,
+        front,
+        _azurite: azurite,
+        _dir: dir,
+        image,
+    })
+}
+
+impl CrossRegion {
+    /// create_stemcell, then create_vm in `westus2` (which copies the stemcell there); answers
+    /// the stemcell and VM cids.
+    fn stemcell_and_vm(&self) -> (String, Value) {
+        let stemcell = self.sim.ok(
+            "create_stemcell",
+            json!([self.image, stemcell_cloud_properties(Generation::Gen1)]),
+        );
+        let stemcell = stemcell.as_str().expect("cid").to_owned();
+        let network = json!({"default": {"type": "dynamic", "default": ["dns", "gateway"],
+            "cloud_properties": {"virtual_network_name": "vnet", "subnet_name": "subnet"}}});
+        let props =
+            json!({"instance_type": "Standard_D2s_v3", "root_disk": {"type": "Standard_LRS"}});
+        let result = self.sim.ok(
+            "create_vm",
+            json!([AGENT_ID, stemcell, props, network, [], {}]),
+        );
+        (stemcell, result[0].clone())
+    }
+}
+
+/// create_vm in `westus2` with a heavy stemcell in the keyless default account (`eastus`) and
+/// no gallery: the stemcell is copied server side into the keyless `type: stemcell` account of
+/// `westus2`, reading its source through a user delegation SAS.
+#[test]
+fn the_cross_region_copy_reads_its_source_through_a_user_delegation_sas() {
+    let Some(env) = cross_region(|_| {}) else {
+        return;
+    };
+    let (sim, front) = (&env.sim, &env.front);
+    let rg = sim.rg_id();
+    let (stemcell, vm) = env.stemcell_and_vm();
     let uuid = stemcell.trim_start_matches("bosh-stemcell-");
     let image = sim
         .resource(&format!(
@@ -367,7 +404,7 @@ fn the_cross_region_copy_reads_its_source_through_a_user_delegation_sas() {
             front.account_endpoint(REGIONAL)
         ))
     );
-    sim.ok("delete_vm", json!([result[0]]));
+    sim.ok("delete_vm", json!([vm]));
     sim.ok("delete_stemcell", json!([stemcell]));
 
     let requests = front.stats().requests();
@@ -382,6 +419,48 @@ fn the_cross_region_copy_reads_its_source_through_a_user_delegation_sas() {
         .filter(|r| r.path.to_ascii_lowercase().ends_with("/listkeys"))
         .count();
     assert_eq!(list_keys, 0);
+}
+
+/// The copy's user delegation SAS, and the delegation key under it, last from five minutes
+/// before the copy began until five minutes after create_vm's deadline: no longer than the
+/// copy can run (it is abandoned at the deadline), with a margin for clock skew.
+#[test]
+fn the_copy_sas_lasts_until_the_method_deadline_plus_a_skew_margin() {
+    const TIMEOUT: i64 = 1200;
+    let Some(env) = cross_region(|azure| {
+        azure.insert("method_timeouts".into(), json!({"create_vm": TIMEOUT}));
+    }) else {
+        return;
+    };
+    let before = time::OffsetDateTime::now_utc().unix_timestamp();
+    env.stemcell_and_vm();
+    let after = time::OffsetDateTime::now_utc().unix_timestamp();
+    let queries = env.front.stats().sas_queries();
+    let query = queries
+        .first()
+        .expect("the copy's source was read with a SAS");
+    let field = |name: &str| -> i64 {
+        let value = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no {name} in {query}"));
+        time::OffsetDateTime::parse(&value, &time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|e| panic!("{name}={value}: {e}"))
+            .unix_timestamp()
+    };
+    let (start, expiry) = (field("st"), field("se"));
+    let skew = 300;
+    // Whole seconds, and the deadline starts when the binary starts, between before and after.
+    assert!(
+        (before - skew - 1..=after - skew).contains(&start),
+        "st {start} not 5 min before the call ({before}..{after}): {query}"
+    );
+    assert!(
+        (before + TIMEOUT + skew - 1..=after + TIMEOUT + skew).contains(&expiry),
+        "se {expiry} not 5 min after the deadline ({before}..{after} + {TIMEOUT}): {query}"
+    );
+    assert_eq!(field("skt"), start, "{query}");
+    assert_eq!(field("ske"), expiry, "{query}");
 }
 
 /// The legacy `bosh-data-*` blob disks of a keyless default account: has_disk, snapshot_disk,
@@ -594,4 +673,34 @@ fn a_managed_identity_gets_its_storage_token_from_imds() {
     assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
     assert_eq!(env.blob_requests(Auth::SharedKey), 0);
     assert!(env.blob_requests(Auth::Bearer) > 0);
+}
+
+/// A storage token that storage refuses with 401 (revoked, or expired before its `exp`) is
+/// dropped from the token cache and the request is repeated once with a fresh token, as ARM's
+/// 401 is handled; before, the refused token stayed cached and every blob request failed.
+#[test]
+fn a_storage_token_refused_with_401_is_replaced_by_a_fresh_one() {
+    let Some(env) = start(FrontOptions {
+        keyless_accounts: vec![ACCOUNT_NAME.to_owned()],
+        revoke_first_bearer_token: true,
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let mut properties = stemcell_cloud_properties(Generation::Gen1);
+    properties["version"] = json!("1.303");
+    let stemcell = env
+        .sim
+        .ok("create_stemcell", json!([env.image, properties]));
+    assert!(stemcell.is_string(), "{stemcell}");
+    let refused = env
+        .front
+        .stats()
+        .revoked_token_refusals
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(refused >= 1, "the revoked token was never sent");
+    assert!(
+        env.blob_requests(Auth::Bearer) as u64 > refused,
+        "no request with a fresh token"
+    );
 }

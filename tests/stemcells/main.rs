@@ -6,6 +6,7 @@
 mod support;
 
 mod blob_limits;
+mod blob_tls_deadline;
 mod keyless_storage;
 mod stemcell_copy;
 mod stemcell_upload;

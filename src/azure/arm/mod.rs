@@ -7,13 +7,14 @@ mod lro;
 mod path;
 pub(crate) mod redact;
 mod retry;
+mod send;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
+use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderValue};
-use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -71,6 +72,7 @@ struct Inner {
     debug_mode: bool,
     timings: Timings,
     cpi_method: Option<&'static str>,
+    method_deadline: Option<Deadline>,
     storage_authentication: StorageAuthentication,
     /// Tokens for blob storage from the same credential; `None` where storage takes none.
     storage_credential: Option<AudienceCredential>,
@@ -135,6 +137,7 @@ impl ArmClient {
                 debug_mode: settings.debug_mode,
                 timings,
                 cpi_method: settings.cpi_method,
+                method_deadline: settings.method_deadline,
                 storage_authentication: settings.storage_authentication,
                 storage_credential,
             }),
@@ -168,6 +171,11 @@ impl ArmClient {
     /// The CPI method being served, named in network failure messages.
     pub(crate) fn cpi_method(&self) -> Option<&'static str> {
         self.inner.cpi_method
+    }
+
+    /// The deadline of the CPI method being served, which bounds blob calls as well.
+    pub(crate) fn method_deadline(&self) -> Option<Deadline> {
+        self.inner.method_deadline
     }
 
     /// `/subscriptions/{configured subscription}/resourceGroups/{resource_group}`.
@@ -492,189 +500,32 @@ impl ArmClient {
         if_match: Option<&HeaderValue>,
         deadline: Deadline,
     ) -> Result<Answer> {
-        let inner = &*self.inner;
-        let timings = &inner.timings;
-        let mut token = inner
+        let timings = &self.inner.timings;
+        let token = self
+            .inner
             .tokens
             .token(deadline)
             .await
             .map_err(|e| self.for_call(e, op))?;
-        let mut refreshed = false;
-        let mut attempt = 0;
-        // Connection failures are bounded on their own: an endpoint that refuses or drops
-        // connections is not made worth waiting for by the status retries' budget.
-        let mut failed_connects = 0;
-        let mut first_connect_failure: Option<Instant> = None;
-        loop {
-            attempt += 1;
-            if deadline.passed() {
-                return Err(Error::Deadline {
-                    waiting_for: op.to_owned(),
-                });
-            }
-            let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.secret()))
-                .map_err(|_| Error::Invalid("the access token holds invalid characters".into()))?;
-            bearer.set_sensitive(true);
-            let mut request = inner
-                .http
-                .request(method.clone(), url.clone())
-                .header(reqwest::header::AUTHORIZATION, bearer)
-                .header(reqwest::header::USER_AGENT, inner.user_agent.clone())
-                .header("x-ms-client-request-id", uuid::Uuid::new_v4().to_string())
-                .header("x-ms-return-client-request-id", "true")
-                .timeout(timings.request_timeout.min(deadline.remaining()));
-            if let Some(etag) = if_match {
-                request = request.header(reqwest::header::IF_MATCH, etag.clone());
-            }
-            if let Some(body) = body {
-                request = request
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-                if inner.debug_mode {
-                    tracing::debug!(target: "azure::arm", %method, body = %redact::body(body), "request body");
-                }
-            }
-            let started = Instant::now();
-            let result = request.send().await;
-            let response = match result {
-                Ok(response) => response,
-                // A request that cannot even be built (e.g. a URL the HTTP stack refuses)
-                // fails the same way on every try: never retried.
-                Err(e) if e.is_builder() => {
-                    return Err(Error::Invalid(format!(
-                        "{op}: the request cannot be built: {}",
-                        error_chain(&e.without_url())
-                    )));
-                }
-                Err(e) => {
-                    let e = e.without_url();
-                    tracing::debug!(
-                        target: "azure::arm", %method, url = %redact::url(&url), attempt,
-                        duration_ms = started.elapsed().as_millis() as u64, error = %e,
-                        "ARM request failed"
-                    );
-                    if deadline.passed() {
-                        return Err(Error::Deadline {
-                            waiting_for: format!("{op} (the request was cut off at the deadline)"),
-                        });
-                    }
-                    if let Some(problem) = super::http::connect_problem(&e) {
-                        failed_connects += 1;
-                        let since = *first_connect_failure.get_or_insert(started);
-                        if failed_connects >= super::http::CONNECT_ATTEMPTS
-                            || attempt >= timings.max_attempts
-                            || !super::http::ConnectFailure::retryable(&problem)
-                        {
-                            return Err(Error::Connection {
-                                method: inner.cpi_method,
-                                during: op.to_owned(),
-                                cause: super::http::ConnectFailure {
-                                    service: super::http::Service::ResourceManager,
-                                    host: super::http::host_of(&url),
-                                    problem,
-                                    attempts: failed_connects,
-                                    elapsed_ms: u64::try_from(since.elapsed().as_millis())
-                                        .unwrap_or(u64::MAX),
-                                },
-                            });
-                        }
-                        let reason = "a failed connection";
-                        let delay = super::http::connect_backoff(failed_connects);
-                        self.pause_before_retry(delay, op, reason, deadline).await?;
-                        continue;
-                    }
-                    let may_replay = replay == Replay::Always;
-                    if !may_replay || attempt >= timings.max_attempts {
-                        return Err(Error::Transient {
-                            operation: op.to_owned(),
-                            attempts: attempt,
-                            message: error_chain(&e),
-                        });
-                    }
-                    let reason = "a failed connection";
-                    self.pause_before_retry(retry::backoff(timings, attempt), op, reason, deadline)
-                        .await?;
-                    continue;
-                }
-            };
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body_result = response.bytes().await;
-            let request_id = headers
-                .get("x-ms-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            tracing::debug!(
-                target: "azure::arm", %method, url = %redact::url(&url), status, attempt,
-                duration_ms = started.elapsed().as_millis() as u64, request_id = %request_id,
-                "ARM request"
-            );
-            let body = match body_result {
-                Ok(body) => body,
-                Err(e) => {
-                    // The answer was cut off: as unknown an outcome as a reset connection.
-                    if replay != Replay::Always || attempt >= timings.max_attempts {
-                        return Err(Error::Transient {
-                            operation: op.to_owned(),
-                            attempts: attempt,
-                            message: error_chain(&e.without_url()),
-                        });
-                    }
-                    let reason = "a cut-off answer";
-                    self.pause_before_retry(retry::backoff(timings, attempt), op, reason, deadline)
-                        .await?;
-                    continue;
-                }
-            };
-            if inner.debug_mode && !body.is_empty() {
-                tracing::debug!(target: "azure::arm", status, body = %redact::body(&body), "response body");
-            }
-            if StatusCode::from_u16(status).is_ok_and(|s| s.is_success()) {
-                return Ok(Answer {
-                    status,
-                    headers,
-                    body,
-                });
-            }
-            if status == 401 {
-                if refreshed {
-                    return Err(Error::Auth {
-                        operation: op.to_owned(),
-                        hint: "ARM rejected a freshly issued token: check that azure.tenant_id is the subscription's tenant and that the environment's token audience matches its ARM endpoint".into(),
-                    });
-                }
-                refreshed = true;
-                attempt -= 1;
-                token = inner
-                    .tokens
-                    .refresh_rejected(&token, deadline)
-                    .await
-                    .map_err(|e| self.for_call(e, op))?;
-                continue;
-            }
-            let (code, message, details) = retry::parse_error(status, &body);
-            let retryable_code = retry::is_retryable_code(&code);
-            let retryable = match replay {
-                Replay::Always => retry::is_retryable_status(status) || retryable_code,
-                // 429 and the in-progress conflicts mean ARM refused before acting.
-                #[cfg(test)]
-                Replay::OnlyIfUnprocessed => status == 429 || retryable_code,
-            };
-            if retryable && attempt < timings.max_attempts {
-                let hint = retry::retry_after(&headers);
-                let delay = retry::delay_before_retry(timings, attempt, hint);
-                let reason = format!("HTTP {status} {code}");
-                self.pause_before_retry(delay, op, &reason, deadline)
-                    .await?;
-                continue;
-            }
-            // The kind of failure does not depend on whether this request could be retried.
-            let transient = retry::is_retryable_status(status) || retryable_code;
-            return Err(classify(
-                op, status, code, message, details, attempt, transient,
-            ));
-        }
+        let budget = super::retry::Budget {
+            attempts: timings.max_attempts,
+            elapsed: None,
+            backoff: retry::backoff_policy(timings),
+            deadline: Some(deadline),
+        };
+        let mut request = send::ArmRequest {
+            client: self,
+            method,
+            url: &url,
+            body,
+            replay,
+            op,
+            if_match,
+            deadline,
+            token,
+            refreshed: false,
+        };
+        super::retry::run(&budget, &mut request).await
     }
 
     /// A token failure seen by ARM call `op`: a failed connection to the token endpoint names
@@ -688,25 +539,6 @@ impl ArmClient {
             },
             other => other,
         }
-    }
-
-    async fn pause_before_retry(
-        &self,
-        delay: std::time::Duration,
-        op: &str,
-        reason: &str,
-        deadline: Deadline,
-    ) -> Result<()> {
-        if delay >= deadline.remaining() {
-            return Err(Error::Deadline {
-                waiting_for: format!(
-                    "{op} (after {reason}, the next retry would come in {:.1}s, past the deadline)",
-                    delay.as_secs_f64()
-                ),
-            });
-        }
-        tokio::time::sleep(delay).await;
-        Ok(())
     }
 
     /// Poll and redirect URLs come from Azure: the token goes only to the ARM endpoint itself.

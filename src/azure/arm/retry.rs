@@ -2,7 +2,6 @@
 //! Azure's error body.
 
 use crate::names::quote_up_to;
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -26,28 +25,14 @@ pub(super) fn is_retryable_code(code: &str) -> bool {
     RETRYABLE_CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
 }
 
+use super::super::retry_delay::Backoff;
 pub(super) use super::super::retry_delay::retry_after;
-use super::super::retry_delay::{self, Backoff};
 
-fn policy(timings: &Timings) -> Backoff {
+pub(super) fn backoff_policy(timings: &Timings) -> Backoff {
     Backoff {
         initial: timings.initial_backoff,
         max: timings.max_backoff,
     }
-}
-
-/// [`retry_delay::backoff`] with the ARM timings.
-pub(super) fn backoff(timings: &Timings, attempt: u32) -> Duration {
-    retry_delay::backoff(policy(timings), attempt)
-}
-
-/// [`retry_delay::delay_before_retry`] with the ARM timings.
-pub(super) fn delay_before_retry(
-    timings: &Timings,
-    attempt: u32,
-    hint: Option<Duration>,
-) -> Duration {
-    retry_delay::delay_before_retry(policy(timings), attempt, hint)
 }
 
 #[derive(Deserialize)]

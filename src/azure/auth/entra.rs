@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions};
+use azure_core::http::ClientOptions;
 use azure_identity::{
     ClientAssertionCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
     ClientSecretCredentialOptions,
@@ -13,7 +13,9 @@ use url::Url;
 
 use super::super::deadline::Deadline;
 use super::super::error::{Error, Result};
-use super::super::http::{SdkTransport, Service, connect_failure_in};
+use super::super::http::{Service, connect_failure_in};
+use super::super::retry_delay::Backoff;
+use super::super::sdk_retry::SdkRetry;
 use super::super::settings::{AzureSettings, CredentialSettings, Timings};
 use super::certificate::CertificateAssertion;
 use super::{Token, auth_hint};
@@ -68,36 +70,39 @@ impl EntraSource {
         })
     }
 
-    fn client_options(&self) -> ClientOptions {
+    fn client_options(&self, deadline: Deadline) -> ClientOptions {
         let mut custom = CustomConfiguration::default();
         custom.authority_host = self.host.as_str().trim_end_matches('/').to_owned();
         let cloud = CloudConfiguration::from(custom);
-        // A few quick retries of the token request; the caller's deadline bounds the rest.
-        let retry = ExponentialRetryOptions {
-            initial_delay: to_time(self.timings.initial_backoff),
-            max_delay: to_time(self.timings.max_backoff),
-            max_retries: 4,
+        let mut options = ClientOptions {
+            cloud: Some(Arc::new(cloud)),
             ..Default::default()
         };
-        ClientOptions {
-            cloud: Some(Arc::new(cloud)),
-            transport: Some(SdkTransport::transport(
-                self.http.clone(),
-                Service::TokenEndpoint,
-            )),
-            retry: RetryOptions::exponential(retry),
-            ..Default::default()
+        // A few quick retries of the token request; the caller's deadline bounds the rest.
+        SdkRetry {
+            service: Service::TokenEndpoint,
+            attempts: 5,
+            backoff: Backoff {
+                initial: self.timings.initial_backoff,
+                max: self.timings.max_backoff,
+            },
+            max_elapsed: None,
+            deadline: Some(deadline),
+            cpi_method: None,
+            renew_token_on_401: false,
         }
+        .install(&mut options, self.http.clone());
+        options
     }
 
     /// A fresh `azure_identity` credential per fetch: its internal cache cannot be told that ARM
     /// rejected a token, and our own cache already decides when to fetch.
-    pub(super) async fn fetch(&self, _deadline: Deadline) -> Result<Token> {
+    pub(super) async fn fetch(&self, deadline: Deadline) -> Result<Token> {
         let scopes = [self.scope.as_str()];
         let result = match &self.kind {
             Kind::Secret { client_id, secret } => {
                 let options = ClientSecretCredentialOptions {
-                    client_options: self.client_options(),
+                    client_options: self.client_options(deadline),
                 };
                 let credential = ClientSecretCredential::new(
                     &self.tenant_id,
@@ -112,7 +117,7 @@ impl EntraSource {
                 // Read and check the PEM file before any request, for a clear local error.
                 assertion.load()?;
                 let options = ClientAssertionCredentialOptions {
-                    client_options: self.client_options(),
+                    client_options: self.client_options(deadline),
                 };
                 let credential = ClientAssertionCredential::new(
                     self.tenant_id.clone(),
@@ -141,10 +146,6 @@ fn token_endpoint(host: &Url, tenant_id: &str) -> Result<Url> {
         .pop_if_empty()
         .extend([tenant_id, "oauth2", "v2.0", "token"]);
     Ok(url)
-}
-
-fn to_time(duration: std::time::Duration) -> azure_core::time::Duration {
-    azure_core::time::Duration::try_from(duration).unwrap_or(azure_core::time::Duration::MAX)
 }
 
 /// The HTTP status of a token endpoint refusal, looking through `azure_identity`'s wrapping.

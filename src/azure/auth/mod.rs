@@ -15,7 +15,7 @@ mod token_http;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
+use azure_core::credentials::Secret;
 use tokio::sync::Mutex;
 
 use super::deadline::Deadline;
@@ -114,6 +114,15 @@ impl TokenProvider {
         self.fetch_into(&mut cache, deadline).await
     }
 
+    /// A service refused `rejected`: forget it, so the next request fetches a fresh token
+    /// (unless another task already did).
+    pub async fn evict(&self, rejected: &Secret) {
+        let mut cache = self.cache.lock().await;
+        if cache.as_ref().is_some_and(|c| c.secret == *rejected) {
+            *cache = None;
+        }
+    }
+
     async fn fetch_into(&self, cache: &mut Option<Cached>, deadline: Deadline) -> Result<Secret> {
         let fetch = async {
             match &self.source {
@@ -142,8 +151,8 @@ impl TokenProvider {
 /// the call's deadline, and a token endpoint that hangs must not hold a blob request forever.
 const STORAGE_TOKEN_WAIT: Duration = Duration::from_secs(120);
 
-/// The CPI's credential as the `TokenCredential` of the blob SDK's bearer-token policy and of
-/// the page writer: tokens for one audience (blob storage) from the same source as ARM's
+/// The CPI's credential for blob storage (the blob pipeline's bearer policy and the page
+/// writer): tokens for one audience (blob storage) from the same source as ARM's
 /// (client secret, certificate, managed identity, ADFS), cached and refreshed the same way.
 #[derive(Clone)]
 pub struct AudienceCredential {
@@ -167,40 +176,17 @@ impl AudienceCredential {
         })
     }
 
-    /// `<audience>/.default`, the scope of a v2 token request for it.
-    pub fn scope(&self) -> String {
-        format!("{}/.default", self.audience.trim_end_matches('/'))
-    }
-
     /// A token for the audience (from the cache while it is fresh).
     pub async fn bearer(&self) -> Result<Secret> {
         self.provider
             .token(Deadline::after(STORAGE_TOKEN_WAIT))
             .await
     }
-}
 
-#[async_trait::async_trait]
-impl TokenCredential for AudienceCredential {
-    async fn get_token(
-        &self,
-        _scopes: &[&str],
-        _options: Option<TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<AccessToken> {
-        let (secret, expires_at) = self
-            .provider
-            .token_with_expiry(Deadline::after(STORAGE_TOKEN_WAIT))
-            .await
-            .map_err(|e| {
-                azure_core::Error::with_message(
-                    azure_core::error::ErrorKind::Credential,
-                    format!("no token for {}: {e}", self.audience),
-                )
-            })?;
-        let left = expires_at.saturating_duration_since(Instant::now());
-        let expires_on = azure_core::time::OffsetDateTime::now_utc()
-            + azure_core::time::Duration::try_from(left).unwrap_or_default();
-        Ok(AccessToken::new(secret, expires_on))
+    /// The service refused `token` (401): the next [`Self::bearer`] fetches a fresh one.
+    pub async fn reject(&self, token: &Secret) {
+        tracing::debug!(audience = %self.audience, "a token was refused; dropping it from the cache");
+        self.provider.evict(token).await;
     }
 }
 

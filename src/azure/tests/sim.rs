@@ -36,6 +36,7 @@ fn settings(sim: &SimHandle, credential: CredentialSettings) -> AzureSettings {
         debug_mode: false,
         timings: fast_timings(),
         cpi_method: None,
+        method_deadline: None,
         storage_authentication: Default::default(),
         storage_audience: None,
     }
@@ -215,6 +216,95 @@ async fn tokens_for_every_credential_kind_the_sim_supports() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("azure.client_secret"), "{err}");
+    sim.shutdown().await;
+}
+
+/// The `aud` claim of a JWT the sim issued.
+fn audience_of(token: &Secret) -> String {
+    use base64::Engine;
+    let payload = token.secret().split('.').nth(1).unwrap_or_default();
+    let claims: Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    claims["aud"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Blob storage tokens come from the same credential as ARM's, for the storage audience: a
+/// certificate through Entra ID (v2, `scope`) and through ADFS (v1, `resource`), and a client
+/// secret through ADFS.
+#[tokio::test]
+async fn certificate_and_adfs_credentials_get_storage_tokens() {
+    const STORAGE: &str = "https://storage.azure.com/";
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["bosh".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let mut pem_file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(
+        &mut pem_file,
+        format!("{}{}", key.serialize_pem(), cert.pem()).as_bytes(),
+    )
+    .unwrap();
+    let sim = start(SimConfig {
+        client_certificate_pem: Some(cert.pem()),
+        ..SimConfig::default()
+    })
+    .await;
+    let certificate = CredentialSettings::Certificate {
+        client_id: sim.config().client_id.clone(),
+        pem_path: pem_file.path().to_owned(),
+    };
+    let entra = Authority::EntraId {
+        host: Url::parse(sim.base_url()).unwrap(),
+    };
+    let adfs = Authority::Adfs {
+        token_endpoint: Url::parse(&format!("{}/adfs/oauth2/token", sim.base_url())).unwrap(),
+    };
+    let cases = [
+        (
+            "certificate (Entra v2)",
+            entra,
+            certificate.clone(),
+            "/oauth2/v2.0/token",
+        ),
+        (
+            "certificate (ADFS v1)",
+            adfs.clone(),
+            certificate,
+            "/adfs/oauth2/token",
+        ),
+        (
+            "client secret (ADFS v1)",
+            adfs,
+            secret_credential(&sim),
+            "/adfs/oauth2/token",
+        ),
+    ];
+    for (what, authority, credential, endpoint) in cases {
+        let mut s = settings(&sim, credential);
+        s.authority = authority;
+        s.storage_audience = Some(STORAGE.into());
+        let arm = ArmClient::new(&s).unwrap();
+        let storage = arm.storage_credential().expect("a storage credential");
+        let before = requests_to(&sim, endpoint).len();
+        let token = storage
+            .bearer()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        // Entra v2 drops the trailing slash of the scope's resource; ADFS keeps `resource`.
+        assert_eq!(
+            audience_of(&token).trim_end_matches('/'),
+            STORAGE.trim_end_matches('/'),
+            "{what}"
+        );
+        assert_eq!(requests_to(&sim, endpoint).len(), before + 1, "{what}");
+        // Cached: a second request sends nothing.
+        storage.bearer().await.unwrap();
+        assert_eq!(requests_to(&sim, endpoint).len(), before + 1, "{what}");
+    }
     sim.shutdown().await;
 }
 

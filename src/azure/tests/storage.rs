@@ -58,3 +58,77 @@ async fn default_account_is_resolved_once_with_endpoint_and_key() {
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     assert!(err.to_string().contains("missing"));
 }
+
+/// Blob calls through the SDK follow the one retry rule: Azure's `Retry-After` is honoured up
+/// to the retry settings' `max_delay` (the SDK's own policy waited whatever it asked), and a
+/// refused connection ends after the connection budget with a message naming the endpoint.
+#[tokio::test]
+async fn blob_calls_cap_retry_after_and_bound_refused_connections() {
+    use crate::azure::storage::blob::{BlobService, BlobServiceOptions, RetrySettings};
+    use crate::azure::storage::{StorageAccess, StorageAuth};
+
+    let server = TestServer::http(|ctx| {
+        if ctx.n == 0 {
+            Reply::empty(503)
+                .header("x-ms-error-code", "ServerBusy")
+                .header("retry-after", "3600")
+        } else {
+            Reply::empty(202)
+        }
+    })
+    .await;
+    let retry = RetrySettings {
+        max_retries: 3,
+        initial_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(200),
+        max_total: Duration::from_secs(30),
+    };
+    let service = |endpoint: url::Url| {
+        BlobService::new(
+            &StorageAccess {
+                account_name: "devstoreaccount1".into(),
+                blob_endpoint: endpoint,
+                auth: StorageAuth::SharedKey("c2VjcmV0LWFjY291bnQta2V5LXZhbHVl".into()),
+            },
+            BlobServiceOptions {
+                retry: retry.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let blobs = service(server.url("/devstoreaccount1"));
+    let started = std::time::Instant::now();
+    let deleted = tokio::time::timeout(
+        Duration::from_secs(20),
+        blobs.delete_blob("stemcell", "b.vhd"),
+    )
+    .await
+    .expect("the Retry-After of an hour was capped")
+    .unwrap();
+    assert!(deleted);
+    assert_eq!(server.requests_to("/stemcell/b.vhd").len(), 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let blobs =
+        service(url::Url::parse(&format!("http://127.0.0.1:{port}/devstoreaccount1")).unwrap());
+    let err = blobs
+        .delete_blob("stemcell", "b.vhd")
+        .await
+        .unwrap_err()
+        .to_string();
+    for part in [
+        &format!("blob storage at 127.0.0.1:{port}"),
+        "connection refused",
+        "3 attempts",
+    ] {
+        assert!(err.contains(part), "no '{part}' in: {err}");
+    }
+}

@@ -355,6 +355,7 @@ pub(super) fn imds_settings(arm_base: &str, token_base: &str) -> AzureSettings {
         debug_mode: false,
         timings: fast_timings(),
         cpi_method: None,
+        method_deadline: None,
         storage_authentication: Default::default(),
         storage_audience: None,
     }

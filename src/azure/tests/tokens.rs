@@ -398,3 +398,59 @@ async fn concurrent_calls_share_one_token_and_one_refresh() {
     // Eight callers, one first token, one refresh after the 401s.
     assert_eq!(issued.load(Ordering::SeqCst), 2);
 }
+
+/// A Put Page whose storage token is refused with 401 (revoked, or expired before its `exp`)
+/// is sent once more with a fresh token; a second 401 fails the call instead of looping.
+#[tokio::test]
+async fn a_put_page_refused_with_401_is_sent_once_more_with_a_fresh_token() {
+    use crate::azure::auth::AudienceCredential;
+    use crate::azure::storage::blob::{BlobService, BlobServiceOptions};
+    use crate::azure::storage::{StorageAccess, StorageAuth};
+
+    for always_refused in [false, true] {
+        let issued = Arc::new(AtomicUsize::new(0));
+        let counter = issued.clone();
+        let server = TestServer::https(move |ctx| {
+            if is_token_request(ctx) {
+                let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                return imds_token(&format!("token-{n}"), 3600);
+            }
+            if always_refused || ctx.req.header("authorization") == "Bearer token-1" {
+                Reply::empty(401).header("x-ms-error-code", "InvalidAuthenticationInfo")
+            } else {
+                Reply::empty(201)
+            }
+        })
+        .await;
+        let mut settings = imds_settings(&server.base, &server.base);
+        settings.extra_ca_pem = server.ca_pem.clone();
+        let http = crate::azure::http::build_client(&settings).unwrap();
+        let credential =
+            AudienceCredential::new(&settings, http.clone(), "https://storage.azure.com/").unwrap();
+        let blobs = BlobService::new(
+            &StorageAccess {
+                account_name: "acct".into(),
+                blob_endpoint: server.url("/acct"),
+                auth: StorageAuth::EntraId(credential),
+            },
+            BlobServiceOptions {
+                http: Some(http),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let writer = blobs.page_writer("stemcell", "b.vhd").unwrap();
+        let result = writer
+            .put_pages(0, bytes::Bytes::from(vec![1u8; 512]))
+            .await;
+        let puts = server.requests_to("/acct/stemcell/b.vhd");
+        let tokens: Vec<&str> = puts.iter().map(|r| r.header("authorization")).collect();
+        assert_eq!(tokens, ["Bearer token-1", "Bearer token-2"]);
+        if always_refused {
+            let err = result.unwrap_err().to_string();
+            assert!(err.contains("HTTP 401 InvalidAuthenticationInfo"), "{err}");
+        } else {
+            result.unwrap();
+        }
+    }
+}

@@ -4,8 +4,6 @@
 //! VM's location (created when missing), as the Ruby CPI does. The copy runs once per stemcell
 //! and account under the lock `copy-stemcell-<cid>-<account>`; a later VM finds it done.
 
-use std::time::Duration;
-
 use super::CONTAINER as STEMCELL_CONTAINER;
 use crate::azure::storage::blob::{BlobService, BlobServiceOptions, CopyPolling, CopyState};
 use crate::cid::StemcellCid;
@@ -16,9 +14,6 @@ use crate::services::storage_accounts;
 
 /// The `type` tag of stemcell copy accounts.
 const PURPOSE: &str = "stemcell";
-/// How long the source's read SAS stays valid (the Ruby CPI's 7 days: a copy of a large VHD
-/// between distant regions can take hours, and the service reads until it is done).
-const SOURCE_SAS_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The URL (no SAS) of the stemcell's blob in the stemcell account of `location`, copied there
 /// from the default account when it is not there yet.
@@ -63,7 +58,7 @@ pub(crate) async fn stemcell_blob_in(
     target.ensure_container(STEMCELL_CONTAINER).await?;
     let source = azure.default_blobs().await?;
     let source_url = source
-        .read_sas_url(STEMCELL_CONTAINER, &blob, SOURCE_SAS_VALIDITY)
+        .read_sas_url(STEMCELL_CONTAINER, &blob, azure.deadline.remaining())
         .await?;
     tracing::info!(
         stemcell = cid.as_str(),

@@ -17,8 +17,28 @@ use super::{BlobService, StorageAuth};
 use crate::azure::deadline::Deadline;
 use crate::error::{CpiError, CpiResult};
 
-/// Azure's limit on a user delegation key's lifetime.
+/// Azure's limit on a user delegation key's lifetime ("Get User Delegation Key": at most
+/// seven days from the current time), less a margin.
 const MAX_DELEGATION_KEY_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600 - 600);
+
+/// How far a SAS's start is put back, and its expiry put forward, for the difference between
+/// this machine's clock and the storage service's.
+pub(crate) const SAS_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// `(start, expiry)` of a SAS for a copy with `remaining` time left: from `SAS_CLOCK_SKEW`
+/// before `now` until `SAS_CLOCK_SKEW` after the deadline, and never beyond what a user
+/// delegation key may cover.
+fn sas_validity(
+    now: time::OffsetDateTime,
+    remaining: Duration,
+) -> (time::OffsetDateTime, time::OffsetDateTime) {
+    let start = now - SAS_CLOCK_SKEW;
+    let expiry = now
+        + remaining
+            .saturating_add(SAS_CLOCK_SKEW)
+            .min(MAX_DELEGATION_KEY_VALIDITY);
+    (start, expiry)
+}
 
 /// Where a copy into a blob stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,48 +97,46 @@ impl CopyPolling {
 }
 
 impl BlobService {
-    /// The blob's URL with a read-only SAS valid for `valid_for`: a service SAS signed with
-    /// the account key, or with Entra ID a user delegation SAS (Get User Delegation Key), never
-    /// an account-key SAS. A user delegation key lives at most 7 days, so its SAS does too.
+    /// The blob's URL with a read-only SAS for a copy that may run for `copy_time` more (the
+    /// rest of the CPI method's time: at its deadline the copy is abandoned and its destination
+    /// deleted): valid from a little before now until then, each end widened by
+    /// [`SAS_CLOCK_SKEW`] for the storage service's clock, and no longer. A service SAS signed
+    /// with the account key, or with Entra ID a user delegation SAS (Get User Delegation Key,
+    /// whose key lasts as long), never an account-key SAS.
     pub async fn read_sas_url(
         &self,
         container: &str,
         blob: &str,
-        valid_for: Duration,
+        copy_time: Duration,
     ) -> CpiResult<Url> {
         let now = time::OffsetDateTime::now_utc();
+        let (start, expiry) = sas_validity(now, copy_time);
         let url = self.blob_url(container, blob);
+        let sas = BlobReadSas {
+            account_name: &self.account_name,
+            container,
+            blob,
+            start,
+            expiry,
+        };
         match &self.auth {
-            StorageAuth::SharedKey(key) => BlobReadSas {
-                account_name: &self.account_name,
-                container,
-                blob,
-                expiry: now + valid_for,
-            }
-            .sign_url(&url, key),
+            StorageAuth::SharedKey(key) => sas.sign_url(&url, key),
             StorageAuth::EntraId(_) => {
-                let expiry = now + valid_for.min(MAX_DELEGATION_KEY_VALIDITY);
-                let key = self.user_delegation_key(now, expiry).await?;
-                BlobReadSas {
-                    account_name: &self.account_name,
-                    container,
-                    blob,
-                    expiry,
-                }
-                .sign_url_with_delegation(&url, &key)
+                let key = self.user_delegation_key(start, expiry).await?;
+                sas.sign_url_with_delegation(&url, &key)
             }
         }
     }
 
-    /// A user delegation key valid from a little before `now` (clock skew) until `expiry`.
+    /// A user delegation key valid from `start` until `expiry`.
     async fn user_delegation_key(
         &self,
-        now: time::OffsetDateTime,
+        start: time::OffsetDateTime,
         expiry: time::OffsetDateTime,
     ) -> CpiResult<DelegationKey> {
         let whole = |t: time::OffsetDateTime| t.replace_nanosecond(0).unwrap_or(t);
         let info = azure_storage_blob::models::KeyInfo {
-            start: Some(whole(now - Duration::from_secs(300))),
+            start: Some(whole(start)),
             expiry: Some(whole(expiry)),
             ..Default::default()
         };
@@ -259,6 +277,20 @@ impl BlobService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copy_sas_lasts_until_the_deadline_plus_the_skew_margin() {
+        let now = time::macros::datetime!(2026-12-07 10:00:00 UTC);
+        let (start, expiry) = sas_validity(now, Duration::from_secs(3600));
+        assert_eq!(start, time::macros::datetime!(2026-12-07 09:55:00 UTC));
+        assert_eq!(expiry, time::macros::datetime!(2026-12-07 11:05:00 UTC));
+        // A deadline that has passed still gives the margin, never a SAS already expired.
+        let (_, expiry) = sas_validity(now, Duration::ZERO);
+        assert_eq!(expiry, time::macros::datetime!(2026-12-07 10:05:00 UTC));
+        // A delegation key cannot outlive seven days, so neither does the SAS.
+        let (_, expiry) = sas_validity(now, Duration::from_secs(30 * 24 * 3600));
+        assert!(expiry < now + Duration::from_secs(7 * 24 * 3600));
+    }
 
     #[test]
     fn the_interval_follows_the_copy_rate_within_bounds() {

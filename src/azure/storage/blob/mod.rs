@@ -4,6 +4,7 @@
 //! stemcell records as 1 KiB page blobs carrying metadata only. Everything here speaks in
 //! container/blob names; URLs stay inside this module.
 
+mod bearer;
 mod copy;
 mod page_blob;
 mod page_writer;
@@ -14,16 +15,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use azure_core::error::ErrorKind;
-use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
-use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, StatusCode, Url};
-use azure_core::time::Duration;
+use azure_core::http::{ClientOptions, StatusCode, Url};
 use azure_storage_blob::models::{
     BlobClientCreateSnapshotResultHeaders, BlobClientGetPropertiesResultHeaders,
 };
 use azure_storage_blob::{BlobServiceClient, BlobServiceClientOptions};
 use futures::TryStreamExt;
 
+use crate::azure::deadline::Deadline;
 use crate::azure::http;
+use crate::azure::retry_delay::Backoff;
+use crate::azure::sdk_retry::SdkRetry;
 use crate::error::{CpiError, CpiResult};
 
 pub use copy::{CopyPolling, CopyState};
@@ -35,8 +37,9 @@ pub use shared_key::SharedKeyPolicy;
 /// CPI's Entra ID credential; Azurite's well-known account in tests).
 pub use super::account::{StorageAccess, StorageAuth};
 
-/// How hard a single request is retried (transport errors, 408/429/500/502/503/504) by the
-/// pipeline, with exponential backoff that honours `Retry-After`.
+/// How hard a single request is retried (failed connections, transport errors,
+/// 408/429/500/502/503/504) by the one retry loop ([`crate::azure::retry`]), with exponential
+/// backoff that honours Azure's `Retry-After` hints up to `max_delay`.
 #[derive(Clone, Debug)]
 pub struct RetrySettings {
     pub max_retries: u32,
@@ -66,6 +69,8 @@ pub struct BlobServiceOptions {
     pub http: Option<reqwest::Client>,
     /// The CPI method being served, named in network failure messages.
     pub cpi_method: Option<&'static str>,
+    /// The CPI method's deadline: no blob request runs, nor is retried, past it.
+    pub deadline: Option<Deadline>,
 }
 
 impl BlobServiceOptions {
@@ -75,6 +80,7 @@ impl BlobServiceOptions {
         Self {
             http: Some(arm.http_client().clone()),
             cpi_method: arm.cpi_method(),
+            deadline: arm.method_deadline(),
             ..Default::default()
         }
     }
@@ -125,32 +131,32 @@ impl BlobService {
                 .map_err(|e| CpiError::cloud(e.to_string()))?,
         };
         let retry = &options.retry;
-        let client_options = ClientOptions {
-            transport: Some(http::SdkTransport::transport(
-                http.clone(),
-                http::Service::BlobStorage,
-            )),
+        let mut client_options = ClientOptions {
             per_try_policies: vec![match &access.auth {
                 StorageAuth::SharedKey(key) => Arc::new(SharedKeyPolicy::new(
                     access.account_name.clone(),
                     key.clone(),
                 ))
                     as Arc<dyn azure_core::http::policies::Policy>,
-                // The SDK's own policy, with the environment's storage scope (the client's
-                // built-in one always asks for the public cloud's).
-                StorageAuth::EntraId(credential) => Arc::new(BearerTokenAuthorizationPolicy::new(
-                    Arc::new(credential.clone()),
-                    [credential.scope()],
-                )),
+                StorageAuth::EntraId(credential) => {
+                    Arc::new(bearer::StorageBearerPolicy::new(credential.clone()))
+                }
             }],
-            retry: RetryOptions::exponential(ExponentialRetryOptions {
-                max_retries: retry.max_retries,
-                initial_delay: to_sdk_duration(retry.initial_delay),
-                max_delay: to_sdk_duration(retry.max_delay),
-                max_total_elapsed: to_sdk_duration(retry.max_total),
-            }),
             ..Default::default()
         };
+        SdkRetry {
+            service: http::Service::BlobStorage,
+            attempts: retry.max_retries.saturating_add(1),
+            backoff: Backoff {
+                initial: retry.initial_delay,
+                max: retry.max_delay,
+            },
+            max_elapsed: Some(retry.max_total),
+            deadline: options.deadline,
+            cpi_method: options.cpi_method,
+            renew_token_on_401: matches!(access.auth, StorageAuth::EntraId(_)),
+        }
+        .install(&mut client_options, http.clone());
         let mut service_options = BlobServiceClientOptions {
             client_options,
             ..Default::default()
@@ -497,13 +503,22 @@ impl BlobService {
 
     /// `Failed to <what> in storage account '<account>': <why>[: <what to change>]`.
     fn failure_of(&self, what: &str, error: &azure_core::Error) -> CpiError {
-        if let Some(failure) = http::connect_failure_in(error) {
-            let method = self
-                .cpi_method
+        let method = || {
+            self.cpi_method
                 .map(|m| format!("CPI method {m}: "))
-                .unwrap_or_default();
+                .unwrap_or_default()
+        };
+        if let Some(failure) = http::connect_failure_in(error) {
             return CpiError::cloud(format!(
-                "{method}Failed to {what} in storage account '{}': {failure}",
+                "{}Failed to {what} in storage account '{}': {failure}",
+                method(),
+                self.account_name
+            ));
+        }
+        if let Some(late) = http::deadline_in(error) {
+            return CpiError::cloud(format!(
+                "{}Failed to {what} in storage account '{}': {late}",
+                method(),
                 self.account_name
             ));
         }
@@ -562,10 +577,6 @@ fn with_causes(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-fn to_sdk_duration(d: std::time::Duration) -> Duration {
-    Duration::try_from(d).unwrap_or(Duration::MAX)
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@
 //!
 //! The wire request is the SDK's `upload_pages` (`PUT <blob>?comp=page`, `Range`,
 //! `x-ms-page-write: update`), Shared Key signed as [`super::SharedKeyPolicy`] signs it, over
-//! one pooled client (connections are reused across calls). Retries follow the service's
-//! [`RetrySettings`]: transport errors and 408/429/500/502/503/504, delays by the one rule of
-//! every Azure call ([`crate::azure::retry_delay`]: Azure's `retry-after-ms` / `Retry-After`
-//! hint, else jittered exponential backoff). A throttling answer (503 ServerBusy, 429, 500
+//! one pooled client (connections are reused across calls). Retries run in the one retry loop
+//! ([`crate::azure::retry`]) within the service's [`RetrySettings`]: failed connections (their
+//! own budget), transport errors and 408/429/500/502/503/504, delays by the one rule of every
+//! Azure call (Azure's `retry-after-ms` / `Retry-After` hint, else jittered exponential
+//! backoff). A throttling answer (503 ServerBusy, 429, 500
 //! OperationTimedOut) pauses every call for the throttled call's delay, counts as one
 //! throttle episode (logged once) that halves the tries allowed in flight, which grow back by
 //! one per window of successes (AIMD; retries of calls already in flight are gated too, so
@@ -24,6 +25,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, StatusCode, Url};
 
 use super::{MAX_PUT_PAGE_BYTES, PAGE_SIZE, RetrySettings, StorageAuth};
+use crate::azure::deadline::Deadline;
+use crate::azure::http::{self, ConnectFailure, Problem, Service};
+use crate::azure::retry::{self, Attempts, Budget, Cause, Stop, Tally, Verdict};
 use crate::azure::retry_delay::{self, Backoff};
 use crate::error::{CpiError, CpiResult};
 
@@ -137,49 +141,27 @@ impl PageWriter {
             )));
         }
         let range = format!("bytes={offset}-{}", offset + len - 1);
-        let started = Instant::now();
-        let mut retries = 0;
-        loop {
-            self.wait_while_paused().await;
-            let permit = self.gate.enter().await;
-            // A pause may have begun while this try waited at the gate.
-            self.wait_while_paused().await;
-            let outcome = self.try_once(&range, len, data.clone()).await;
-            self.gate.leave(permit, outcome.is_ok());
-            let cause = match outcome {
-                Ok(()) => return Ok(()),
-                Err(attempt) => attempt,
-            };
-            let delay = self.retry_delay(retries, &cause);
-            let out_of_budget = match self.deadline {
-                Some(deadline) if cause.throttled => Instant::now() + delay >= deadline,
-                _ => {
-                    retries >= self.retry.max_retries
-                        || started.elapsed() + delay > self.retry.max_total
-                }
-            };
-            if !cause.retriable || out_of_budget {
-                return Err(CpiError::cloud(format!(
-                    "Failed to upload pages {offset}..{} of blob '{}' in storage account '{}': {}",
-                    offset + len,
-                    self.label,
-                    self.account_name,
-                    cause.message
-                )));
-            }
-            retries += 1;
-            if cause.throttled {
-                self.pause_all(delay, &cause.message);
-            }
-            tracing::debug!(
-                url = %self.url,
-                range,
-                retry = retries,
-                cause = %cause.message,
-                delay_ms = delay.as_millis() as u64,
-                "Put Page failed; retrying"
-            );
-            tokio::time::sleep(delay).await;
+        let budget = Budget {
+            attempts: self.retry.max_retries.saturating_add(1),
+            elapsed: Some(self.retry.max_total),
+            backoff: self.backoff(),
+            deadline: self.deadline.map(Deadline::at),
+        };
+        let mut call = PutPage {
+            writer: self,
+            offset,
+            len,
+            range: &range,
+            data: &data,
+            renewed: false,
+        };
+        retry::run(&budget, &mut call).await
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff {
+            initial: self.retry.initial_delay,
+            max: self.retry.max_delay,
         }
     }
 
@@ -219,42 +201,38 @@ impl PageWriter {
 
     async fn try_once(&self, range: &str, len: u64, data: Bytes) -> Result<(), Failure> {
         let bearer = match &self.auth {
-            StorageAuth::EntraId(credential) => {
-                Some(credential.bearer().await.map_err(|e| Failure {
-                    retriable: false,
-                    throttled: false,
-                    retry_after: None,
-                    message: format!("no token for blob storage: {e}"),
-                })?)
-            }
+            StorageAuth::EntraId(credential) => Some(
+                credential
+                    .bearer()
+                    .await
+                    .map_err(|e| Failure::terminal(format!("no token for blob storage: {e}")))?,
+            ),
             StorageAuth::SharedKey(_) => None,
         };
         let headers = self.signed_headers(range, len, bearer.as_ref())?;
         tracing::trace!(url = %self.url, range, "Put Page");
+        let timeout = match self.deadline {
+            Some(deadline) => TRY_TIMEOUT.min(deadline.saturating_duration_since(Instant::now())),
+            None => TRY_TIMEOUT,
+        };
         let response = self
             .client
             .put(self.url.clone())
             .headers(headers)
             .body(data)
-            .timeout(TRY_TIMEOUT)
+            .timeout(timeout)
             .send()
             .await
-            .map_err(|e| Failure {
-                retriable: true,
-                throttled: false,
-                retry_after: None,
-                message: describe_transport(&e),
-            })?;
+            .map_err(|e| self.transport_failure(&e))?;
         let status = response.status();
         if status.is_success() {
             // Read to the end (it is empty) so the connection goes back to the pool: a body
             // left unread, e.g. a chunked one, would close it.
-            return response.bytes().await.map(drop).map_err(|e| Failure {
-                retriable: true,
-                throttled: false,
-                retry_after: None,
-                message: describe_transport(&e),
-            });
+            return response
+                .bytes()
+                .await
+                .map(drop)
+                .map_err(|e| self.transport_failure(&e));
         }
         let retry_after = retry_delay::retry_after(response.headers());
         let code = response
@@ -271,12 +249,47 @@ impl PageWriter {
         {
             message = format!("{message}: {hint}");
         }
+        let cause = if status == StatusCode::UNAUTHORIZED && bearer.is_some() {
+            Some(Cause::Reauthenticated)
+        } else if is_throttled(status, code.as_deref()) {
+            Some(Cause::Throttled { hint: retry_after })
+        } else if is_retriable(status) {
+            Some(Cause::Transient { hint: retry_after })
+        } else {
+            None
+        };
         Err(Failure {
-            retriable: is_retriable(status),
-            throttled: is_throttled(status, code.as_deref()),
-            retry_after,
+            cause,
             message,
+            refused_token: bearer.filter(|_| status == StatusCode::UNAUTHORIZED),
         })
+    }
+
+    /// No answer: a failed connection counts against the connection budget, and an untrusted
+    /// certificate is not retried.
+    fn transport_failure(&self, error: &reqwest::Error) -> Failure {
+        match http::connect_problem(error) {
+            Some(Problem::Network(problem)) => Failure {
+                cause: Some(Cause::Connect),
+                message: problem,
+                refused_token: None,
+            },
+            Some(problem) => Failure::terminal(
+                ConnectFailure {
+                    service: Service::BlobStorage,
+                    host: http::host_of(&self.url),
+                    problem,
+                    attempts: 1,
+                    elapsed_ms: 0,
+                }
+                .to_string(),
+            ),
+            None => Failure {
+                cause: Some(Cause::Transient { hint: None }),
+                message: describe_transport(error),
+                refused_token: None,
+            },
+        }
     }
 
     /// The request's headers with `x-ms-date` and the `Authorization`: `bearer` when given,
@@ -300,30 +313,15 @@ impl PageWriter {
         let authorization = match (bearer, &self.auth) {
             (Some(token), _) => format!("Bearer {}", token.secret()),
             (None, StorageAuth::SharedKey(key)) => {
-                let signature =
-                    azure_core::hmac::hmac_sha256(&string_to_sign, key).map_err(|e| Failure {
-                        retriable: false,
-                        throttled: false,
-                        retry_after: None,
-                        message: format!("cannot sign the request: {e}"),
-                    })?;
+                let signature = azure_core::hmac::hmac_sha256(&string_to_sign, key)
+                    .map_err(|e| Failure::terminal(format!("cannot sign the request: {e}")))?;
                 format!("SharedKey {}:{signature}", self.account_name)
             }
             (None, StorageAuth::EntraId(_)) => {
-                return Err(Failure {
-                    retriable: false,
-                    throttled: false,
-                    retry_after: None,
-                    message: "no token for blob storage".into(),
-                });
+                return Err(Failure::terminal("no token for blob storage".into()));
             }
         };
-        let unusable = |what: &str| Failure {
-            retriable: false,
-            throttled: false,
-            retry_after: None,
-            message: format!("unusable {what} header"),
-        };
+        let unusable = |what: &str| Failure::terminal(format!("unusable {what} header"));
         let mut headers = HeaderMap::with_capacity(8);
         let mut put = |name: &'static str, value: String| -> Result<(), Failure> {
             let value = HeaderValue::try_from(value).map_err(|_| unusable(name))?;
@@ -341,15 +339,6 @@ impl PageWriter {
             self.version.clone(),
         );
         Ok(headers)
-    }
-
-    /// The delay before retry `retries + 1`, by the rule of every Azure call.
-    fn retry_delay(&self, retries: u32, cause: &Failure) -> Duration {
-        let policy = Backoff {
-            initial: self.retry.initial_delay,
-            max: self.retry.max_delay,
-        };
-        retry_delay::delay_before_retry(policy, retries + 1, cause.retry_after)
     }
 }
 
@@ -437,11 +426,115 @@ impl Gate {
 }
 
 struct Failure {
-    retriable: bool,
-    /// The service asked to slow down (503 Server Busy, 429).
-    throttled: bool,
-    retry_after: Option<Duration>,
+    /// Why another try may succeed; `None`: it will not.
+    cause: Option<Cause>,
     message: String,
+    /// The bearer token storage refused (401).
+    refused_token: Option<Secret>,
+}
+
+impl Failure {
+    fn terminal(message: String) -> Self {
+        Self {
+            cause: None,
+            message,
+            refused_token: None,
+        }
+    }
+}
+
+/// One Put Page call as the retry loop drives it. Each try waits out a running pause and
+/// passes the gate; a throttling answer (503 ServerBusy, 429, 500 OperationTimedOut) pauses
+/// every call and is retried until the deadline; a 401 to a token is answered once with a
+/// fresh one.
+struct PutPage<'a> {
+    writer: &'a PageWriter,
+    offset: u64,
+    len: u64,
+    range: &'a str,
+    data: &'a Bytes,
+    renewed: bool,
+}
+
+impl Attempts for PutPage<'_> {
+    type Output = ();
+    type Failure = Failure;
+    type Error = CpiError;
+
+    async fn attempt(&mut self, tally: &Tally) -> Verdict<(), Failure, CpiError> {
+        let writer = self.writer;
+        writer.wait_while_paused().await;
+        let permit = writer.gate.enter().await;
+        // A pause may have begun while this try waited at the gate.
+        writer.wait_while_paused().await;
+        let outcome = writer
+            .try_once(self.range, self.len, self.data.clone())
+            .await;
+        writer.gate.leave(permit, outcome.is_ok());
+        let failure = match outcome {
+            Ok(()) => return Verdict::Done(()),
+            Err(failure) => failure,
+        };
+        match failure.cause {
+            Some(Cause::Reauthenticated) if !self.renewed => {
+                self.renewed = true;
+                if let (Some(token), StorageAuth::EntraId(credential)) =
+                    (&failure.refused_token, &writer.auth)
+                {
+                    credential.reject(token).await;
+                }
+                Verdict::Retry(failure, Cause::Reauthenticated)
+            }
+            Some(Cause::Reauthenticated) | None => {
+                let stop = Stop::Exhausted;
+                Verdict::Fail(self.give_up(Some(failure), stop, tally))
+            }
+            Some(cause) => Verdict::Retry(failure, cause),
+        }
+    }
+
+    fn give_up(&mut self, last: Option<Failure>, stop: Stop, tally: &Tally) -> CpiError {
+        let writer = self.writer;
+        let why = match (last, stop) {
+            (Some(failure), Stop::Exhausted) if failure.cause == Some(Cause::Connect) => {
+                ConnectFailure {
+                    service: Service::BlobStorage,
+                    host: http::host_of(&writer.url),
+                    problem: Problem::Network(failure.message),
+                    attempts: tally.failed_connects,
+                    elapsed_ms: tally.connect_elapsed_ms(),
+                }
+                .to_string()
+            }
+            (Some(failure), Stop::PastDeadline { delay }) => format!(
+                "{} (the next retry would come in {:.1}s, past the call's deadline)",
+                failure.message,
+                delay.as_secs_f64()
+            ),
+            (Some(failure), _) => failure.message,
+            (None, _) => "the call's deadline passed".to_owned(),
+        };
+        CpiError::cloud(format!(
+            "Failed to upload pages {}..{} of blob '{}' in storage account '{}': {why}",
+            self.offset,
+            self.offset + self.len,
+            writer.label,
+            writer.account_name,
+        ))
+    }
+
+    fn describe(&self, failure: &Failure) -> String {
+        format!(
+            "Put Page {} of '{}': {}",
+            self.range, self.writer.label, failure.message
+        )
+    }
+
+    fn before_retry(&mut self, failure: &Failure, cause: Cause, delay: Duration) {
+        if matches!(cause, Cause::Throttled { .. }) {
+            self.writer.pause_all(delay, &failure.message);
+        }
+    }
 }
 
 fn is_retriable(status: StatusCode) -> bool {
@@ -550,20 +643,15 @@ mod tests {
     #[test]
     fn retry_delays_grow_are_capped_and_honour_retry_after() {
         let writer = writer();
-        let plain = Failure {
-            retriable: true,
-            throttled: false,
-            retry_after: None,
-            message: String::new(),
-        };
-        let first = writer.retry_delay(0, &plain);
+        let policy = writer.backoff();
+        let first = retry_delay::delay_before_retry(policy, 1, None);
         assert!(first >= Duration::from_millis(250) && first <= Duration::from_millis(500));
-        assert!(writer.retry_delay(30, &plain) <= Duration::from_secs(20));
-        let asked = Failure {
-            retry_after: Some(Duration::from_millis(300)),
-            ..plain
-        };
-        assert_eq!(writer.retry_delay(3, &asked), Duration::from_millis(300));
+        assert!(retry_delay::delay_before_retry(policy, 31, None) <= Duration::from_secs(20));
+        let asked = Some(Duration::from_millis(300));
+        assert_eq!(
+            retry_delay::delay_before_retry(policy, 4, asked),
+            Duration::from_millis(300)
+        );
         assert!(is_retriable(StatusCode::SERVICE_UNAVAILABLE));
         assert!(!is_retriable(StatusCode::FORBIDDEN));
         assert!(is_throttled(

@@ -21,23 +21,28 @@ pub struct BlobReadSas<'a> {
     pub account_name: &'a str,
     pub container: &'a str,
     pub blob: &'a str,
+    /// Valid from (`st`): a little in the past, for the service's clock.
+    pub start: OffsetDateTime,
     pub expiry: OffsetDateTime,
 }
 
 impl BlobReadSas<'_> {
     /// `blob_url` with the signed SAS query appended.
     pub fn sign_url(&self, blob_url: &Url, account_key: &Secret) -> CpiResult<Url> {
+        let start = expiry_text(self.start)?;
         let expiry = expiry_text(self.expiry)?;
-        let signature = azure_core::hmac::hmac_sha256(&self.string_to_sign(&expiry), account_key)
-            .map_err(|e| {
-            CpiError::cloud(format!(
-                "Cannot sign a SAS for storage account '{}': {e}",
-                self.account_name
-            ))
-        })?;
+        let signature =
+            azure_core::hmac::hmac_sha256(&self.string_to_sign(&start, &expiry), account_key)
+                .map_err(|e| {
+                    CpiError::cloud(format!(
+                        "Cannot sign a SAS for storage account '{}': {e}",
+                        self.account_name
+                    ))
+                })?;
         let mut url = blob_url.clone();
         url.query_pairs_mut()
             .append_pair("sv", SAS_VERSION)
+            .append_pair("st", &start)
             .append_pair("se", &expiry)
             .append_pair("sr", "b")
             .append_pair("sp", "r")
@@ -48,14 +53,14 @@ impl BlobReadSas<'_> {
     /// The service SAS string-to-sign (versions 2018-11-09 to 2020-10-02): permissions, start,
     /// expiry, canonical resource, identifier, IP, protocol, version, resource, snapshot time,
     /// then the five response-header overrides; unused fields stay empty.
-    fn string_to_sign(&self, expiry: &str) -> String {
+    fn string_to_sign(&self, start: &str, expiry: &str) -> String {
         let resource = format!(
             "/blob/{}/{}/{}",
             self.account_name, self.container, self.blob
         );
         [
             "r",
-            "",
+            start,
             expiry,
             &resource,
             "",
@@ -95,9 +100,10 @@ impl BlobReadSas<'_> {
     /// `blob_url` with a read-only user delegation SAS: signed with a key the storage service
     /// derived for the CPI's Entra ID identity, so no account key is involved.
     pub fn sign_url_with_delegation(&self, blob_url: &Url, key: &DelegationKey) -> CpiResult<Url> {
+        let start = expiry_text(self.start)?;
         let expiry = expiry_text(self.expiry)?;
         let signature = azure_core::hmac::hmac_sha256(
-            &self.delegation_string_to_sign(&expiry, key),
+            &self.delegation_string_to_sign(&start, &expiry, key),
             &key.value,
         )
         .map_err(|e| {
@@ -109,6 +115,7 @@ impl BlobReadSas<'_> {
         let mut url = blob_url.clone();
         url.query_pairs_mut()
             .append_pair("sv", DELEGATION_SAS_VERSION)
+            .append_pair("st", &start)
             .append_pair("se", &expiry)
             .append_pair("sr", "b")
             .append_pair("sp", "r")
@@ -127,14 +134,14 @@ impl BlobReadSas<'_> {
     /// resource, the six key fields, authorized and unauthorized object ids, correlation id,
     /// IP, protocol, version, resource, snapshot time, encryption scope, then the five
     /// response-header overrides; unused fields stay empty.
-    fn delegation_string_to_sign(&self, expiry: &str, key: &DelegationKey) -> String {
+    fn delegation_string_to_sign(&self, start: &str, expiry: &str, key: &DelegationKey) -> String {
         let resource = format!(
             "/blob/{}/{}/{}",
             self.account_name, self.container, self.blob
         );
         [
             "r",
-            "",
+            start,
             expiry,
             &resource,
             &key.signed_oid,
@@ -162,7 +169,7 @@ impl BlobReadSas<'_> {
     }
 }
 
-/// `YYYY-MM-DDThh:mm:ssZ`: whole seconds, as the service compares it.
+/// `YYYY-MM-DDThh:mm:ssZ`: whole seconds, as the service compares it (start and expiry).
 pub(super) fn expiry_text(expiry: OffsetDateTime) -> CpiResult<String> {
     expiry
         .to_offset(time::UtcOffset::UTC)
@@ -183,6 +190,7 @@ mod tests {
             account_name: "myaccount",
             container: "stemcell",
             blob: "bosh-stemcell-1.vhd",
+            start: datetime!(2026-12-01 09:55:00 UTC),
             expiry: datetime!(2026-12-01 10:30:15.5 UTC),
         }
     }
@@ -192,8 +200,8 @@ mod tests {
         let expiry = expiry_text(sas().expiry).unwrap();
         assert_eq!(expiry, "2026-12-01T10:30:15Z");
         assert_eq!(
-            sas().string_to_sign(&expiry),
-            "r\n\n2026-12-01T10:30:15Z\n/blob/myaccount/stemcell/bosh-stemcell-1.vhd\n\n\n\n2018-11-09\nb\n\n\n\n\n\n"
+            sas().string_to_sign("2026-12-01T09:55:00Z", &expiry),
+            "r\n2026-12-01T09:55:00Z\n2026-12-01T10:30:15Z\n/blob/myaccount/stemcell/bosh-stemcell-1.vhd\n\n\n\n2018-11-09\nb\n\n\n\n\n\n"
         );
     }
 
@@ -213,12 +221,15 @@ mod tests {
                 .unwrap();
         let signed = sas().sign_url(&url, &key).unwrap();
         let pairs: Vec<(String, String)> = signed.query_pairs().into_owned().collect();
+        let start = "2026-12-01T09:55:00Z";
         let expiry = "2026-12-01T10:30:15Z";
-        let signature = azure_core::hmac::hmac_sha256(&sas().string_to_sign(expiry), &key).unwrap();
+        let signature =
+            azure_core::hmac::hmac_sha256(&sas().string_to_sign(start, expiry), &key).unwrap();
         assert_eq!(
             pairs,
             [
                 ("sv", SAS_VERSION),
+                ("st", start),
                 ("se", expiry),
                 ("sr", "b"),
                 ("sp", "r"),
@@ -240,11 +251,12 @@ mod tests {
             signed_version: "2026-06-06".into(),
             value: Secret::new("a2V5"),
         };
-        let text = sas().delegation_string_to_sign("2026-12-01T10:30:15Z", &key);
+        let text =
+            sas().delegation_string_to_sign("2026-12-01T09:55:00Z", "2026-12-01T10:30:15Z", &key);
         assert_eq!(text.split('\n').count(), 24);
         assert_eq!(
             text,
-            "r\n\n2026-12-01T10:30:15Z\n/blob/myaccount/stemcell/bosh-stemcell-1.vhd\noid\ntid\n2026-12-01T10:00:00Z\n2026-12-02T10:00:00Z\nb\n2026-06-06\n\n\n\n\n\n2020-12-06\nb\n\n\n\n\n\n\n"
+            "r\n2026-12-01T09:55:00Z\n2026-12-01T10:30:15Z\n/blob/myaccount/stemcell/bosh-stemcell-1.vhd\noid\ntid\n2026-12-01T10:00:00Z\n2026-12-02T10:00:00Z\nb\n2026-06-06\n\n\n\n\n\n2020-12-06\nb\n\n\n\n\n\n\n"
         );
         let url = Url::parse("https://myaccount.blob.core.windows.net/stemcell/x.vhd").unwrap();
         let signed = sas().sign_url_with_delegation(&url, &key).unwrap();
@@ -252,7 +264,7 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "sv", "se", "sr", "sp", "skoid", "sktid", "skt", "ske", "sks", "skv", "sig"
+                "sv", "st", "se", "sr", "sp", "skoid", "sktid", "skt", "ske", "sks", "skv", "sig"
             ]
         );
     }
