@@ -146,6 +146,7 @@ fn base_settings(arm_base: &str, imds_token_url: &str) -> AzureSettings {
         cpi_method: None,
         storage_authentication: Default::default(),
         storage_audience: None,
+        disk_audience: None,
     }
 }
 

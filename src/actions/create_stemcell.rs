@@ -20,10 +20,11 @@ use serde_json::{Map, Value};
 
 use super::abandoned_uploads::remove_abandoned_uploads;
 use super::azure::Azure;
+use super::disk_staging::create_version_through_disk;
 use crate::azure::ResourcePath;
 use crate::azure::compute::Tags;
 use crate::azure::compute::gallery::{
-    GalleryImageVersion, ImageDefinitionSpec, ImageVersionSpec, PublishingSettings,
+    GalleryImageVersion, ImageDefinitionSpec, ImageVersionSpec, PublishingSettings, VersionSource,
     SOURCE_BLOB_METADATA, add_stemcell_reference, check_existing_version, gallery_blob_metadata,
     image_definition_body, image_version_body, is_referenced_by,
     version_location_from_blob_metadata, version_tags, version_tags_patch,
@@ -80,12 +81,7 @@ async fn upload_vhd(
     cid: &StemcellCid,
     metadata: &HashMap<String, String>,
 ) -> CpiResult<()> {
-    let options = UploadOptions {
-        parallelism: azure.config.parallel_upload_thread_num,
-        max_zero_gap_bytes: azure.config.stemcell_upload_max_zero_gap_bytes,
-        deadline: Some(azure.deadline.instant()),
-        ..UploadOptions::default()
-    };
+    let options = upload_options(azure);
     let blob = cid.blob_name();
     let upload = upload_stemcell_vhd(
         image_path,
@@ -115,6 +111,17 @@ async fn upload_vhd(
         "stemcell uploaded"
     );
     Ok(())
+}
+
+/// How a stemcell VHD is streamed: the configured parallelism and zero gaps, retrying throttled
+/// calls until the call's deadline.
+pub(super) fn upload_options(azure: &Azure<'_>) -> UploadOptions {
+    UploadOptions {
+        parallelism: azure.config.parallel_upload_thread_num,
+        max_zero_gap_bytes: azure.config.stemcell_upload_max_zero_gap_bytes,
+        deadline: Some(azure.deadline.instant()),
+        ..UploadOptions::default()
+    }
 }
 
 /// The name of the stemcell blob `uri` addresses in `blobs`' account, or None for a blob
@@ -395,8 +402,6 @@ async fn create_gallery_stemcell(
         return Ok(Value::String(cid.to_string()));
     }
 
-    upload_vhd(azure, image_path, &blobs, &cid, &blob_metadata).await?;
-    let blob_uri = blobs.blob_url(STEMCELL_CONTAINER, &cid.blob_name());
     let stemcell = GalleryStemcell {
         gallery,
         definition: &definition,
@@ -404,6 +409,22 @@ async fn create_gallery_stemcell(
         cid: &cid,
         sha256: &sha256,
     };
+    // An account reached with Entra ID gets no VHD source (see `image_version_body`).
+    if blobs.uses_entra_id() {
+        create_version_through_disk(
+            azure,
+            &blobs,
+            &stemcell,
+            location,
+            image_path,
+            cloud_properties,
+            &metadata,
+        )
+        .await?;
+        return Ok(Value::String(cid.to_string()));
+    }
+    upload_vhd(azure, image_path, &blobs, &cid, &blob_metadata).await?;
+    let blob_uri = blobs.blob_url(STEMCELL_CONTAINER, &cid.blob_name());
     let created = create_image_version(
         azure,
         &stemcell,
@@ -445,21 +466,38 @@ pub(super) async fn create_image_version(
     metadata: &Tags,
     blob_uri: &str,
 ) -> CpiResult<()> {
-    let GalleryStemcell {
-        gallery,
-        definition,
-        version_path,
-        cid,
-        ..
-    } = stemcell;
-    ensure_image_definition(azure, gallery, definition, location, cloud_properties).await?;
+    ensure_image_definition(
+        azure,
+        stemcell.gallery,
+        stemcell.definition,
+        location,
+        cloud_properties,
+    )
+    .await?;
     let account = default_storage_account(azure).await?;
+    let source = VersionSource::Vhd {
+        storage_account_id: account.id,
+        blob_uri: blob_uri.to_string(),
+    };
+    put_image_version(azure, stemcell, location, metadata, source).await
+}
+
+/// PUTs the version from `source` (its definition exists) and registers the CID on it.
+pub(super) async fn put_image_version(
+    azure: &Azure<'_>,
+    stemcell: &GalleryStemcell<'_>,
+    location: &str,
+    metadata: &Tags,
+    source: VersionSource,
+) -> CpiResult<()> {
+    let GalleryStemcell {
+        version_path, cid, ..
+    } = stemcell;
     let publishing = gallery_publishing(azure)?;
     let spec = ImageVersionSpec {
         location: location.to_string(),
         tags: version_tags(metadata, cid.as_str()),
-        storage_account_id: account.id,
-        blob_uri: blob_uri.to_string(),
+        source,
         replica_count: publishing.effective_replica_count(),
         target_regions: publishing.target_regions(location),
         replication_mode: publishing.replication_mode,
@@ -487,7 +525,7 @@ pub(super) async fn create_image_version(
     add_reference(azure, stemcell, None).await
 }
 
-async fn ensure_image_definition(
+pub(super) async fn ensure_image_definition(
     azure: &Azure<'_>,
     gallery: &str,
     definition: &str,

@@ -16,6 +16,7 @@ mod delete_snapshot;
 mod delete_stemcell;
 mod delete_vm;
 mod detach_disk;
+mod disk_staging;
 mod gallery_image;
 mod get_disks;
 mod has_disk;

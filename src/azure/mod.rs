@@ -57,6 +57,7 @@ pub mod storage;
 #[cfg(test)]
 mod tests;
 
+pub use auth::DISK_AUDIENCE;
 pub use arm::{ApiKind, ArmClient, Deleted, PostSafety, ResourcePath};
 pub use deadline::Deadline;
 pub use error::{Error, ErrorDetail, Result};

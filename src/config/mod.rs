@@ -398,6 +398,7 @@ impl AzureConfig {
             cpi_method: None,
             storage_authentication: self.storage_authentication,
             storage_audience: self.endpoints.storage_audience.clone(),
+            disk_audience: self.endpoints.disk_audience.clone(),
         }
     }
 

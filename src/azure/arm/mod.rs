@@ -72,6 +72,8 @@ struct Inner {
     storage_authentication: StorageAuthentication,
     /// Tokens for blob storage from the same credential; `None` where storage takes none.
     storage_credential: Option<AudienceCredential>,
+    /// Tokens for managed disk upload URLs, from the same credential.
+    disk_credential: Option<AudienceCredential>,
 }
 
 /// Cheap to clone; every clone shares the connection pool and the token.
@@ -121,6 +123,11 @@ impl ArmClient {
             .as_deref()
             .map(|audience| AudienceCredential::new(settings, http.clone(), audience))
             .transpose()?;
+        let disk_credential = settings
+            .disk_audience
+            .as_deref()
+            .map(|audience| AudienceCredential::new(settings, http.clone(), audience))
+            .transpose()?;
         let timings = poll_timings_for(&base, &settings.timings);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -135,6 +142,7 @@ impl ArmClient {
                 cpi_method: settings.cpi_method,
                 storage_authentication: settings.storage_authentication,
                 storage_credential,
+                disk_credential,
             }),
         })
     }
@@ -161,6 +169,11 @@ impl ArmClient {
     /// The credential's tokens for blob storage; `None` on clouds whose storage takes none.
     pub fn storage_credential(&self) -> Option<AudienceCredential> {
         self.inner.storage_credential.clone()
+    }
+
+    /// The credential's tokens for managed disk upload URLs; `None` on clouds without them.
+    pub fn disk_credential(&self) -> Option<AudienceCredential> {
+        self.inner.disk_credential.clone()
     }
 
     /// Blob service options on this client's HTTP stack, naming the same CPI method.

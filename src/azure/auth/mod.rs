@@ -22,6 +22,11 @@ use super::deadline::Deadline;
 use super::error::{Error, Result};
 use super::settings::{Authority, AzureSettings, CredentialSettings};
 
+/// The resource id of managed disk uploads and downloads with `dataAccessAuthMode:
+/// AzureActiveDirectory` ("Secure downloads and uploads with Microsoft Entra ID"). The
+/// service compares the token's audience with this exact value, trailing slash included.
+pub const DISK_AUDIENCE: &str = "https://disk.azure.com/";
+
 /// A bearer token and when it expires.
 #[derive(Clone)]
 struct Token {
@@ -169,7 +174,7 @@ impl AudienceCredential {
 
     /// `<audience>/.default`, the scope of a v2 token request for it.
     pub fn scope(&self) -> String {
-        format!("{}/.default", self.audience.trim_end_matches('/'))
+        scope_for(&self.audience)
     }
 
     /// A token for the audience (from the cache while it is fresh).
@@ -202,6 +207,18 @@ impl TokenCredential for AudienceCredential {
             + azure_core::time::Duration::try_from(left).unwrap_or_default();
         Ok(AccessToken::new(secret, expires_on))
     }
+}
+
+/// The v2 scope of `audience`: `<audience without trailing slash>/.default`, except for the
+/// managed disk audience, which keeps its slash (`https://disk.azure.com//.default`): the
+/// disk service accepts only tokens whose audience is `https://disk.azure.com/` exactly, and
+/// Entra ID issues that audience only for this scope (AzCopy's `ManagedDiskScope`, the Azure
+/// SDKs' challenge policies).
+pub(crate) fn scope_for(audience: &str) -> String {
+    if audience == DISK_AUDIENCE {
+        return format!("{audience}/.default");
+    }
+    format!("{}/.default", audience.trim_end_matches('/'))
 }
 
 /// Shared by every source: what an `expires_in` field holds (AAD v1 and IMDS send a string).

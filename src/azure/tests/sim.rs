@@ -38,6 +38,7 @@ fn settings(sim: &SimHandle, credential: CredentialSettings) -> AzureSettings {
         cpi_method: None,
         storage_authentication: Default::default(),
         storage_audience: None,
+        disk_audience: None,
     }
 }
 

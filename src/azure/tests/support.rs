@@ -357,6 +357,7 @@ pub(super) fn imds_settings(arm_base: &str, token_base: &str) -> AzureSettings {
         cpi_method: None,
         storage_authentication: Default::default(),
         storage_audience: None,
+        disk_audience: None,
     }
 }
 

@@ -24,17 +24,23 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, StatusCode, Url};
 
 use super::{MAX_PUT_PAGE_BYTES, PAGE_SIZE, RetrySettings, StorageAuth};
+use crate::azure::auth::AudienceCredential;
 use crate::azure::retry_delay::{self, Backoff};
 use crate::error::{CpiError, CpiResult};
 
 /// One try may take this long (a 4 MiB call at 1 MiB/s takes 4 s).
 const TRY_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Writes pages of one page blob.
+/// Writes pages of one page blob: a blob of a storage account, or the upload URL of a managed
+/// disk created for upload (a page blob behind a SAS, written with a bearer token too).
 pub struct PageWriter {
     client: Client,
-    /// The blob's URL with `?comp=page`.
+    /// The blob's URL with `?comp=page` (and, for a disk's upload URL, its SAS: never logged).
     url: Url,
+    /// The URL without its query, for logs.
+    log_url: String,
+    /// `Some(name)` when writing a managed disk's upload URL.
+    disk: Option<String>,
     /// `/<account><path>\ncomp:page`, the end of every string to sign.
     canonical_resource: String,
     account_name: String,
@@ -59,7 +65,7 @@ pub struct PageWriter {
 impl std::fmt::Debug for PageWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PageWriter")
-            .field("url", &self.url.as_str())
+            .field("url", &self.log_url)
             .field("account_key", &"<redacted>")
             .finish()
     }
@@ -88,6 +94,8 @@ impl PageWriter {
         Ok(Self {
             client,
             canonical_resource: format!("/{account_name}{}\ncomp:page", url.path()),
+            log_url: without_query(&url),
+            disk: None,
             url,
             account_name: account_name.to_owned(),
             auth: auth.clone(),
@@ -99,6 +107,36 @@ impl PageWriter {
             gate: Gate::new(DEFAULT_TRIES_IN_FLIGHT),
             deadline: None,
         })
+    }
+
+    /// Writes the upload URL of managed disk `disk_name`: `access_sas` as `beginGetAccess`
+    /// answered it, each call with a bearer token for the disk audience (`credential`), as a
+    /// disk with `dataAccessAuthMode: AzureActiveDirectory` demands besides the SAS.
+    pub(crate) fn for_disk_upload(
+        access_sas: &Url,
+        disk_name: &str,
+        credential: AudienceCredential,
+        version: &str,
+        retry: &RetrySettings,
+        client: Client,
+    ) -> CpiResult<Self> {
+        let label = format!("managed disk '{disk_name}'");
+        if access_sas.scheme() != "https" {
+            return Err(CpiError::cloud(format!(
+                "The upload URL of {label} is not https: Microsoft Entra ID tokens are sent over https only"
+            )));
+        }
+        let mut writer = Self::new(
+            access_sas,
+            label,
+            "",
+            &StorageAuth::EntraId(credential),
+            version,
+            retry,
+            client,
+        )?;
+        writer.disk = Some(disk_name.to_owned());
+        Ok(writer)
     }
 
     /// Throttled calls keep retrying until `deadline` (the CPI method's); without one they
@@ -159,11 +197,16 @@ impl PageWriter {
                 }
             };
             if !cause.retriable || out_of_budget {
+                let target = match &self.disk {
+                    Some(_) => format!("the upload URL of {}", self.label),
+                    None => format!(
+                        "blob '{}' in storage account '{}'",
+                        self.label, self.account_name
+                    ),
+                };
                 return Err(CpiError::cloud(format!(
-                    "Failed to upload pages {offset}..{} of blob '{}' in storage account '{}': {}",
+                    "Failed to upload pages {offset}..{} of {target}: {}",
                     offset + len,
-                    self.label,
-                    self.account_name,
                     cause.message
                 )));
             }
@@ -172,7 +215,7 @@ impl PageWriter {
                 self.pause_all(delay, &cause.message);
             }
             tracing::debug!(
-                url = %self.url,
+                url = %self.log_url,
                 range,
                 retry = retries,
                 cause = %cause.message,
@@ -230,7 +273,7 @@ impl PageWriter {
             StorageAuth::SharedKey(_) => None,
         };
         let headers = self.signed_headers(range, len, bearer.as_ref())?;
-        tracing::trace!(url = %self.url, range, "Put Page");
+        tracing::trace!(url = %self.log_url, range, "Put Page");
         let response = self
             .client
             .put(self.url.clone())
@@ -267,8 +310,11 @@ impl PageWriter {
             None => format!("HTTP {}", status.as_u16()),
         };
         let entra_id = matches!(self.auth, StorageAuth::EntraId(_));
-        if let Some(hint) = super::authorization_hint(code.as_deref(), &self.account_name, entra_id)
-        {
+        let hint = match &self.disk {
+            Some(disk) => disk_upload_hint(status, disk),
+            None => super::authorization_hint(code.as_deref(), &self.account_name, entra_id),
+        };
+        if let Some(hint) = hint {
             message = format!("{message}: {hint}");
         }
         Err(Failure {
@@ -351,6 +397,25 @@ impl PageWriter {
         };
         retry_delay::delay_before_retry(policy, retries + 1, cause.retry_after)
     }
+}
+
+/// What to do about a refused write to a disk's upload URL. The upload needs the data action
+/// `Microsoft.Compute/disks/upload/action`, which no `Actions` wildcard such as Contributor's
+/// grants ("Secure downloads and uploads with Microsoft Entra ID": the built-in role Data
+/// Operator for Managed Disks holds it).
+fn disk_upload_hint(status: StatusCode, disk: &str) -> Option<String> {
+    matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN).then(|| {
+        format!(
+            "the CPI's identity may not upload to managed disk '{disk}': give it the data action Microsoft.Compute/disks/upload/action (the built-in role Data Operator for Managed Disks) on the default resource group"
+        )
+    })
+}
+
+/// The URL without its query (a SAS is secret).
+fn without_query(url: &Url) -> String {
+    let mut bare = url.clone();
+    bare.set_query(None);
+    bare.to_string()
 }
 
 /// Without [`PageWriter::set_max_tries_in_flight`]: the Ruby CPI's upload threads.
