@@ -700,8 +700,8 @@ fn delete_vm_of_an_unmanaged_vm_in_a_keyless_account_deletes_its_blobs_without_k
     );
 }
 
-/// With a managed identity, the storage token comes from IMDS for the storage resource, as
-/// the ARM token does for ARM.
+/// With a managed identity, the storage and disk upload tokens come from IMDS for their
+/// resources, as the ARM token does for ARM.
 #[test]
 fn a_managed_identity_gets_its_storage_token_from_imds() {
     let Some(env) = start(FrontOptions {
@@ -718,6 +718,7 @@ fn a_managed_identity_gets_its_storage_token_from_imds() {
         azure.remove("client_secret");
         azure.insert("credentials_source".into(), json!("managed_identity"));
         azure.insert("storage_account_name".into(), json!(ACCOUNT_NAME));
+        azure.insert("compute_gallery_name".into(), json!(GALLERY));
         azure["endpoints"]["ca_cert"] = json!(cas);
         azure["endpoints"]["managed_identity"] = json!(imds);
     });
@@ -740,10 +741,9 @@ fn a_managed_identity_gets_its_storage_token_from_imds() {
                 .map(|(_, v)| v)
         })
         .collect();
-    assert!(
-        resources.iter().any(|r| r == "https://storage.azure.com/"),
-        "{resources:?}"
-    );
+    for resource in ["https://storage.azure.com/", "https://disk.azure.com/"] {
+        assert!(resources.iter().any(|r| r == resource), "{resources:?}");
+    }
     assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
     assert_eq!(env.blob_requests(Auth::SharedKey), 0);
     assert!(env.blob_requests(Auth::Bearer) > 0);

@@ -24,9 +24,10 @@ use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req, now_rfc3339};
 use crate::state::Sim;
 
-/// `uploadSizeBytes` bounds from the spec: 20 MiB and 32 TiB, each plus the 512-byte footer.
-const MIN_UPLOAD_BYTES: i64 = 20 * 1024 * 1024 + 512;
-const MAX_UPLOAD_BYTES: i64 = 32 * 1024 * 1024 * 1024 * 1024 + 512;
+/// `uploadSizeBytes` bounds as the spec states them: 20972032 ("20 MiB + 512 bytes for the VHD
+/// footer") and 35183298347520 (which it calls 32 TiB + 512; it is 32767 GiB + 512).
+const MIN_UPLOAD_BYTES: i64 = 20_972_032;
+const MAX_UPLOAD_BYTES: i64 = 35_183_298_347_520;
 pub(crate) const READY_TO_UPLOAD: &str = "ReadyToUpload";
 pub(crate) const ACTIVE_UPLOAD: &str = "ActiveUpload";
 

@@ -19,9 +19,10 @@ use crate::error::{CpiError, CpiResult};
 
 /// Bytes of a VHD footer, included in `uploadSizeBytes`.
 pub(crate) const VHD_FOOTER_BYTES: u64 = 512;
-/// The spec's bounds of `uploadSizeBytes`: 20 MiB and 32 TiB, each plus the footer.
+/// The spec's bounds of `uploadSizeBytes`: 20 MiB and (as it says) 32 TiB, each plus the
+/// footer; its upper figure, 35183298347520, is 32767 GiB + 512.
 pub(crate) const MIN_UPLOAD_BYTES: u64 = 20 * 1024 * 1024 + VHD_FOOTER_BYTES;
-pub(crate) const MAX_UPLOAD_BYTES: u64 = 32 * 1024 * 1024 * 1024 * 1024 + VHD_FOOTER_BYTES;
+pub(crate) const MAX_UPLOAD_BYTES: u64 = 32_767 * 1024 * 1024 * 1024 + VHD_FOOTER_BYTES;
 /// The staging disk's SKU: it lives for one upload and one image version copy.
 const STAGING_SKU: &str = "Standard_LRS";
 
@@ -48,7 +49,7 @@ pub(crate) fn upload_disk_body(spec: &UploadDiskSpec) -> CpiResult<Value> {
     let size = spec.upload_size_bytes;
     if !(MIN_UPLOAD_BYTES..=MAX_UPLOAD_BYTES).contains(&size) || !size.is_multiple_of(512) {
         return Err(CpiError::cloud(format!(
-            "The stemcell's root.vhd is {size} bytes: a managed disk upload takes a VHD of {MIN_UPLOAD_BYTES} to {MAX_UPLOAD_BYTES} bytes (20 MiB to 32 TiB plus the 512-byte footer), in whole 512-byte pages"
+            "The stemcell's root.vhd is {size} bytes: a managed disk upload takes a VHD of {MIN_UPLOAD_BYTES} to {MAX_UPLOAD_BYTES} bytes (20 MiB to 32767 GiB, plus the 512-byte footer), in whole 512-byte pages"
         )));
     }
     Ok(json!({
@@ -146,7 +147,7 @@ mod tests {
             MAX_UPLOAD_BYTES + 512,
         ] {
             let message = upload_disk_body(&spec(size)).unwrap_err().to_string();
-            assert!(message.contains("20 MiB to 32 TiB"), "{message}");
+            assert!(message.contains("20 MiB to 32767 GiB"), "{message}");
         }
     }
 
