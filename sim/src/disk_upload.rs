@@ -66,7 +66,9 @@ pub(crate) fn grant_access(
     if access != "Write" {
         return Err(ArmError::bad_request(
             "OperationNotAllowed",
-            format!("azure-sim models disk access for uploads only (access 'Write'), not '{access}'."),
+            format!(
+                "azure-sim models disk access for uploads only (access 'Write'), not '{access}'."
+            ),
         ));
     }
     match upload_state(&item.body) {
@@ -110,7 +112,11 @@ pub(crate) fn revoke_access(store: &mut Store, item: &Stored) -> ActionResult {
         && let Some(stored) = store.get_mut(&item.id)
     {
         props_mut(&mut stored.body).remove("diskState");
-        if let Some(upload) = stored.hidden.get_mut("upload").and_then(Value::as_object_mut) {
+        if let Some(upload) = stored
+            .hidden
+            .get_mut("upload")
+            .and_then(Value::as_object_mut)
+        {
             upload.remove("sig");
         }
     }
@@ -201,7 +207,10 @@ pub(crate) fn put_page(sim: &Sim, req: &Req) -> Reply {
         upload["footerWritten"] = json!(cookie == Some(VHD_COOKIE));
     }
     Reply::empty(StatusCode::CREATED)
-        .header("ETag", format!("\"0x{:X}\"", upload["puts"].as_u64().unwrap_or(0)))
+        .header(
+            "ETag",
+            format!("\"0x{:X}\"", upload["puts"].as_u64().unwrap_or(0)),
+        )
         .header(
             "Last-Modified",
             httpdate::fmt_http_date(std::time::SystemTime::now()),
@@ -209,7 +218,9 @@ pub(crate) fn put_page(sim: &Sim, req: &Req) -> Reply {
         .header("x-ms-request-id", uuid::Uuid::new_v4().to_string())
         .header(
             "x-ms-version",
-            req.header("x-ms-version").unwrap_or("2018-03-28").to_owned(),
+            req.header("x-ms-version")
+                .unwrap_or("2018-03-28")
+                .to_owned(),
         )
         .header("x-ms-blob-sequence-number", "0")
         .header("x-ms-request-server-encrypted", "true")

@@ -19,7 +19,11 @@ fn path(sim: &TestSim, rest: &str, v: &str) -> String {
 /// A token of the sim's identity for `scope`.
 async fn token(sim: &TestSim, scope: &str) -> String {
     let c = sim.handle.config().clone();
-    let url = format!("{}/{}/oauth2/v2.0/token", sim.handle.base_url(), c.tenant_id);
+    let url = format!(
+        "{}/{}/oauth2/v2.0/token",
+        sim.handle.base_url(),
+        c.tenant_id
+    );
     let answer: Value = sim
         .client
         .post(url)
@@ -83,7 +87,11 @@ async fn gallery_definition(sim: &TestSim) -> String {
             .status
             .is_success()
     );
-    let d = path(sim, "Microsoft.Compute/galleries/gal/images/ubuntu", GALLERY);
+    let d = path(
+        sim,
+        "Microsoft.Compute/galleries/gal/images/ubuntu",
+        GALLERY,
+    );
     let r = sim.put(&d, &json!({"location": "eastus", "properties": {"identifier": {"publisher": "bosh", "offer": "ubuntu", "sku": "gen1"}, "osType": "Linux", "osState": "Generalized", "hyperVGeneration": "V1"}})).await;
     assert!(r.status.is_success(), "{}", r.body);
     sim.wait_async(&r).await;
@@ -149,7 +157,10 @@ async fn an_upload_disk_goes_through_azures_upload_states() {
         .to_owned();
     let done = finish(&sim, &accepted).await;
     assert_eq!(done.status, StatusCode::OK);
-    let url = done.body["accessSAS"].as_str().expect("accessSAS").to_owned();
+    let url = done.body["accessSAS"]
+        .as_str()
+        .expect("accessSAS")
+        .to_owned();
     assert_eq!(url, in_status);
     assert!(url.contains("&sig="), "{url}");
     assert_eq!(disk_state(&sim, &disk).await, "ActiveUpload");
@@ -275,5 +286,8 @@ async fn a_gallery_version_from_a_vhd_in_a_keyless_account_is_refused() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert_eq!(r.code(), "InvalidParameter");
     let message = r.body["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("does not allow Shared Key access"), "{message}");
+    assert!(
+        message.contains("does not allow Shared Key access"),
+        "{message}"
+    );
 }

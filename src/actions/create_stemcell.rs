@@ -24,9 +24,9 @@ use super::disk_staging::create_version_through_disk;
 use crate::azure::ResourcePath;
 use crate::azure::compute::Tags;
 use crate::azure::compute::gallery::{
-    GalleryImageVersion, ImageDefinitionSpec, ImageVersionSpec, PublishingSettings, VersionSource,
-    SOURCE_BLOB_METADATA, add_stemcell_reference, check_existing_version, gallery_blob_metadata,
-    image_definition_body, image_version_body, is_referenced_by,
+    GalleryImageVersion, ImageDefinitionSpec, ImageVersionSpec, PublishingSettings,
+    SOURCE_BLOB_METADATA, VersionSource, add_stemcell_reference, check_existing_version,
+    gallery_blob_metadata, image_definition_body, image_version_body, is_referenced_by,
     version_location_from_blob_metadata, version_tags, version_tags_patch,
 };
 use crate::azure::compute::image::{

@@ -25,8 +25,7 @@ use serde_json::{Map, Value};
 
 use super::azure::Azure;
 use super::create_stemcell::{
-    GalleryStemcell, STEMCELL_CONTAINER, ensure_image_definition, put_image_version,
-    upload_options,
+    GalleryStemcell, STEMCELL_CONTAINER, ensure_image_definition, put_image_version, upload_options,
 };
 use crate::azure::compute::disk_upload::{
     AccessUri, UploadDiskSpec, grant_write_body, staging_disk_name, upload_disk_body,
@@ -90,7 +89,11 @@ pub(super) async fn create_version_through_disk(
     tags.extend(bosh_tags());
     let staged = Mutex::new(Staged::default());
     let mark = |step: fn(&mut Staged)| {
-        step(&mut staged.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        step(
+            &mut staged
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
     };
 
     let open = |vhd_size: u64| {

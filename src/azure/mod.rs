@@ -57,8 +57,8 @@ pub mod storage;
 #[cfg(test)]
 mod tests;
 
-pub use auth::DISK_AUDIENCE;
 pub use arm::{ApiKind, ArmClient, Deleted, PostSafety, ResourcePath};
+pub use auth::DISK_AUDIENCE;
 pub use deadline::Deadline;
 pub use error::{Error, ErrorDetail, Result};
 pub use settings::{Authority, AzureSettings, CloudKind, CredentialSettings, Timings};

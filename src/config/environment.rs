@@ -208,8 +208,8 @@ impl Endpoints {
         // storage SDKs' default audience, e.g. .NET's `BlobAudience.DefaultAudience`.
         let storage_audience =
             (environment != Environment::AzureStack).then(|| STORAGE_AUDIENCE.to_owned());
-        let disk_audience =
-            (environment != Environment::AzureStack).then(|| crate::azure::DISK_AUDIENCE.to_owned());
+        let disk_audience = (environment != Environment::AzureStack)
+            .then(|| crate::azure::DISK_AUDIENCE.to_owned());
         Ok(Self {
             resource_manager,
             authority,

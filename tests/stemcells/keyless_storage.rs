@@ -357,7 +357,10 @@ fn a_failed_upload_to_the_staging_disk_revokes_its_access_and_deletes_it() {
         )
         .expect("add fault");
     let message = env.error_message("create_stemcell", env.stemcell_arguments());
-    assert!(message.contains("staging managed disk 'bosh-stemcell-"), "{message}");
+    assert!(
+        message.contains("staging managed disk 'bosh-stemcell-"),
+        "{message}"
+    );
     assert!(message.contains("HTTP 403"), "{message}");
     let created: Vec<(u64, u16, Value)> = env.arm_requests("PUT", "-staging");
     assert_eq!(created.len(), 1, "{created:?}");
@@ -374,7 +377,11 @@ fn a_failed_upload_to_the_staging_disk_revokes_its_access_and_deletes_it() {
     assert_eq!(revoked.len(), 1, "{revoked:?}");
     assert_eq!(deleted.len(), 1, "{deleted:?}");
     assert!(revoked[0].0 < deleted[0].0);
-    assert_eq!(env.sim.resource(&disk_path), None, "the staging disk is left");
+    assert_eq!(
+        env.sim.resource(&disk_path),
+        None,
+        "the staging disk is left"
+    );
     assert!(env.arm_requests("PUT", "/versions/1.301.0").is_empty());
     let left = env
         .sim
