@@ -286,7 +286,7 @@ impl PageWriter {
                 retriable: true,
                 throttled: false,
                 retry_after: None,
-                message: describe_transport(&e),
+                message: self.describe_transport(e),
             })?;
         let status = response.status();
         if status.is_success() {
@@ -296,7 +296,7 @@ impl PageWriter {
                 retriable: true,
                 throttled: false,
                 retry_after: None,
-                message: describe_transport(&e),
+                message: self.describe_transport(e),
             });
         }
         let retry_after = retry_delay::retry_after(response.headers());
@@ -389,6 +389,10 @@ impl PageWriter {
         Ok(headers)
     }
 
+    fn describe_transport(&self, error: reqwest::Error) -> String {
+        describe_transport(error, self.disk.is_some())
+    }
+
     /// The delay before retry `retries + 1`, by the rule of every Azure call.
     fn retry_delay(&self, retries: u32, cause: &Failure) -> Duration {
         let policy = Backoff {
@@ -409,6 +413,15 @@ fn disk_upload_hint(status: StatusCode, disk: &str) -> Option<String> {
             "the CPI's identity may not upload to managed disk '{disk}': give it the data action Microsoft.Compute/disks/upload/action (the built-in role Data Operator for Managed Disks) on the default resource group"
         )
     })
+}
+
+/// A transport failure on one line; without the URL when `hide_url` (it carries a SAS).
+fn describe_transport(error: reqwest::Error, hide_url: bool) -> String {
+    if hide_url {
+        super::with_causes(&error.without_url())
+    } else {
+        super::with_causes(&error)
+    }
 }
 
 /// The URL without its query (a SAS is secret).
@@ -525,9 +538,6 @@ fn is_throttled(status: StatusCode, code: Option<&str>) -> bool {
 
 /// A transport error with its causes. The URL it names carries no secret: Shared Key signs
 /// headers.
-fn describe_transport(error: &reqwest::Error) -> String {
-    super::with_causes(error)
-}
 
 #[cfg(test)]
 mod tests {
@@ -545,6 +555,19 @@ mod tests {
             Client::new(),
         )
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_transport_failure_on_an_upload_url_does_not_quote_its_sas() {
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        let url = "http://127.0.0.1:1/md/abcd?sv=1&sig=SECRETSIG";
+        let error = Client::new().put(url).send().await.unwrap_err();
+        let hidden = describe_transport(error, true);
+        assert!(!hidden.contains("SECRETSIG"), "{hidden}");
+        let error = Client::new().put(url).send().await.unwrap_err();
+        assert!(describe_transport(error, false).contains("127.0.0.1:1"));
+        let bare = without_query(&Url::parse(url).unwrap());
+        assert_eq!(bare, "http://127.0.0.1:1/md/abcd");
     }
 
     #[test]
