@@ -17,30 +17,40 @@
 //! (nothing is left to rebuild it from; the VHD path keeps its VHD for that) and create_vm says
 //! to upload the stemcell again. delete_stemcell releases the version and deletes the record
 //! blob, with no source VHD to keep or delete.
+//!
+//! A process killed mid-upload leaves its staging disk. Staging disks carry the tag
+//! `bosh_azure_cpi_rs_staging: stemcell` and the upload mark of stemcell blobs
+//! (`bosh_azure_cpi_rs_upload_started`, Unix seconds); the next staging removes those whose
+//! mark is older than create_stemcell may run, as `abandoned_uploads` does for blobs.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::abandoned_uploads::max_upload_age;
 use super::azure::Azure;
 use super::create_stemcell::{
     GalleryStemcell, STEMCELL_CONTAINER, ensure_image_definition, put_image_version, upload_options,
 };
+use crate::azure::compute::disk::ManagedDisk;
 use crate::azure::compute::disk_upload::{
     AccessUri, UploadDiskSpec, grant_write_body, staging_disk_name, upload_disk_body,
 };
 use crate::azure::compute::gallery::{ImageDefinitionSpec, VersionSource, version_tags};
-use crate::azure::compute::{Tags, bosh_tags, compute_id};
+use crate::azure::compute::{Tags, UPLOAD_STARTED_METADATA, bosh_tags, compute_id};
+use crate::azure::resources::{GenericResource, tagged_resources_path};
 use crate::azure::storage::blob::BlobService;
 use crate::azure::{ApiKind, Deadline, PostSafety, ResourcePath};
 use crate::error::{CpiError, CpiResult};
-use crate::stemcell::stream_stemcell_vhd;
+use crate::stemcell::{stream_stemcell_vhd, unix_now};
 
 /// How long the cleanup of a failed staging may take, even after the call's deadline passed.
 const CLEANUP_WAIT: Duration = Duration::from_secs(300);
 /// The upload URL stays valid this much longer than the call may still run.
 const ACCESS_MARGIN: Duration = Duration::from_secs(600);
+/// The tag (and its value) that marks a staging disk.
+const STAGING_TAG: (&str, &str) = ("bosh_azure_cpi_rs_staging", "stemcell");
 
 /// How far the staging disk got, for the cleanup.
 #[derive(Default)]
@@ -85,8 +95,11 @@ pub(super) async fn create_version_through_disk(
     let rg = &azure.config.resource_group_name;
     let disk_path = azure.disk_path(rg, &disk_name);
     let disk_id = compute_id(azure.arm.subscription_id(), rg, "disks", &disk_name);
+    remove_abandoned_staging_disks(azure).await;
     let mut tags = version_tags(metadata, cid.as_str());
     tags.extend(bosh_tags());
+    tags.insert(STAGING_TAG.0.to_owned(), STAGING_TAG.1.to_owned());
+    tags.insert(UPLOAD_STARTED_METADATA.to_owned(), unix_now().to_string());
     let staged = Mutex::new(Staged::default());
     let mark = |step: fn(&mut Staged)| {
         step(
@@ -235,5 +248,58 @@ async fn remove_staging_disk(azure: &Azure<'_>, disk_path: &ResourcePath, grante
         Err(e) => {
             tracing::warn!(disk = %disk_path.name(), error = %e, "cannot delete the staging disk: delete it by hand")
         }
+    }
+}
+
+/// Deletes the staging disks of the default resource group whose upload mark is older than an
+/// upload may run (their process was killed). Never fails the call: problems are warnings.
+async fn remove_abandoned_staging_disks(azure: &Azure<'_>) {
+    let group = azure
+        .arm
+        .resource_group_path(&azure.config.resource_group_name);
+    let path = tagged_resources_path(group, STAGING_TAG.0, STAGING_TAG.1);
+    let listed: Vec<GenericResource> = match azure
+        .arm
+        .list(&path, ApiKind::Resources, azure.deadline)
+        .await
+    {
+        Ok(listed) => listed,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look for staging disks of killed stemcell uploads");
+            return;
+        }
+    };
+    let max_age = max_upload_age(azure).as_secs();
+    let now = unix_now();
+    for resource in listed
+        .iter()
+        .filter(|r| r.is_type("Microsoft.Compute/disks"))
+    {
+        let Ok(path) = ResourcePath::parse_id(&resource.id) else {
+            continue;
+        };
+        let disk = match azure.get::<ManagedDisk>(&path, ApiKind::Disks).await {
+            Ok(Some(disk)) => disk,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(disk = %path.name(), error = %e, "cannot read a staging disk");
+                continue;
+            }
+        };
+        // An unreadable mark was not written by this CPI: leave the disk alone.
+        let Some(started) = disk
+            .tags
+            .get(UPLOAD_STARTED_METADATA)
+            .and_then(|mark| mark.trim().parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let age = now.saturating_sub(started);
+        if age <= max_age {
+            continue;
+        }
+        tracing::info!(disk = %path.name(), upload_started_secs_ago = age, max_upload_secs = max_age, "removing the staging disk of a stemcell upload that was killed");
+        let live = disk.properties.disk_state.as_deref() == Some("ActiveUpload");
+        remove_staging_disk(azure, &path, live).await;
     }
 }

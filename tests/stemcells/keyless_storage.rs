@@ -282,6 +282,8 @@ impl Env {
             body["properties"]["dataAccessAuthMode"],
             "AzureActiveDirectory"
         );
+        assert_eq!(body["tags"]["bosh_azure_cpi_rs_staging"], "stemcell");
+        assert_eq!(body["tags"]["stemcell_references"], stemcell);
         let granted = self.arm_requests("POST", &format!("{disk}/beginGetAccess"));
         assert_eq!(granted.len(), 1, "{granted:?}");
         assert_eq!(granted[0].2["access"], "Write");
@@ -390,6 +392,44 @@ fn a_failed_upload_to_the_staging_disk_revokes_its_access_and_deletes_it() {
         .unwrap_or_default();
     assert_eq!(left, Vec::<String>::new());
     assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
+}
+
+/// A staging disk left by a killed create_stemcell (its upload mark older than the method may
+/// run) is deleted by the next staging; a recent one, maybe still uploading, is kept.
+#[test]
+fn the_next_staging_removes_the_staging_disk_of_a_killed_upload() {
+    let Some(env) = start(FrontOptions {
+        keyless_accounts: vec![ACCOUNT_NAME.to_owned()],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    // create_stemcell may run 3 hours (its default timeout), plus 10 minutes of clock skew.
+    let old = env.staging_disk_id("bosh-stemcell-00000000-0000-0000-0000-0000000000a1");
+    let fresh = env.staging_disk_id("bosh-stemcell-00000000-0000-0000-0000-0000000000a2");
+    for (id, started) in [(&old, now - 4 * 3600), (&fresh, now - 600)] {
+        env.sim.seed(json!({
+            "id": id, "location": LOCATION, "sku": {"name": "Standard_LRS"},
+            "tags": {"bosh_azure_cpi_rs_staging": "stemcell",
+                     "bosh_azure_cpi_rs_upload_started": started.to_string()},
+            "properties": {"creationData": {"createOption": "Upload", "uploadSizeBytes": 20972032},
+                           "dataAccessAuthMode": "AzureActiveDirectory"}
+        }));
+    }
+    env.sim.ok("create_stemcell", env.stemcell_arguments());
+    assert_eq!(
+        env.sim.resource(&old),
+        None,
+        "the abandoned staging disk is left"
+    );
+    assert!(
+        env.sim.resource(&fresh).is_some(),
+        "a recent staging disk was deleted"
+    );
 }
 
 #[test]

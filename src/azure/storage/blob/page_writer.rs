@@ -415,7 +415,8 @@ fn disk_upload_hint(status: StatusCode, disk: &str) -> Option<String> {
     })
 }
 
-/// A transport failure on one line; without the URL when `hide_url` (it carries a SAS).
+/// A transport failure on one line, with its causes. A blob URL carries no secret (Shared Key
+/// and bearer tokens travel in headers); a disk's upload URL carries a SAS, so `hide_url`.
 fn describe_transport(error: reqwest::Error, hide_url: bool) -> String {
     if hide_url {
         super::with_causes(&error.without_url())
@@ -535,9 +536,6 @@ fn is_throttled(status: StatusCode, code: Option<&str>) -> bool {
         _ => false,
     }
 }
-
-/// A transport error with its causes. The URL it names carries no secret: Shared Key signs
-/// headers.
 
 #[cfg(test)]
 mod tests {
