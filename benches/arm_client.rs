@@ -147,6 +147,7 @@ fn base_settings(arm_base: &str, imds_token_url: &str) -> AzureSettings {
         method_deadline: None,
         storage_authentication: Default::default(),
         storage_audience: None,
+        disk_audience: None,
     }
 }
 

@@ -99,6 +99,26 @@ fn object_id(client_id: &str) -> String {
         .to_string()
 }
 
+/// The audience of a bearer token this sim issued and that has not expired; `None` for a
+/// missing, malformed, forged or expired one.
+pub(crate) fn valid_bearer_audience(sim: &Sim, authorization: Option<&str>) -> Option<String> {
+    let token = authorization?
+        .strip_prefix("Bearer ")
+        .or_else(|| authorization?.strip_prefix("bearer "))?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<AccessClaims>(
+        token.trim(),
+        &DecodingKey::from_secret(&sim.token_key),
+        &validation,
+    )
+    .ok()?
+    .claims;
+    (claims.exp > unix_now() && claims.nbf <= unix_now()).then_some(claims.aud)
+}
+
 /// A token of the sim's own for blob storage (`https://storage.azure.com/`).
 pub(crate) fn storage_token(sim: &Sim) -> (String, i64) {
     issue(sim, "https://storage.azure.com/", None)

@@ -10,6 +10,7 @@ mod arm;
 mod auth;
 mod config;
 mod control;
+mod disk_upload;
 mod faults;
 mod http;
 mod reqlog;

@@ -24,6 +24,8 @@ const SECRET_KEYS: &[&str] = &[
     "keys",
     "sig",
     "refresh_token",
+    // A disk's upload URL (beginGetAccess): it carries a SAS.
+    "accessSAS",
 ];
 
 /// One logged request.

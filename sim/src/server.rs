@@ -113,6 +113,8 @@ async fn handle(
         && !answered_by_front_end
         && !reply.reset
         && !crate::auth::is_token_path(&req)
+        // A disk's upload URL is a blob data-plane endpoint, not ARM.
+        && !crate::disk_upload::is_upload_path(&req)
         && !crate::arm::is_operation_status(&req)
     {
         traffic.record(&sim.base_url, &req, &reply);
@@ -161,6 +163,8 @@ async fn route(sim: &Arc<Sim>, req: &Req, imds: bool) -> (Reply, bool) {
         crate::auth::imds(sim, req)
     } else if crate::auth::is_token_path(req) {
         crate::auth::token_endpoint(sim, req)
+    } else if crate::disk_upload::is_upload_path(req) {
+        crate::disk_upload::put_page(sim, req)
     } else {
         crate::arm::handle(sim, req, lro_fault).await
     };

@@ -105,11 +105,11 @@ pub(crate) async fn blob_size(sim: &Sim, uri: &str) -> Option<Option<u64>> {
             .header("Authorization", authorization)
             .send()
     };
-    // An account that forbids Shared Key is read with a token for the storage audience.
-    // Azure's gallery docs ("Store and share images in an Azure Compute Gallery", RBAC
-    // permissions) ask for listKeys permission on a VHD's account and do not say whether an
-    // import reads from an account that forbids Shared Key; this is the sim's assumption, not
-    // a documented behaviour.
+    // An account that forbids Shared Key is read with a token for the storage audience. Gallery
+    // versions refuse such a source before they use this size (Azure documents VHD sources
+    // only with listKeys permission, see `resources::galleries`); for managed images and disk
+    // imports from such an account reading with a token is the sim's assumption, not a
+    // documented behaviour.
     let response = if forbids_shared_key(sim, uri) {
         let (token, _) = crate::auth::storage_token(sim);
         head(format!("Bearer {token}")).await

@@ -28,6 +28,8 @@ const SECRET_FIELDS: &[&str] = &[
     "client_secret",
     "access_token",
     "refresh_token",
+    // A disk's upload URL (beginGetAccess): it carries a SAS.
+    "accessSAS",
 ];
 
 /// Request headers never written.

@@ -11,6 +11,8 @@
 //! the same SHA-256, the new CID gets only a small record blob carrying the gallery metadata
 //! (so delete_stemcell and create_vm's recovery find the version) instead of a second VHD.
 
+mod disk_staging;
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -150,6 +152,20 @@ async fn create_gallery_stemcell(
         return Ok(Value::String(cid.to_string()));
     }
 
+    // An account reached with Entra ID gets no VHD source (see `image_version_body`).
+    if blobs.uses_entra_id() {
+        disk_staging::create_version_through_disk(
+            azure,
+            &blobs,
+            &stemcell,
+            location,
+            image_path,
+            cloud_properties,
+            &metadata,
+        )
+        .await?;
+        return Ok(Value::String(cid.to_string()));
+    }
     stemcell_blobs::upload_vhd(azure, image_path, &blobs, &cid, &blob_metadata).await?;
     let blob_uri = blobs.blob_url(stemcell_blobs::CONTAINER, &cid.blob_name());
     let created = galleries::create_version(

@@ -63,6 +63,7 @@ pub mod storage;
 mod tests;
 
 pub use arm::{ApiKind, ArmClient, Deleted, PostSafety, ResourcePath};
+pub use auth::DISK_AUDIENCE;
 pub use deadline::Deadline;
 pub use error::{Error, ErrorDetail, Result};
 pub use settings::{Authority, AzureSettings, CloudKind, CredentialSettings, Timings};

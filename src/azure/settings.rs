@@ -115,6 +115,9 @@ pub struct AzureSettings {
     /// The audience of blob data-plane tokens (`https://storage.azure.com/` in every Entra ID
     /// cloud); `None` where storage takes no Entra ID token (Azure Stack Hub).
     pub storage_audience: Option<String>,
+    /// The audience of managed disk upload tokens (`https://disk.azure.com/`); `None` where
+    /// disks take no Entra ID upload (Azure Stack Hub).
+    pub disk_audience: Option<String>,
 }
 
 /// `azure.storage_authentication`: how the CPI authenticates to blob storage.

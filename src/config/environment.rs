@@ -121,6 +121,10 @@ pub struct Endpoints {
     /// Differences and considerations" offers none, and vendors' Azure Stack Hub guides say
     /// its storage takes account keys only.
     pub storage_audience: Option<String>,
+    /// The audience of managed disk upload tokens; `None` on Azure Stack Hub, whose disks
+    /// offer no Entra ID upload. One resource id for every Entra ID cloud, as AzCopy's disk
+    /// scope (a single constant) uses it.
+    pub disk_audience: Option<String>,
 }
 
 impl Endpoints {
@@ -204,6 +208,8 @@ impl Endpoints {
         // storage SDKs' default audience, e.g. .NET's `BlobAudience.DefaultAudience`.
         let storage_audience =
             (environment != Environment::AzureStack).then(|| STORAGE_AUDIENCE.to_owned());
+        let disk_audience = (environment != Environment::AzureStack)
+            .then(|| crate::azure::DISK_AUDIENCE.to_owned());
         Ok(Self {
             resource_manager,
             authority,
@@ -212,6 +218,7 @@ impl Endpoints {
             extra_ca_certs,
             wire_server,
             storage_audience,
+            disk_audience,
         })
     }
 }

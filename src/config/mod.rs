@@ -401,6 +401,7 @@ impl AzureConfig {
             method_deadline: None,
             storage_authentication: self.storage_authentication,
             storage_audience: self.endpoints.storage_audience.clone(),
+            disk_audience: self.endpoints.disk_audience.clone(),
         }
     }
 

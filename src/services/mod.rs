@@ -14,6 +14,7 @@ pub(crate) mod public_ips;
 pub(crate) mod resource_groups;
 pub(crate) mod skus;
 pub(crate) mod snapshots;
+pub(crate) mod staging_disks;
 pub(crate) mod stemcell_blobs;
 pub(crate) mod storage_accounts;
 pub(crate) mod vm_sizes;

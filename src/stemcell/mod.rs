@@ -107,6 +107,87 @@ pub async fn upload_stemcell_vhd(
     metadata: &HashMap<String, String>,
     options: &UploadOptions,
 ) -> CpiResult<UploadReport> {
+    let failed = |cause: String| {
+        CpiError::cloud(format!(
+            "Failed to upload stemcell image '{}' to blob '{container}/{blob_name}' in storage account '{}': {cause}",
+            image_path.display(),
+            service.account_name()
+        ))
+    };
+    let target = BlobTarget {
+        service: service.clone(),
+        container: Arc::from(container),
+        blob: Arc::from(blob_name),
+    };
+    let open = |vhd_size: u64| async move {
+        let writer = service
+            .page_writer(container, blob_name)
+            .map_err(|e| e.message().to_owned())?;
+        // Marked until the final metadata write below, so a process killed meanwhile leaves a
+        // blob that a later call can tell from a finished one (and from a running upload).
+        let mut marked = metadata.clone();
+        marked.insert(UPLOAD_STARTED_METADATA.to_owned(), unix_now().to_string());
+        async {
+            service.ensure_container(container).await?;
+            service
+                .create_page_blob(container, blob_name, vhd_size, &marked)
+                .await
+        }
+        .await
+        .map_err(|e| e.message().to_owned())?;
+        tracing::info!(
+            blob = %format!("{container}/{blob_name}"),
+            vhd_mib = vhd_size / (1024 * 1024),
+            parallelism = options.parallelism.max(1),
+            "uploading the non-zero pages of the stemcell VHD"
+        );
+        Ok(writer)
+    };
+    let streamed = match stream_stemcell_vhd(image_path, options, open).await {
+        Ok(streamed) => streamed,
+        Err(e) => {
+            if e.target_opened {
+                target.delete_partial().await;
+            }
+            return Err(failed(e.cause));
+        }
+    };
+    // The final metadata, without the upload mark: the blob is complete from here on.
+    if let Err(e) = service.set_metadata(container, blob_name, metadata).await {
+        target.delete_partial().await;
+        return Err(failed(e.message().to_owned()));
+    }
+    tracing::info!(
+        blob = %format!("{container}/{blob_name}"),
+        uploaded_mib = streamed.bytes_uploaded / (1024 * 1024),
+        put_pages = streamed.ranges,
+        seconds = streamed.duration.as_secs_f64(),
+        "stemcell VHD uploaded"
+    );
+    Ok(streamed)
+}
+
+/// Why [`stream_stemcell_vhd`] failed, and whether its target was opened by then (so the
+/// caller knows whether there is a partial target to remove).
+#[derive(Debug)]
+pub struct StreamFailure {
+    pub cause: String,
+    pub target_opened: bool,
+}
+
+/// The pipeline of every stemcell upload: finds `root.vhd` in the image, calls `open` with its
+/// size (the target is created there: a page blob, or a managed disk for upload) for the
+/// [`PageWriter`] of the target, and writes the VHD's non-zero pages (and the zero gaps the
+/// options bridge) through it with the options' parallelism and deadline.
+pub async fn stream_stemcell_vhd<F, Fut>(
+    image_path: &Path,
+    options: &UploadOptions,
+    open: F,
+) -> Result<UploadReport, StreamFailure>
+where
+    F: FnOnce(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<PageWriter, String>>,
+{
     let started = Instant::now();
     let parallelism = options.parallelism.max(1);
     // Whole pages, and never more than one call can carry.
@@ -114,12 +195,9 @@ pub async fn upload_stemcell_vhd(
         Some(gap) => ZeroGaps::Fixed((gap / PAGE_SIZE * PAGE_SIZE).min(MAX_PUT_PAGE_BYTES)),
         None => ZeroGaps::Balanced,
     };
-    let failed = |cause: String| {
-        CpiError::cloud(format!(
-            "Failed to upload stemcell image '{}' to blob '{container}/{blob_name}' in storage account '{}': {cause}",
-            image_path.display(),
-            service.account_name()
-        ))
+    let before_open = |cause: String| StreamFailure {
+        cause,
+        target_opened: false,
     };
     // Fail fast, before any Azure call, on the commonest mistakes.
     let unusable = match std::fs::metadata(image_path) {
@@ -137,7 +215,7 @@ pub async fn upload_stemcell_vhd(
         Ok(_) => None,
     };
     if let Some(e) = unusable {
-        return Err(failed(e.to_string()));
+        return Err(before_open(e.to_string()));
     }
 
     let (events_tx, mut events) = mpsc::channel(CHANNEL_BATCHES);
@@ -157,88 +235,41 @@ pub async fn upload_stemcell_vhd(
                 Err(e) => e,
                 Ok(_) => "the image reader ended without reporting root.vhd".to_owned(),
             };
-            return Err(failed(cause));
+            return Err(before_open(cause));
         }
     };
 
-    let target = BlobTarget {
-        service: service.clone(),
-        container: Arc::from(container),
-        blob: Arc::from(blob_name),
-    };
-    let mut writer = match service.page_writer(container, blob_name) {
+    let mut writer = match open(vhd_size).await {
         Ok(writer) => writer,
-        Err(e) => {
+        Err(cause) => {
             state.cancelled.store(true, Ordering::Relaxed);
             drop(events);
             let _ = reader.await;
-            return Err(failed(e.message().to_owned()));
+            return Err(before_open(cause));
         }
     };
     writer.set_deadline(options.deadline);
     writer.set_max_tries_in_flight(parallelism);
-    // Marked until the final metadata write below, so a process killed meanwhile leaves a
-    // blob that a later call can tell from a finished one (and from a running upload).
-    let mut marked = metadata.clone();
-    marked.insert(UPLOAD_STARTED_METADATA.to_owned(), unix_now().to_string());
-    let prepared = async {
-        service.ensure_container(container).await?;
-        service
-            .create_page_blob(container, blob_name, vhd_size, &marked)
-            .await
-    }
-    .await;
-    if let Err(e) = prepared {
-        state.cancelled.store(true, Ordering::Relaxed);
-        drop(events);
-        let _ = reader.await;
-        return Err(failed(e.message().to_owned()));
-    }
-    tracing::info!(
-        blob = %format!("{container}/{blob_name}"),
-        vhd_mib = vhd_size / (1024 * 1024),
-        parallelism,
-        zero_gaps = ?gaps,
-        "uploading the non-zero pages of the stemcell VHD"
-    );
+    tracing::debug!(vhd_size, parallelism, zero_gaps = ?gaps, "streaming the stemcell VHD");
 
     let pumped = pump(&mut events, &writer, vhd_size, parallelism, &state, started).await;
     state.cancelled.store(true, Ordering::Relaxed);
     drop(events);
     let read = finish_reader(reader).await;
 
-    // The final metadata, without the upload mark: the blob is complete from here on.
-    let recorded = match (&pumped, &read) {
-        (Ok(_), Ok(_)) => service
-            .set_metadata(container, blob_name, metadata)
-            .await
-            .map_err(|e| e.message().to_owned()),
-        _ => Ok(()),
-    };
-
-    match (pumped, read.and_then(|summary| recorded.map(|()| summary))) {
-        (Ok(written), Ok(summary)) => {
-            let report = UploadReport {
-                sha256_hex: summary.sha256_hex,
-                vhd_size: summary.vhd_size,
-                bytes_uploaded: written.bytes,
-                ranges: written.calls,
-                duration: started.elapsed(),
-            };
-            tracing::info!(
-                blob = %format!("{container}/{blob_name}"),
-                uploaded_mib = report.bytes_uploaded / (1024 * 1024),
-                put_pages = report.ranges,
-                seconds = report.duration.as_secs_f64(),
-                "stemcell VHD uploaded"
-            );
-            Ok(report)
-        }
+    match (pumped, read) {
+        (Ok(written), Ok(summary)) => Ok(UploadReport {
+            sha256_hex: summary.sha256_hex,
+            vhd_size: summary.vhd_size,
+            bytes_uploaded: written.bytes,
+            ranges: written.calls,
+            duration: started.elapsed(),
+        }),
         // An upload error makes the reader stop with `Aborted`: report the upload's cause.
-        (Err(cause), _) | (Ok(_), Err(cause)) => {
-            target.delete_partial().await;
-            Err(failed(cause))
-        }
+        (Err(cause), _) | (Ok(_), Err(cause)) => Err(StreamFailure {
+            cause,
+            target_opened: true,
+        }),
     }
 }
 

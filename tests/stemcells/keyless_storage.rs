@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use support::sim::{LOCATION, SimEnv};
 
 const GALLERY: &str = "boshgallery";
+/// root.vhd of the test image without its footer.
+const STAGED_VHD_DATA: u64 = 20 * 1024 * 1024;
 const AGENT_ID: &str = "5b2e8f0a-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
 
 struct Env {
@@ -81,7 +83,8 @@ fn start(front: FrontOptions) -> Option<Env> {
     ]));
     let images = tempfile::tempdir().expect("tempdir");
     let image = images.path().join("image");
-    write_stemcell_image(&image, &StemcellImageSpec::new(4 * 1024 * 1024, 0.25))
+    // The smallest VHD a managed disk upload takes: 20 MiB plus the footer.
+    write_stemcell_image(&image, &StemcellImageSpec::new(STAGED_VHD_DATA, 0.1))
         .expect("stemcell image");
     let env = Env {
         sim,
@@ -162,6 +165,36 @@ impl Env {
             .count()
     }
 
+    /// The sim's requests whose method is `method` and whose path ends with `suffix`
+    /// (case-insensitive), as `(seq, status, body)`.
+    fn arm_requests(&self, method: &str, suffix: &str) -> Vec<(u64, u16, Value)> {
+        let suffix = suffix.to_ascii_lowercase();
+        self.sim
+            .sim
+            .request_log()
+            .into_iter()
+            .filter(|r| r.method == method && r.path.to_ascii_lowercase().ends_with(&suffix))
+            .map(|r| (r.seq, r.status, r.body.unwrap_or(Value::Null)))
+            .collect()
+    }
+
+    fn upload_puts(&self) -> Vec<(u64, u16)> {
+        self.sim
+            .sim
+            .request_log()
+            .into_iter()
+            .filter(|r| r.method == "PUT" && r.path.starts_with("/md-impexp/"))
+            .map(|r| (r.seq, r.status))
+            .collect()
+    }
+
+    fn staging_disk_id(&self, stemcell: &str) -> String {
+        format!(
+            "{}/providers/Microsoft.Compute/disks/{stemcell}-staging",
+            self.sim.rg_id()
+        )
+    }
+
     fn blob_requests(&self, auth: Auth) -> usize {
         self.front
             .stats()
@@ -182,6 +215,7 @@ fn a_keyless_default_account_serves_the_stemcell_and_vm_lifecycle_with_entra_id_
     };
     let stemcell = env.sim.ok("create_stemcell", env.stemcell_arguments());
     let stemcell = stemcell.as_str().expect("stemcell cid").to_owned();
+    env.assert_staged_through_a_disk(&stemcell);
     let result = env.sim.ok(
         "create_vm",
         json!([
@@ -230,6 +264,172 @@ fn a_keyless_default_account_serves_the_stemcell_and_vm_lifecycle_with_entra_id_
         .filter(|r| r["type"] == "Microsoft.Storage/storageAccounts")
         .count();
     assert_eq!(accounts, 1);
+}
+
+impl Env {
+    /// create_stemcell made the version from a staging disk it uploaded to and then deleted,
+    /// and left the stemcell's metadata in a record blob (no VHD in the account).
+    fn assert_staged_through_a_disk(&self, stemcell: &str) {
+        let disk = self.staging_disk_id(stemcell);
+        let created = self.arm_requests("PUT", &disk);
+        assert_eq!(created.len(), 1, "{created:?}");
+        let (created_at, _, body) = &created[0];
+        assert_eq!(
+            body["properties"]["creationData"],
+            json!({"createOption": "Upload", "uploadSizeBytes": STAGED_VHD_DATA + 512})
+        );
+        assert_eq!(
+            body["properties"]["dataAccessAuthMode"],
+            "AzureActiveDirectory"
+        );
+        assert_eq!(body["tags"]["bosh_azure_cpi_rs_staging"], "stemcell");
+        assert_eq!(body["tags"]["stemcell_references"], stemcell);
+        let granted = self.arm_requests("POST", &format!("{disk}/beginGetAccess"));
+        assert_eq!(granted.len(), 1, "{granted:?}");
+        assert_eq!(granted[0].2["access"], "Write");
+        // Every page went to the upload URL, which takes them only with a disk-audience token.
+        let puts = self.upload_puts();
+        assert!(!puts.is_empty(), "no Put Page to the upload URL");
+        assert!(puts.iter().all(|(_, status)| *status == 201), "{puts:?}");
+        let revoked = self.arm_requests("POST", &format!("{disk}/endGetAccess"));
+        assert_eq!(revoked.len(), 1, "{revoked:?}");
+        let versions = self.arm_requests("PUT", "/versions/1.301.0");
+        assert_eq!(versions.len(), 1, "{versions:?}");
+        assert_eq!(
+            versions[0].2["properties"]["storageProfile"]["osDiskImage"]["source"],
+            json!({ "id": disk })
+        );
+        let deleted = self.arm_requests("DELETE", &disk);
+        assert_eq!(deleted.len(), 1, "{deleted:?}");
+        let order = [
+            *created_at,
+            granted[0].0,
+            puts[0].0,
+            puts[puts.len() - 1].0,
+            revoked[0].0,
+            versions[0].0,
+            deleted[0].0,
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        assert_eq!(self.sim.resource(&disk), None, "the staging disk is left");
+        let scopes: Vec<Value> = self
+            .sim
+            .sim
+            .request_log()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+            .filter_map(|r| r.body.map(|b| b["scope"].clone()))
+            .collect();
+        assert!(
+            scopes.contains(&json!("https://disk.azure.com//.default")),
+            "{scopes:?}"
+        );
+        let record = self
+            .sim
+            .runtime
+            .block_on(
+                self.direct_blobs()
+                    .get_properties("stemcell", &format!("{stemcell}.vhd")),
+            )
+            .expect("blob properties")
+            .expect("the stemcell's record blob");
+        assert_eq!(record.content_length, 1024);
+        assert_eq!(record.metadata["compute_gallery_name"], GALLERY);
+    }
+}
+
+/// A Put Page refused mid-upload: the access is revoked and the staging disk deleted, no
+/// record blob and no version are left, and the error names the disk.
+#[test]
+fn a_failed_upload_to_the_staging_disk_revokes_its_access_and_deletes_it() {
+    let Some(env) = start(FrontOptions {
+        keyless_accounts: vec![ACCOUNT_NAME.to_owned()],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    env.sim
+        .sim
+        .add_fault(
+            serde_json::from_value(json!({
+                "method": "PUT", "path": "^/md-impexp/", "nth": 2,
+                "action": {"kind": "status", "status": 403, "code": "AuthorizationPermissionMismatch"}
+            }))
+            .expect("fault"),
+        )
+        .expect("add fault");
+    let message = env.error_message("create_stemcell", env.stemcell_arguments());
+    assert!(
+        message.contains("staging managed disk 'bosh-stemcell-"),
+        "{message}"
+    );
+    assert!(message.contains("HTTP 403"), "{message}");
+    let created: Vec<(u64, u16, Value)> = env.arm_requests("PUT", "-staging");
+    assert_eq!(created.len(), 1, "{created:?}");
+    let disk_path = env
+        .sim
+        .sim
+        .request_log()
+        .into_iter()
+        .find(|r| r.seq == created[0].0)
+        .expect("the disk PUT")
+        .path;
+    let revoked = env.arm_requests("POST", &format!("{disk_path}/endGetAccess"));
+    let deleted = env.arm_requests("DELETE", &disk_path);
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert!(revoked[0].0 < deleted[0].0);
+    assert_eq!(
+        env.sim.resource(&disk_path),
+        None,
+        "the staging disk is left"
+    );
+    assert!(env.arm_requests("PUT", "/versions/1.301.0").is_empty());
+    let left = env
+        .sim
+        .runtime
+        .block_on(env.direct_blobs().list_blob_names("stemcell", ""))
+        .unwrap_or_default();
+    assert_eq!(left, Vec::<String>::new());
+    assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
+}
+
+/// A staging disk left by a killed create_stemcell (its upload mark older than the method may
+/// run) is deleted by the next staging; a recent one, maybe still uploading, is kept.
+#[test]
+fn the_next_staging_removes_the_staging_disk_of_a_killed_upload() {
+    let Some(env) = start(FrontOptions {
+        keyless_accounts: vec![ACCOUNT_NAME.to_owned()],
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    // create_stemcell may run 3 hours (its default timeout), plus 10 minutes of clock skew.
+    let old = env.staging_disk_id("bosh-stemcell-00000000-0000-0000-0000-0000000000a1");
+    let fresh = env.staging_disk_id("bosh-stemcell-00000000-0000-0000-0000-0000000000a2");
+    for (id, started) in [(&old, now - 4 * 3600), (&fresh, now - 600)] {
+        env.sim.seed(json!({
+            "id": id, "location": LOCATION, "sku": {"name": "Standard_LRS"},
+            "tags": {"bosh_azure_cpi_rs_staging": "stemcell",
+                     "bosh_azure_cpi_rs_upload_started": started.to_string()},
+            "properties": {"creationData": {"createOption": "Upload", "uploadSizeBytes": 20972032},
+                           "dataAccessAuthMode": "AzureActiveDirectory"}
+        }));
+    }
+    env.sim.ok("create_stemcell", env.stemcell_arguments());
+    assert_eq!(
+        env.sim.resource(&old),
+        None,
+        "the abandoned staging disk is left"
+    );
+    assert!(
+        env.sim.resource(&fresh).is_some(),
+        "a recent staging disk was deleted"
+    );
 }
 
 #[test]
@@ -626,8 +826,8 @@ fn delete_vm_of_an_unmanaged_vm_in_a_keyless_account_deletes_its_blobs_without_k
     );
 }
 
-/// With a managed identity, the storage token comes from IMDS for the storage resource, as
-/// the ARM token does for ARM.
+/// With a managed identity, the storage and disk upload tokens come from IMDS for their
+/// resources, as the ARM token does for ARM.
 #[test]
 fn a_managed_identity_gets_its_storage_token_from_imds() {
     let Some(env) = start(FrontOptions {
@@ -644,6 +844,7 @@ fn a_managed_identity_gets_its_storage_token_from_imds() {
         azure.remove("client_secret");
         azure.insert("credentials_source".into(), json!("managed_identity"));
         azure.insert("storage_account_name".into(), json!(ACCOUNT_NAME));
+        azure.insert("compute_gallery_name".into(), json!(GALLERY));
         azure["endpoints"]["ca_cert"] = json!(cas);
         azure["endpoints"]["managed_identity"] = json!(imds);
     });
@@ -666,10 +867,9 @@ fn a_managed_identity_gets_its_storage_token_from_imds() {
                 .map(|(_, v)| v)
         })
         .collect();
-    assert!(
-        resources.iter().any(|r| r == "https://storage.azure.com/"),
-        "{resources:?}"
-    );
+    for resource in ["https://storage.azure.com/", "https://disk.azure.com/"] {
+        assert!(resources.iter().any(|r| r == resource), "{resources:?}");
+    }
     assert_eq!(env.list_keys_calls(), 0, "listKeys was called");
     assert_eq!(env.blob_requests(Auth::SharedKey), 0);
     assert!(env.blob_requests(Auth::Bearer) > 0);

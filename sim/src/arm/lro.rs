@@ -34,6 +34,8 @@ pub(crate) struct Operation {
     pub output_in_status: bool,
     /// `Retry-After` sent with a terminal failure (fault injection).
     pub failure_retry_after: Option<u64>,
+    /// The result of an action (POST) that has one.
+    pub output: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Default)]

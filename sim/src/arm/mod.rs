@@ -829,11 +829,11 @@ fn run_action(
     let Some(item) = st.store.get(&raw).cloned() else {
         return resource_not_found(rid, kind).reply();
     };
-    match kind.action(sim, &st.store, &item, action, call.req) {
+    match kind.action(sim, &mut st.store, &item, action, call.req) {
         None => not_found_route(call.req),
         Some(Err(e)) => e.reply(),
         Some(Ok(ActionResult::Sync(body))) => Reply::json(StatusCode::OK, body),
-        Some(Ok(ActionResult::Lro)) => {
+        Some(Ok(result @ (ActionResult::Lro | ActionResult::LroOutput(_)))) => {
             let location = item
                 .body
                 .get("location")
@@ -841,6 +841,10 @@ fn run_action(
                 .unwrap_or(&sim.config.location)
                 .to_string();
             let op_id = start_op(st, call, &item.id, OpKind::Post, false);
+            if let (ActionResult::LroOutput(output), Some(op)) = (result, st.ops.get_mut(&op_id)) {
+                op.output = Some(output);
+                op.output_in_status = kind.family() == Family::Disk;
+            }
             let h = op_headers(call, kind.family(), &location, &op_id);
             Reply::empty(StatusCode::ACCEPTED)
                 .header("Azure-AsyncOperation", h.async_url)
@@ -885,6 +889,7 @@ pub(crate) fn start_op(
         done: false,
         output_in_status,
         failure_retry_after,
+        output: None,
     });
     id
 }
@@ -1023,6 +1028,9 @@ fn poll(call: &Call<'_>, op_id: &str, location_style: bool, family: Family) -> R
                 }
                 None => Reply::empty(StatusCode::NO_CONTENT),
             },
+            (OpOutcome::Succeeded, OpKind::Post) if op.output.is_some() => {
+                Reply::json(StatusCode::OK, op.output.clone().unwrap_or_default())
+            }
             (OpOutcome::Succeeded, _) if family == Family::Network => {
                 Reply::empty(StatusCode::NO_CONTENT)
             }
@@ -1060,6 +1068,11 @@ fn poll(call: &Call<'_>, op_id: &str, location_style: bool, family: Family) -> R
     if done {
         if let OpOutcome::Failed(e) | OpOutcome::Canceled(e) = &op.outcome {
             body["error"] = json!({"code": e.code, "message": e.message});
+        } else if op.output_in_status
+            && op.kind == OpKind::Post
+            && let Some(output) = &op.output
+        {
+            body["properties"] = json!({ "output": output });
         } else if op.output_in_status
             && op.kind == OpKind::Put
             && let Some(item) = st.store.get(&op.resource_key)

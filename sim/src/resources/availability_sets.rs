@@ -102,7 +102,7 @@ impl Kind for AvailabilitySets {
     fn action(
         &self,
         _sim: &Sim,
-        _store: &Store,
+        _store: &mut Store,
         _item: &Stored,
         name: &str,
         req: &Req,

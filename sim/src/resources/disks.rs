@@ -1,14 +1,55 @@
 //! Microsoft.Compute/disks: managed disks (Empty, Import from a blob, Copy from a snapshot or
-//! disk, FromImage). `diskState` and `managedBy` are derived from the VMs that use the disk.
+//! disk, FromImage, Upload). `diskState` and `managedBy` are derived from the VMs that use the
+//! disk, except while an `Upload` disk waits for or receives its data.
+//!
+//! Direct upload, as Azure documents it ("Upload a VHD to Azure or copy a managed disk to
+//! another region - Azure CLI"; DiskRP 2024-03-02 `CreationData.uploadSizeBytes`,
+//! `GrantAccessData`, `AccessUri`, `DiskState`): a disk created with `createOption: Upload` and
+//! `uploadSizeBytes` (the VHD including its 512-byte footer, 20972032 to 35183298347520) is
+//! `ReadyToUpload`; `beginGetAccess` with `access: Write` answers an `accessSAS` and makes it
+//! `ActiveUpload`; Put Page to that URL writes the data ([`crate::disk_upload`]); `endGetAccess`
+//! revokes the URL and makes the disk `Unattached`, usable like any other. Until then the docs
+//! say the disk cannot be attached or used, so the sim refuses attaching it, deleting it while
+//! the write URL is live, and using it as a source.
 
 use serde_json::{Map, Value, json};
 
+use hyper::Method;
+
 use super::{
-    Family, Ids, Kind, Prepared, PutCtx, PutMode, compute_not_found, expect_enum, expect_int, get,
-    get_str, kept_or, props_mut, require_enum, virtual_machines,
+    ActionResult, Family, Ids, Kind, Prepared, PutCtx, PutMode, compute_not_found, expect_enum,
+    expect_int, get, get_str, kept_or, props_mut, require_enum, virtual_machines,
 };
 use crate::arm::store::{Store, Stored};
 use crate::http::{ArmError, Req, now_rfc3339};
+use crate::state::Sim;
+
+/// `uploadSizeBytes` bounds as the spec states them: 20972032 ("20 MiB + 512 bytes for the VHD
+/// footer") and 35183298347520 (which it calls 32 TiB + 512; it is 32767 GiB + 512).
+const MIN_UPLOAD_BYTES: i64 = 20_972_032;
+const MAX_UPLOAD_BYTES: i64 = 35_183_298_347_520;
+pub(crate) const READY_TO_UPLOAD: &str = "ReadyToUpload";
+pub(crate) const ACTIVE_UPLOAD: &str = "ActiveUpload";
+
+/// `ReadyToUpload` or `ActiveUpload` when the disk waits for or receives uploaded data.
+pub(crate) fn upload_state(body: &Value) -> Option<&'static str> {
+    match get_str(body, "properties.diskState") {
+        Some(s) if s.eq_ignore_ascii_case(READY_TO_UPLOAD) => Some(READY_TO_UPLOAD),
+        Some(s) if s.eq_ignore_ascii_case(ACTIVE_UPLOAD) => Some(ACTIVE_UPLOAD),
+        _ => None,
+    }
+}
+
+/// Azure's refusal to use a disk that has not finished its upload (the docs: revoke access
+/// after the upload, which "will change the state of the disk and allow you to attach" it).
+pub(crate) fn not_ready(id: &str, state: &str) -> ArmError {
+    ArmError::conflict(
+        "OperationNotAllowed",
+        format!(
+            "Disk {id} is in the '{state}' state: it can be used only after its upload access is revoked (endGetAccess)."
+        ),
+    )
+}
 
 pub(crate) struct Disks;
 
@@ -269,6 +310,34 @@ impl Kind for Disks {
                 ));
             }
         }
+        let upload_bytes = expect_int(out, "properties.creationData.uploadSizeBytes")?;
+        let uploading = option.eq_ignore_ascii_case("Upload");
+        if uploading {
+            let Some(bytes) = upload_bytes else {
+                return Err(ArmError::invalid_parameter(
+                    "properties.creationData.uploadSizeBytes",
+                    "Required parameter 'uploadSizeBytes' is missing (null).",
+                ));
+            };
+            if !(MIN_UPLOAD_BYTES..=MAX_UPLOAD_BYTES).contains(&bytes) {
+                return Err(ArmError::invalid_parameter(
+                    "properties.creationData.uploadSizeBytes",
+                    format!(
+                        "The upload size {bytes} is not valid: it must be between {MIN_UPLOAD_BYTES} and {MAX_UPLOAD_BYTES} bytes (the VHD including its 512-byte footer)."
+                    ),
+                ));
+            }
+        }
+        expect_enum(
+            out,
+            "properties.dataAccessAuthMode",
+            &["AzureActiveDirectory", "None"],
+        )?;
+        let implied = match (uploading, upload_bytes) {
+            // The disk holds the VHD's data, without the footer.
+            (true, Some(bytes)) => Some(((bytes - 512 + (1 << 30) - 1) >> 30).max(1)),
+            _ => implied,
+        };
         let size = size.or(implied).unwrap_or(30);
         let from_image = option
             .eq_ignore_ascii_case("FromImage")
@@ -289,6 +358,19 @@ impl Kind for Disks {
                 .or_insert(json!({"acceleratedNetwork": true, "architecture": "x64"}));
         }
         fill_common_properties(p, size, unique, created);
+        // A read-only state in a request is ignored; an upload disk starts ReadyToUpload and
+        // an update keeps the state the disk is in.
+        p.remove("diskState");
+        let kept = old.and_then(|o| upload_state(&o.body));
+        match (old, kept) {
+            (Some(_), Some(state)) => {
+                p.insert("diskState".into(), json!(state));
+            }
+            (None, _) if uploading => {
+                p.insert("diskState".into(), json!(READY_TO_UPLOAD));
+            }
+            _ => {}
+        }
         if sku == "PremiumV2_LRS" || sku == "UltraSSD_LRS" {
             p.entry("diskIOPSReadWrite").or_insert(json!(3000));
             p.entry("diskMBpsReadWrite").or_insert(json!(125));
@@ -298,10 +380,10 @@ impl Kind for Disks {
     fn render(&self, store: &Store, item: &Stored, _req: &Req) -> Value {
         let mut body = item.body.clone();
         let user = virtual_machines::vm_using_disk(store, &item.id);
-        body["properties"]["diskState"] = json!(if user.is_some() {
-            "Attached"
-        } else {
-            "Unattached"
+        body["properties"]["diskState"] = json!(match (&user, upload_state(&item.body)) {
+            (Some(_), _) => "Attached",
+            (None, Some(state)) => state,
+            (None, None) => "Unattached",
         });
         match user {
             Some(vm) => body["managedBy"] = json!(vm),
@@ -314,6 +396,9 @@ impl Kind for Disks {
         body
     }
     fn check_delete(&self, store: &Store, item: &Stored) -> Result<(), ArmError> {
+        if upload_state(&item.body) == Some(ACTIVE_UPLOAD) {
+            return Err(not_ready(&item.id, ACTIVE_UPLOAD));
+        }
         match virtual_machines::vm_using_disk(store, &item.id) {
             Some(vm) => Err(ArmError::conflict(
                 "OperationNotAllowed",
@@ -323,6 +408,25 @@ impl Kind for Disks {
                 ),
             )),
             None => Ok(()),
+        }
+    }
+    fn action(
+        &self,
+        sim: &Sim,
+        store: &mut Store,
+        item: &Stored,
+        name: &str,
+        req: &Req,
+    ) -> Option<Result<ActionResult, ArmError>> {
+        if req.method != Method::POST {
+            return None;
+        }
+        if name.eq_ignore_ascii_case("beginGetAccess") {
+            Some(crate::disk_upload::grant_access(sim, store, item, req))
+        } else if name.eq_ignore_ascii_case("endGetAccess") {
+            Some(Ok(crate::disk_upload::revoke_access(store, item)))
+        } else {
+            None
         }
     }
 }

@@ -125,6 +125,10 @@ pub(crate) enum ActionResult {
     Sync(Value),
     /// Start an operation (202 with status headers).
     Lro,
+    /// Start an operation whose result is this body: the final `Location` poll answers it,
+    /// and Compute's disk operation status carries it as `properties.output` (beginGetAccess's
+    /// `AccessUri`).
+    LroOutput(Value),
 }
 
 pub(crate) trait Kind: Send + Sync {
@@ -186,11 +190,11 @@ pub(crate) trait Kind: Send + Sync {
     fn on_deleted(&self, _store: &mut Store, _item: &Stored) {}
     /// Side effects once the PUT is stored (e.g. inline subnets become child resources).
     fn after_put(&self, _store: &mut Store, _item: &Stored) {}
-    /// `POST {id}/{name}` or `GET {id}/{name}`.
+    /// `POST {id}/{name}` or `GET {id}/{name}`; it may change the stored resource.
     fn action(
         &self,
         _sim: &Sim,
-        _store: &Store,
+        _store: &mut Store,
         _item: &Stored,
         _name: &str,
         _req: &Req,

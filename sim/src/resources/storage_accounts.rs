@@ -175,7 +175,7 @@ impl Kind for StorageAccounts {
     fn action(
         &self,
         sim: &Sim,
-        _store: &Store,
+        _store: &mut Store,
         item: &Stored,
         name: &str,
         req: &Req,

@@ -310,8 +310,11 @@ impl Kind for VirtualMachines {
                 )?;
             } else if os_option.eq_ignore_ascii_case("Attach") {
                 let id = require_string(out, "properties.storageProfile.osDisk.managedDisk.id")?;
-                if !ctx.store.contains(&id) {
+                let Some(disk) = ctx.store.get(&id) else {
                     return Err(compute_not_found(&id));
+                };
+                if let Some(state) = super::disks::upload_state(&disk.body) {
+                    return Err(super::disks::not_ready(&disk.id, state));
                 }
             }
             let os_sku = expect_enum(
@@ -408,6 +411,9 @@ impl Kind for VirtualMachines {
                     let Some(disk) = ctx.store.get(&id) else {
                         return Err(compute_not_found(&id));
                     };
+                    if let Some(state) = super::disks::upload_state(&disk.body) {
+                        return Err(super::disks::not_ready(&disk.id, state));
+                    }
                     if let Some(user) = vm_using_disk(ctx.store, &id)
                         && !user.eq_ignore_ascii_case(&vm_id)
                     {
@@ -597,7 +603,7 @@ impl Kind for VirtualMachines {
     fn action(
         &self,
         _sim: &Sim,
-        _store: &Store,
+        _store: &mut Store,
         _item: &Stored,
         name: &str,
         req: &Req,

@@ -76,6 +76,8 @@ struct Inner {
     storage_authentication: StorageAuthentication,
     /// Tokens for blob storage from the same credential; `None` where storage takes none.
     storage_credential: Option<AudienceCredential>,
+    /// Tokens for managed disk upload URLs, from the same credential.
+    disk_credential: Option<AudienceCredential>,
 }
 
 /// Cheap to clone; every clone shares the connection pool and the token.
@@ -125,6 +127,11 @@ impl ArmClient {
             .as_deref()
             .map(|audience| AudienceCredential::new(settings, http.clone(), audience))
             .transpose()?;
+        let disk_credential = settings
+            .disk_audience
+            .as_deref()
+            .map(|audience| AudienceCredential::new(settings, http.clone(), audience))
+            .transpose()?;
         let timings = poll_timings_for(&base, &settings.timings);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -140,6 +147,7 @@ impl ArmClient {
                 method_deadline: settings.method_deadline,
                 storage_authentication: settings.storage_authentication,
                 storage_credential,
+                disk_credential,
             }),
         })
     }
@@ -176,6 +184,11 @@ impl ArmClient {
     /// The deadline of the CPI method being served, which bounds blob calls as well.
     pub(crate) fn method_deadline(&self) -> Option<Deadline> {
         self.inner.method_deadline
+    }
+
+    /// The credential's tokens for managed disk upload URLs; `None` on clouds without them.
+    pub fn disk_credential(&self) -> Option<AudienceCredential> {
+        self.inner.disk_credential.clone()
     }
 
     /// `/subscriptions/{configured subscription}/resourceGroups/{resource_group}`.

@@ -61,7 +61,7 @@ impl EntraSource {
             }
         };
         Ok(Self {
-            scope: format!("{}/.default", settings.token_audience.trim_end_matches('/')),
+            scope: super::scope_for(&settings.token_audience),
             tenant_id: settings.tenant_id.clone(),
             host,
             http,

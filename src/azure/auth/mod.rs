@@ -22,6 +22,11 @@ use super::deadline::Deadline;
 use super::error::{Error, Result};
 use super::settings::{Authority, AzureSettings, CredentialSettings};
 
+/// The resource id of managed disk uploads and downloads with `dataAccessAuthMode:
+/// AzureActiveDirectory` ("Secure downloads and uploads with Microsoft Entra ID"). The
+/// service compares the token's audience with this exact value, trailing slash included.
+pub const DISK_AUDIENCE: &str = "https://disk.azure.com/";
+
 /// A bearer token and when it expires.
 #[derive(Clone)]
 struct Token {
@@ -176,6 +181,11 @@ impl AudienceCredential {
         })
     }
 
+    /// `<audience>/.default`, the scope of a v2 token request for it.
+    pub fn scope(&self) -> String {
+        scope_for(&self.audience)
+    }
+
     /// A token for the audience (from the cache while it is fresh).
     pub async fn bearer(&self) -> Result<Secret> {
         self.provider
@@ -188,6 +198,18 @@ impl AudienceCredential {
         tracing::debug!(audience = %self.audience, "a token was refused; dropping it from the cache");
         self.provider.evict(token).await;
     }
+}
+
+/// The v2 scope of `audience`: `<audience without trailing slash>/.default`, except for the
+/// managed disk audience, which keeps its slash (`https://disk.azure.com//.default`): the
+/// disk service accepts only tokens whose audience is `https://disk.azure.com/` exactly, and
+/// Entra ID issues that audience only for this scope (AzCopy's `ManagedDiskScope`, the Azure
+/// SDKs' challenge policies).
+pub(crate) fn scope_for(audience: &str) -> String {
+    if audience == DISK_AUDIENCE {
+        return format!("{audience}/.default");
+    }
+    format!("{}/.default", audience.trim_end_matches('/'))
 }
 
 /// Shared by every source: what an `expires_in` field holds (AAD v1 and IMDS send a string).

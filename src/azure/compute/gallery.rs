@@ -468,10 +468,7 @@ pub(crate) struct ImageVersionSpec {
     pub location: String,
     /// [`version_tags`].
     pub tags: Tags,
-    /// ARM id of the storage account holding the stemcell VHD.
-    pub storage_account_id: String,
-    /// The VHD URL (no SAS).
-    pub(crate) blob_uri: String,
+    pub(crate) source: VersionSource,
     /// Replicas per region ([`PublishingSettings::effective_replica_count`]).
     pub(crate) replica_count: u32,
     /// The version's location first ([`PublishingSettings::target_regions`]).
@@ -479,6 +476,19 @@ pub(crate) struct ImageVersionSpec {
     /// Sent only when configured, so Azure's defaults (Full, Standard_LRS) apply otherwise.
     pub(crate) replication_mode: Option<ReplicationMode>,
     pub storage_account_type: Option<ReplicaStorageType>,
+}
+
+/// What a new version is made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum VersionSource {
+    /// A VHD blob: the ARM id of its storage account and its URL (no SAS).
+    Vhd {
+        storage_account_id: String,
+        blob_uri: String,
+    },
+    /// A managed disk (or snapshot), by ARM id: `storageProfile.osDiskImage.source.id`, the
+    /// source Azure documents for images whose data never sat in a storage account.
+    ManagedDisk { id: String },
 }
 
 /// The tags of a new version: the blob metadata (without this CPI's own blob keys) plus
@@ -493,7 +503,7 @@ pub(crate) fn version_tags(blob_metadata: &Tags, stemcell_cid: &str) -> Tags {
     tags
 }
 
-/// PUT body of an image version from a VHD blob.
+/// PUT body of an image version from a VHD blob or a managed disk.
 pub(crate) fn image_version_body(spec: &ImageVersionSpec) -> Value {
     let regions: Vec<Value> = spec
         .target_regions
@@ -509,22 +519,25 @@ pub(crate) fn image_version_body(spec: &ImageVersionSpec) -> Value {
     if let Some(storage) = spec.storage_account_type {
         publishing.insert("storageAccountType".into(), json!(storage.as_str()));
     }
-    // A VHD source in an account that forbids Shared Key: Azure's gallery docs ("Store and
-    // share images in an Azure Compute Gallery", RBAC permissions) require listKeys permission
-    // (Microsoft.Storage/storageAccounts/listKeys/action) on the VHD's account for the caller,
-    // and neither they, the GalleryRP 2024-03-03 spec (GalleryOSDiskImage.source) nor the SDK
-    // issues say whether the import works when the account refuses key-based access. The
-    // documented keyless path is a managed disk source (upload with createOption Upload and
-    // dataAccessAuthMode AzureActiveDirectory, then the version from the disk), which the CPI
-    // does not implement yet: a keyless default account relies on the VHD import working.
+    // A VHD source needs listKeys permission (Microsoft.Storage/storageAccounts/listKeys/action)
+    // on its account, as Azure's gallery docs ("Store and share images in an Azure Compute
+    // Gallery", RBAC permissions) say; neither they, the GalleryRP 2024-03-03 spec
+    // (GalleryOSDiskImage.source) nor the SDK issues say that the import works from an account
+    // that refuses key-based access. So a keyless default account gets no VHD source: its
+    // stemcells are staged through a managed disk (createOption Upload, dataAccessAuthMode
+    // AzureActiveDirectory) and the version is made from the disk.
+    let source = match &spec.source {
+        VersionSource::Vhd {
+            storage_account_id,
+            blob_uri,
+        } => json!({"storageAccountId": storage_account_id, "uri": blob_uri}),
+        VersionSource::ManagedDisk { id } => json!({ "id": id }),
+    };
     json!({
         "location": spec.location,
         "tags": spec.tags,
         "properties": {
-            "storageProfile": {"osDiskImage": {"source": {
-                "storageAccountId": spec.storage_account_id,
-                "uri": spec.blob_uri,
-            }}},
+            "storageProfile": {"osDiskImage": {"source": source}},
             "publishingProfile": publishing,
         }
     })

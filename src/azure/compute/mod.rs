@@ -18,6 +18,8 @@
 //!   [`disk::plan_update`], [`disk::map_update_error`];
 //!   [`disk::disk_encryption_set_id`]; zone migration [`disk::needs_zone_migration`],
 //!   [`disk::zone_migration_spec`], [`disk::zone_migration_recovery_message`].
+//! - [`disk_upload`] — direct upload of a stemcell to a managed disk: [`disk_upload::upload_disk_body`],
+//!   [`disk_upload::grant_write_body`], [`disk_upload::AccessUri`].
 //! - [`snapshot`] — [`snapshot::ManagedSnapshot`] (GET), [`snapshot::snapshot_tags`],
 //!   [`snapshot::snapshot_body`].
 //! - [`vm`] — [`vm::VirtualMachine`] (GET) with [`vm::VirtualMachine::bosh_disk_ids`]
@@ -51,6 +53,7 @@
 
 pub(crate) mod availability_set;
 pub(crate) mod disk;
+pub(crate) mod disk_upload;
 pub(crate) mod gallery;
 pub(crate) mod image;
 pub(crate) mod sku;

@@ -39,6 +39,7 @@ fn settings(sim: &SimHandle, credential: CredentialSettings) -> AzureSettings {
         method_deadline: None,
         storage_authentication: Default::default(),
         storage_audience: None,
+        disk_audience: None,
     }
 }
 

@@ -358,6 +358,7 @@ pub(super) fn imds_settings(arm_base: &str, token_base: &str) -> AzureSettings {
         method_deadline: None,
         storage_authentication: Default::default(),
         storage_audience: None,
+        disk_audience: None,
     }
 }
 

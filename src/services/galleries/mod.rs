@@ -17,9 +17,10 @@ use crate::azure::arm::Write;
 use crate::azure::compute::Tags;
 use crate::azure::compute::gallery::{
     GalleryImageVersion, ImageDefinitionSpec, ImageVersionSpec, PublishingSettings,
-    ReferenceRemoval, SOURCE_DELETED_METADATA, add_stemcell_reference, check_existing_version,
-    image_definition_body, image_version_body, is_referenced_by, remove_stemcell_reference,
-    version_location_from_blob_metadata, version_tags, version_tags_patch,
+    ReferenceRemoval, SOURCE_DELETED_METADATA, VersionSource, add_stemcell_reference,
+    check_existing_version, image_definition_body, image_version_body, is_referenced_by,
+    remove_stemcell_reference, version_location_from_blob_metadata, version_tags,
+    version_tags_patch,
 };
 use crate::azure::storage::blob::BlobService;
 use crate::azure::{ApiKind, Error as AzureError, ResourcePath};
@@ -134,21 +135,38 @@ pub(crate) async fn create_version(
     metadata: &Tags,
     blob_uri: &str,
 ) -> CpiResult<()> {
-    let GalleryStemcell {
-        gallery,
-        definition,
-        version_path,
-        cid,
-        ..
-    } = stemcell;
-    ensure_definition(azure, gallery, definition, location, cloud_properties).await?;
+    ensure_definition(
+        azure,
+        stemcell.gallery,
+        stemcell.definition,
+        location,
+        cloud_properties,
+    )
+    .await?;
     let account = storage_accounts::default_account(azure).await?;
+    let source = VersionSource::Vhd {
+        storage_account_id: account.id,
+        blob_uri: blob_uri.to_string(),
+    };
+    put_version(azure, stemcell, location, metadata, source).await
+}
+
+/// PUTs the version from `source` (its definition exists) and registers the CID on it.
+pub(crate) async fn put_version(
+    azure: &Azure<'_>,
+    stemcell: &GalleryStemcell<'_>,
+    location: &str,
+    metadata: &Tags,
+    source: VersionSource,
+) -> CpiResult<()> {
+    let GalleryStemcell {
+        version_path, cid, ..
+    } = stemcell;
     let publishing = publishing(azure)?;
     let spec = ImageVersionSpec {
         location: location.to_string(),
         tags: version_tags(metadata, cid.as_str()),
-        storage_account_id: account.id,
-        blob_uri: blob_uri.to_string(),
+        source,
         replica_count: publishing.effective_replica_count(),
         target_regions: publishing.target_regions(location),
         replication_mode: publishing.replication_mode,
@@ -176,7 +194,7 @@ pub(crate) async fn create_version(
     add_reference(azure, stemcell, None).await
 }
 
-async fn ensure_definition(
+pub(crate) async fn ensure_definition(
     azure: &Azure<'_>,
     gallery: &str,
     definition: &str,

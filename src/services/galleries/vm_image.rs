@@ -114,7 +114,7 @@ async fn recreate_version(
         recorded_source(azure, stemcell).await?.ok_or_else(|| {
             CpiError::vm_creation_failed(
                 format!(
-                    "The gallery image version {label} of stemcell '{cid}' is missing, and neither the stemcell's blob (registered on an existing version) nor a source VHD it names is left to recreate it from. Upload the stemcell again."
+                    "The gallery image version {label} of stemcell '{cid}' is missing, and neither the stemcell's blob (a record: registered on an existing version, or staged through a managed disk) nor a source VHD it names is left to recreate it from. Upload the stemcell again."
                 ),
                 false,
             )

@@ -22,7 +22,7 @@ use crate::stemcell::unix_now;
 const CLOCK_SKEW: Duration = Duration::from_secs(10 * 60);
 
 /// The longest a marked upload may still be running, as this CPI's configuration bounds it.
-fn max_upload_age(azure: &Azure<'_>) -> Duration {
+pub(crate) fn max_upload_age(azure: &Azure<'_>) -> Duration {
     // create_stemcell always has a timeout; without one an upload could be running still.
     azure
         .config

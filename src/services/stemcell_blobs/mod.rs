@@ -10,7 +10,7 @@ mod copy;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub(crate) use abandoned_uploads::remove_abandoned_uploads;
+pub(crate) use abandoned_uploads::{max_upload_age, remove_abandoned_uploads};
 pub(crate) use copy::stemcell_blob_in;
 
 use super::Azure;
@@ -42,12 +42,8 @@ pub(crate) async fn upload_vhd(
     cid: &StemcellCid,
     metadata: &HashMap<String, String>,
 ) -> CpiResult<()> {
-    let options = UploadOptions {
-        parallelism: azure.config.parallel_upload_thread_num,
-        max_zero_gap_bytes: azure.config.stemcell_upload_max_zero_gap_bytes,
-        deadline: Some(azure.deadline.instant()),
-    };
     let blob = cid.blob_name();
+    let options = upload_options(azure);
     let upload = upload_stemcell_vhd(image_path, blobs, CONTAINER, &blob, metadata, &options);
     let Ok(uploaded) = tokio::time::timeout(azure.deadline.remaining(), upload).await else {
         delete_quietly(blobs, cid, "partial stemcell blob").await;
@@ -65,6 +61,16 @@ pub(crate) async fn upload_vhd(
         "stemcell uploaded"
     );
     Ok(())
+}
+
+/// How a stemcell VHD is streamed: the configured parallelism and zero gaps, retrying throttled
+/// calls until the call's deadline.
+pub(crate) fn upload_options(azure: &Azure<'_>) -> UploadOptions {
+    UploadOptions {
+        parallelism: azure.config.parallel_upload_thread_num,
+        max_zero_gap_bytes: azure.config.stemcell_upload_max_zero_gap_bytes,
+        deadline: Some(azure.deadline.instant()),
+    }
 }
 
 /// Deletes the CID's blob after a failure; a failure to delete is only logged, since the

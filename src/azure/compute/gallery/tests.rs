@@ -227,10 +227,12 @@ fn version_body() {
     let spec = ImageVersionSpec {
         location: "eastus".into(),
         tags: Tags::from([("stemcell_references".into(), "bosh-stemcell-1".into())]),
-        storage_account_id:
-            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa"
-                .into(),
-        blob_uri: "https://sa.blob.core.windows.net/stemcell/bosh-stemcell-1.vhd".into(),
+        source: VersionSource::Vhd {
+            storage_account_id:
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa"
+                    .into(),
+            blob_uri: "https://sa.blob.core.windows.net/stemcell/bosh-stemcell-1.vhd".into(),
+        },
         replica_count: 3,
         target_regions: vec!["eastus".into()],
         replication_mode: None,
@@ -460,8 +462,10 @@ fn version_body_carries_the_publishing_extensions_only_when_set() {
     let spec = ImageVersionSpec {
         location: "eastus".into(),
         tags: Tags::new(),
-        storage_account_id: "/sa".into(),
-        blob_uri: "https://sa.blob.core.windows.net/stemcell/bosh-stemcell-1.vhd".into(),
+        source: VersionSource::Vhd {
+            storage_account_id: "/sa".into(),
+            blob_uri: "https://sa.blob.core.windows.net/stemcell/bosh-stemcell-1.vhd".into(),
+        },
         replica_count: publishing.effective_replica_count(),
         target_regions: publishing.target_regions("eastus"),
         replication_mode: publishing.replication_mode,

@@ -198,6 +198,31 @@ impl BlobService {
         )
     }
 
+    /// A [`PageWriter`] for the upload URL of managed disk `disk_name` (`access_sas`, from
+    /// `beginGetAccess`), with this service's api-version, retry settings and HTTP client and
+    /// bearer tokens from `credential` (the disk audience's).
+    pub fn disk_upload_writer(
+        &self,
+        access_sas: &Url,
+        disk_name: &str,
+        credential: crate::azure::auth::AudienceCredential,
+    ) -> CpiResult<PageWriter> {
+        PageWriter::for_disk_upload(
+            access_sas,
+            disk_name,
+            credential,
+            &self.version,
+            &self.retry,
+            self.http.clone(),
+        )
+    }
+
+    /// True when this account is reached with Entra ID tokens (it forbids Shared Key, or the
+    /// configuration asks for tokens), false with its account key.
+    pub fn uses_entra_id(&self) -> bool {
+        matches!(self.auth, StorageAuth::EntraId(_))
+    }
+
     /// Lists at most `size` blobs a page (the service's default is 5000).
     pub fn with_list_page_size(mut self, size: u32) -> Self {
         self.list_page_size = Some(i32::try_from(size).unwrap_or(i32::MAX));

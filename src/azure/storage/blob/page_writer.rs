@@ -25,6 +25,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, StatusCode, Url};
 
 use super::{MAX_PUT_PAGE_BYTES, PAGE_SIZE, RetrySettings, StorageAuth};
+use crate::azure::auth::AudienceCredential;
 use crate::azure::deadline::Deadline;
 use crate::azure::http::{self, ConnectFailure, Problem, Service};
 use crate::azure::retry::{self, Attempts, Budget, Cause, Stop, Tally, Verdict};
@@ -34,11 +35,16 @@ use crate::error::{CpiError, CpiResult};
 /// One try may take this long (a 4 MiB call at 1 MiB/s takes 4 s).
 const TRY_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Writes pages of one page blob.
+/// Writes pages of one page blob: a blob of a storage account, or the upload URL of a managed
+/// disk created for upload (a page blob behind a SAS, written with a bearer token too).
 pub struct PageWriter {
     client: Client,
-    /// The blob's URL with `?comp=page`.
+    /// The blob's URL with `?comp=page` (and, for a disk's upload URL, its SAS: never logged).
     url: Url,
+    /// The URL without its query, for logs.
+    log_url: String,
+    /// `Some(name)` when writing a managed disk's upload URL.
+    disk: Option<String>,
     /// `/<account><path>\ncomp:page`, the end of every string to sign.
     canonical_resource: String,
     account_name: String,
@@ -63,7 +69,7 @@ pub struct PageWriter {
 impl std::fmt::Debug for PageWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PageWriter")
-            .field("url", &self.url.as_str())
+            .field("url", &self.log_url)
             .field("account_key", &"<redacted>")
             .finish()
     }
@@ -92,6 +98,8 @@ impl PageWriter {
         Ok(Self {
             client,
             canonical_resource: format!("/{account_name}{}\ncomp:page", url.path()),
+            log_url: without_query(&url),
+            disk: None,
             url,
             account_name: account_name.to_owned(),
             auth: auth.clone(),
@@ -103,6 +111,47 @@ impl PageWriter {
             gate: Gate::new(DEFAULT_TRIES_IN_FLIGHT),
             deadline: None,
         })
+    }
+
+    /// Writes the upload URL of managed disk `disk_name`: `access_sas` as `beginGetAccess`
+    /// answered it, each call with a bearer token for the disk audience (`credential`), as a
+    /// disk with `dataAccessAuthMode: AzureActiveDirectory` demands besides the SAS.
+    pub(crate) fn for_disk_upload(
+        access_sas: &Url,
+        disk_name: &str,
+        credential: AudienceCredential,
+        version: &str,
+        retry: &RetrySettings,
+        client: Client,
+    ) -> CpiResult<Self> {
+        let label = format!("managed disk '{disk_name}'");
+        if access_sas.scheme() != "https" {
+            return Err(CpiError::cloud(format!(
+                "The upload URL of {label} is not https: Microsoft Entra ID tokens are sent over https only"
+            )));
+        }
+        let mut writer = Self::new(
+            access_sas,
+            label,
+            "",
+            &StorageAuth::EntraId(credential),
+            version,
+            retry,
+            client,
+        )?;
+        writer.disk = Some(disk_name.to_owned());
+        Ok(writer)
+    }
+
+    /// What the pages are written to, for messages.
+    fn target(&self) -> String {
+        match &self.disk {
+            Some(_) => format!("the upload URL of {}", self.label),
+            None => format!(
+                "blob '{}' in storage account '{}'",
+                self.label, self.account_name
+            ),
+        }
     }
 
     /// Throttled calls keep retrying until `deadline` (the CPI method's); without one they
@@ -210,7 +259,7 @@ impl PageWriter {
             StorageAuth::SharedKey(_) => None,
         };
         let headers = self.signed_headers(range, len, bearer.as_ref())?;
-        tracing::trace!(url = %self.url, range, "Put Page");
+        tracing::trace!(url = %self.log_url, range, "Put Page");
         let timeout = match self.deadline {
             Some(deadline) => TRY_TIMEOUT.min(deadline.saturating_duration_since(Instant::now())),
             None => TRY_TIMEOUT,
@@ -245,8 +294,11 @@ impl PageWriter {
             None => format!("HTTP {}", status.as_u16()),
         };
         let entra_id = matches!(self.auth, StorageAuth::EntraId(_));
-        if let Some(hint) = super::authorization_hint(code.as_deref(), &self.account_name, entra_id)
-        {
+        let hint = match &self.disk {
+            Some(disk) => disk_upload_hint(status, disk),
+            None => super::authorization_hint(code.as_deref(), &self.account_name, entra_id),
+        };
+        if let Some(hint) = hint {
             message = format!("{message}: {hint}");
         }
         let cause = if status == StatusCode::UNAUTHORIZED && bearer.is_some() {
@@ -286,7 +338,7 @@ impl PageWriter {
             ),
             None => Failure {
                 cause: Some(Cause::Transient { hint: None }),
-                message: describe_transport(error),
+                message: describe_transport(error, self.disk.is_some()),
                 refused_token: None,
             },
         }
@@ -515,11 +567,10 @@ impl Attempts for PutPage<'_> {
             (None, _) => "the call's deadline passed".to_owned(),
         };
         CpiError::cloud(format!(
-            "Failed to upload pages {}..{} of blob '{}' in storage account '{}': {why}",
+            "Failed to upload pages {}..{} of {}: {why}",
             self.offset,
             self.offset + self.len,
-            writer.label,
-            writer.account_name,
+            writer.target(),
         ))
     }
 
@@ -551,10 +602,36 @@ fn is_throttled(status: StatusCode, code: Option<&str>) -> bool {
     }
 }
 
-/// A transport error with its causes. The URL it names carries no secret: Shared Key signs
-/// headers.
-fn describe_transport(error: &reqwest::Error) -> String {
-    super::with_causes(error)
+/// What to do about a refused write to a disk's upload URL. The upload needs the data action
+/// `Microsoft.Compute/disks/upload/action`, which no `Actions` wildcard such as Contributor's
+/// grants ("Secure downloads and uploads with Microsoft Entra ID": the built-in role Data
+/// Operator for Managed Disks holds it).
+fn disk_upload_hint(status: StatusCode, disk: &str) -> Option<String> {
+    matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN).then(|| {
+        format!(
+            "the CPI's identity may not upload to managed disk '{disk}': give it the data action Microsoft.Compute/disks/upload/action (the built-in role Data Operator for Managed Disks) on the default resource group"
+        )
+    })
+}
+
+/// A transport failure on one line, with its causes. A blob URL carries no secret (Shared Key
+/// and bearer tokens travel in headers); a disk's upload URL carries a SAS, so `hide_url`.
+fn describe_transport(error: &reqwest::Error, hide_url: bool) -> String {
+    if hide_url {
+        match std::error::Error::source(error) {
+            Some(cause) => format!("the request failed: {}", super::with_causes(cause)),
+            None => "the request failed".to_owned(),
+        }
+    } else {
+        super::with_causes(error)
+    }
+}
+
+/// The URL without its query (a SAS is secret).
+fn without_query(url: &Url) -> String {
+    let mut bare = url.clone();
+    bare.set_query(None);
+    bare.to_string()
 }
 
 #[cfg(test)]
@@ -573,6 +650,18 @@ mod tests {
             Client::new(),
         )
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_transport_failure_on_an_upload_url_does_not_quote_its_sas() {
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        let url = "http://127.0.0.1:1/md/abcd?sv=1&sig=SECRETSIG";
+        let error = Client::new().put(url).send().await.unwrap_err();
+        let hidden = describe_transport(&error, true);
+        assert!(!hidden.contains("SECRETSIG"), "{hidden}");
+        assert!(describe_transport(&error, false).contains("127.0.0.1:1"));
+        let bare = without_query(&Url::parse(url).unwrap());
+        assert_eq!(bare, "http://127.0.0.1:1/md/abcd");
     }
 
     #[test]
