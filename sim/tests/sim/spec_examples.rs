@@ -3,12 +3,10 @@
 //! the example response's structure (same keys, same JSON types, in `properties`). Referenced
 //! resources are seeded first. Skips, with a note, when the specs are not available.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 

@@ -1,9 +1,7 @@
 //! Resource groups and the generic ARM behaviour: api-version checks, create-or-update,
 //! errors, deletes through `Location`, headers.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 

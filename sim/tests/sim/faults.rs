@@ -1,11 +1,9 @@
 //! Fault and latency injection, and the request log.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use bosh_azure_sim::{Fault, FaultAction, Scenario, SimConfig};
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 

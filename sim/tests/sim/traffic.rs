@@ -1,8 +1,6 @@
 //! Conformance mode: one `oav validate-traffic` file per ARM request, nothing else written.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

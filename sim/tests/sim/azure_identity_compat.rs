@@ -1,14 +1,12 @@
 //! The official `azure_identity` crate gets tokens from the sim, and ARM accepts them.
 
-mod common;
-
 use std::sync::Arc;
 
 use azure_core::cloud::{Audiences, CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::{ClientOptions, Transport};
 use azure_identity::{ClientSecretCredential, ClientSecretCredentialOptions};
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 
 fn options(sim: &TestSim) -> ClientSecretCredentialOptions {

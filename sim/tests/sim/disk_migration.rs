@@ -1,9 +1,7 @@
 //! What the CPI's disk migrations rely on: a disk never changes zones in place, it is recreated
 //! from a snapshot (of the same region) into the zone; importing a blob names its account.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -1,9 +1,7 @@
 //! Per-resource PUT/GET/DELETE, LROs through both headers, referential integrity and request
 //! validation.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

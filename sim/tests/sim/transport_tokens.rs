@@ -1,14 +1,12 @@
 //! HTTPS with the generated CA, token endpoints (v2 secret and assertion, v1, ADFS, IMDS), and
 //! ARM's bearer-token checks.
 
-mod common;
-
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bosh_azure_sim::SimConfig;
-use common::*;
+use crate::common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -1,6 +1,5 @@
 //! Shared helpers for the sim's integration tests: a started sim plus a reqwest client that
 //! trusts only its CA.
-#![allow(dead_code)]
 
 use bosh_azure_sim::{SimConfig, SimHandle};
 use reqwest::header::HeaderMap;

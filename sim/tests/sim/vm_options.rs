@@ -1,9 +1,7 @@
 //! ARM's checks of Trusted Launch, encryption at host, Ultra disks, Spot fields and proximity
 //! placement groups on a VM PUT, and the SKU capabilities behind them.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -3,9 +3,7 @@
 //! what Azure refuses meanwhile, and the gallery sources: a finished upload disk, never a VHD
 //! in an account that forbids Shared Key.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
