@@ -139,13 +139,13 @@ impl Method {
             .find(|method| method.wire_name() == name)
     }
 
-    pub const fn wire_name(self) -> &'static str {
+    pub(crate) const fn wire_name(self) -> &'static str {
         self.row().wire_name
     }
 
     /// How long a call may take unless `azure.method_timeouts.<method>` says otherwise; `None`
     /// for the methods answered without Azure.
-    pub const fn default_timeout(self) -> Option<Duration> {
+    pub(crate) const fn default_timeout(self) -> Option<Duration> {
         match self.row().timeout_minutes {
             Some(minutes) => Some(Duration::from_secs(minutes * 60)),
             None => None,
@@ -153,7 +153,7 @@ impl Method {
     }
 
     /// The operation name of the telemetry event, spelled as the Ruby CPI spells it.
-    pub const fn telemetry_operation(self) -> Option<&'static str> {
+    pub(crate) const fn telemetry_operation(self) -> Option<&'static str> {
         self.row().telemetry
     }
 }
@@ -179,7 +179,7 @@ pub(crate) enum ApiVersion {
 }
 
 impl ApiVersion {
-    pub fn number(self) -> u8 {
+    pub(crate) fn number(self) -> u8 {
         match self {
             Self::V1 => 1,
             Self::V2 => 2,
@@ -278,7 +278,7 @@ pub(crate) enum Call {
 }
 
 impl Call {
-    pub fn method(&self) -> Method {
+    pub(crate) fn method(&self) -> Method {
         match self {
             Self::Info => Method::Info,
             Self::CreateStemcell { .. } => Method::CreateStemcell,

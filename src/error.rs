@@ -55,7 +55,7 @@ impl CpiError {
     }
 
     /// The exact type string the Director maps to an error class.
-    pub fn wire_type(&self) -> &'static str {
+    pub(crate) fn wire_type(&self) -> &'static str {
         match self {
             Self::Cloud(_) => "Bosh::Clouds::CloudError",
             Self::Cpi(_) => "Bosh::Clouds::CpiError",
@@ -71,7 +71,7 @@ impl CpiError {
     }
 
     /// Only the RetriableCloudError subclasses carry a meaningful flag; the rest answer false.
-    pub fn ok_to_retry(&self) -> bool {
+    pub(crate) fn ok_to_retry(&self) -> bool {
         match self {
             Self::NoDiskSpace { ok_to_retry, .. }
             | Self::DiskNotAttached { ok_to_retry, .. }
@@ -81,7 +81,7 @@ impl CpiError {
         }
     }
 
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         match self {
             Self::Cloud(m)
             | Self::Cpi(m)

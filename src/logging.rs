@@ -30,7 +30,7 @@ pub fn silence() {
 }
 
 /// Installs the stderr subscriber once per process; later calls are no-ops.
-pub fn init(debug_mode: bool, request_id: Option<&str>) {
+pub(crate) fn init(debug_mode: bool, request_id: Option<&str>) {
     if SILENCED.load(Ordering::Relaxed) {
         return;
     }

@@ -57,7 +57,7 @@ pub(crate) struct Monitor {
 impl Monitor {
     /// `None` when telemetry is off, on Azure Stack, or for a method the Ruby CPI does not
     /// report (set_disk_metadata, configure_networks, current_vm_id and the unimplemented ones).
-    pub fn start(config: &AzureConfig, call: &Call) -> Option<Self> {
+    pub(crate) fn start(config: &AzureConfig, call: &Call) -> Option<Self> {
         if !config.enable_telemetry || config.environment == Environment::AzureStack {
             return None;
         }
@@ -78,7 +78,7 @@ impl Monitor {
     }
 
     /// Spools the event and starts a sender. Failures are logged, never returned.
-    pub fn finish(self, outcome: Result<&Value, &CpiError>) {
+    pub(crate) fn finish(self, outcome: Result<&Value, &CpiError>) {
         match events_dir() {
             Some(dir) => self.finish_in(&dir, outcome),
             None => tracing::debug!("telemetry: no data directory; event dropped"),

@@ -61,7 +61,7 @@ const TRANSIENT_ALLOCATION_CODES: &[&str] = &[
 ];
 
 /// create_vm's decoded arguments.
-pub struct CreateVm {
+pub(crate) struct CreateVm {
     pub agent_id: String,
     pub stemcell: StemcellCid,
     pub props: VmCloudProps,
@@ -108,7 +108,7 @@ impl Created {
     }
 }
 
-pub async fn create_vm(
+pub(crate) async fn create_vm(
     azure: &Azure<'_>,
     request: &CreateVm,
     agent_config: &Map<String, Value>,

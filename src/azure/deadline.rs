@@ -22,24 +22,24 @@ impl Deadline {
         }
     }
 
-    pub fn at(instant: Instant) -> Self {
+    pub(crate) fn at(instant: Instant) -> Self {
         Self {
             at: instant,
             length: None,
         }
     }
 
-    pub fn instant(&self) -> Instant {
+    pub(crate) fn instant(&self) -> Instant {
         self.at
     }
 
     /// The duration it was set for by [`Deadline::after`].
-    pub fn length(&self) -> Option<Duration> {
+    pub(crate) fn length(&self) -> Option<Duration> {
         self.length
     }
 
     /// Zero once the deadline has passed.
-    pub fn remaining(&self) -> Duration {
+    pub(crate) fn remaining(&self) -> Duration {
         self.at.saturating_duration_since(Instant::now())
     }
 

@@ -23,7 +23,7 @@ pub struct HttpOptions {
 }
 
 impl HttpOptions {
-    pub fn from_settings(settings: &AzureSettings) -> Self {
+    pub(crate) fn from_settings(settings: &AzureSettings) -> Self {
         Self {
             extra_ca_pem: settings.extra_ca_pem.clone(),
             connect_timeout: settings.timings.connect_timeout,
@@ -64,7 +64,7 @@ impl From<ClientError> for Error {
 }
 
 /// Builds the process's client from the CPI settings.
-pub fn build_client(settings: &AzureSettings) -> Result<reqwest::Client, ClientError> {
+pub(crate) fn build_client(settings: &AzureSettings) -> Result<reqwest::Client, ClientError> {
     build(&HttpOptions::from_settings(settings))
 }
 
@@ -221,7 +221,7 @@ impl std::fmt::Display for ConnectFailure {
 
 impl ConnectFailure {
     /// Whether another attempt may help: a certificate does not become trusted by retrying.
-    pub fn retryable(problem: &Problem) -> bool {
+    pub(crate) fn retryable(problem: &Problem) -> bool {
         matches!(problem, Problem::Network(_))
     }
 }
@@ -231,7 +231,7 @@ pub use super::retry::CONNECT_ATTEMPTS;
 /// A failed connection (refused, timed out, DNS, an untrusted certificate) as opposed to a
 /// failure after the request was sent; `None` for anything else. hyper-util marks its
 /// connector's failures "tcp connect error" and "dns error".
-pub fn connect_problem(err: &reqwest::Error) -> Option<Problem> {
+pub(crate) fn connect_problem(err: &reqwest::Error) -> Option<Problem> {
     if !err.is_connect() {
         return None;
     }
@@ -278,7 +278,7 @@ pub fn connect_problem(err: &reqwest::Error) -> Option<Problem> {
 }
 
 /// `host[:port]` of a URL, for messages (never a path or query).
-pub fn host_of(url: &url::Url) -> String {
+pub(crate) fn host_of(url: &url::Url) -> String {
     match (url.host_str(), url.port()) {
         (Some(host), Some(port)) => format!("{host}:{port}"),
         (Some(host), None) => host.to_owned(),
@@ -287,14 +287,14 @@ pub fn host_of(url: &url::Url) -> String {
 }
 
 /// The [`ConnectFailure`] inside an SDK error, if a connection failure ended it.
-pub fn connect_failure_in<'a>(
+pub(crate) fn connect_failure_in<'a>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a ConnectFailure> {
     find_in(err)
 }
 
 /// The [`NoAnswerByDeadline`] inside an SDK error, if the call's deadline ended it.
-pub fn deadline_in<'a>(
+pub(crate) fn deadline_in<'a>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a NoAnswerByDeadline> {
     find_in(err)
@@ -322,7 +322,7 @@ pub(crate) fn find_in<'a, T: std::error::Error + 'static>(
 
 /// An endpoint that gave no answer before the CPI method's deadline.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct NoAnswerByDeadline {
+pub(crate) struct NoAnswerByDeadline {
     pub service: Service,
     pub host: String,
     /// The CPI method whose deadline it is.

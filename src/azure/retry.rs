@@ -65,7 +65,7 @@ pub(crate) struct Tally {
 
 impl Tally {
     /// Milliseconds since the first failed connection (or the first attempt).
-    pub fn connect_elapsed_ms(&self) -> u64 {
+    pub(crate) fn connect_elapsed_ms(&self) -> u64 {
         let since = self.first_connect_failure.unwrap_or(self.started);
         u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -105,7 +105,7 @@ pub(crate) trait Attempts {
 }
 
 /// The pause after failed connection attempt `attempt` (1-based).
-pub fn connect_backoff(attempt: u32) -> Duration {
+pub(crate) fn connect_backoff(attempt: u32) -> Duration {
     Duration::from_millis(500) * 2u32.saturating_pow(attempt.saturating_sub(1).min(4))
 }
 

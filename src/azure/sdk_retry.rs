@@ -43,7 +43,7 @@ pub(crate) struct SdkRetry {
 
 impl SdkRetry {
     /// `options` with the shared HTTP client as transport and this policy as the only retry.
-    pub fn install(self, options: &mut ClientOptions, client: reqwest::Client) {
+    pub(crate) fn install(self, options: &mut ClientOptions, client: reqwest::Client) {
         options.transport = Some(Transport::new(Arc::new(client)));
         options.retry = RetryOptions::none();
         options.per_call_policies.push(Arc::new(self));

@@ -134,9 +134,9 @@ pub enum StorageAuthentication {
 }
 
 impl StorageAuthentication {
-    pub const VALUES: [&'static str; 3] = ["auto", "shared_key", "entra_id"];
+    pub(crate) const VALUES: [&'static str; 3] = ["auto", "shared_key", "entra_id"];
 
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         match text {
             "auto" => Some(Self::Auto),
             "shared_key" => Some(Self::SharedKey),
@@ -146,7 +146,7 @@ impl StorageAuthentication {
     }
 
     /// Whether an account with this `allowSharedKeyAccess` is reached with Entra ID.
-    pub fn uses_entra_id(self, allow_shared_key_access: Option<bool>) -> bool {
+    pub(crate) fn uses_entra_id(self, allow_shared_key_access: Option<bool>) -> bool {
         match self {
             Self::Auto => allow_shared_key_access == Some(false),
             Self::SharedKey => false,
@@ -159,7 +159,7 @@ impl StorageAuthentication {
 pub const DEFAULT_ISV_TRACKING_GUID: &str = "563bbbca-7944-4791-b9c6-8af0928114ac";
 
 /// `$BOSH_JOBS_DIR/azure_cpi/config/<file>`, `BOSH_JOBS_DIR` defaulting to `/var/vcap/jobs`.
-pub fn job_config_file(file: &str) -> PathBuf {
+pub(crate) fn job_config_file(file: &str) -> PathBuf {
     let jobs_dir = std::env::var_os("BOSH_JOBS_DIR").unwrap_or_else(|| "/var/vcap/jobs".into());
     PathBuf::from(jobs_dir)
         .join("azure_cpi")
@@ -168,12 +168,12 @@ pub fn job_config_file(file: &str) -> PathBuf {
 }
 
 /// Where the job template writes the service principal's key + certificate.
-pub fn service_principal_certificate_path() -> PathBuf {
+pub(crate) fn service_principal_certificate_path() -> PathBuf {
     job_config_file("service_principal_certificate.pem")
 }
 
 /// Where the job template writes the Azure Stack CA certificate.
-pub fn azure_stack_ca_cert_path() -> PathBuf {
+pub(crate) fn azure_stack_ca_cert_path() -> PathBuf {
     job_config_file("azure_stack_ca_cert.pem")
 }
 

@@ -18,7 +18,7 @@ pub enum Environment {
 }
 
 impl Environment {
-    pub const ALL: [Environment; 5] = [
+    pub(crate) const ALL: [Environment; 5] = [
         Self::AzureCloud,
         Self::AzureChinaCloud,
         Self::AzureUsGovernment,
@@ -26,7 +26,7 @@ impl Environment {
         Self::AzureStack,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::AzureCloud => "AzureCloud",
             Self::AzureChinaCloud => "AzureChinaCloud",
@@ -36,7 +36,7 @@ impl Environment {
         }
     }
 
-    pub fn parse(name: &str) -> CpiResult<Self> {
+    pub(crate) fn parse(name: &str) -> CpiResult<Self> {
         Self::ALL
             .into_iter()
             .find(|e| e.name() == name)
@@ -78,7 +78,7 @@ impl fmt::Display for Environment {
 }
 
 /// The resource id of Azure Storage in Entra ID.
-pub const STORAGE_AUDIENCE: &str = "https://storage.azure.com/";
+pub(crate) const STORAGE_AUDIENCE: &str = "https://storage.azure.com/";
 
 const PUBLIC_AAD: &str = "https://login.microsoftonline.com/";
 const CHINA_AAD: &str = "https://login.chinacloudapi.cn/";
@@ -128,7 +128,7 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    pub fn resolve(
+    pub(crate) fn resolve(
         environment: Environment,
         azure_stack: Option<&AzureStackConfig>,
         overrides: &EndpointOverrides,

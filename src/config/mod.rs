@@ -111,7 +111,7 @@ impl Config {
         Self::from_json(root, context)
     }
 
-    pub fn from_json(root: Value, context: &Map<String, Value>) -> CpiResult<Self> {
+    pub(crate) fn from_json(root: Value, context: &Map<String, Value>) -> CpiResult<Self> {
         let missing = || CpiError::cloud("Could not find cloud properties in the configuration");
         let Value::Object(mut root) = root else {
             return Err(missing());
@@ -408,14 +408,14 @@ impl AzureConfig {
     /// How long a CPI call may take before it stops waiting and reports what it waited for:
     /// `azure.method_timeouts.<method>`, else the method's default; `None` for the methods
     /// answered without Azure.
-    pub fn method_timeout(&self, method: Method) -> Option<Duration> {
+    pub(crate) fn method_timeout(&self, method: Method) -> Option<Duration> {
         self.method_timeouts
             .get(&method)
             .copied()
             .or(method.default_timeout())
     }
 
-    pub fn is_azure_stack(&self) -> bool {
+    pub(crate) fn is_azure_stack(&self) -> bool {
         self.environment == Environment::AzureStack
     }
 }

@@ -10,7 +10,7 @@ use crate::error::{CpiError, CpiResult};
 use crate::fields::json_type as json_kind;
 
 /// Decodes the request's method and positional arguments.
-pub fn decode(request: &Request) -> CpiResult<Call> {
+pub(crate) fn decode(request: &Request) -> CpiResult<Call> {
     let Some(method) = Method::from_wire_name(&request.method) else {
         return Err(CpiError::not_implemented(format!(
             "Method is not known, got: '{}'",

@@ -16,11 +16,11 @@ pub(crate) struct Request {
 
 impl Request {
     /// The Director's `request_id` (e.g. `cpi-123456`), used to tag log lines.
-    pub fn request_id(&self) -> Option<&str> {
+    pub(crate) fn request_id(&self) -> Option<&str> {
         self.context.get("request_id").and_then(Value::as_str)
     }
 
-    pub fn parse(input: &[u8]) -> CpiResult<Self> {
+    pub(crate) fn parse(input: &[u8]) -> CpiResult<Self> {
         if input.iter().all(u8::is_ascii_whitespace) {
             return Err(CpiError::invalid_request(
                 "Request is empty: expected one JSON object on stdin",

@@ -22,7 +22,7 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn success(result: Value) -> Self {
+    pub(crate) fn success(result: Value) -> Self {
         Self {
             result,
             error: None,

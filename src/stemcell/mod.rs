@@ -62,7 +62,7 @@ impl Default for UploadOptions {
 }
 
 /// Seconds since the Unix epoch, for the upload mark (0 for a clock before 1970).
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
@@ -170,7 +170,7 @@ pub async fn upload_stemcell_vhd(
 /// Why [`stream_stemcell_vhd`] failed, and whether its target was opened by then (so the
 /// caller knows whether there is a partial target to remove).
 #[derive(Debug)]
-pub struct StreamFailure {
+pub(crate) struct StreamFailure {
     pub cause: String,
     pub target_opened: bool,
 }
@@ -179,7 +179,7 @@ pub struct StreamFailure {
 /// size (the target is created there: a page blob, or a managed disk for upload) for the
 /// [`PageWriter`] of the target, and writes the VHD's non-zero pages (and the zero gaps the
 /// options bridge) through it with the options' parallelism and deadline.
-pub async fn stream_stemcell_vhd<F, Fut>(
+pub(crate) async fn stream_stemcell_vhd<F, Fut>(
     image_path: &Path,
     options: &UploadOptions,
     open: F,

@@ -54,7 +54,7 @@ impl ApiKind {
         }
     }
 
-    pub fn api_version(self, cloud: CloudKind) -> Result<&'static str> {
+    pub(crate) fn api_version(self, cloud: CloudKind) -> Result<&'static str> {
         let (public, stack) = self.versions();
         match cloud {
             CloudKind::Public => Ok(public),

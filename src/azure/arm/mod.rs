@@ -152,7 +152,7 @@ impl ArmClient {
         })
     }
 
-    pub fn subscription_id(&self) -> &str {
+    pub(crate) fn subscription_id(&self) -> &str {
         &self.inner.subscription_id
     }
 
@@ -162,17 +162,17 @@ impl ArmClient {
 
     /// The process's HTTP client (connection pool, proxy settings, extra CA), for the blob
     /// layer to reuse.
-    pub fn http_client(&self) -> &reqwest::Client {
+    pub(crate) fn http_client(&self) -> &reqwest::Client {
         &self.inner.http
     }
 
     /// `azure.storage_authentication`.
-    pub fn storage_authentication(&self) -> StorageAuthentication {
+    pub(crate) fn storage_authentication(&self) -> StorageAuthentication {
         self.inner.storage_authentication
     }
 
     /// The credential's tokens for blob storage; `None` on clouds whose storage takes none.
-    pub fn storage_credential(&self) -> Option<AudienceCredential> {
+    pub(crate) fn storage_credential(&self) -> Option<AudienceCredential> {
         self.inner.storage_credential.clone()
     }
 
@@ -187,7 +187,7 @@ impl ArmClient {
     }
 
     /// The credential's tokens for managed disk upload URLs; `None` on clouds without them.
-    pub fn disk_credential(&self) -> Option<AudienceCredential> {
+    pub(crate) fn disk_credential(&self) -> Option<AudienceCredential> {
         self.inner.disk_credential.clone()
     }
 
@@ -353,7 +353,7 @@ impl ArmClient {
 
     /// POST an action (`listKeys`, `restart`, `checkNameAvailability`...), wait for it, and
     /// return its result when it has one.
-    pub async fn post<T: DeserializeOwned>(
+    pub(crate) async fn post<T: DeserializeOwned>(
         &self,
         path: &ResourcePath,
         api: ApiKind,
@@ -394,7 +394,7 @@ impl ArmClient {
     }
 
     /// GET a collection and follow every `nextLink`.
-    pub async fn list<T: DeserializeOwned>(
+    pub(crate) async fn list<T: DeserializeOwned>(
         &self,
         path: &ResourcePath,
         api: ApiKind,

@@ -17,7 +17,7 @@ pub struct ResourcePath {
 
 impl ResourcePath {
     /// `/subscriptions/{subscription_id}`
-    pub fn subscription(subscription_id: &str) -> Self {
+    pub(crate) fn subscription(subscription_id: &str) -> Self {
         Self {
             segments: vec!["subscriptions".into(), subscription_id.into()],
             query: Vec::new(),
@@ -40,13 +40,13 @@ impl ResourcePath {
     }
 
     /// Appends one segment (a collection, or an action such as `listKeys`).
-    pub fn segment(mut self, segment: &str) -> Self {
+    pub(crate) fn segment(mut self, segment: &str) -> Self {
         self.segments.push(segment.to_owned());
         self
     }
 
     /// Adds a query parameter.
-    pub fn query(mut self, key: &str, value: &str) -> Self {
+    pub(crate) fn query(mut self, key: &str, value: &str) -> Self {
         self.query.push((key.to_owned(), value.to_owned()));
         self
     }
@@ -75,11 +75,11 @@ impl ResourcePath {
         })
     }
 
-    pub fn segments(&self) -> &[String] {
+    pub(crate) fn segments(&self) -> &[String] {
         &self.segments
     }
 
-    pub fn query_pairs(&self) -> &[(String, String)] {
+    pub(crate) fn query_pairs(&self) -> &[(String, String)] {
         &self.query
     }
 
@@ -94,7 +94,7 @@ impl ResourcePath {
     }
 
     /// The last segment: the resource's name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.segments.last().map(String::as_str).unwrap_or("")
     }
 }

@@ -61,7 +61,7 @@ impl CertificateAssertion {
         }
     }
 
-    pub fn client_id(&self) -> &str {
+    pub(crate) fn client_id(&self) -> &str {
         &self.client_id
     }
 
@@ -99,7 +99,7 @@ impl CertificateAssertion {
     }
 
     /// A freshly signed assertion.
-    pub fn sign(&self) -> Result<String> {
+    pub(crate) fn sign(&self) -> Result<String> {
         let loaded = self.load()?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let mut header = Header::new(Algorithm::RS256);

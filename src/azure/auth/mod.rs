@@ -51,7 +51,7 @@ struct Cached {
 /// their lifetime.
 const REFRESH_AHEAD: Duration = Duration::from_secs(300);
 
-pub struct TokenProvider {
+pub(crate) struct TokenProvider {
     source: Source,
     cache: Mutex<Option<Cached>>,
 }
@@ -80,7 +80,7 @@ impl TokenProvider {
 
     /// A provider of tokens for `audience` (e.g. blob storage) from the same credential as
     /// the settings' ARM tokens, with its own cache.
-    pub fn for_audience(
+    pub(crate) fn for_audience(
         settings: &AzureSettings,
         http: reqwest::Client,
         audience: &str,
@@ -91,12 +91,12 @@ impl TokenProvider {
     }
 
     /// The current token, fetching one if there is none or it is close to expiry.
-    pub async fn token(&self, deadline: Deadline) -> Result<Secret> {
+    pub(crate) async fn token(&self, deadline: Deadline) -> Result<Secret> {
         Ok(self.token_with_expiry(deadline).await?.0)
     }
 
     /// The current token and when it expires.
-    pub async fn token_with_expiry(&self, deadline: Deadline) -> Result<(Secret, Instant)> {
+    pub(crate) async fn token_with_expiry(&self, deadline: Deadline) -> Result<(Secret, Instant)> {
         let mut cache = self.cache.lock().await;
         if let Some(cached) = cache.as_ref()
             && Instant::now() < cached.refresh_at
@@ -109,7 +109,7 @@ impl TokenProvider {
     }
 
     /// ARM answered 401 to `rejected`: fetch a new token unless another task already did.
-    pub async fn refresh_rejected(&self, rejected: &Secret, deadline: Deadline) -> Result<Secret> {
+    pub(crate) async fn refresh_rejected(&self, rejected: &Secret, deadline: Deadline) -> Result<Secret> {
         let mut cache = self.cache.lock().await;
         if let Some(cached) = cache.as_ref()
             && cached.secret != *rejected
@@ -121,7 +121,7 @@ impl TokenProvider {
 
     /// A service refused `rejected`: forget it, so the next request fetches a fresh token
     /// (unless another task already did).
-    pub async fn evict(&self, rejected: &Secret) {
+    pub(crate) async fn evict(&self, rejected: &Secret) {
         let mut cache = self.cache.lock().await;
         if cache.as_ref().is_some_and(|c| c.secret == *rejected) {
             *cache = None;
@@ -181,20 +181,15 @@ impl AudienceCredential {
         })
     }
 
-    /// `<audience>/.default`, the scope of a v2 token request for it.
-    pub fn scope(&self) -> String {
-        scope_for(&self.audience)
-    }
-
     /// A token for the audience (from the cache while it is fresh).
-    pub async fn bearer(&self) -> Result<Secret> {
+    pub(crate) async fn bearer(&self) -> Result<Secret> {
         self.provider
             .token(Deadline::after(STORAGE_TOKEN_WAIT))
             .await
     }
 
     /// The service refused `token` (401): the next [`Self::bearer`] fetches a fresh one.
-    pub async fn reject(&self, token: &Secret) {
+    pub(crate) async fn reject(&self, token: &Secret) {
         tracing::debug!(audience = %self.audience, "a token was refused; dropping it from the cache");
         self.provider.evict(token).await;
     }

@@ -42,7 +42,7 @@ impl ReplicationMode {
     pub(crate) const VALUES: [&'static str; 2] = ["Full", "Shallow"];
 
     /// Case-insensitive, returning the spec's spelling.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         match text.to_ascii_lowercase().as_str() {
             "full" => Some(Self::Full),
             "shallow" => Some(Self::Shallow),
@@ -50,7 +50,7 @@ impl ReplicationMode {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Full => "Full",
             Self::Shallow => "Shallow",
@@ -70,7 +70,7 @@ pub enum ReplicaStorageType {
 impl ReplicaStorageType {
     pub(crate) const VALUES: [&'static str; 3] = ["Standard_LRS", "Standard_ZRS", "Premium_LRS"];
 
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         match text.to_ascii_lowercase().as_str() {
             "standard_lrs" => Some(Self::StandardLrs),
             "standard_zrs" => Some(Self::StandardZrs),
@@ -79,7 +79,7 @@ impl ReplicaStorageType {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::StandardLrs => "Standard_LRS",
             Self::StandardZrs => "Standard_ZRS",
@@ -113,7 +113,7 @@ impl DefinitionSecurityType {
         "TrustedLaunchAndConfidentialVmSupported",
     ];
 
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         const ALL: [DefinitionSecurityType; 6] = [
             DefinitionSecurityType::Standard,
             DefinitionSecurityType::TrustedLaunchSupported,
@@ -126,7 +126,7 @@ impl DefinitionSecurityType {
             .find(|choice| choice.as_str().eq_ignore_ascii_case(text))
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Standard => "Standard",
             Self::TrustedLaunchSupported => "TrustedLaunchSupported",

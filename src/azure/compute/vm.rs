@@ -753,7 +753,7 @@ pub(crate) fn proximity_placement_group_id(
 
 /// Where a VM's serial log and screenshot go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BootDiagnostics {
+pub(crate) enum BootDiagnostics {
     /// The blob endpoint of a storage account of ours.
     StorageAccount(String),
     /// Managed boot diagnostics: a storage account Azure owns, reached without account keys.

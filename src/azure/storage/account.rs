@@ -81,8 +81,9 @@ pub enum StorageAuth {
     EntraId(AudienceCredential),
 }
 
+#[cfg(test)]
 impl StorageAuth {
-    pub fn account_key(&self) -> Option<&Secret> {
+    pub(crate) fn account_key(&self) -> Option<&Secret> {
         match self {
             Self::SharedKey(key) => Some(key),
             Self::EntraId(_) => None,
@@ -128,7 +129,7 @@ impl StorageAccounts {
     }
 
     /// Every account in the resource group (all pages).
-    pub async fn list(&self, deadline: Deadline) -> Result<Vec<StorageAccount>> {
+    pub(crate) async fn list(&self, deadline: Deadline) -> Result<Vec<StorageAccount>> {
         let path = self
             .arm
             .resource_group_path(&self.resource_group)
@@ -138,7 +139,7 @@ impl StorageAccounts {
     }
 
     /// The account's first key.
-    pub async fn primary_key(&self, name: &str, deadline: Deadline) -> Result<Secret> {
+    pub(crate) async fn primary_key(&self, name: &str, deadline: Deadline) -> Result<Secret> {
         let path = self.path(name).segment("listKeys");
         let keys: Option<KeyList> = self
             .arm
@@ -156,7 +157,7 @@ impl StorageAccounts {
     }
 
     /// Endpoint and key of one account.
-    pub async fn access(&self, name: &str, deadline: Deadline) -> Result<StorageAccess> {
+    pub(crate) async fn access(&self, name: &str, deadline: Deadline) -> Result<StorageAccess> {
         let account = self
             .get(name, deadline)
             .await?
@@ -166,7 +167,7 @@ impl StorageAccounts {
 
     /// Endpoint and credential of an account already read: its key (`listKeys`), or the
     /// CPI's Entra ID credential when `azure.storage_authentication` says so for it.
-    pub async fn access_of(
+    pub(crate) async fn access_of(
         &self,
         account: &StorageAccount,
         deadline: Deadline,
@@ -207,7 +208,7 @@ impl StorageAccounts {
 
     /// The configured default account, resolved on first use only (actions that need no blob
     /// never pay for it) and then reused.
-    pub async fn default_access(&self, deadline: Deadline) -> Result<&StorageAccess> {
+    pub(crate) async fn default_access(&self, deadline: Deadline) -> Result<&StorageAccess> {
         self.default_access
             .get_or_try_init(|| async {
                 let account = self.default_account(deadline).await?;
@@ -217,7 +218,7 @@ impl StorageAccounts {
     }
 
     /// The configured default account as ARM reads it, fetched once.
-    pub async fn default_account(&self, deadline: Deadline) -> Result<&StorageAccount> {
+    pub(crate) async fn default_account(&self, deadline: Deadline) -> Result<&StorageAccount> {
         let name = self
             .default_account
             .as_deref()
@@ -234,7 +235,7 @@ impl StorageAccounts {
     /// Whether the CPI works without account keys: `entra_id`, or `auto` with a default
     /// account that forbids Shared Key. Accounts the CPI creates then forbid it too, and VMs
     /// get managed boot diagnostics.
-    pub async fn keyless(&self, deadline: Deadline) -> Result<bool> {
+    pub(crate) async fn keyless(&self, deadline: Deadline) -> Result<bool> {
         Ok(match self.arm.storage_authentication() {
             StorageAuthentication::EntraId => true,
             StorageAuthentication::SharedKey => false,

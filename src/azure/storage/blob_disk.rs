@@ -15,19 +15,19 @@ use crate::azure::deadline::Deadline;
 use crate::error::CpiResult;
 
 /// Container of unmanaged disks.
-pub const DISK_CONTAINER: &str = "bosh";
+pub(crate) const DISK_CONTAINER: &str = "bosh";
 
 /// Blob metadata the Ruby CPI writes on a blob disk once it is imported as a managed disk
 /// (underscores: `-` is not allowed in blob metadata names).
 const MIGRATED_MARKER: [(&str, &str); 2] = [("user_agent", "bosh"), ("migrated", "true")];
 
 /// `<disk name>.vhd`: the blob holding an unmanaged disk.
-pub fn vhd_blob_name(disk_name: &str) -> String {
+pub(crate) fn vhd_blob_name(disk_name: &str) -> String {
     format!("{disk_name}.vhd")
 }
 
 /// Whether blob metadata carries the migrated marker (both entries, any other entries too).
-pub fn is_migrated(metadata: &HashMap<String, String>) -> bool {
+pub(crate) fn is_migrated(metadata: &HashMap<String, String>) -> bool {
     MIGRATED_MARKER
         .iter()
         .all(|(key, value)| metadata.get(*key).map(String::as_str) == Some(*value))
@@ -35,7 +35,7 @@ pub fn is_migrated(metadata: &HashMap<String, String>) -> bool {
 
 /// `metadata` plus the migrated marker. The Ruby CPI replaced the metadata with the marker;
 /// keeping the other entries loses nothing and reads the same to [`is_migrated`].
-pub fn with_migrated_marker(metadata: &HashMap<String, String>) -> HashMap<String, String> {
+pub(crate) fn with_migrated_marker(metadata: &HashMap<String, String>) -> HashMap<String, String> {
     let mut marked = metadata.clone();
     for (key, value) in MIGRATED_MARKER {
         marked.insert(key.to_owned(), value.to_owned());
@@ -47,7 +47,7 @@ pub fn with_migrated_marker(metadata: &HashMap<String, String>) -> HashMap<Strin
 /// (like the managed snapshot's tags). Blob metadata names must be C# identifiers, where the
 /// Ruby CPI sent any key and failed on the first `-`: other characters become `_`, and a name
 /// that starts with a digit gets a leading `_`.
-pub fn snapshot_metadata(metadata: &Map<String, Value>) -> HashMap<String, String> {
+pub(crate) fn snapshot_metadata(metadata: &Map<String, Value>) -> HashMap<String, String> {
     stringify_metadata(metadata)
         .into_iter()
         .map(|(key, value)| (metadata_name(&key), value))
@@ -73,14 +73,14 @@ fn metadata_name(key: &str) -> String {
 
 /// A storage account holding unmanaged disks, with its blob service.
 #[derive(Debug)]
-pub struct BlobDiskAccount {
+pub(crate) struct BlobDiskAccount {
     pub account: StorageAccount,
     pub blobs: BlobService,
 }
 
 impl BlobDiskAccount {
     /// Deletes the status blobs Azure wrote for an unmanaged VM: `bosh/<vm name>*status`.
-    pub async fn delete_status_blobs(&self, vm_name: &str) -> CpiResult<()> {
+    pub(crate) async fn delete_status_blobs(&self, vm_name: &str) -> CpiResult<()> {
         let names = self.blobs.list_blob_names(DISK_CONTAINER, vm_name).await?;
         for name in names.iter().filter(|name| name.ends_with("status")) {
             self.blobs.delete_blob(DISK_CONTAINER, name).await?;
@@ -92,7 +92,7 @@ impl BlobDiskAccount {
 impl StorageAccounts {
     /// The account named in an unmanaged disk CID and its blob service, or `None` when the
     /// account does not exist (then neither do its disks).
-    pub async fn blob_disk_account(
+    pub(crate) async fn blob_disk_account(
         &self,
         name: &str,
         deadline: Deadline,

@@ -76,7 +76,7 @@ impl Default for CopyPolling {
 impl CopyPolling {
     /// The wait before the next look, from the service's `<copied>/<total>` progress after
     /// `elapsed`.
-    pub fn next_interval(&self, progress: Option<&str>, elapsed: Duration) -> Duration {
+    pub(crate) fn next_interval(&self, progress: Option<&str>, elapsed: Duration) -> Duration {
         let parsed = progress.and_then(|p| {
             let (copied, total) = p.split_once('/')?;
             Some((
@@ -173,7 +173,7 @@ impl BlobService {
 
     /// Starts copying `source` (readable by this service, e.g. a SAS URL) into
     /// `container/blob`; the source's metadata comes along.
-    pub async fn start_copy(&self, container: &str, blob: &str, source: &Url) -> CpiResult<()> {
+    pub(crate) async fn start_copy(&self, container: &str, blob: &str, source: &Url) -> CpiResult<()> {
         self.client
             .blob_client(container, blob)
             .start_copy_from_url(source.to_string(), None)
@@ -184,7 +184,7 @@ impl BlobService {
 
     /// The state of the last copy into a blob; `None` when the blob does not exist, or was
     /// never a copy destination.
-    pub async fn copy_state(&self, container: &str, blob: &str) -> CpiResult<Option<CopyState>> {
+    pub(crate) async fn copy_state(&self, container: &str, blob: &str) -> CpiResult<Option<CopyState>> {
         let response = match self
             .client
             .blob_client(container, blob)
@@ -236,7 +236,7 @@ impl BlobService {
 
     /// Waits until the copy into `container/blob` (started here or by an earlier process) is
     /// done. A failed copy, or one still pending at the deadline, leaves no destination blob.
-    pub async fn wait_for_copy(
+    pub(crate) async fn wait_for_copy(
         &self,
         container: &str,
         blob: &str,

@@ -201,7 +201,7 @@ impl BlobService {
     /// A [`PageWriter`] for the upload URL of managed disk `disk_name` (`access_sas`, from
     /// `beginGetAccess`), with this service's api-version, retry settings and HTTP client and
     /// bearer tokens from `credential` (the disk audience's).
-    pub fn disk_upload_writer(
+    pub(crate) fn disk_upload_writer(
         &self,
         access_sas: &Url,
         disk_name: &str,
@@ -219,7 +219,7 @@ impl BlobService {
 
     /// True when this account is reached with Entra ID tokens (it forbids Shared Key, or the
     /// configuration asks for tokens), false with its account key.
-    pub fn uses_entra_id(&self) -> bool {
+    pub(crate) fn uses_entra_id(&self) -> bool {
         matches!(self.auth, StorageAuth::EntraId(_))
     }
 
@@ -229,7 +229,7 @@ impl BlobService {
         self
     }
 
-    pub fn account_name(&self) -> &str {
+    pub(crate) fn account_name(&self) -> &str {
         &self.account_name
     }
 
@@ -344,7 +344,7 @@ impl BlobService {
     /// Takes a read-only snapshot of a blob carrying `metadata` (Put Blob `comp=snapshot`).
     /// Answers the snapshot's time stamp (`x-ms-snapshot`, the value that names it), or `None`
     /// when the blob does not exist.
-    pub async fn create_snapshot(
+    pub(crate) async fn create_snapshot(
         &self,
         container: &str,
         blob: &str,
@@ -415,7 +415,7 @@ impl BlobService {
 
     /// Deletes one snapshot of a blob, leaving the blob and its other snapshots. Answers
     /// `false` when the snapshot (or the blob) was already gone.
-    pub async fn delete_snapshot(
+    pub(crate) async fn delete_snapshot(
         &self,
         container: &str,
         blob: &str,

@@ -156,22 +156,17 @@ impl PageWriter {
 
     /// Throttled calls keep retrying until `deadline` (the CPI method's); without one they
     /// stay within the retry settings' budget.
-    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+    pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>) {
         self.deadline = deadline;
     }
 
-    /// Throttle episodes so far (each is logged once).
-    pub fn throttle_episodes(&self) -> u64 {
-        self.throttle_episodes.load(Ordering::Relaxed)
-    }
-
     /// At most `max` tries in flight; throttling lowers it for a while.
-    pub fn set_max_tries_in_flight(&mut self, max: usize) {
+    pub(crate) fn set_max_tries_in_flight(&mut self, max: usize) {
         self.gate = Gate::new(max);
     }
 
     /// Tries allowed in flight now.
-    pub fn tries_allowed(&self) -> usize {
+    pub(crate) fn tries_allowed(&self) -> usize {
         self.gate.limit()
     }
 

@@ -17,7 +17,7 @@ const SAS_VERSION: &str = "2018-11-09";
 
 /// What a read SAS for one blob says, before it is signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobReadSas<'a> {
+pub(crate) struct BlobReadSas<'a> {
     pub account_name: &'a str,
     pub container: &'a str,
     pub blob: &'a str,
@@ -28,7 +28,7 @@ pub struct BlobReadSas<'a> {
 
 impl BlobReadSas<'_> {
     /// `blob_url` with the signed SAS query appended.
-    pub fn sign_url(&self, blob_url: &Url, account_key: &Secret) -> CpiResult<Url> {
+    pub(crate) fn sign_url(&self, blob_url: &Url, account_key: &Secret) -> CpiResult<Url> {
         let start = expiry_text(self.start)?;
         let expiry = expiry_text(self.expiry)?;
         let signature =
@@ -86,7 +86,7 @@ const DELEGATION_SAS_VERSION: &str = "2020-12-06";
 /// A user delegation key (Get User Delegation Key), with its fields as the SAS repeats them.
 /// `value` is secret.
 #[derive(Clone)]
-pub struct DelegationKey {
+pub(crate) struct DelegationKey {
     pub signed_oid: String,
     pub signed_tid: String,
     pub signed_start: String,
@@ -99,7 +99,7 @@ pub struct DelegationKey {
 impl BlobReadSas<'_> {
     /// `blob_url` with a read-only user delegation SAS: signed with a key the storage service
     /// derived for the CPI's Entra ID identity, so no account key is involved.
-    pub fn sign_url_with_delegation(&self, blob_url: &Url, key: &DelegationKey) -> CpiResult<Url> {
+    pub(crate) fn sign_url_with_delegation(&self, blob_url: &Url, key: &DelegationKey) -> CpiResult<Url> {
         let start = expiry_text(self.start)?;
         let expiry = expiry_text(self.expiry)?;
         let signature = azure_core::hmac::hmac_sha256(
