@@ -226,8 +226,6 @@ impl ConnectFailure {
     }
 }
 
-pub use super::retry::CONNECT_ATTEMPTS;
-
 /// A failed connection (refused, timed out, DNS, an untrusted certificate) as opposed to a
 /// failure after the request was sent; `None` for anything else. hyper-util marks its
 /// connector's failures "tcp connect error" and "dns error".

@@ -8,6 +8,8 @@ use url::Url;
 use crate::azure::settings::Authority;
 use crate::error::{CpiError, CpiResult};
 
+/// The values of `azure.environment`, spelled as the Ruby CPI's job spec spells them.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
     AzureCloud,

@@ -13,7 +13,7 @@ use azure_core::credentials::Secret;
 
 use serde_json::{Map, Value};
 
-pub use environment::{AzureStackConfig, EndpointOverrides, Endpoints, Environment};
+pub(crate) use environment::{AzureStackConfig, EndpointOverrides, Endpoints, Environment};
 
 use crate::azure::compute::gallery::{DefinitionSecurityType, ReplicaStorageType, ReplicationMode};
 use crate::azure::settings::{

@@ -30,8 +30,8 @@ use crate::error::{CpiError, CpiResult};
 
 pub use copy::{CopyPolling, CopyState};
 pub use page_blob::{MAX_PUT_PAGE_BYTES, PAGE_SIZE, RECORD_BLOB_SIZE};
-pub use page_writer::PageWriter;
-pub use shared_key::SharedKeyPolicy;
+pub(crate) use page_writer::PageWriter;
+pub(crate) use shared_key::SharedKeyPolicy;
 
 /// What the data plane needs to reach one storage account (its key from ARM `listKeys`, or the
 /// CPI's Entra ID credential; Azurite's well-known account in tests).
