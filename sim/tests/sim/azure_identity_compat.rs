@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
+use crate::common::*;
 use azure_core::cloud::{Audiences, CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::{ClientOptions, Transport};
 use azure_identity::{ClientSecretCredential, ClientSecretCredentialOptions};
-use crate::common::*;
 use reqwest::StatusCode;
 
 fn options(sim: &TestSim) -> ClientSecretCredentialOptions {

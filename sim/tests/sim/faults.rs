@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use bosh_azure_sim::{Fault, FaultAction, Scenario, SimConfig};
 use crate::common::*;
+use bosh_azure_sim::{Fault, FaultAction, Scenario, SimConfig};
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -2,9 +2,9 @@
 //! and source blobs are checked with a Shared Key HEAD. The backend here is a small loopback
 //! stand-in that knows one blob (the signature itself was checked by hand against Azurite 3.37).
 
+use crate::common::*;
 use axum::http::{HeaderMap, StatusCode as AxStatus};
 use bosh_azure_sim::{SimConfig, StorageBackend};
-use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -109,9 +109,7 @@ pub(super) async fn create_version_through_disk(
     )
     .await;
     let failure = match streamed {
-        Err(_) => Some(format!(
-            "The upload of stemcell '{cid}' did not finish within the create_stemcell timeout (azure.method_timeouts.create_stemcell)"
-        )),
+        Err(_) => Some(stemcell_blobs::upload_timed_out(cid)),
         Ok(Err(e)) => Some(format!(
             "Failed to upload stemcell image '{}' to the staging managed disk '{}': {}",
             image_path.display(),
@@ -119,14 +117,7 @@ pub(super) async fn create_version_through_disk(
             e.cause
         )),
         Ok(Ok(report)) => {
-            tracing::info!(
-                stemcell = %cid,
-                vhd_bytes = report.vhd_size,
-                uploaded_bytes = report.bytes_uploaded,
-                put_page_calls = report.ranges,
-                seconds = report.duration.as_secs_f64(),
-                "stemcell uploaded to the staging disk"
-            );
+            stemcell_blobs::log_uploaded(cid, &report, "the staging disk");
             None
         }
     };

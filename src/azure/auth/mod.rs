@@ -109,7 +109,11 @@ impl TokenProvider {
     }
 
     /// ARM answered 401 to `rejected`: fetch a new token unless another task already did.
-    pub(crate) async fn refresh_rejected(&self, rejected: &Secret, deadline: Deadline) -> Result<Secret> {
+    pub(crate) async fn refresh_rejected(
+        &self,
+        rejected: &Secret,
+        deadline: Deadline,
+    ) -> Result<Secret> {
         let mut cache = self.cache.lock().await;
         if let Some(cached) = cache.as_ref()
             && cached.secret != *rejected

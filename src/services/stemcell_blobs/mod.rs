@@ -18,7 +18,7 @@ use crate::azure::compute::image::StemcellInfo;
 use crate::azure::storage::blob::{BlobService, BlobServiceOptions};
 use crate::cid::{STEMCELL_PREFIX, StemcellCid};
 use crate::error::{CpiError, CpiResult};
-use crate::stemcell::{UploadOptions, upload_stemcell_vhd};
+use crate::stemcell::{UploadOptions, UploadReport, upload_stemcell_vhd};
 
 /// The blob container of stemcells.
 pub(crate) const CONTAINER: &str = "stemcell";
@@ -47,20 +47,30 @@ pub(crate) async fn upload_vhd(
     let upload = upload_stemcell_vhd(image_path, blobs, CONTAINER, &blob, metadata, &options);
     let Ok(uploaded) = tokio::time::timeout(azure.deadline.remaining(), upload).await else {
         delete_quietly(blobs, cid, "partial stemcell blob").await;
-        return Err(CpiError::cloud(format!(
-            "The upload of stemcell '{cid}' did not finish within the create_stemcell timeout (azure.method_timeouts.create_stemcell)"
-        )));
+        return Err(CpiError::cloud(upload_timed_out(cid)));
     };
-    let report = uploaded?;
+    log_uploaded(cid, &uploaded?, "its blob");
+    Ok(())
+}
+
+/// Why an upload stopped at the call's deadline.
+pub(crate) fn upload_timed_out(cid: &StemcellCid) -> String {
+    format!(
+        "The upload of stemcell '{cid}' did not finish within the create_stemcell timeout (azure.method_timeouts.create_stemcell)"
+    )
+}
+
+/// Logs a finished upload of the stemcell's VHD to `target`.
+pub(crate) fn log_uploaded(cid: &StemcellCid, report: &UploadReport, target: &str) {
     tracing::info!(
         stemcell = %cid,
+        to = target,
         vhd_bytes = report.vhd_size,
         uploaded_bytes = report.bytes_uploaded,
         put_page_calls = report.ranges,
         seconds = report.duration.as_secs_f64(),
         "stemcell uploaded"
     );
-    Ok(())
 }
 
 /// How a stemcell VHD is streamed: the configured parallelism and zero gaps, retrying throttled

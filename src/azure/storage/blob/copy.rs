@@ -173,7 +173,12 @@ impl BlobService {
 
     /// Starts copying `source` (readable by this service, e.g. a SAS URL) into
     /// `container/blob`; the source's metadata comes along.
-    pub(crate) async fn start_copy(&self, container: &str, blob: &str, source: &Url) -> CpiResult<()> {
+    pub(crate) async fn start_copy(
+        &self,
+        container: &str,
+        blob: &str,
+        source: &Url,
+    ) -> CpiResult<()> {
         self.client
             .blob_client(container, blob)
             .start_copy_from_url(source.to_string(), None)
@@ -184,7 +189,11 @@ impl BlobService {
 
     /// The state of the last copy into a blob; `None` when the blob does not exist, or was
     /// never a copy destination.
-    pub(crate) async fn copy_state(&self, container: &str, blob: &str) -> CpiResult<Option<CopyState>> {
+    pub(crate) async fn copy_state(
+        &self,
+        container: &str,
+        blob: &str,
+    ) -> CpiResult<Option<CopyState>> {
         let response = match self
             .client
             .blob_client(container, blob)

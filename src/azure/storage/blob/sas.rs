@@ -99,7 +99,11 @@ pub(crate) struct DelegationKey {
 impl BlobReadSas<'_> {
     /// `blob_url` with a read-only user delegation SAS: signed with a key the storage service
     /// derived for the CPI's Entra ID identity, so no account key is involved.
-    pub(crate) fn sign_url_with_delegation(&self, blob_url: &Url, key: &DelegationKey) -> CpiResult<Url> {
+    pub(crate) fn sign_url_with_delegation(
+        &self,
+        blob_url: &Url,
+        key: &DelegationKey,
+    ) -> CpiResult<Url> {
         let start = expiry_text(self.start)?;
         let expiry = expiry_text(self.expiry)?;
         let signature = azure_core::hmac::hmac_sha256(
