@@ -9,7 +9,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rand::Rng;
+use rand::RngExt;
 use reqwest::header::HeaderMap;
 
 /// Backoff bounds of one kind of call.

@@ -19,7 +19,7 @@ use support::sim::{LOCATION, SimEnv};
 use support::{error_message, error_type};
 
 /// The sim with `storage` as the default storage account (Shared Key allowed) and a small
-/// stemcell image; `cas` is `azure.endpoints.ca_cert`.
+/// stemcell image; `storage_ca` is `azure.endpoints.ca_cert`.
 fn env_with(storage: StorageBackend, storage_ca: Option<String>) -> (SimEnv, tempfile::TempDir) {
     let account = storage.account_name.clone();
     let sim = SimEnv::start_with(SimConfig {

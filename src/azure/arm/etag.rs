@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 

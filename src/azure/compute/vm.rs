@@ -587,6 +587,7 @@ fn to_base32(mut value: u128) -> String {
 /// random uuid, shuffled (72 characters with lower, upper, digits and `-`, which meets Azure's
 /// complexity rule). A secret: it goes into the VM body only, never into a log.
 pub(crate) fn windows_admin_password<R: rand::Rng + ?Sized>(rng: &mut R) -> String {
+    use rand::RngExt;
     use rand::seq::SliceRandom;
     let lower = uuid::Builder::from_random_bytes(rng.random())
         .into_uuid()
