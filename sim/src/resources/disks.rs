@@ -5,7 +5,8 @@
 //! Direct upload, as Azure documents it ("Upload a VHD to Azure or copy a managed disk to
 //! another region - Azure CLI"; DiskRP 2024-03-02 `CreationData.uploadSizeBytes`,
 //! `GrantAccessData`, `AccessUri`, `DiskState`): a disk created with `createOption: Upload` and
-//! `uploadSizeBytes` (the VHD including its 512-byte footer, 20972032 to 35183298347520) is
+//! `uploadSizeBytes` (the VHD including its 512-byte footer, 20972032 to 35183298347520, whole
+//! MiB before the footer) is
 //! `ReadyToUpload`; `beginGetAccess` with `access: Write` answers an `accessSAS` and makes it
 //! `ActiveUpload`; Put Page to that URL writes the data ([`crate::disk_upload`]); `endGetAccess`
 //! revokes the URL and makes the disk `Unattached`, usable like any other. Until then the docs
@@ -319,11 +320,15 @@ impl Kind for Disks {
                     "Required parameter 'uploadSizeBytes' is missing (null).",
                 ));
             };
-            if !(MIN_UPLOAD_BYTES..=MAX_UPLOAD_BYTES).contains(&bytes) {
+            // Whole MiB of data before the footer: "N * MiB + 512 bytes" (Add-AzVhd's
+            // documentation of direct upload to a managed disk).
+            if !(MIN_UPLOAD_BYTES..=MAX_UPLOAD_BYTES).contains(&bytes)
+                || (bytes - 512) % (1024 * 1024) != 0
+            {
                 return Err(ArmError::invalid_parameter(
                     "properties.creationData.uploadSizeBytes",
                     format!(
-                        "The upload size {bytes} is not valid: it must be between {MIN_UPLOAD_BYTES} and {MAX_UPLOAD_BYTES} bytes (the VHD including its 512-byte footer)."
+                        "The upload size {bytes} is not valid: it must be between {MIN_UPLOAD_BYTES} and {MAX_UPLOAD_BYTES} bytes, a whole number of MiB plus the VHD's 512-byte footer."
                     ),
                 ));
             }

@@ -21,8 +21,9 @@ use crate::error::{CpiError, CpiResult};
 pub(crate) const VHD_FOOTER_BYTES: u64 = 512;
 /// The spec's bounds of `uploadSizeBytes`: 20 MiB and (as it says) 32 TiB, each plus the
 /// footer; its upper figure, 35183298347520, is 32767 GiB + 512.
-pub(crate) const MIN_UPLOAD_BYTES: u64 = 20 * 1024 * 1024 + VHD_FOOTER_BYTES;
-pub(crate) const MAX_UPLOAD_BYTES: u64 = 32_767 * 1024 * 1024 * 1024 + VHD_FOOTER_BYTES;
+pub(crate) const MIN_UPLOAD_BYTES: u64 = 20 * MIB + VHD_FOOTER_BYTES;
+pub(crate) const MAX_UPLOAD_BYTES: u64 = 32_767 * 1024 * MIB + VHD_FOOTER_BYTES;
+const MIB: u64 = 1024 * 1024;
 /// The staging disk's SKU: it lives for one upload and one image version copy.
 const STAGING_SKU: &str = "Standard_LRS";
 
@@ -44,12 +45,16 @@ pub(crate) struct UploadDiskSpec {
     pub hyper_v_generation: &'static str,
 }
 
-/// The PUT body of the disk, or a CloudError for a VHD Azure cannot take.
+/// The PUT body of the disk, or a CloudError for a VHD Azure cannot take: besides the spec's
+/// bounds, the data before the footer must be whole MiB ("N * MiB + 512 bytes", Add-AzVhd's
+/// documentation of direct upload to a managed disk).
 pub(crate) fn upload_disk_body(spec: &UploadDiskSpec) -> CpiResult<Value> {
     let size = spec.upload_size_bytes;
-    if !(MIN_UPLOAD_BYTES..=MAX_UPLOAD_BYTES).contains(&size) || !size.is_multiple_of(512) {
+    if !(MIN_UPLOAD_BYTES..=MAX_UPLOAD_BYTES).contains(&size)
+        || !(size - VHD_FOOTER_BYTES).is_multiple_of(MIB)
+    {
         return Err(CpiError::cloud(format!(
-            "The stemcell's root.vhd is {size} bytes: a managed disk upload takes a VHD of {MIN_UPLOAD_BYTES} to {MAX_UPLOAD_BYTES} bytes (20 MiB to 32767 GiB, plus the 512-byte footer), in whole 512-byte pages"
+            "The stemcell's root.vhd is {size} bytes: a managed disk upload takes a VHD of {MIN_UPLOAD_BYTES} to {MAX_UPLOAD_BYTES} bytes, a whole number of MiB (20 MiB to 32767 GiB) plus the 512-byte footer"
         )));
     }
     Ok(json!({
@@ -140,15 +145,19 @@ mod tests {
     }
 
     #[test]
-    fn sizes_outside_the_spec_bounds_or_pages_are_refused() {
+    fn sizes_outside_the_spec_bounds_or_not_whole_mib_are_refused() {
         for size in [
             MIN_UPLOAD_BYTES - 512,
             MIN_UPLOAD_BYTES + 1,
-            MAX_UPLOAD_BYTES + 512,
+            MIN_UPLOAD_BYTES + 512,
+            MIN_UPLOAD_BYTES + MIB - 512,
+            MAX_UPLOAD_BYTES + MIB,
         ] {
             let message = upload_disk_body(&spec(size)).unwrap_err().to_string();
-            assert!(message.contains("20 MiB to 32767 GiB"), "{message}");
+            assert!(message.contains("whole number of MiB"), "{message}");
         }
+        assert!(upload_disk_body(&spec(MIN_UPLOAD_BYTES + 3 * MIB)).is_ok());
+        assert!(upload_disk_body(&spec(MAX_UPLOAD_BYTES)).is_ok());
     }
 
     #[test]
