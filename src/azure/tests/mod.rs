@@ -1,4 +1,5 @@
-//! Tests of the Azure layer against loopback servers, through its public API.
+//! Tests of the Azure layer against loopback servers, through the API it gives the rest of the
+//! crate (crate-private, so they live here rather than in `tests/`).
 
 mod arm;
 mod logging;
