@@ -94,7 +94,7 @@ pub fn build(options: &HttpOptions) -> Result<reqwest::Client, ClientError> {
                 return no_trust_roots(&loaded.errors);
             }
         }
-        ClientError::Build(super::arm::error_chain(&e))
+        ClientError::Build(error_chain(&e))
     })
 }
 
@@ -268,7 +268,7 @@ pub(crate) fn connect_problem(err: &reqwest::Error) -> Option<Problem> {
     } else if tcp {
         Some(Problem::Network(format!(
             "connection failed ({})",
-            short(&super::arm::error_chain(err))
+            short(&error_chain(err))
         )))
     } else {
         None
@@ -347,6 +347,19 @@ impl std::fmt::Display for NoAnswerByDeadline {
             "{service} at {host} gave no answer before {deadline} passed; the request was abandoned"
         )
     }
+}
+
+/// The error's sources, for a message that says "connection reset" rather than just "error
+/// sending request".
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -14,6 +14,11 @@ use super::retry_delay::{self, Backoff};
 /// blip survives, a dead route does not hold a Director's call for long.
 pub const CONNECT_ATTEMPTS: u32 = 3;
 
+/// The statuses Azure's services answer when another try of the same request may succeed.
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
 /// What one attempt gave.
 pub(crate) enum Verdict<T, F, E> {
     Done(T),

@@ -131,11 +131,6 @@ impl SdkAttempt<'_> {
     }
 }
 
-/// The statuses Azure's services answer when another try may succeed.
-fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
-}
-
 /// The reqwest error inside an SDK transport error.
 fn reqwest_error(err: &azure_core::Error) -> Option<&reqwest::Error> {
     http::find_in::<reqwest::Error>(err)
@@ -170,7 +165,7 @@ impl Attempts for SdkAttempt<'_> {
                     self.renewed = true;
                     return Verdict::Retry(SdkFailure::Status(response), Cause::Reauthenticated);
                 }
-                if !is_retryable_status(status) {
+                if !retry::is_retryable_status(status) {
                     return Verdict::Done(response);
                 }
                 let headers = response.headers();
@@ -226,14 +221,10 @@ impl Attempts for SdkAttempt<'_> {
             }
             // The causes only: reqwest's own text names the URL, query and all.
             SdkFailure::Transport(err) => {
-                let mut text = err.kind().to_string();
-                let mut source = reqwest_error(err).and_then(std::error::Error::source);
-                while let Some(cause) = source {
-                    text.push_str(": ");
-                    text.push_str(&cause.to_string());
-                    source = cause.source();
+                match reqwest_error(err).and_then(std::error::Error::source) {
+                    Some(cause) => format!("{}: {}", err.kind(), http::error_chain(cause)),
+                    None => err.kind().to_string(),
                 }
-                text
             }
         };
         format!(

@@ -620,19 +620,6 @@ fn operation(method: &Method, path: &ResourcePath) -> String {
     format!("{method} {path}")
 }
 
-/// The error's sources, for a message that says "connection reset" rather than just "error
-/// sending request".
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 fn classify(
     op: &str,
     status: u16,

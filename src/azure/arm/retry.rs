@@ -16,10 +16,7 @@ pub(crate) const RETRYABLE_CODES: [&str; 4] = [
     "RetryableErrorDueToAnotherOperation",
 ];
 
-/// Statuses that are retried for an idempotent request.
-pub(super) fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
-}
+pub(super) use super::super::retry::is_retryable_status;
 
 pub(super) fn is_retryable_code(code: &str) -> bool {
     RETRYABLE_CODES.iter().any(|c| c.eq_ignore_ascii_case(code))

@@ -11,9 +11,9 @@ use url::Url;
 
 use super::super::deadline::Deadline;
 use super::super::error::{Error, ErrorDetail};
-use super::super::http::{self, ConnectFailure, Problem, Service};
+use super::super::http::{self, ConnectFailure, Problem, Service, error_chain};
 use super::super::retry::{Attempts, Cause, Stop, Tally, Verdict};
-use super::{Answer, ArmClient, Replay, classify, error_chain, redact, retry};
+use super::{Answer, ArmClient, Replay, classify, redact, retry};
 
 pub(super) struct ArmRequest<'a> {
     pub client: &'a ArmClient,

@@ -109,8 +109,9 @@ fn fault(method: &str, path: &str, times: u32, action: FaultAction) -> Fault {
     }
 }
 
-#[tokio::test]
-async fn tokens_for_every_credential_kind_the_sim_supports() {
+/// A self-signed client certificate: its PEM, and a file holding its key and certificate as
+/// `azure.certificate` would.
+fn client_certificate() -> (String, tempfile::NamedTempFile) {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
     let cert = rcgen::CertificateParams::new(vec!["bosh".to_string()])
         .unwrap()
@@ -122,8 +123,14 @@ async fn tokens_for_every_credential_kind_the_sim_supports() {
         format!("{}{}", key.serialize_pem(), cert.pem()).as_bytes(),
     )
     .unwrap();
+    (cert.pem(), pem_file)
+}
+
+#[tokio::test]
+async fn tokens_for_every_credential_kind_the_sim_supports() {
+    let (cert_pem, pem_file) = client_certificate();
     let sim = start(SimConfig {
-        client_certificate_pem: Some(cert.pem()),
+        client_certificate_pem: Some(cert_pem),
         ..SimConfig::default()
     })
     .await;
@@ -238,19 +245,9 @@ fn audience_of(token: &Secret) -> String {
 #[tokio::test]
 async fn certificate_and_adfs_credentials_get_storage_tokens() {
     const STORAGE: &str = "https://storage.azure.com/";
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["bosh".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    let mut pem_file = tempfile::NamedTempFile::new().unwrap();
-    std::io::Write::write_all(
-        &mut pem_file,
-        format!("{}{}", key.serialize_pem(), cert.pem()).as_bytes(),
-    )
-    .unwrap();
+    let (cert_pem, pem_file) = client_certificate();
     let sim = start(SimConfig {
-        client_certificate_pem: Some(cert.pem()),
+        client_certificate_pem: Some(cert_pem),
         ..SimConfig::default()
     })
     .await;

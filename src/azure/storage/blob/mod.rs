@@ -588,20 +588,8 @@ fn describe(error: &azure_core::Error) -> String {
             Some(code) => format!("HTTP {} {code}", u16::from(*status)),
             None => format!("HTTP {}", u16::from(*status)),
         },
-        _ => with_causes(error),
+        _ => crate::azure::http::error_chain(error),
     }
-}
-
-/// An error and its causes on one line (reset, refused, timed out).
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -267,7 +267,7 @@ impl PageWriter {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| self.transport_failure(&e))?;
+            .map_err(|e| self.transport_failure(e))?;
         let status = response.status();
         if status.is_success() {
             // Read to the end (it is empty) so the connection goes back to the pool: a body
@@ -276,7 +276,7 @@ impl PageWriter {
                 .bytes()
                 .await
                 .map(drop)
-                .map_err(|e| self.transport_failure(&e));
+                .map_err(|e| self.transport_failure(e));
         }
         let retry_after = retry_delay::retry_after(response.headers());
         let code = response
@@ -300,7 +300,7 @@ impl PageWriter {
             Some(Cause::Reauthenticated)
         } else if is_throttled(status, code.as_deref()) {
             Some(Cause::Throttled { hint: retry_after })
-        } else if is_retriable(status) {
+        } else if retry::is_retryable_status(status.as_u16()) {
             Some(Cause::Transient { hint: retry_after })
         } else {
             None
@@ -314,8 +314,8 @@ impl PageWriter {
 
     /// No answer: a failed connection counts against the connection budget, and an untrusted
     /// certificate is not retried.
-    fn transport_failure(&self, error: &reqwest::Error) -> Failure {
-        match http::connect_problem(error) {
+    fn transport_failure(&self, error: reqwest::Error) -> Failure {
+        match http::connect_problem(&error) {
             Some(Problem::Network(problem)) => Failure {
                 cause: Some(Cause::Connect),
                 message: problem,
@@ -583,10 +583,6 @@ impl Attempts for PutPage<'_> {
     }
 }
 
-fn is_retriable(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
-}
-
 /// Azure Storage's answers for "over a scalability target": 503 `ServerBusy`, 500
 /// `OperationTimedOut` (see "Scalability and performance targets for Blob storage"), and 429.
 fn is_throttled(status: StatusCode, code: Option<&str>) -> bool {
@@ -611,14 +607,11 @@ fn disk_upload_hint(status: StatusCode, disk: &str) -> Option<String> {
 
 /// A transport failure on one line, with its causes. A blob URL carries no secret (Shared Key
 /// and bearer tokens travel in headers); a disk's upload URL carries a SAS, so `hide_url`.
-fn describe_transport(error: &reqwest::Error, hide_url: bool) -> String {
+fn describe_transport(error: reqwest::Error, hide_url: bool) -> String {
     if hide_url {
-        match std::error::Error::source(error) {
-            Some(cause) => format!("the request failed: {}", super::with_causes(cause)),
-            None => "the request failed".to_owned(),
-        }
+        http::error_chain(&error.without_url())
     } else {
-        super::with_causes(error)
+        http::error_chain(&error)
     }
 }
 
@@ -652,9 +645,10 @@ mod tests {
         // Port 1 on loopback: nothing listens, the connection is refused at once.
         let url = "http://127.0.0.1:1/md/abcd?sv=1&sig=SECRETSIG";
         let error = Client::new().put(url).send().await.unwrap_err();
-        let hidden = describe_transport(&error, true);
+        let hidden = describe_transport(error, true);
         assert!(!hidden.contains("SECRETSIG"), "{hidden}");
-        assert!(describe_transport(&error, false).contains("127.0.0.1:1"));
+        let error = Client::new().put(url).send().await.unwrap_err();
+        assert!(describe_transport(error, false).contains("127.0.0.1:1"));
         let bare = without_query(&Url::parse(url).unwrap());
         assert_eq!(bare, "http://127.0.0.1:1/md/abcd");
     }
@@ -736,8 +730,8 @@ mod tests {
             retry_delay::delay_before_retry(policy, 4, asked),
             Duration::from_millis(300)
         );
-        assert!(is_retriable(StatusCode::SERVICE_UNAVAILABLE));
-        assert!(!is_retriable(StatusCode::FORBIDDEN));
+        assert!(retry::is_retryable_status(503));
+        assert!(!retry::is_retryable_status(403));
         assert!(is_throttled(
             StatusCode::INTERNAL_SERVER_ERROR,
             Some("OperationTimedOut")
